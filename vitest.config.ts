@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+// Tests import packages by name; the alias points them at the TypeScript sources so a
+// test run never depends on a stale dist/. Subprocess tests (the CLI) use the built dist/.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@seqgrad/autograd': src('autograd'),
+      '@seqgrad/layers': src('layers'),
+      '@seqgrad/optim': src('optim'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    setupFiles: ['tests/setup/property.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
