@@ -1,1 +1,30 @@
-export {};
+/**
+ * @seqgrad/autograd — tensors with reverse-mode autograd, built for recurrent networks.
+ */
+export { SeqgradError, fmt, numel, broadcastShapes, type Shape } from './errors.js';
+export { Generator, defaultGenerator, manualSeed } from './random.js';
+export {
+  Tensor, tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,
+  grad, valueAndGrad, isTensor, arrayFor,
+  type DType, type FloatDType, type TypedArray, type NestedArray, type TensorOptions, type RandomOptions, type GradOptions,
+} from './tensor.js';
+export {
+  defineFunction, FunctionCtx, noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly,
+  type FunctionDefinition, type BackwardResult,
+} from './engine.js';
+export { PRIMITIVES, type Primitive } from './primitives.js';
+export {
+  add, sub, mul, div, neg, pow, square, exp, log, sqrt, abs, tanh, sigmoid, relu, clamp, maximum, minimum, where,
+  eq, ne, lt, le, gt, ge, cast, clone,
+} from './ops/elementwise.js';
+export { sum, mean, max, min, argmax, argmin, logsumexp, norm, variance, sumTo } from './ops/reduce.js';
+export { matmul } from './ops/matmul.js';
+export {
+  reshape, flatten, squeeze, unsqueeze, expand, permute, transpose, concat, cat, stack, narrow, slice, select, split, chunk, flip,
+} from './ops/shape.js';
+export { indexSelect, indexAdd, gather, scatterAdd, embedding } from './ops/indexing.js';
+export {
+  softmax, logSoftmax, linear, crossEntropy, mseLoss, binaryCrossEntropyWithLogits, dropout,
+  type Reduction, type CrossEntropyOptions,
+} from './ops/nn.js';
+export * as kernels from './kernels/index.js';

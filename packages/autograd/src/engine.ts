@@ -1,0 +1,373 @@
+import { SeqgradError, fmt, sameShape } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+// ---------------------------------------------------------------------------------------
+// Grad mode and anomaly mode
+// ---------------------------------------------------------------------------------------
+
+let gradEnabled = true;
+let anomalyEnabled = false;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` with gradient recording switched on or off, restoring the previous mode. */
+export function setGradEnabled<T>(enabled: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Runs `fn` without recording any op, like `with torch.no_grad()`.
+ *
+ * @example
+ * const y = noGrad(() => x.mul(2)); // y.requiresGrad === false
+ */
+export function noGrad<T>(fn: () => T): T {
+  return setGradEnabled(false, fn);
+}
+
+/** Runs `fn` with gradient recording on, even inside `noGrad` (like `torch.enable_grad`). */
+export function enableGrad<T>(fn: () => T): T {
+  return setGradEnabled(true, fn);
+}
+
+/**
+ * Runs `fn` (forward and backward) with anomaly detection: every op remembers where it was
+ * created, and the first backward whose gradient holds NaN or Infinity throws an error that
+ * names the op and that place.
+ *
+ * @example
+ * detectAnomaly(() => loss(x).backward()); // throws "detectAnomaly: backward of 'log' ..."
+ */
+export function detectAnomaly<T>(fn: () => T): T {
+  const prev = anomalyEnabled;
+  anomalyEnabled = true;
+  try {
+    return fn();
+  } finally {
+    anomalyEnabled = prev;
+  }
+}
+
+export function isAnomalyEnabled(): boolean {
+  return anomalyEnabled;
+}
+
+// ---------------------------------------------------------------------------------------
+// Function context and graph nodes
+// ---------------------------------------------------------------------------------------
+
+/**
+ * What a forward hands to its backward, like PyTorch's `ctx`. Tensors go through
+ * `saveForBackward`; any other value can be stored as a property (`ctx.axis = 1`).
+ */
+export class FunctionCtx {
+  /** For each argument of the call: is a gradient wanted for it? */
+  needsInputGrad: boolean[] = [];
+  private saved: Tensor[] | null = [];
+  private freedBy: string | null = null;
+  // User values stored on the context (PyTorch's `ctx.foo = ...`).
+  [key: string]: unknown;
+
+  saveForBackward(...tensors: Tensor[]): void {
+    this.saved = tensors;
+  }
+
+  get savedTensors(): Tensor[] {
+    if (this.saved === null) {
+      throw new SeqgradError(
+        this.freedBy ?? 'backward',
+        'trying to backward through the graph a second time (or to read saved tensors after they were freed); ' +
+          'pass { retainGraph: true } to the first backward if you need to backward twice',
+      );
+    }
+    return this.saved;
+  }
+
+  /** @internal Frees saved tensors once backward has used them. */
+  free(opName: string): void {
+    this.saved = null;
+    this.freedBy = opName;
+  }
+}
+
+/** Where a gradient for one input of a node goes. */
+type Edge = { node: Node; outputIndex: number } | { leaf: Tensor } | null;
+
+/** @internal One recorded op application. */
+export class Node {
+  readonly edges: Edge[];
+  retained: Array<{ tensor: Tensor; outputIndex: number }> | null = null;
+  freed = false;
+  readonly createdAt: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly ctx: FunctionCtx,
+    readonly backwardFn: (ctx: FunctionCtx, ...grads: Tensor[]) => BackwardResult,
+    readonly inputs: readonly (Tensor | null)[],
+    readonly outputShapes: readonly (readonly number[])[],
+    readonly outputDtypes: readonly string[],
+    readonly onceDifferentiable: boolean,
+  ) {
+    this.edges = inputs.map((t) => {
+      if (t === null || !t.requiresGrad) return null;
+      if (t.gradFn) return { node: t.gradFn, outputIndex: t.outputIndex };
+      return { leaf: t };
+    });
+    this.createdAt = anomalyEnabled ? new Error().stack?.split('\n').slice(3).join('\n') : undefined;
+  }
+}
+
+export type BackwardResult = Tensor | null | undefined | readonly (Tensor | null | undefined)[];
+
+export interface FunctionDefinition<Args extends unknown[], Out extends Tensor | Tensor[]> {
+  /** A name for messages and anomaly reports. */
+  name?: string;
+  /** Computes the outputs; runs without recording. Returns one tensor or several. */
+  forward(ctx: FunctionCtx, ...args: Args): Out;
+  /**
+   * Receives one gradient per output (zeros where an output got none) and returns one
+   * gradient per argument of forward (null for non-tensors or when not needed).
+   */
+  backward(ctx: FunctionCtx, ...gradOutputs: Tensor[]): BackwardResult;
+  /** The backward is not itself differentiable: a double backward throws. */
+  onceDifferentiable?: boolean;
+}
+
+// Set by tensor.ts to break the import cycle (the engine needs to build tensors).
+let hooks: {
+  isTensor(x: unknown): x is Tensor;
+  zeros(shape: readonly number[], dtype: string): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+  clone(t: Tensor): Tensor;
+} | null = null;
+
+/** @internal */
+export function installEngineHooks(h: NonNullable<typeof hooks>): void {
+  hooks = h;
+}
+
+/**
+ * Defines a differentiable function from a forward and a backward, like
+ * `torch.autograd.Function`. Every built-in op is defined through this same function.
+ *
+ * @example
+ * const cube = defineFunction({
+ *   forward: (ctx, x: Tensor) => { ctx.saveForBackward(x); return x.pow(3); },
+ *   backward: (ctx, g) => { const [x] = ctx.savedTensors; return g.mul(x!.pow(2)).mul(3); },
+ * });
+ */
+export function defineFunction<Args extends unknown[], Out extends Tensor | Tensor[]>(
+  def: FunctionDefinition<Args, Out>,
+): (...args: Args) => Out {
+  const name = def.name ?? 'customFunction';
+  const onceDiff = def.onceDifferentiable ?? false;
+  return (...args: Args) => {
+    const h = hooks!;
+    const ctx = new FunctionCtx();
+    const tensorArgs = args.map((a) => (h.isTensor(a) ? a : null));
+    ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
+    const record = gradEnabled && ctx.needsInputGrad.some(Boolean);
+    const result = setGradEnabled(false, () => def.forward(ctx, ...args));
+    const outputs: Tensor[] = Array.isArray(result) ? result : [result as Tensor];
+    for (const o of outputs) {
+      if (!h.isTensor(o)) throw new SeqgradError(name, `forward must return tensors, got ${typeof o}`);
+    }
+    if (record) {
+      const fresh = outputs.map((o) => (o.gradFn || o.requiresGrad || tensorArgs.includes(o) ? h.clone(o) : o));
+      const node = new Node(
+        name,
+        ctx,
+        def.backward as Node['backwardFn'],
+        tensorArgs,
+        fresh.map((o) => o.shape),
+        fresh.map((o) => o.dtype),
+        onceDiff,
+      );
+      fresh.forEach((o, i) => o._attach(node, i));
+      return (Array.isArray(result) ? fresh : fresh[0]) as Out;
+    }
+    return result;
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Reverse-mode traversal
+// ---------------------------------------------------------------------------------------
+
+export interface RunBackwardOptions {
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** When given, gradients for these tensors are returned and no `.grad` is touched. */
+  inputs?: readonly Tensor[];
+  allowUnused?: boolean;
+}
+
+/**
+ * @internal The engine. Walks the graph iteratively (no recursion: a T=100,000 chain is
+ * fine) in reverse topological order, checks every gradient's shape against its input,
+ * accumulates into leaves or captures the requested inputs.
+ */
+export function runBackward(
+  roots: readonly Tensor[],
+  rootGrads: readonly Tensor[],
+  opts: RunBackwardOptions = {},
+): (Tensor | null)[] | undefined {
+  const h = hooks!;
+  const createGraph = opts.createGraph ?? false;
+  const retainGraph = opts.retainGraph ?? createGraph;
+  const capture = opts.inputs;
+  const captured: (Tensor | null)[] | undefined = capture?.map(() => null);
+
+  // Where captured inputs sit in the graph.
+  const captureLeaf = new Map<Tensor, number[]>();
+  const captureNode = new Map<Node, Array<{ outputIndex: number; slot: number }>>();
+  capture?.forEach((t, slot) => {
+    if (t.gradFn) {
+      const list = captureNode.get(t.gradFn) ?? [];
+      list.push({ outputIndex: t.outputIndex, slot });
+      captureNode.set(t.gradFn, list);
+    } else {
+      const list = captureLeaf.get(t) ?? [];
+      list.push(slot);
+      captureLeaf.set(t, list);
+    }
+  });
+
+  const accumulateCaptured = (slot: number, g: Tensor) => {
+    captured![slot] = captured![slot] ? h.add(captured![slot]!, g) : g;
+  };
+  const deliverToLeaf = (leaf: Tensor, g: Tensor) => {
+    if (capture) {
+      for (const slot of captureLeaf.get(leaf) ?? []) accumulateCaptured(slot, g);
+      return;
+    }
+    if (leaf.grad) leaf.grad = createGraph ? h.add(leaf.grad, g) : setGradEnabled(false, () => h.add(leaf.grad!, g));
+    else leaf.grad = createGraph ? g : h.clone(g.detach());
+  };
+
+  // 1. Count, for every reachable node, how many gradient contributions it will receive.
+  const pendingCount = new Map<Node, number>();
+  const stack: Node[] = [];
+  for (const r of roots) {
+    if (r.gradFn && !pendingCount.has(r.gradFn)) {
+      pendingCount.set(r.gradFn, 0);
+      stack.push(r.gradFn);
+    }
+  }
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.freed) {
+      throw new SeqgradError(
+        node.name,
+        'trying to backward through the graph a second time; its saved tensors were freed by the first backward. ' +
+          'Pass { retainGraph: true } to the first backward if you need to backward twice',
+      );
+    }
+    for (const e of node.edges) {
+      if (e && 'node' in e) {
+        const c = pendingCount.get(e.node);
+        if (c === undefined) {
+          pendingCount.set(e.node, 1);
+          stack.push(e.node);
+        } else pendingCount.set(e.node, c + 1);
+      }
+    }
+  }
+
+  // 2. Seed the roots.
+  const gradsOf = new Map<Node, (Tensor | null)[]>();
+  const addGrad = (node: Node, idx: number, g: Tensor) => {
+    let slots = gradsOf.get(node);
+    if (!slots) {
+      slots = new Array(node.outputShapes.length).fill(null);
+      gradsOf.set(node, slots);
+    }
+    slots[idx] = slots[idx] ? h.add(slots[idx]!, g) : g;
+  };
+  roots.forEach((r, i) => {
+    const g = rootGrads[i]!;
+    if (r.gradFn) addGrad(r.gradFn, r.outputIndex, g);
+    else if (r.requiresGrad) deliverToLeaf(r, g);
+  });
+
+  // 3. Process nodes whose every consumer has delivered its gradient.
+  const ready: Node[] = [];
+  for (const [node, c] of pendingCount) if (c === 0) ready.push(node);
+  setGradEnabled(createGraph, () => {
+    while (ready.length > 0) {
+      const node = ready.pop()!;
+      const slots = gradsOf.get(node) ?? new Array(node.outputShapes.length).fill(null);
+      gradsOf.delete(node);
+      const gradOutputs = slots.map((g, i) => g ?? h.zeros(node.outputShapes[i]!, node.outputDtypes[i]!));
+      if (node.retained) {
+        for (const { tensor, outputIndex } of node.retained) {
+          const g = gradOutputs[outputIndex]!;
+          tensor.grad = tensor.grad ? h.add(tensor.grad, g) : createGraph ? g : h.clone(g.detach());
+        }
+      }
+      for (const { outputIndex, slot } of captureNode.get(node) ?? []) accumulateCaptured(slot, gradOutputs[outputIndex]!);
+
+      if (createGraph && node.onceDifferentiable && gradOutputs.some((g) => g.requiresGrad)) {
+        throw new SeqgradError(
+          node.name,
+          'this function is marked onceDifferentiable: its backward cannot be differentiated again (createGraph on a gradient that flows through it)',
+        );
+      }
+      const raw = node.backwardFn(node.ctx, ...gradOutputs);
+      const grads = Array.isArray(raw) ? raw : [raw];
+      if (!retainGraph) {
+        node.ctx.free(node.name);
+        node.freed = true;
+      }
+      node.edges.forEach((edge, i) => {
+        if (!edge) return;
+        const g = grads[i] ?? null;
+        const input = node.inputs[i]!;
+        if (g !== null) {
+          if (!sameShape(g.shape, input.shape)) {
+            throw new SeqgradError(
+              node.name,
+              `backward returned a gradient of shape ${fmt(g.shape)} for input ${i}, whose shape is ${fmt(input.shape)}`,
+            );
+          }
+          if (anomalyEnabled && !g.isFinite()) {
+            throw new SeqgradError(
+              'detectAnomaly',
+              `backward of '${node.name}' returned a gradient with NaN or Infinity for input ${i} (shape ${fmt(g.shape)}).` +
+                (node.createdAt ? `\nThe op was created at:\n${node.createdAt}` : ''),
+            );
+          }
+          const fixed = g.dtype === input.dtype ? g : g.to(input.dtype as 'float32' | 'float64');
+          if ('leaf' in edge) deliverToLeaf(edge.leaf, fixed);
+          else addGrad(edge.node, edge.outputIndex, fixed);
+        }
+        if ('node' in edge) {
+          const c = pendingCount.get(edge.node)! - 1;
+          pendingCount.set(edge.node, c);
+          if (c === 0) ready.push(edge.node);
+        }
+      });
+    }
+  });
+
+  if (captured) {
+    captured.forEach((g, i) => {
+      if (g === null && !opts.allowUnused) {
+        throw new SeqgradError(
+          'grad',
+          `input ${i} (shape ${fmt(capture![i]!.shape)}) was not used to compute the outputs; pass { allowUnused: true } to get null for it`,
+        );
+      }
+    });
+  }
+  return captured;
+}

@@ -1,0 +1,78 @@
+/** Shapes are plain arrays of non-negative integers, row-major. */
+export type Shape = readonly number[];
+
+/**
+ * The error every op throws for bad input: wrong shapes, wrong dtypes, bad arguments.
+ * The message always starts with the op's name, then names the argument and every shape.
+ */
+export class SeqgradError extends Error {
+  constructor(
+    readonly op: string,
+    message: string,
+  ) {
+    super(`${op}: ${message}`);
+    this.name = 'SeqgradError';
+  }
+}
+
+/** `fmt([2, 3])` is `[2,3]`; the one way shapes appear in messages. */
+export function fmt(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function stridesOf(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d]!;
+  }
+  return strides;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** NumPy broadcasting of two shapes; throws naming the op and both shapes. */
+export function broadcastShapes(op: string, a: Shape, b: Shape, names = ['a', 'b']): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new SeqgradError(
+        op,
+        `${names[0]}${fmt(a)} and ${names[1]}${fmt(b)} cannot be broadcast: dimension ${i - n} is ${da} vs ${db}`,
+      );
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Normalises a possibly negative axis against a rank, naming the op on error. */
+export function normAxis(op: string, axis: number, rank: number, argName = 'axis'): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
+    throw new SeqgradError(op, `${argName}=${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Normalises an axis list (undefined = every axis), sorted and without repeats. */
+export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : axes;
+  const out = list.map((a) => normAxis(op, a, rank));
+  if (new Set(out).size !== out.length) throw new SeqgradError(op, `axes [${list.join(',')}] repeat an axis`);
+  return out.sort((x, y) => x - y);
+}

@@ -1,0 +1,108 @@
+import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
+import { gemm } from '../kernels/gemm.js';
+import { Tensor, arrayFor } from '../tensor.js';
+import { cast } from './elementwise.js';
+import { assertFloat, defineOp, promoteDtype } from './op.js';
+import { sumTo } from './reduce.js';
+import { reshape } from './shape.js';
+
+/** Row and column counts of op(x) for the last two axes. */
+function dims(x: Tensor, t: boolean): [number, number] {
+  const r = x.shape[x.ndim - 2]!;
+  const c = x.shape[x.ndim - 1]!;
+  return t ? [c, r] : [r, c];
+}
+
+/** Matrix-unit strides of a batch shape broadcast to `outBatch` (0 on broadcast axes). */
+function batchOffsets(batch: readonly number[], outBatch: readonly number[]): Int32Array {
+  const n = numel(outBatch);
+  const offs = new Int32Array(n);
+  const rank = outBatch.length;
+  const str = new Array<number>(rank).fill(0);
+  let s = 1;
+  for (let d = batch.length - 1; d >= 0; d--) {
+    str[rank - batch.length + d] = batch[d] === 1 ? 0 : s;
+    s *= batch[d]!;
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    offs[i] = off;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += str[d]!;
+      if (idx[d]! < outBatch[d]!) break;
+      off -= str[d]! * outBatch[d]!;
+      idx[d] = 0;
+    }
+  }
+  return offs;
+}
+
+/**
+ * Batched op(a) @ op(b) for tensors of rank ≥ 2 with broadcast batch axes; op = transpose
+ * when the flag is set, without materialising the transpose (the GEMM reads it in place).
+ */
+const mmOp: (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => Tensor = defineOp('matmul',
+  (ctx, a: Tensor, b: Tensor, transA: boolean, transB: boolean) => {
+    ctx.saveForBackward(a, b);
+    ctx.transA = transA;
+    ctx.transB = transB;
+    const [M, K] = dims(a, transA);
+    const [, N] = dims(b, transB);
+    const aBatch = a.shape.slice(0, -2);
+    const bBatch = b.shape.slice(0, -2);
+    const batch = broadcastShapes('matmul', aBatch, bBatch, ['a batch', 'b batch']);
+    const out = arrayFor(a.dtype, numel(batch) * M * N) as Float32Array | Float64Array;
+    const aOffs = batchOffsets(aBatch, batch);
+    const bOffs = batchOffsets(bBatch, batch);
+    const lda = a.shape[a.ndim - 1]!;
+    const ldb = b.shape[b.ndim - 1]!;
+    const A = a.data as Float32Array | Float64Array;
+    const B = b.data as Float32Array | Float64Array;
+    for (let i = 0; i < aOffs.length; i++) {
+      gemm(transA, transB, M, N, K, 1, A, aOffs[i]! * M * K, lda, B, bOffs[i]! * K * N, ldb, 0, out, i * M * N, N);
+    }
+    return new Tensor(out, [...batch, M, N]);
+  },
+  // C = X Y with X = op(A), Y = op(B):  dX = dC Yᵀ,  dY = Xᵀ dC;  a transposed operand takes the transpose
+  (ctx, g) => {
+    const [a, b] = ctx.savedTensors as [Tensor, Tensor];
+    const tA = ctx.transA as boolean;
+    const tB = ctx.transB as boolean;
+    const da = !ctx.needsInputGrad[0] ? null : tA ? mmOp(b, g, tB, true) : mmOp(g, b, false, !tB);
+    const db = !ctx.needsInputGrad[1] ? null : tB ? mmOp(g, a, true, tA) : mmOp(a, g, !tA, false);
+    return [da && sumTo(da, a.shape), db && sumTo(db, b.shape), null, null];
+  },
+);
+
+/**
+ * Matrix product with PyTorch's semantics: 1-D·1-D is a dot product, a 1-D operand gains
+ * (then loses) a unit axis, N-D operands are batches of matrices with broadcast batch axes.
+ *
+ * @example
+ * matmul(randn([2, 3]), randn([3, 4]));      // [2,4]
+ * matmul(randn([5, 2, 3]), randn([3, 4]));   // [5,2,4]
+ */
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  assertFloat('matmul', 'a', a);
+  assertFloat('matmul', 'b', b);
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new SeqgradError('matmul', `a${fmt(a.shape)} @ b${fmt(b.shape)}: both arguments need at least one dimension`);
+  }
+  const tA = opts.transA ?? false;
+  const tB = opts.transB ?? false;
+  const a2 = a.ndim === 1 ? reshape(a, tA ? [a.shape[0]!, 1] : [1, a.shape[0]!]) : a;
+  const b2 = b.ndim === 1 ? reshape(b, tB ? [1, b.shape[0]!] : [b.shape[0]!, 1]) : b;
+  const [, K] = dims(a2, tA);
+  const [Kb] = dims(b2, tB);
+  if (K !== Kb) {
+    throw new SeqgradError('matmul', `a${fmt(a.shape)} @ b${fmt(b.shape)}: inner dimensions ${K} and ${Kb} differ`);
+  }
+  broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2), [`a${fmt(a.shape)} batch`, `b${fmt(b.shape)} batch`]);
+  const dt = promoteDtype(a.dtype, b.dtype);
+  let out = mmOp(a2.dtype === dt ? a2 : cast(a2, dt), b2.dtype === dt ? b2 : cast(b2, dt), tA, tB);
+  if (a.ndim === 1) out = reshape(out, [...out.shape.slice(0, -2), out.shape[out.ndim - 1]!]);
+  if (b.ndim === 1) out = reshape(out, out.shape.slice(0, -1));
+  return out;
+}

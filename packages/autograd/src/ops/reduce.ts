@@ -1,0 +1,204 @@
+import { SeqgradError, type Shape, fmt, normAxes, normAxis, numel, sameShape } from '../errors.js';
+import { reduce } from '../kernels/reduce.js';
+import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
+import { abs, add, binaryRaw, div, exp, log, mul, pow, sub, unaryRaw, where } from './elementwise.js';
+import { assertFloat, defineOp } from './op.js';
+import { expand, reshape } from './shape.js';
+
+type Axes = number | readonly number[] | undefined;
+
+function reducedShapes(x: Tensor, axes: number[], keepdim: boolean): { keep: number[]; out: number[]; flags: boolean[] } {
+  const flags = x.shape.map((_, d) => axes.includes(d));
+  const keep = x.shape.map((d, i) => (flags[i] ? 1 : d));
+  const out = keepdim ? keep : x.shape.filter((_, i) => !flags[i]);
+  return { keep, out, flags };
+}
+
+/** Brings a reduced gradient back to the input's shape: reshape to keepdim form, then expand. */
+function unreduce(g: Tensor, keepShape: Shape, inShape: Shape): Tensor {
+  return expand(reshape(g, keepShape), inShape);
+}
+
+const sumOp: (x: Tensor, axes: number[], keepdim: boolean) => Tensor = defineOp('sum',
+  (ctx, x: Tensor, axes: number[], keepdim: boolean) => {
+    const { keep, out, flags } = reducedShapes(x, axes, keepdim);
+    const dtype = x.dtype as FloatDType;
+    const o = arrayFor(dtype, numel(out)) as Float32Array | Float64Array;
+    reduce('sum', o, x.data, x.shape, flags);
+    ctx.keep = keep;
+    ctx.inShape = x.shape;
+    return new Tensor(o, out);
+  },
+  // d Σx = broadcast(dy)
+  (ctx, g) => [unreduce(g, ctx.keep as number[], ctx.inShape as number[]), null, null],
+);
+
+const extremeOp = (name: 'amax' | 'amin') =>
+  defineOp(name,
+    (ctx, x: Tensor, axes: number[], keepdim: boolean) => {
+      const { keep, out, flags } = reducedShapes(x, axes, keepdim);
+      const o = arrayFor(x.dtype, numel(out)) as Float32Array | Float64Array;
+      const arg = new Int32Array(o.length);
+      reduce(name === 'amax' ? 'max' : 'min', o, x.data, x.shape, flags, arg);
+      const mask = arrayFor(x.dtype, x.size);
+      for (let i = 0; i < arg.length; i++) mask[arg[i]!] = 1;
+      ctx.mask = new Tensor(mask, x.shape);
+      ctx.keep = keep;
+      return new Tensor(o, out);
+    },
+    // d max(x) = dy at the (first) arg of the maximum, 0 elsewhere
+    (ctx, g) => {
+      const mask = ctx.mask as Tensor;
+      return [mul(unreduce(g, ctx.keep as number[], mask.shape), mask), null, null];
+    },
+  );
+const amaxOp = extremeOp('amax');
+const aminOp = extremeOp('amin');
+
+const normOp: (x: Tensor, p: number, axes: number[], keepdim: boolean) => Tensor = defineOp('norm',
+  (ctx, x: Tensor, p: number, axes: number[], keepdim: boolean) => {
+    const { keep, out, flags } = reducedShapes(x, axes, keepdim);
+    const d = x.data;
+    const powed = arrayFor(x.dtype, x.size);
+    for (let i = 0; i < d.length; i++) powed[i] = p === 2 ? d[i]! * d[i]! : Math.pow(Math.abs(d[i]!), p);
+    const o = arrayFor(x.dtype, numel(out)) as Float32Array | Float64Array;
+    reduce('sum', o, powed, x.shape, flags);
+    for (let i = 0; i < o.length; i++) o[i] = p === 2 ? Math.sqrt(o[i]!) : Math.pow(o[i]!, 1 / p);
+    ctx.saveForBackward(x);
+    ctx.p = p;
+    ctx.axes = axes;
+    ctx.keep = keep;
+    return new Tensor(o, out);
+  },
+  // d ‖x‖_p = sign(x) |x|^(p−1) / ‖x‖^(p−1) dy   (0 where ‖x‖ = 0, as PyTorch's subgradient)
+  (ctx, g) => {
+    const [x] = ctx.savedTensors as [Tensor];
+    const p = ctx.p as number;
+    const n = normOp(x, p, ctx.axes as number[], true);
+    const zero = binaryRaw('eq', n, new Tensor(arrayFor(n.dtype, 1), []), n.dtype);
+    const nonzero = unaryRaw('neg', zero).data.map((v) => v + 1);
+    const keepMask = new Tensor(nonzero, n.shape);
+    const nSafe = where(zero, 1, n);
+    const num = p === 2 ? x : mul(unaryRaw('sign', x), pow(abs(x), p - 1));
+    const den = p === 2 ? nSafe : pow(nSafe, p - 1);
+    const gk = unreduce(g, ctx.keep as number[], x.shape);
+    return [mul(mul(gk, div(num, den)), expand(keepMask, x.shape)), null, null, null];
+  },
+);
+
+/**
+ * Sum over `axes` (all when omitted), optionally keeping reduced axes as size 1.
+ *
+ * @example
+ * sum(tensor([[1, 2], [3, 4]]), 1); // [3, 7]
+ */
+export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('sum', 'x', x);
+  return sumOp(x, normAxes('sum', axes, x.ndim), keepdim);
+}
+
+/** Mean over `axes` (composed: sum / count). */
+export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('mean', 'x', x);
+  const ax = normAxes('mean', axes, x.ndim);
+  const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
+  return div(sumOp(x, ax, keepdim), count);
+}
+
+/** Maximum over `axes`; the gradient goes to the (first) element that attains it. */
+export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('max', 'x', x);
+  const ax = normAxes('max', axes, x.ndim);
+  if (x.size === 0) throw new SeqgradError('max', `cannot reduce an empty tensor ${fmt(x.shape)}`);
+  return amaxOp(x, ax, keepdim);
+}
+
+/** Minimum over `axes`; the gradient goes to the (first) element that attains it. */
+export function min(x: Tensor, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('min', 'x', x);
+  const ax = normAxes('min', axes, x.ndim);
+  if (x.size === 0) throw new SeqgradError('min', `cannot reduce an empty tensor ${fmt(x.shape)}`);
+  return aminOp(x, ax, keepdim);
+}
+
+function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
+  if (x.size === 0) throw new SeqgradError(op, `cannot reduce an empty tensor ${fmt(x.shape)}`);
+  const flat = axis === undefined;
+  const src = flat ? new Tensor(x.data, [x.size]) : x;
+  const ax = flat ? 0 : normAxis(op, axis, x.ndim);
+  const { out, flags } = reducedShapes(src, [ax], keepdim && !flat);
+  const vals = new Float64Array(numel(out));
+  const arg = new Int32Array(vals.length);
+  reduce(op === 'argmax' ? 'max' : 'min', vals, src.data, src.shape, flags, arg);
+  // Convert flat input positions into indices along the axis.
+  const inner = numel(src.shape.slice(ax + 1));
+  const len = src.shape[ax]!;
+  for (let i = 0; i < arg.length; i++) arg[i] = Math.floor(arg[i]! / inner) % len;
+  return new Tensor(arg, out);
+}
+
+/** Index of the maximum along `axis` (flattened when omitted), int32, no gradient. */
+export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argExtreme('argmax', x, axis, keepdim);
+}
+/** Index of the minimum along `axis` (flattened when omitted), int32, no gradient. */
+export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argExtreme('argmin', x, axis, keepdim);
+}
+
+/**
+ * log Σ exp(x) over `axes`, computed stably as m + log Σ exp(x − m) with m = max(x)
+ * (m is a constant for the gradient; the result is exact for inputs up to ±1e4 and beyond).
+ */
+export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('logsumexp', 'x', x);
+  const ax = normAxes('logsumexp', axes, x.ndim);
+  const { keep, flags } = reducedShapes(x, ax, true);
+  const m = arrayFor(x.dtype, numel(keep)) as Float32Array | Float64Array;
+  const arg = new Int32Array(m.length);
+  reduce('max', m, x.data, x.shape, flags, arg);
+  for (let i = 0; i < m.length; i++) if (!Number.isFinite(m[i]!)) m[i] = 0;
+  const shift = new Tensor(m, keep);
+  const lse = add(log(sumOp(exp(sub(x, shift)), ax, true)), shift);
+  return keepdim ? lse : reshape(lse, lse.shape.filter((_, i) => !flags[i]));
+}
+
+
+/**
+ * The p-norm over `axes` (all when omitted): (Σ|x|^p)^(1/p), p > 0 or Infinity.
+ * Its gradient at the zero vector is 0 (PyTorch's choice), not NaN.
+ */
+export function norm(x: Tensor, p = 2, axes?: Axes, keepdim = false): Tensor {
+  assertFloat('norm', 'x', x);
+  const ax = normAxes('norm', axes, x.ndim);
+  if (p === Infinity) return amaxOp(abs(x), ax, keepdim);
+  if (!(p > 0) || !Number.isFinite(p)) throw new SeqgradError('norm', `p must be a positive number or Infinity, got ${p}`);
+  if (p === 1) return sumOp(abs(x), ax, keepdim);
+  return normOp(x, p, ax, keepdim);
+}
+
+/** Variance over `axes` with Bessel's `correction` (default 1, as `torch.var`). */
+export function variance(x: Tensor, axes?: Axes, opts: { keepdim?: boolean; correction?: number } = {}): Tensor {
+  assertFloat('var', 'x', x);
+  const ax = normAxes('var', axes, x.ndim);
+  const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
+  const correction = opts.correction ?? 1;
+  const centered = sub(x, mean(x, ax, true));
+  return div(sumOp(mul(centered, centered), ax, opts.keepdim ?? false), Math.max(0, count - correction));
+}
+
+/**
+ * Sums a broadcast gradient back to `shape`: over leading axes and over axes where `shape`
+ * has size 1. Composed of sum and reshape, so it is differentiable.
+ */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  if (lead < 0) throw new SeqgradError('sumTo', `cannot sum ${fmt(g.shape)} to the larger rank ${fmt(shape)}`);
+  const axes: number[] = [];
+  for (let i = 0; i < g.ndim; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = axes.length > 0 ? sumOp(g, axes, false) : g;
+  return sameShape(s.shape, shape) ? s : reshape(s, shape);
+}
