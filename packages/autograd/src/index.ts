@@ -28,3 +28,5 @@ export {
   type Reduction, type CrossEntropyOptions,
 } from './ops/nn.js';
 export * as kernels from './kernels/index.js';
+export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions } from './gradcheck.js';
+export { Scalar } from './scalar.js';

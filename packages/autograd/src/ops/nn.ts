@@ -132,7 +132,7 @@ export function binaryCrossEntropyWithLogits(
   }
   const softplusNeg = add(log(add(exp(neg(abs(input))), 1)), relu(neg(input)));
   const w = opts.posWeight ?? 1;
-  const coef = typeof w === 'number' && w === 1 ? null : add(mul(target, sub(w, 1)), 1);
+  const coef = w === 1 ? null : add(mul(target, typeof w === 'number' ? w - 1 : sub(w, 1)), 1);
   const loss = add(mul(sub(1, target), input), coef ? mul(coef, softplusNeg) : softplusNeg);
   return reduceLoss('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
 }

@@ -1,0 +1,229 @@
+import { setGradEnabled } from './engine.js';
+import { SeqgradError, fmt, stridesOf } from './errors.js';
+import { Generator } from './random.js';
+import { Tensor, grad, randn } from './tensor.js';
+
+export interface GradcheckOptions {
+  /** Finite-difference step (central differences). */
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+  /** Check one random projection vᵀJu per (output, input) pair instead of the whole Jacobian. */
+  fastMode?: boolean;
+  /** Seed of the random directions (fast mode, linearity check, gradgradcheck's gradOutputs). */
+  seed?: number;
+  /** Throw a GradcheckError with the details (default) or return false. */
+  raise?: boolean;
+  /** Names for the inputs in messages (default: each tensor's `name`, else its position). */
+  names?: readonly string[];
+}
+
+/** The error gradcheck throws: names the output, the input, the element and both values. */
+export class GradcheckError extends SeqgradError {
+  constructor(message: string) {
+    super('gradcheck', message);
+    this.name = 'GradcheckError';
+  }
+}
+
+type Fn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
+
+function unravel(flat: number, shape: readonly number[]): number[] {
+  const strides = stridesOf(shape);
+  return shape.map((_, d) => Math.floor(flat / strides[d]!) % shape[d]!);
+}
+
+function outputsOf(fn: Fn, inputs: Tensor[]): Tensor[] {
+  const out = fn(...inputs);
+  return out instanceof Tensor ? [out] : [...out];
+}
+
+/**
+ * Compares the gradients autograd computes for `fn` with central finite differences, in
+ * float64 (PyTorch's `gradcheck` semantics: |analytical − numerical| ≤ atol + rtol·|numerical|).
+ * Also checks that backward is linear in the incoming gradient.
+ *
+ * @example
+ * const x = randn([3, 4], { dtype: 'float64', requiresGrad: true });
+ * gradcheck((a) => a.tanh().sum(1), [x]); // true, or throws naming output, input and element
+ */
+export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
+  const eps = opts.eps ?? 1e-6;
+  const atol = opts.atol ?? 1e-5;
+  const rtol = opts.rtol ?? 1e-3;
+  const raise = opts.raise ?? true;
+  const gen = new Generator(opts.seed ?? 0);
+  const ins = [...inputs];
+  const nameOf = (i: number) => {
+    const n = opts.names?.[i] ?? ins[i]!.name;
+    return n ? `input ${i} ('${n}')` : `input ${i}`;
+  };
+  ins.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new GradcheckError(`input ${i} is not a Tensor`);
+    if (t.requiresGrad && t.dtype !== 'float64') {
+      throw new GradcheckError(
+        `${nameOf(i)}${fmt(t.shape)} is ${t.dtype}; gradcheck needs float64 inputs: in float32 a step of ${eps} is near the ` +
+          'rounding error of the values, so finite differences would be mostly noise. Convert with .to(\'float64\')',
+      );
+    }
+  });
+  const wrt = ins.map((t, i) => (t.requiresGrad ? i : -1)).filter((i) => i >= 0);
+  if (wrt.length === 0) throw new GradcheckError('no input requires grad; nothing to check');
+
+  const outs = setGradEnabled(true, () => outputsOf(fn, ins));
+  const fail = (msg: string): false => {
+    if (raise) throw new GradcheckError(msg);
+    return false;
+  };
+  const outIdx = outs.map((_, i) => i).filter((i) => outs[i]!.requiresGrad);
+  for (const [o, out] of outs.entries()) {
+    if (out.dtype !== 'float64' && out.requiresGrad) {
+      return fail(`output ${o}${fmt(out.shape)} is ${out.dtype}; every differentiable output must be float64`);
+    }
+  }
+
+  // Outputs evaluated at perturbed inputs (no graph).
+  const evalAt = (i: number, j: number, delta: number): Tensor[] => {
+    const d = ins[i]!.data;
+    const orig = d[j]!;
+    d[j] = orig + delta;
+    try {
+      return setGradEnabled(true, () => outputsOf(fn, ins));
+    } finally {
+      d[j] = orig;
+    }
+  };
+
+  // Vector-Jacobian product for output o with gradient v.
+  const vjp = (o: number, v: Tensor): (Tensor | null)[] =>
+    grad(outs[o]!, wrt.map((i) => ins[i]!), { gradOutputs: [v], retainGraph: true, allowUnused: true });
+
+  // 1. Backward is linear in the incoming gradient: J^T(a u + b v) = a J^T u + b J^T v.
+  for (const o of outIdx) {
+    const out = outs[o]!;
+    const u = randn(out.shape, { dtype: 'float64', generator: gen });
+    const v = randn(out.shape, { dtype: 'float64', generator: gen });
+    const gu = vjp(o, u);
+    const gv = vjp(o, v);
+    const guv = vjp(o, u.mul(2).add(v.mul(-3)));
+    for (let k = 0; k < wrt.length; k++) {
+      const a = guv[k];
+      if (!a) continue;
+      const ua = gu[k]!.data;
+      const va = gv[k]!.data;
+      for (let e = 0; e < a.size; e++) {
+        const want = 2 * ua[e]! - 3 * va[e]!;
+        if (Math.abs(a.data[e]! - want) > atol + rtol * Math.abs(want)) {
+          return fail(
+            `backward is not linear in the incoming gradient for output ${o} and ${nameOf(wrt[k]!)} at element ` +
+              `[${unravel(e, a.shape).join(',')}]: J^T(2u − 3v) = ${a.data[e]} but 2 J^T u − 3 J^T v = ${want}`,
+          );
+        }
+      }
+    }
+  }
+
+  // 2. Compare with central differences.
+  if (opts.fastMode) {
+    for (const o of outIdx) {
+      const v = randn(outs[o]!.shape, { dtype: 'float64', generator: gen });
+      const g = vjp(o, v);
+      for (let k = 0; k < wrt.length; k++) {
+        const i = wrt[k]!;
+        const u = randn(ins[i]!.shape, { dtype: 'float64', generator: gen });
+        const x = ins[i]!.data;
+        const orig = Float64Array.from(x);
+        const project = (sign: number): number => {
+          for (let j = 0; j < x.length; j++) x[j] = orig[j]! + sign * eps * u.data[j]!;
+          const y = setGradEnabled(true, () => outputsOf(fn, ins))[o]!;
+          let s = 0;
+          for (let j = 0; j < y.size; j++) s += y.data[j]! * v.data[j]!;
+          return s;
+        };
+        let numerical: number;
+        try {
+          numerical = (project(1) - project(-1)) / (2 * eps);
+        } finally {
+          x.set(orig);
+        }
+        let analytical = 0;
+        const gk = g[k];
+        if (gk) for (let j = 0; j < u.size; j++) analytical += gk.data[j]! * u.data[j]!;
+        if (!(Math.abs(analytical - numerical) <= atol + rtol * Math.abs(numerical))) {
+          return fail(
+            `fast mode: for output ${o} and ${nameOf(i)}${fmt(ins[i]!.shape)}, the random projection vᵀJu differs: ` +
+              `numerical ${numerical}, analytical ${analytical} (rerun without fastMode to find the element)`,
+          );
+        }
+      }
+    }
+    return true;
+  }
+
+  for (const o of outIdx) {
+    const out = outs[o]!;
+    // Analytical Jacobian rows, one backward per output element.
+    const rows: (Tensor | null)[][] = [];
+    for (let r = 0; r < out.size; r++) {
+      const e = new Float64Array(out.size);
+      e[r] = 1;
+      rows.push(vjp(o, new Tensor(e, out.shape)));
+    }
+    for (let k = 0; k < wrt.length; k++) {
+      const i = wrt[k]!;
+      const input = ins[i]!;
+      for (let j = 0; j < input.size; j++) {
+        const plus = evalAt(i, j, eps)[o]!;
+        const minus = evalAt(i, j, -eps)[o]!;
+        for (let r = 0; r < out.size; r++) {
+          const numerical = (plus.data[r]! - minus.data[r]!) / (2 * eps);
+          const analytical = rows[r]![k]?.data[j] ?? 0;
+          if (!(Math.abs(analytical - numerical) <= atol + rtol * Math.abs(numerical))) {
+            return fail(
+              `Jacobian mismatch for output ${o}${fmt(out.shape)} element [${unravel(r, out.shape).join(',')}] with respect to ` +
+                `${nameOf(i)}${fmt(input.shape)} element [${unravel(j, input.shape).join(',')}]: ` +
+                `numerical ${numerical}, analytical ${analytical}`,
+            );
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Second-order check: gradcheck of the function (inputs, gradOutputs) ↦ Jᵀ·gradOutputs,
+ * built with `createGraph`. Random float64 gradOutputs are drawn when not given.
+ *
+ * @example
+ * const x = randn([4], { dtype: 'float64', requiresGrad: true });
+ * gradgradcheck((a) => a.sigmoid(), [x]);
+ */
+export function gradgradcheck(
+  fn: Fn, inputs: readonly Tensor[], gradOutputs?: readonly Tensor[], opts: GradcheckOptions = {},
+): boolean {
+  const gen = new Generator((opts.seed ?? 0) + 1);
+  const ins = [...inputs];
+  const outs = setGradEnabled(true, () => outputsOf(fn, ins));
+  const gos = gradOutputs
+    ? gradOutputs.map((g) => new Tensor(g.data, g.shape, true))
+    : outs.map((o) => randn(o.shape, { dtype: 'float64', generator: gen, requiresGrad: true }));
+  if (gos.length !== outs.length) {
+    throw new GradcheckError(`gradgradcheck: ${outs.length} outputs but ${gos.length} gradOutputs`);
+  }
+  const nIn = ins.length;
+  const wrt = ins.map((t, i) => (t.requiresGrad ? i : -1)).filter((i) => i >= 0);
+  const firstOrder = (...all: Tensor[]): Tensor[] => {
+    const xs = all.slice(0, nIn);
+    const vs = all.slice(nIn);
+    const ys = outputsOf(fn, xs);
+    const used = ys.map((y, i) => [y, vs[i]!] as const).filter(([y]) => y.requiresGrad);
+    const gs = grad(used.map(([y]) => y), wrt.map((i) => xs[i]!), {
+      gradOutputs: used.map(([, v]) => v), createGraph: true, allowUnused: true,
+    });
+    return gs.map((g, k) => g ?? xs[wrt[k]!]!.mul(0));
+  };
+  const names = [...ins.map((t, i) => opts.names?.[i] ?? t.name ?? `input ${i}`), ...gos.map((_, i) => `gradOutput ${i}`)];
+  return gradcheck(firstOrder, [...ins, ...gos], { ...opts, names });
+}
