@@ -82,13 +82,14 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
     }
   }
 
-  // Outputs evaluated at perturbed inputs (no graph).
-  const evalAt = (i: number, j: number, delta: number): Tensor[] => {
+  // Output values at perturbed inputs, copied before the input is restored: an output may
+  // share its buffer with an input (reshape, or an op that returns its argument unchanged).
+  const evalAt = (i: number, j: number, delta: number): Float64Array[] => {
     const d = ins[i]!.data;
     const orig = d[j]!;
     d[j] = orig + delta;
     try {
-      return setGradEnabled(true, () => outputsOf(fn, ins));
+      return setGradEnabled(true, () => outputsOf(fn, ins)).map((y) => Float64Array.from(y.data));
     } finally {
       d[j] = orig;
     }
@@ -176,7 +177,7 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
         const plus = evalAt(i, j, eps)[o]!;
         const minus = evalAt(i, j, -eps)[o]!;
         for (let r = 0; r < out.size; r++) {
-          const numerical = (plus.data[r]! - minus.data[r]!) / (2 * eps);
+          const numerical = (plus[r]! - minus[r]!) / (2 * eps);
           const analytical = rows[r]![k]?.data[j] ?? 0;
           if (!(Math.abs(analytical - numerical) <= atol + rtol * Math.abs(numerical))) {
             return fail(

@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { type NestedArray, Tensor, tensor } from '@seqgrad/autograd';
+
+/**
+ * Shared test helpers for @seqgrad/autograd: one `toBeAllclose` matcher (NumPy's rule,
+ * |actual − expected| ≤ atol + rtol·|expected|, NaN equal to NaN, shapes compared too) and
+ * small fast-check arbitraries for shapes and float64 tensors.
+ */
+
+export interface AllcloseOptions {
+  atol?: number;
+  rtol?: number;
+}
+
+type Comparable = Tensor | NestedArray | ArrayLike<number>;
+
+function flatten(x: Comparable): { shape: number[] | null; values: number[] } {
+  if (x instanceof Tensor) return { shape: [...x.shape], values: Array.from(x.data as ArrayLike<number>) };
+  if (typeof x === 'number' || typeof x === 'boolean') return { shape: [], values: [Number(x)] };
+  if (ArrayBuffer.isView(x)) return { shape: null, values: Array.from(x as ArrayLike<number>) };
+  const t = tensor(x as NestedArray, { dtype: 'float64' });
+  return { shape: [...t.shape], values: Array.from(t.data) };
+}
+
+export function allcloseReport(actual: Comparable, expected: Comparable, opts: AllcloseOptions = {}): string | null {
+  const atol = opts.atol ?? 1e-8;
+  const rtol = opts.rtol ?? 1e-5;
+  const a = flatten(actual);
+  const e = flatten(expected);
+  if (a.shape && e.shape && (a.shape.length !== e.shape.length || a.shape.some((d, i) => d !== e.shape![i]))) {
+    return `shape [${a.shape}] differs from expected [${e.shape}]`;
+  }
+  if (a.values.length !== e.values.length) return `${a.values.length} values, expected ${e.values.length}`;
+  for (let i = 0; i < a.values.length; i++) {
+    const x = a.values[i]!;
+    const y = e.values[i]!;
+    if (Number.isNaN(x) && Number.isNaN(y)) continue;
+    if (x === y) continue;
+    if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) {
+      return `element ${i}: ${x} vs expected ${y} (|diff| ${Math.abs(x - y)} > ${atol} + ${rtol}·|expected|)`;
+    }
+  }
+  return null;
+}
+
+expect.extend({
+  toBeAllclose(received: Comparable, expected: Comparable, opts: AllcloseOptions = {}) {
+    const report = allcloseReport(received, expected, opts);
+    return {
+      pass: report === null,
+      message: () => (report === null ? 'expected values not to be allclose' : `expected values to be allclose: ${report}`),
+    };
+  },
+});
+
+declare module 'vitest' {
+  interface Matchers<T = any> {
+    toBeAllclose(expected: Comparable, opts?: AllcloseOptions): T;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Arbitraries
+// ---------------------------------------------------------------------------------------
+
+/** A shape of rank in [minRank, maxRank] with sizes in [1, maxDim]. */
+export function shapeArb(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minRank, maxLength: maxRank });
+}
+
+/** Two shapes that broadcast together: the second is the first with some axes set to 1 and some leading axes dropped (sides swapped at random). */
+export function broadcastPairArb(maxRank = 3, maxDim = 3): fc.Arbitrary<[number[], number[]]> {
+  return shapeArb(0, maxRank, maxDim).chain((shape) =>
+    fc
+      .tuple(
+        fc.integer({ min: 0, max: shape.length }),
+        fc.array(fc.boolean(), { minLength: shape.length, maxLength: shape.length }),
+        fc.boolean(),
+      )
+      .map(([drop, ones, swap]) => {
+        const other = shape.map((d, i) => (ones[i] ? 1 : d)).slice(drop);
+        return (swap ? [other, shape] : [shape, other]) as [number[], number[]];
+      }),
+  );
+}
+
+export function numelOf(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+/** A float64 tensor of `shape` with values in [min, max]. */
+export function tensorArb(shape: readonly number[], min = -2, max = 2, requiresGrad = true): fc.Arbitrary<Tensor> {
+  const n = numelOf(shape);
+  return fc
+    .array(fc.double({ min, max, noNaN: true }), { minLength: n, maxLength: n })
+    .map((v) => tensor(Float64Array.from(v), { shape, dtype: 'float64', requiresGrad }));
+}
+
+/** Values with |x| in [lo, hi] and a random sign (away from a kink or a pole at 0). */
+export function awayFromZeroArb(shape: readonly number[], lo = 0.2, hi = 2): fc.Arbitrary<Tensor> {
+  const n = numelOf(shape);
+  return fc
+    .array(fc.tuple(fc.double({ min: lo, max: hi, noNaN: true }), fc.boolean()), { minLength: n, maxLength: n })
+    .map((v) => tensor(Float64Array.from(v, ([m, s]) => (s ? m : -m)), { shape, dtype: 'float64', requiresGrad: true }));
+}
+
+/** True when all values are pairwise at least `gap` apart (no ties for max/min). */
+export function distinct(values: ArrayLike<number>, gap = 1e-3): boolean {
+  const s = Array.from(values).sort((a, b) => a - b);
+  for (let i = 1; i < s.length; i++) if (s[i]! - s[i - 1]! < gap) return false;
+  return true;
+}
+
+/** A float64 tensor from nested arrays (shorthand for hand-computed examples). */
+export function f64(data: NestedArray, requiresGrad = false): Tensor {
+  return tensor(data, { dtype: 'float64', requiresGrad });
+}
