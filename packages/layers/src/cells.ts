@@ -1,0 +1,113 @@
+import { type FloatDType, type Generator, SeqgradError, type Tensor, linear } from '@seqgrad/autograd';
+import { param } from './basic.js';
+import { type CellState, RecurrentCell } from './cell.js';
+import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
+
+/** Options of the built-in cells. */
+export interface CellOptions extends RecurrentInitOptions {
+  bias?: boolean;
+  dtype?: FloatDType;
+  generator?: Generator;
+}
+
+/** The four parameters every built-in cell has, under PyTorch's cell names. */
+abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
+  readonly weightIh: Tensor;
+  readonly weightHh: Tensor;
+  readonly biasIh: Tensor | null;
+  readonly biasHh: Tensor | null;
+
+  constructor(inputSize: number, hiddenSize: number, readonly gates: number, opts: CellOptions) {
+    super(inputSize, hiddenSize, opts);
+    const G = gates * hiddenSize;
+    const bias = opts.bias ?? true;
+    this.weightIh = this.registerParameter('weight_ih', param([G, inputSize], this.dtype));
+    this.weightHh = this.registerParameter('weight_hh', param([G, hiddenSize], this.dtype));
+    this.biasIh = this.registerParameter('bias_ih', bias ? param([G], this.dtype) : null);
+    this.biasHh = this.registerParameter('bias_hh', bias ? param([G], this.dtype) : null);
+    this.resetParameters(opts);
+  }
+
+  /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */
+  resetParameters(opts: RecurrentInitOptions = {}): void {
+    initRecurrent(this, this.hiddenSize, this.gates, opts);
+  }
+
+  protected inputProjection(x: Tensor): Tensor {
+    return linear(x, this.weightIh, this.biasIh);
+  }
+
+  override extraRepr(): string {
+    return `${this.inputSize}, ${this.hiddenSize}${this.biasIh ? '' : ', bias=false'}`;
+  }
+}
+
+/**
+ * h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), like `torch.nn.RNNCell`.
+ * Shapes: x (B, I) or (I); h (B, H) or (H). Parameters weight_ih (H, I), weight_hh (H, H),
+ * bias_ih (H), bias_hh (H).
+ *
+ * @example
+ * const cell = new RNNCell(3, 5);
+ * const { h } = cell.forward(randn([2, 3])); // h: [2, 5]
+ */
+export class RNNCell extends GatedCell<{ h: Tensor }> {
+  readonly nonlinearity: 'tanh' | 'relu';
+  readonly stateSizes: { h: number };
+  constructor(inputSize: number, hiddenSize: number, opts: CellOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
+    super(inputSize, hiddenSize, 1, opts);
+    const nl = opts.nonlinearity ?? 'tanh';
+    if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError('RNNCell', `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
+    this.nonlinearity = nl;
+    this.stateSizes = { h: hiddenSize };
+  }
+  step(x: Tensor, s: { h: Tensor }): { h: Tensor } {
+    return { h: rnnStep(this.inputProjection(x), s.h, this.weightHh, this.biasHh, this.nonlinearity) };
+  }
+}
+
+/**
+ * Long short-term memory, like `torch.nn.LSTMCell` (gate order i, f, g, o):
+ * i, f, g, o = σ, σ, tanh, σ (W_ih x + b_ih + W_hh h + b_hh);  c' = f c + i g;  h' = o tanh(c').
+ * Shapes: x (B, I) or (I); h, c (B, H) or (H). weight_ih (4H, I), weight_hh (4H, H).
+ *
+ * @example
+ * const cell = new LSTMCell(3, 5, { forgetBias: 1 });
+ * const { h, c } = cell.forward(randn([2, 3])); // [2, 5] each
+ */
+export class LSTMCell extends GatedCell<{ h: Tensor; c: Tensor }> {
+  readonly stateSizes: { h: number; c: number };
+  constructor(inputSize: number, hiddenSize: number, opts: CellOptions = {}) {
+    super(inputSize, hiddenSize, 4, opts);
+    this.stateSizes = { h: hiddenSize, c: hiddenSize };
+  }
+  step(x: Tensor, s: { h: Tensor; c: Tensor }): { h: Tensor; c: Tensor } {
+    return lstmStep(this.inputProjection(x), s.h, s.c, this.weightHh, this.biasHh);
+  }
+}
+
+/**
+ * Gated recurrent unit, like `torch.nn.GRUCell` (gate order r, z, n):
+ * r, z = σ(W_ir x + b_ir + W_hr h + b_hr), σ(…);  n = tanh(W_in x + b_in + r (W_hn h + b_hn));
+ * h' = (1 − z) n + z h. With `resetAfter: false` the reset gate is applied before the
+ * matmul instead: n = tanh(W_in x + b_in + W_hn (r h) + b_hn) (Cho et al. 2014).
+ *
+ * @example
+ * const cell = new GRUCell(3, 5);
+ * const { h } = cell.forward(randn([3])); // unbatched: h is [5]
+ */
+export class GRUCell extends GatedCell<{ h: Tensor }> {
+  readonly resetAfter: boolean;
+  readonly stateSizes: { h: number };
+  constructor(inputSize: number, hiddenSize: number, opts: CellOptions & { resetAfter?: boolean } = {}) {
+    super(inputSize, hiddenSize, 3, opts);
+    this.resetAfter = opts.resetAfter ?? true;
+    this.stateSizes = { h: hiddenSize };
+  }
+  step(x: Tensor, s: { h: Tensor }): { h: Tensor } {
+    return { h: gruStep(this.inputProjection(x), s.h, this.weightHh, this.biasHh, this.resetAfter) };
+  }
+  override extraRepr(): string {
+    return `${super.extraRepr()}${this.resetAfter ? '' : ', resetAfter=false'}`;
+  }
+}

@@ -1,0 +1,255 @@
+import {
+  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, select, stack, where,
+} from '@seqgrad/autograd';
+import { checkInput } from './basic.js';
+import { type CellState, RecurrentCell, mapState } from './cell.js';
+import { Module, cloneModule } from './module.js';
+
+/** Sequence lengths: one per batch element, each in [0, T]. */
+export type Lengths = Int32Array | readonly number[] | Tensor;
+
+export interface SequenceOptions {
+  /**
+   * Valid length of each sequence (PyTorch's packed-sequence semantics): outputs at
+   * t ≥ length are zero and the final state is the one at the last valid step; the reverse
+   * direction starts at step length − 1.
+   */
+  lengths?: Lengths;
+}
+
+/**
+ * Validates `lengths` against batch B and time T. Returns them as an Int32Array, or null
+ * when every sequence is full length (no masking needed).
+ */
+export function normalizeLengths(op: string, lengths: Lengths | undefined, B: number, T: number): Int32Array | null {
+  if (lengths === undefined || lengths === null) return null;
+  let src: ArrayLike<number>;
+  if (lengths instanceof Tensor) {
+    if (lengths.ndim !== 1) throw new SeqgradError(op, `lengths must be 1-D (B=${B}), got shape ${fmt(lengths.shape)}`);
+    src = lengths.data;
+  } else if (Array.isArray(lengths) || lengths instanceof Int32Array) src = lengths as ArrayLike<number>;
+  else throw new SeqgradError(op, `lengths must be an Int32Array, an array of integers or a 1-D Tensor`);
+  if (src.length !== B) throw new SeqgradError(op, `lengths has ${src.length} entries but the batch has B=${B}`);
+  const out = new Int32Array(B);
+  let full = true;
+  for (let b = 0; b < B; b++) {
+    const v = src[b]!;
+    if (!Number.isInteger(v) || v < 0 || v > T) {
+      throw new SeqgradError(op, `lengths[${b}]=${v} is out of range: lengths must be integers in [0, T=${T}]`);
+    }
+    out[b] = v;
+    if (v !== T) full = false;
+  }
+  return full ? null : out;
+}
+
+/** (B, 1) masks, 1 where step t is inside sequence b. */
+export function stepMask(lengths: Int32Array, t: number, dtype: FloatDType): Tensor {
+  const m = dtype === 'float64' ? new Float64Array(lengths.length) : new Float32Array(lengths.length);
+  for (let b = 0; b < lengths.length; b++) m[b] = t < lengths[b]! ? 1 : 0;
+  return new Tensor(m, [lengths.length, 1]);
+}
+
+/** What every sequence layer returns: outputs and the final state. */
+export interface SequenceResult<S> {
+  /** (B, T, H) (or (T, H) unbatched); the final h instead when returnSequences is false. */
+  output: Tensor;
+  state: S;
+}
+
+/** A layer that maps a sequence and a state to a sequence and a state (stackable). */
+export interface SequenceLayer<S = unknown> extends Module {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  forward(x: Tensor, state?: S, opts?: SequenceOptions): SequenceResult<S>;
+}
+
+/**
+ * Scans any cell over time: x (B, T, I) (or unbatched (T, I)) → output (B, T, H) and the
+ * final state. Works with every `RecurrentCell`, built-in or user-written, whose gradients
+ * come from the engine.
+ *
+ * @example
+ * const rnn = new Recurrent(new GRUCell(3, 8), { reverse: true });
+ * const { output, state } = rnn.forward(randn([2, 5, 3]), undefined, { lengths: [5, 3] });
+ * output.shape; // [2, 5, 8]; state.h: [2, 8]
+ */
+export class Recurrent<S extends CellState = CellState> extends Module implements SequenceLayer<S> {
+  readonly reverse: boolean;
+  readonly returnSequences: boolean;
+
+  constructor(readonly cell: RecurrentCell<S>, opts: { reverse?: boolean; returnSequences?: boolean } = {}) {
+    super();
+    if (!(cell instanceof RecurrentCell)) throw new SeqgradError('Recurrent', 'cell must be a RecurrentCell');
+    this.reverse = opts.reverse ?? false;
+    this.returnSequences = opts.returnSequences ?? true;
+    this.registerModule('cell', cell);
+  }
+
+  get inputSize(): number {
+    return this.cell.inputSize;
+  }
+  get outputSize(): number {
+    return this.cell.outputSize;
+  }
+
+  forward(x: Tensor, state?: S, opts: SequenceOptions = {}): SequenceResult<S> {
+    const op = `Recurrent(${this.cell.constructor.name}).forward`;
+    const cell = this.cell;
+    checkInput(op, 'x', x, cell.dtype);
+    if ((x.ndim !== 2 && x.ndim !== 3) || x.shape[x.ndim - 1] !== cell.inputSize) {
+      throw new SeqgradError(op, `x${fmt(x.shape)} must be (B, T, ${cell.inputSize}) or unbatched (T, ${cell.inputSize})`);
+    }
+    const unbatched = x.ndim === 2;
+    const x3 = unbatched ? reshape(x, [1, ...x.shape]) : x;
+    const [B, T] = x3.shape as [number, number, number];
+    if (unbatched && opts.lengths !== undefined) throw new SeqgradError(op, 'lengths need a batched input (B, T, I)');
+    const lengths = normalizeLengths(op, opts.lengths, B, T);
+    let s: S;
+    if (state) {
+      cell.checkState(op, state, unbatched ? null : B);
+      s = unbatched ? mapState(state, (t) => reshape(t, [1, t.shape[0]!])) : state;
+    } else s = cell.initialState(B);
+
+    const outs: Tensor[] = new Array(T);
+    for (let k = 0; k < T; k++) {
+      const t = this.reverse ? T - 1 - k : k;
+      const next = cell.step(select(x3, 1, t), s);
+      if (lengths) {
+        const m = stepMask(lengths, t, cell.dtype);
+        s = mapState(next, (v, key) => where(m, v, (s as Record<string, Tensor>)[key]!));
+        outs[t] = mul(next.h, m);
+      } else {
+        s = next;
+        outs[t] = next.h;
+      }
+    }
+    const final = unbatched ? mapState(s, (t) => reshape(t, [t.shape[1]!])) : s;
+    if (!this.returnSequences) return { output: final.h, state: final };
+    const out = T === 0 ? new Tensor(new (cell.dtype === 'float64' ? Float64Array : Float32Array)(0), [B, 0, cell.outputSize]) : stack(outs, 1);
+    return { output: unbatched ? reshape(out, out.shape.slice(1)) : out, state: final };
+  }
+
+  override extraRepr(): string {
+    return [this.reverse && 'reverse', !this.returnSequences && 'returnSequences=false'].filter(Boolean).join(', ');
+  }
+}
+
+export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
+
+/**
+ * Runs one cell forward and another backward in time over the same input and merges their
+ * outputs (concat on the last axis, sum, mul or ave). The state is `{ forward, backward }`.
+ * Without a backward cell, a copy of the forward cell is made and re-initialised with its
+ * `resetParameters()` when it has one (its weights are otherwise the forward's, not shared).
+ *
+ * @example
+ * const bi = new Bidirectional(new LSTMCell(3, 8));
+ * bi.forward(randn([2, 5, 3])).output.shape; // [2, 5, 16]
+ */
+export class Bidirectional<S extends CellState = CellState> extends Module implements SequenceLayer<{ forward: S; backward: S }> {
+  readonly forwardLayer: Recurrent<S>;
+  readonly backwardLayer: Recurrent<S>;
+  readonly mergeMode: MergeMode;
+
+  constructor(forward: RecurrentCell<S> | Recurrent<S>, backward?: RecurrentCell<S> | Recurrent<S>, opts: { mergeMode?: MergeMode } = {}) {
+    super();
+    const fwdCell = forward instanceof Recurrent ? forward.cell : forward;
+    let bwdCell: RecurrentCell<S>;
+    if (backward) bwdCell = backward instanceof Recurrent ? backward.cell : backward;
+    else {
+      bwdCell = cloneModule(fwdCell);
+      const reset = (bwdCell as unknown as { resetParameters?: () => void }).resetParameters;
+      if (typeof reset === 'function') reset.call(bwdCell);
+    }
+    if (!(fwdCell instanceof RecurrentCell) || !(bwdCell instanceof RecurrentCell)) {
+      throw new SeqgradError('Bidirectional', 'forward and backward must be RecurrentCells or Recurrent layers');
+    }
+    if (fwdCell.inputSize !== bwdCell.inputSize || fwdCell.outputSize !== bwdCell.outputSize || fwdCell.dtype !== bwdCell.dtype) {
+      throw new SeqgradError(
+        'Bidirectional',
+        `forward (${fwdCell.inputSize} → ${fwdCell.outputSize}, ${fwdCell.dtype}) and backward (${bwdCell.inputSize} → ${bwdCell.outputSize}, ${bwdCell.dtype}) cells must have the same sizes and dtype`,
+      );
+    }
+    const mode = opts.mergeMode ?? 'concat';
+    if (!['concat', 'sum', 'mul', 'ave'].includes(mode)) {
+      throw new SeqgradError('Bidirectional', `mergeMode must be 'concat', 'sum', 'mul' or 'ave', got '${String(mode)}'`);
+    }
+    this.mergeMode = mode;
+    this.forwardLayer = this.registerModule('forward_layer', new Recurrent(fwdCell));
+    this.backwardLayer = this.registerModule('backward_layer', new Recurrent(bwdCell, { reverse: true }));
+  }
+
+  get inputSize(): number {
+    return this.forwardLayer.inputSize;
+  }
+  get outputSize(): number {
+    return this.mergeMode === 'concat' ? 2 * this.forwardLayer.outputSize : this.forwardLayer.outputSize;
+  }
+
+  forward(x: Tensor, state?: { forward?: S; backward?: S }, opts: SequenceOptions = {}): SequenceResult<{ forward: S; backward: S }> {
+    const f = this.forwardLayer.forward(x, state?.forward, opts);
+    const b = this.backwardLayer.forward(x, state?.backward, opts);
+    let output: Tensor;
+    if (this.mergeMode === 'concat') output = concat([f.output, b.output], -1);
+    else if (this.mergeMode === 'sum') output = add(f.output, b.output);
+    else if (this.mergeMode === 'mul') output = mul(f.output, b.output);
+    else output = mul(add(f.output, b.output), 0.5);
+    return { output, state: { forward: f.state, backward: b.state } };
+  }
+
+  override extraRepr(): string {
+    return `mergeMode=${this.mergeMode}`;
+  }
+}
+
+/**
+ * Stacks sequence layers: each layer's output sequence is the next one's input, with
+ * dropout between layers in training mode (not after the last). The state is an array with
+ * one entry per layer.
+ *
+ * @example
+ * const net = new Stacked([new Recurrent(new LSTMCell(3, 8)), new Recurrent(new LSTMCell(8, 8))], { dropout: 0.1 });
+ * net.forward(randn([2, 5, 3])).output.shape; // [2, 5, 8]
+ */
+export class Stacked extends Module implements SequenceLayer<unknown[]> {
+  readonly layers: SequenceLayer[];
+  readonly dropout: number;
+  readonly generator: Generator | undefined;
+
+  constructor(layers: SequenceLayer[], opts: { dropout?: number; generator?: Generator } = {}) {
+    super();
+    if (layers.length === 0) throw new SeqgradError('Stacked', 'needs at least one layer');
+    layers.forEach((l, i) => {
+      if (i > 0 && l.inputSize !== layers[i - 1]!.outputSize) {
+        throw new SeqgradError('Stacked', `layer ${i} expects inputSize ${l.inputSize} but layer ${i - 1} outputs ${layers[i - 1]!.outputSize}`);
+      }
+      this.registerModule(String(i), l);
+    });
+    this.layers = layers;
+    this.dropout = opts.dropout ?? 0;
+    this.generator = opts.generator;
+  }
+
+  get inputSize(): number {
+    return this.layers[0]!.inputSize;
+  }
+  get outputSize(): number {
+    return this.layers[this.layers.length - 1]!.outputSize;
+  }
+
+  forward(x: Tensor, state?: unknown[], opts: SequenceOptions = {}): SequenceResult<unknown[]> {
+    if (state !== undefined && (!Array.isArray(state) || state.length !== this.layers.length)) {
+      throw new SeqgradError('Stacked.forward', `state must be an array of ${this.layers.length} layer states`);
+    }
+    const states: unknown[] = [];
+    let y = x;
+    this.layers.forEach((layer, i) => {
+      if (i > 0) y = dropout(y, this.dropout, { training: this.training, generator: this.generator });
+      const r = layer.forward(y, state?.[i], opts);
+      y = r.output;
+      states.push(r.state);
+    });
+    return { output: y, state: states };
+  }
+}

@@ -1,0 +1,359 @@
+import {
+  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, mul, permute, reshape, select, stack, where, zeros,
+} from '@seqgrad/autograd';
+import { checkInput, checkPositiveInt, param } from './basic.js';
+import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
+import { Module } from './module.js';
+import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
+import { fusedDirection } from './fused.js';
+
+export type RNNMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
+
+/** Options shared by RNN, LSTM and GRU (PyTorch's, except batchFirst's default). */
+export interface RNNBaseOptions extends RecurrentInitOptions {
+  numLayers?: number;
+  bias?: boolean;
+  /**
+   * Input and output are (B, T, ·) when true (the default here) and (T, B, ·) when false.
+   * PyTorch's default is false. States are (numLayers·D, B, H) either way, as in PyTorch.
+   */
+  batchFirst?: boolean;
+  /** Dropout on the outputs of every layer but the last, in training mode. */
+  dropout?: number;
+  bidirectional?: boolean;
+  dtype?: FloatDType;
+  /** 'fused': hand-derived BPTT, one autograd function per layer and direction; 'composed': cell ops. */
+  impl?: 'fused' | 'composed';
+  generator?: Generator;
+}
+
+/** The parameters of one layer and direction. */
+export interface DirectionParams {
+  weightIh: Tensor;
+  weightHh: Tensor;
+  biasIh: Tensor | null;
+  biasHh: Tensor | null;
+  weightHr: Tensor | null;
+}
+
+export interface RNNForwardOptions {
+  /** Valid length of each sequence (packed-sequence semantics); see `Recurrent`. */
+  lengths?: Lengths;
+  /** LSTM: also return `cAll`, the last layer's cell state at every step. */
+  returnAllStates?: boolean;
+}
+
+/** What RNN and GRU return. */
+export interface RNNResult {
+  /** (B, T, D·H) with batchFirst, (T, B, D·H) otherwise, (T, D·H) unbatched. */
+  output: Tensor;
+  /** Final hidden state of every layer and direction: (numLayers·D, B, H) or (numLayers·D, H). */
+  h: Tensor;
+}
+/** What LSTM returns. */
+export interface LSTMResult extends RNNResult {
+  /** Final cell state: (numLayers·D, B, H) or (numLayers·D, H). */
+  c: Tensor;
+  /** With returnAllStates: the last layer's c at every step, laid out like `output` (D·H features). */
+  cAll?: Tensor;
+}
+
+/** One direction's run over a (B, T, I) input. */
+export interface DirectionResult {
+  output: Tensor; // (B, T, Hout)
+  h: Tensor; // (B, Hout)
+  c: Tensor | null; // (B, H)
+  cAll: Tensor | null; // (B, T, H)
+}
+
+const GATES: Record<RNNMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
+
+/**
+ * The shared machinery of RNN, LSTM and GRU: parameters under PyTorch's names, input and
+ * state checks, layers, directions, dropout, lengths, and the two implementations.
+ */
+export abstract class RNNBase extends Module {
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  readonly projSize: number;
+  readonly dtype: FloatDType;
+  impl: 'fused' | 'composed';
+  readonly resetAfter: boolean;
+  readonly generator: Generator | undefined;
+  /** params[layer][direction] */
+  readonly params: DirectionParams[][] = [];
+  protected readonly initOptions: RecurrentInitOptions;
+
+  constructor(
+    readonly mode: RNNMode,
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    opts: RNNBaseOptions & { projSize?: number; resetAfter?: boolean },
+  ) {
+    super();
+    const name = new.target.name;
+    checkPositiveInt(name, 'inputSize', inputSize);
+    checkPositiveInt(name, 'hiddenSize', hiddenSize);
+    this.numLayers = opts.numLayers ?? 1;
+    checkPositiveInt(name, 'numLayers', this.numLayers);
+    this.bias = opts.bias ?? true;
+    this.batchFirst = opts.batchFirst ?? true;
+    this.dropout = opts.dropout ?? 0;
+    if (!(this.dropout >= 0 && this.dropout <= 1)) throw new SeqgradError(name, `dropout must be in [0, 1], got ${opts.dropout}`);
+    this.bidirectional = opts.bidirectional ?? false;
+    this.projSize = opts.projSize ?? 0;
+    if (!Number.isInteger(this.projSize) || this.projSize < 0) throw new SeqgradError(name, `projSize must be a non-negative integer, got ${opts.projSize}`);
+    if (this.projSize >= hiddenSize && this.projSize > 0) {
+      throw new SeqgradError(name, `projSize=${this.projSize} must be smaller than hiddenSize=${hiddenSize}`);
+    }
+    this.dtype = opts.dtype ?? 'float32';
+    if (this.dtype !== 'float32' && this.dtype !== 'float64') throw new SeqgradError(name, `dtype must be 'float32' or 'float64', got '${String(this.dtype)}'`);
+    this.impl = opts.impl ?? 'fused';
+    if (this.impl !== 'fused' && this.impl !== 'composed') throw new SeqgradError(name, `impl must be 'fused' or 'composed', got '${String(this.impl)}'`);
+    this.resetAfter = opts.resetAfter ?? true;
+    this.generator = opts.generator;
+    this.initOptions = { generator: opts.generator, recurrentInit: opts.recurrentInit, forgetBias: opts.forgetBias };
+
+    const G = GATES[mode] * hiddenSize;
+    const D = this.numDirections;
+    const hOut = this.outputHiddenSize;
+    for (let l = 0; l < this.numLayers; l++) {
+      const layerInput = l === 0 ? inputSize : hOut * D;
+      const dirs: DirectionParams[] = [];
+      for (let d = 0; d < D; d++) {
+        const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
+        const p = (shape: number[]) => param(shape, this.dtype);
+        dirs.push({
+          weightIh: this.registerParameter(`weight_ih${sfx}`, p([G, layerInput])),
+          weightHh: this.registerParameter(`weight_hh${sfx}`, p([G, hOut])),
+          biasIh: this.bias ? this.registerParameter(`bias_ih${sfx}`, p([G])) : null,
+          biasHh: this.bias ? this.registerParameter(`bias_hh${sfx}`, p([G])) : null,
+          weightHr: this.projSize > 0 ? this.registerParameter(`weight_hr${sfx}`, p([this.projSize, hiddenSize])) : null,
+        });
+      }
+      this.params.push(dirs);
+    }
+    this.resetParameters();
+  }
+
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+  /** Size of h (projSize when projecting, else hiddenSize). */
+  get outputHiddenSize(): number {
+    return this.projSize > 0 ? this.projSize : this.hiddenSize;
+  }
+  /** Features per output step: D · outputHiddenSize. */
+  get outputSize(): number {
+    return this.numDirections * this.outputHiddenSize;
+  }
+
+  /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */
+  resetParameters(opts: RecurrentInitOptions = this.initOptions): void {
+    for (const dirs of this.params) for (const p of dirs) initRecurrent(p, this.hiddenSize, GATES[this.mode], opts);
+  }
+
+  protected runLayers(x: Tensor, state: { h?: Tensor; c?: Tensor } | undefined, opts: RNNForwardOptions): LSTMResult {
+    const op = `${this.constructor.name}.forward`;
+    const isLSTM = this.mode === 'LSTM';
+    checkInput(op, 'x', x, this.dtype);
+    const layout = this.batchFirst ? '(B, T, I)' : '(T, B, I)';
+    if ((x.ndim !== 2 && x.ndim !== 3) || x.shape[x.ndim - 1] !== this.inputSize) {
+      throw new SeqgradError(op, `x${fmt(x.shape)} must be ${layout.replace('I', String(this.inputSize))} or unbatched (T, ${this.inputSize})`);
+    }
+    const unbatched = x.ndim === 2;
+    // Internally always (B, T, I).
+    const x3 = unbatched ? reshape(x, [1, ...x.shape]) : this.batchFirst ? x : permute(x, [1, 0, 2]);
+    const [B, T] = x3.shape as [number, number, number];
+    if (T === 0) throw new SeqgradError(op, `x${fmt(x.shape)} has no time steps`);
+    if (unbatched && opts.lengths !== undefined) throw new SeqgradError(op, 'lengths need a batched input');
+    const lengths = normalizeLengths(op, opts.lengths, B, T);
+
+    const D = this.numDirections;
+    const LD = this.numLayers * D;
+    const hOut = this.outputHiddenSize;
+    const checkState = (name: string, t: Tensor | undefined, size: number): Tensor | null => {
+      if (t === undefined || t === null) return null;
+      checkInput(op, name, t, this.dtype);
+      const want = unbatched ? [LD, size] : [LD, B, size];
+      if (t.ndim !== want.length || t.shape.some((d, i) => d !== want[i])) {
+        throw new SeqgradError(op, `${name}${fmt(t.shape)} must be (numLayers·D, ${unbatched ? '' : 'B, '}H) = ${fmt(want)} for x${fmt(x.shape)}`);
+      }
+      return unbatched ? reshape(t, [LD, 1, size]) : t;
+    };
+    if (state !== undefined && (state === null || typeof state !== 'object')) {
+      throw new SeqgradError(op, `state must be ${isLSTM ? '{ h, c }' : '{ h }'}, got ${String(state)}`);
+    }
+    const h0 = checkState('state.h', state?.h, hOut);
+    const c0 = isLSTM ? checkState('state.c', state?.c, this.hiddenSize) : null;
+    if (isLSTM && (h0 === null) !== (c0 === null)) throw new SeqgradError(op, 'state needs both h and c (or neither)');
+
+    const useFused = this.impl === 'fused' && !(opts.returnAllStates && isLSTM);
+    const hs: Tensor[] = [];
+    const cs: Tensor[] = [];
+    let layerInput = x3;
+    let cAll: Tensor | null = null;
+    for (let l = 0; l < this.numLayers; l++) {
+      if (l > 0 && this.dropout > 0 && this.training) {
+        layerInput = dropout(layerInput, this.dropout, { training: true, generator: this.generator });
+      }
+      const outs: Tensor[] = [];
+      const cAlls: Tensor[] = [];
+      for (let d = 0; d < D; d++) {
+        const k = l * D + d;
+        const hInit = h0 ? select(h0, 0, k) : zeros([B, hOut], { dtype: this.dtype });
+        const cInit = isLSTM ? (c0 ? select(c0, 0, k) : zeros([B, this.hiddenSize], { dtype: this.dtype })) : null;
+        const args = { x: layerInput, h0: hInit, c0: cInit, p: this.params[l]![d]!, reverse: d === 1, lengths };
+        const r = useFused ? fusedDirection(this.mode, this.resetAfter, args) : this.composedDirection(args);
+        outs.push(r.output);
+        hs.push(r.h);
+        if (r.c) cs.push(r.c);
+        if (r.cAll) cAlls.push(r.cAll);
+      }
+      layerInput = D === 1 ? outs[0]! : concat(outs, -1);
+      if (l === this.numLayers - 1 && cAlls.length) cAll = D === 1 ? cAlls[0]! : concat(cAlls, -1);
+    }
+
+    const back = (t: Tensor) => (unbatched ? reshape(t, t.shape.slice(1)) : this.batchFirst ? t : permute(t, [1, 0, 2]));
+    const finalState = (list: Tensor[]) => {
+      const s = stack(list, 0);
+      return unbatched ? reshape(s, [LD, s.shape[2]!]) : s;
+    };
+    const result: LSTMResult = { output: back(layerInput), h: finalState(hs), c: undefined as unknown as Tensor };
+    if (isLSTM) result.c = finalState(cs);
+    else delete (result as Partial<LSTMResult>).c;
+    if (opts.returnAllStates && isLSTM && cAll) result.cAll = back(cAll);
+    return result;
+  }
+
+  /** One layer and direction, op by op: the composed reference. */
+  protected composedDirection(a: {
+    x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null;
+  }): DirectionResult {
+    const { p, lengths } = a;
+    const T = a.x.shape[1]!;
+    const gi = linear(a.x, p.weightIh, p.biasIh); // (B, T, G): the input projection of every step in one GEMM
+    let h = a.h0;
+    let c = a.c0;
+    const outs: Tensor[] = new Array(T);
+    const cOuts: Tensor[] = new Array(T);
+    for (let k = 0; k < T; k++) {
+      const t = a.reverse ? T - 1 - k : k;
+      const git = select(gi, 1, t);
+      let hN: Tensor;
+      let cN: Tensor | null = null;
+      if (this.mode === 'LSTM') ({ h: hN, c: cN } = lstmStep(git, h, c!, p.weightHh, p.biasHh, p.weightHr));
+      else if (this.mode === 'GRU') hN = gruStep(git, h, p.weightHh, p.biasHh, this.resetAfter);
+      else hN = rnnStep(git, h, p.weightHh, p.biasHh, this.mode === 'RNN_RELU' ? 'relu' : 'tanh');
+      if (lengths) {
+        const m = stepMask(lengths, t, this.dtype);
+        h = where(m, hN, h);
+        outs[t] = mul(hN, m);
+        if (cN) {
+          c = where(m, cN, c!);
+          cOuts[t] = mul(cN, m);
+        }
+      } else {
+        h = hN;
+        outs[t] = hN;
+        if (cN) cOuts[t] = c = cN;
+      }
+    }
+    return { output: stack(outs, 1), h, c, cAll: c ? stack(cOuts, 1) : null };
+  }
+
+  override extraRepr(): string {
+    const parts = [`${this.inputSize}, ${this.hiddenSize}`];
+    if (this.numLayers !== 1) parts.push(`numLayers=${this.numLayers}`);
+    if (this.mode === 'RNN_RELU') parts.push(`nonlinearity=relu`);
+    if (!this.bias) parts.push('bias=false');
+    if (!this.batchFirst) parts.push('batchFirst=false');
+    if (this.dropout) parts.push(`dropout=${this.dropout}`);
+    if (this.bidirectional) parts.push('bidirectional');
+    if (this.projSize) parts.push(`projSize=${this.projSize}`);
+    if (this.mode === 'GRU' && !this.resetAfter) parts.push('resetAfter=false');
+    if (this.dtype !== 'float32') parts.push(this.dtype);
+    parts.push(`impl=${this.impl}`);
+    return parts.join(', ');
+  }
+}
+
+function stateArg(op: string, s: Tensor | { h?: Tensor } | undefined): { h?: Tensor } | undefined {
+  if (s === undefined || s === null) return undefined;
+  if (s instanceof Tensor) return { h: s };
+  if (typeof s !== 'object') throw new SeqgradError(op, `state must be a Tensor or { h }, got ${typeof s}`);
+  return s;
+}
+
+/**
+ * Elman RNN, like `torch.nn.RNN`: h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) per layer
+ * and direction, act = tanh or relu.
+ *
+ * Shapes (batchFirst, the default): x (B, T, I) → output (B, T, D·H); h (numLayers·D, B, H).
+ * Unbatched: x (T, I), output (T, D·H), h (numLayers·D, H). Parameters weight_ih_l{k}
+ * (H, I or D·H), weight_hh_l{k} (H, H), bias_ih_l{k}, bias_hh_l{k} (H), with `_reverse`.
+ *
+ * @example
+ * const rnn = new RNN(3, 8, { numLayers: 2, nonlinearity: 'relu' });
+ * const { output, h } = rnn.forward(randn([4, 10, 3])); // [4, 10, 8], [2, 4, 8]
+ */
+export class RNN extends RNNBase {
+  constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
+    const nl = opts.nonlinearity ?? 'tanh';
+    if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError('RNN', `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
+    super(nl === 'relu' ? 'RNN_RELU' : 'RNN_TANH', inputSize, hiddenSize, opts);
+  }
+  get nonlinearity(): 'tanh' | 'relu' {
+    return this.mode === 'RNN_RELU' ? 'relu' : 'tanh';
+  }
+  forward(x: Tensor, state?: Tensor | { h?: Tensor }, opts: RNNForwardOptions = {}): RNNResult {
+    const { output, h } = this.runLayers(x, stateArg('RNN.forward', state), opts);
+    return { output, h };
+  }
+}
+
+/**
+ * Long short-term memory, like `torch.nn.LSTM` (gates i, f, g, o; optional projection
+ * h_t = W_hr (o ⊙ tanh c_t) with projSize, as in Sak et al. 2014).
+ *
+ * Shapes (batchFirst): x (B, T, I) → output (B, T, D·P), h (numLayers·D, B, P),
+ * c (numLayers·D, B, H), with P = projSize or H. Parameters as PyTorch's, plus
+ * weight_hr_l{k} (P, H) when projecting.
+ *
+ * @example
+ * const lstm = new LSTM(3, 8, { bidirectional: true });
+ * const { output, h, c } = lstm.forward(randn([4, 10, 3]), undefined, { lengths: [10, 7, 3, 1] });
+ * output.shape; // [4, 10, 16]; h and c: [2, 4, 8]
+ */
+export class LSTM extends RNNBase {
+  constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { projSize?: number } = {}) {
+    super('LSTM', inputSize, hiddenSize, opts);
+  }
+  forward(x: Tensor, state?: { h: Tensor; c: Tensor }, opts: RNNForwardOptions = {}): LSTMResult {
+    return this.runLayers(x, state, opts);
+  }
+}
+
+/**
+ * Gated recurrent unit, like `torch.nn.GRU` (gates r, z, n; the reset gate applied after
+ * the hidden matmul, h' = (1 − z) n + z h). `resetAfter: false` is Cho et al.'s variant,
+ * n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn), with the same parameters.
+ *
+ * Shapes as `RNN` with weight_ih_l{k} (3H, ·), weight_hh_l{k} (3H, H).
+ *
+ * @example
+ * const gru = new GRU(3, 8, { batchFirst: false });
+ * const { output, h } = gru.forward(randn([10, 4, 3])); // [10, 4, 8], [1, 4, 8]
+ */
+export class GRU extends RNNBase {
+  constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { resetAfter?: boolean } = {}) {
+    super('GRU', inputSize, hiddenSize, opts);
+  }
+  forward(x: Tensor, state?: Tensor | { h?: Tensor }, opts: RNNForwardOptions = {}): RNNResult {
+    const { output, h } = this.runLayers(x, stateArg('GRU.forward', state), opts);
+    return { output, h };
+  }
+}
