@@ -17,3 +17,4 @@ export {
   RNNBase, RNN, LSTM, GRU,
   type RNNMode, type RNNBaseOptions, type RNNForwardOptions, type RNNResult, type LSTMResult, type DirectionParams,
 } from './rnn.js';
+export * from './bptt/index.js';

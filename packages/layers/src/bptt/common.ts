@@ -1,0 +1,103 @@
+import { SeqgradError, fmt } from '@seqgrad/autograd';
+import type { CellParams, FloatArray, SeqDims, SeqOptions } from './types.js';
+
+/** A zeroed array of the same float type as `like`. */
+export function alloc(like: FloatArray, n: number): FloatArray {
+  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}
+
+export function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+function isFloatArray(a: unknown): a is FloatArray {
+  return a instanceof Float32Array || a instanceof Float64Array;
+}
+
+/** Throws unless `a` is a float array holding exactly numel(shape) values. */
+export function checkArray(fn: string, name: string, a: unknown, shape: readonly number[]): void {
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (!isFloatArray(a)) {
+    throw new SeqgradError(fn, `${name}${fmt(shape)} must be a Float32Array or Float64Array, got ${a === null ? 'null' : typeof a}`);
+  }
+  if (a.length !== n) throw new SeqgradError(fn, `${name} has ${a.length} values but its shape ${fmt(shape)} holds ${n}`);
+}
+
+export function checkOptional(fn: string, name: string, a: unknown, shape: readonly number[]): void {
+  if (a !== null && a !== undefined) checkArray(fn, name, a, shape);
+}
+
+/**
+ * Validates the sizes, the parameters (G gates), x and the sequence options of a sequence
+ * call; returns the state size of h (P with an LSTM projection, else H).
+ */
+export function checkSeq(fn: string, G: number, p: CellParams, x: unknown, dims: SeqDims, opts: SeqOptions): number {
+  if (dims === null || typeof dims !== 'object') throw new SeqgradError(fn, 'dims must be an object { B, T, I, H }');
+  const { B, T, I, H } = dims;
+  for (const [k, v] of [['B', B], ['T', T], ['I', I], ['H', H]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new SeqgradError(fn, `dims.${k} must be a positive integer, got ${String(v)}`);
+  }
+  const hasProj = p.weightHr !== null && p.weightHr !== undefined;
+  const P = dims.P ?? 0;
+  if (P !== 0) {
+    if (G !== 4) throw new SeqgradError(fn, `dims.P=${P}: only the LSTM has a projection`);
+    if (!Number.isInteger(P) || P < 1 || P >= H) throw new SeqgradError(fn, `dims.P must be an integer in 1..H−1 = ${H - 1}, got ${P}`);
+    if (!hasProj) throw new SeqgradError(fn, `dims.P=${P} but p.weightHr is missing (expected [${P},${H}])`);
+  } else if (hasProj) {
+    throw new SeqgradError(fn, `p.weightHr is given (${p.weightHr!.length} values) but dims.P is not set`);
+  }
+  const S = P || H;
+  checkArray(fn, 'x', x, [B, T, I]);
+  checkArray(fn, 'p.weightIh', p.weightIh, [G * H, I]);
+  checkArray(fn, 'p.weightHh', p.weightHh, [G * H, S]);
+  checkOptional(fn, 'p.biasIh', p.biasIh, [G * H]);
+  checkOptional(fn, 'p.biasHh', p.biasHh, [G * H]);
+  if ((p.biasIh == null) !== (p.biasHh == null)) {
+    throw new SeqgradError(fn, 'p.biasIh and p.biasHh must both be given or both be null');
+  }
+  if (P) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
+  const L = opts.lengths;
+  if (L !== undefined && L !== null) {
+    if (!(L instanceof Int32Array) || L.length !== B) {
+      throw new SeqgradError(fn, `opts.lengths must be an Int32Array of B=${B} lengths, got ${L instanceof Int32Array ? `${L.length} values` : typeof L}`);
+    }
+    for (let b = 0; b < B; b++) {
+      if (L[b]! < 1 || L[b]! > T) throw new SeqgradError(fn, `opts.lengths[${b}]=${L[b]} is outside 1..T=${T}`);
+    }
+  }
+  return S;
+}
+
+/**
+ * times[s·B + b] is the time index that batch element b processes at scan step s, or −1
+ * when the step is past its length. Forward scans s = 0 … T−1; reverse maps s to len−1−s.
+ */
+export function scanTimes(B: number, T: number, opts: SeqOptions): Int32Array {
+  const times = new Int32Array(T * B);
+  const L = opts.lengths;
+  for (let b = 0; b < B; b++) {
+    const len = L ? L[b]! : T;
+    for (let s = 0; s < T; s++) times[s * B + b] = s < len ? (opts.reverse ? len - 1 - s : s) : -1;
+  }
+  return times;
+}
+
+/** rows (N, C) += bias (C) on every row. */
+export function addRowBias(a: FloatArray, N: number, C: number, bias: FloatArray | null): void {
+  if (!bias) return;
+  for (let r = 0; r < N; r++) {
+    const o = r * C;
+    for (let j = 0; j < C; j++) a[o + j] += bias[j]!;
+  }
+}
+
+/** Sums the rows of a (N, C) into a new (C) array (a bias gradient: one pass over all steps). */
+export function columnSums(a: FloatArray, N: number, C: number): FloatArray {
+  const out = alloc(a, C);
+  for (let r = 0; r < N; r++) {
+    const o = r * C;
+    for (let j = 0; j < C; j++) out[j] += a[o + j]!;
+  }
+  return out;
+}

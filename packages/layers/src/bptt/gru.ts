@@ -1,0 +1,250 @@
+import { SeqgradError, kernels } from '@seqgrad/autograd';
+import { addRowBias, alloc, checkArray, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { type CellGrads, finishGrads } from './rnn.js';
+import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
+
+/**
+ * What `gruForward` keeps for `gruBackward`, (B, T, ·) by real time t, zeros at padded
+ * steps. `x` is referenced.
+ */
+export interface GruCache {
+  dims: SeqDims;
+  resetAfter: boolean;
+  x: FloatArray;
+  /** Gate activations (B, T, 3H): r, z, n blocks of H. */
+  gates: FloatArray;
+  /** h_{t−1} (B, T, H). */
+  hPrev: FloatArray;
+  /**
+   * resetAfter: h_{t−1} W_hnᵀ + b_hn (B, T, H), what r multiplies.
+   * Otherwise: r ⊙ h_{t−1} (B, T, H), what W_hn multiplies.
+   */
+  hn: FloatArray;
+  times: Int32Array;
+}
+
+export interface GruForwardResult {
+  /** (B, T, H). */
+  output: FloatArray;
+  /** (B, H). */
+  hT: FloatArray;
+  cache: GruCache;
+}
+
+/**
+ * GRU over a whole sequence, batch-first (torch.nn.GRU, gate order r, z, n):
+ *   r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),  z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
+ *   n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn))     (resetAfter, default: PyTorch, cuDNN)
+ *   n = tanh(x W_inᵀ + b_in + (r ⊙ h) W_hnᵀ + b_hn)     (resetAfter false: Cho et al. 2014 v3)
+ *   h' = (1 − z) ⊙ n + z ⊙ h
+ * W_ir is rows 0..H of weightIh, W_iz rows H..2H, W_in rows 2H..3H (same for weightHh).
+ *
+ * Shapes: x (B, T, I), h0 (B, H) or null → output (B, T, H), hT (B, H).
+ *
+ * @example
+ * const { output, cache } = gruForward(p, x, null, { B: 2, T: 5, I: 3, H: 4 }, { resetAfter: false });
+ * const g = gruBackward(p, cache, dOutput, null);
+ */
+export function gruForward(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: GruOptions = {},
+): GruForwardResult {
+  const fn = 'gruForward';
+  checkSeq(fn, 3, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  checkOptional(fn, 'h0', h0, [B, H]);
+  const resetAfter = opts.resetAfter ?? true;
+  if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
+  const GH = 3 * H;
+  const times = scanTimes(B, T, opts);
+  // xw (B, T, 3H) = x W_ihᵀ + b_ih for every step in one GEMM.
+  const xw = alloc(x, B * T * GH);
+  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, xw, 0, GH);
+  addRowBias(xw, B * T, GH, p.biasIh);
+  const bhh = p.biasHh;
+  const h = alloc(x, B * H);
+  if (h0) h.set(h0);
+  const hh = alloc(x, B * GH);
+  const rh = resetAfter ? null : alloc(x, B * H);
+  const gates = alloc(x, B * T * GH);
+  const hPrev = alloc(x, B * T * H);
+  const hn = alloc(x, B * T * H);
+  const output = alloc(x, B * T * H);
+  for (let s = 0; s < T; s++) {
+    if (resetAfter) {
+      // hh (B, 3H) = h W_hhᵀ
+      kernels.gemm(false, true, B, GH, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, GH);
+    } else {
+      // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
+      kernels.gemm(false, true, B, 2 * H, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, GH);
+    }
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const bt = b * T + t;
+      const row = bt * GH;
+      const hb = b * GH;
+      for (let j = 0; j < H; j++) {
+        const r = sigmoid(xw[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0));
+        const z = sigmoid(xw[row + H + j]! + hh[hb + H + j]! + (bhh ? bhh[H + j]! : 0));
+        gates[row + j] = r;
+        gates[row + H + j] = z;
+        hPrev[bt * H + j] = h[b * H + j]!;
+        if (rh) {
+          rh[b * H + j] = r * h[b * H + j]!;
+          hn[bt * H + j] = rh[b * H + j]!;
+        }
+      }
+    }
+    // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
+    if (rh) kernels.gemm(false, true, B, H, H, 1, rh, 0, H, p.weightHh, 2 * H * H, H, 0, hh, 2 * H, GH);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const bt = b * T + t;
+      const row = bt * GH;
+      const hb = b * GH;
+      for (let j = 0; j < H; j++) {
+        const r = gates[row + j]!;
+        const z = gates[row + H + j]!;
+        const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
+        let n: number;
+        if (resetAfter) {
+          hn[bt * H + j] = hnv;
+          n = Math.tanh(xw[row + 2 * H + j]! + r * hnv);
+        } else {
+          n = Math.tanh(xw[row + 2 * H + j]! + hnv);
+        }
+        gates[row + 2 * H + j] = n;
+        const v = (1 - z) * n + z * h[b * H + j]!;
+        h[b * H + j] = v;
+        output[bt * H + j] = v;
+      }
+    }
+  }
+  return { output, hT: h, cache: { dims: { ...dims }, resetAfter, x, gates, hPrev, hn, times } };
+}
+
+/**
+ * Backpropagation through time for `gruForward`; dOutput (B, T, H), dhT (B, H) may be null.
+ * Per step, going back, with dh = dL/dh_t:
+ *   dn = dh ⊙ (1 − z), dz = dh ⊙ (h_{t−1} − n), da_n = dn ⊙ (1 − n²), da_z = dz ⊙ z(1 − z)
+ *   resetAfter:  dr = da_n ⊙ (h W_hnᵀ + b_hn); the hidden-side n gradient is da_n ⊙ r
+ *   otherwise:   d(r⊙h) = da_n W_hn, dr = d(r⊙h) ⊙ h_{t−1}
+ *   da_r = dr ⊙ r(1 − r)
+ *   dh_{t−1} = dh ⊙ z + [da_r, da_z, da_n^hidden] W_hh   (+ d(r⊙h) ⊙ r without resetAfter)
+ * then dx, dW_ih, dW_hh and the biases as GEMMs over all steps.
+ *
+ * @example
+ * const g = gruBackward(p, cache, dOutput, dhT);
+ */
+export function gruBackward(
+  p: CellParams, cache: GruCache, dOutput: FloatArray | null, dhT: FloatArray | null, opts: BackwardOptions = {},
+): SeqGrads {
+  const fn = 'gruBackward';
+  const { B, T, I, H } = cache.dims;
+  const GH = 3 * H;
+  const x = cache.x;
+  checkOptional(fn, 'dOutput', dOutput, [B, T, H]);
+  checkOptional(fn, 'dhT', dhT, [B, H]);
+  checkArray(fn, 'p.weightIh', p.weightIh, [GH, I]);
+  checkArray(fn, 'p.weightHh', p.weightHh, [GH, H]);
+  const { gates, hPrev, hn, times, resetAfter } = cache;
+  const dh = alloc(x, B * H);
+  if (dhT) dh.set(dhT);
+  // Input-side pre-activation gradients; the hidden side differs only in the n block (resetAfter).
+  const dGi = alloc(x, B * T * GH);
+  const dGh = resetAfter ? alloc(x, B * T * GH) : dGi;
+  const daStep = alloc(x, B * GH);
+  const dhDirect = alloc(x, B * H);
+  const dhRec = alloc(x, B * H);
+  const drh = resetAfter ? null : alloc(x, B * H);
+  const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
+  for (let s = T - 1; s >= 0; s--) {
+    daStep.fill(0);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const bt = b * T + t;
+      const row = bt * GH;
+      const hb = b * GH;
+      for (let j = 0; j < H; j++) {
+        const g = dh[b * H + j]! + (dOutput ? dOutput[bt * H + j]! : 0);
+        if (dHidden) dHidden[bt * H + j] = g;
+        const z = gates[row + H + j]!;
+        const n = gates[row + 2 * H + j]!;
+        const hp = hPrev[bt * H + j]!;
+        // h' = (1 − z) n + z h:  dn = (1 − z) dh, dz = (h − n) dh, dh_direct = z dh
+        const dan = g * (1 - z) * (1 - n * n);
+        const daz = g * (hp - n) * z * (1 - z);
+        dhDirect[b * H + j] = g * z;
+        dGi[row + H + j] = daz;
+        dGi[row + 2 * H + j] = dan;
+        daStep[hb + H + j] = daz;
+        daStep[hb + 2 * H + j] = dan;
+        if (resetAfter) {
+          const r = gates[row + j]!;
+          // n = tanh(a_in + r hn):  dr = da_n hn, d hn = da_n r
+          const dar = dan * hn[bt * H + j]! * r * (1 - r);
+          dGi[row + j] = dar;
+          dGh[row + j] = dar;
+          dGh[row + H + j] = daz;
+          dGh[row + 2 * H + j] = dan * r;
+          daStep[hb + j] = dar;
+          daStep[hb + 2 * H + j] = dan * r;
+        }
+      }
+    }
+    if (resetAfter) {
+      // dh_{t−1} = dh z + daStep W_hh
+      kernels.gemm(false, false, B, H, GH, 1, daStep, 0, GH, p.weightHh, 0, H, 0, dhRec, 0, H);
+    } else {
+      // d(r ⊙ h) (B, H) = da_n W_hn
+      kernels.gemm(false, false, B, H, H, 1, daStep, 2 * H, GH, p.weightHh, 2 * H * H, H, 0, drh!, 0, H);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const bt = b * T + t;
+        const row = bt * GH;
+        for (let j = 0; j < H; j++) {
+          const r = gates[row + j]!;
+          const d = drh![b * H + j]!;
+          const dar = d * hPrev[bt * H + j]! * r * (1 - r);
+          dGi[row + j] = dar;
+          daStep[b * GH + j] = dar;
+          dhDirect[b * H + j] += d * r;
+        }
+      }
+      // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
+      kernels.gemm(false, false, B, H, 2 * H, 1, daStep, 0, GH, p.weightHh, 0, H, 0, dhRec, 0, H);
+    }
+    for (let b = 0; b < B; b++) {
+      if (times[s * B + b]! < 0) continue;
+      for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
+    }
+  }
+  if (resetAfter) return finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
+  // Without resetAfter W_hn multiplies r ⊙ h, not h: the n rows of dW_hh come from a second GEMM.
+  const g = finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
+  kernels.gemm(true, false, H, H, B * T, 1, dGi, 2 * H, GH, hn, 0, H, 0, g.dWeightHh, 2 * H * H, H);
+  return g;
+}
+
+/**
+ * One GRU step on x (B, I), h (B, H) or null: the same code as `gruForward` with T = 1.
+ *
+ * @example
+ * const { h, cache } = gruCellForward(p, x, null, { B: 2, I: 3, H: 4 });
+ * const { dx, dhPrev } = gruCellBackward(p, cache, dh);
+ */
+export function gruCellForward(
+  p: CellParams, x: FloatArray, h: FloatArray | null, dims: CellDims, opts: { resetAfter?: boolean } = {},
+): { h: FloatArray; cache: GruCache } {
+  const r = gruForward(p, x, h, { ...dims, T: 1 }, { resetAfter: opts.resetAfter });
+  return { h: r.hT, cache: r.cache };
+}
+
+/** Backward of `gruCellForward` for the gradient dh (B, H) of the new state. */
+export function gruCellBackward(p: CellParams, cache: GruCache, dh: FloatArray | null): CellGrads {
+  const g = gruBackward(p, cache, null, dh);
+  return { dx: g.dx, dhPrev: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh, dBiasHh: g.dBiasHh, dGates: g.dGates };
+}

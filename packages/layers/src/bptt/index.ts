@@ -1,0 +1,20 @@
+/**
+ * Hand-derived backpropagation through time for RNN, LSTM and GRU on raw typed arrays
+ * (PyTorch layout), the BPTT checker for user cells, and gradient-flow diagnostics.
+ * Derivations: docs/bptt.md.
+ */
+export type {
+  FloatArray, CellParams, SeqDims, CellDims, SeqOptions, RnnOptions, GruOptions, Nonlinearity, BackwardOptions, SeqGrads,
+} from './types.js';
+export {
+  rnnForward, rnnBackward, rnnCellForward, rnnCellBackward,
+  type RnnCache, type RnnForwardResult, type CellGrads,
+} from './rnn.js';
+export {
+  lstmForward, lstmBackward, lstmCellForward, lstmCellBackward,
+  type LstmCache, type LstmForwardResult, type LstmSeqGrads, type LstmCellGrads,
+} from './lstm.js';
+export {
+  gruForward, gruBackward, gruCellForward, gruCellBackward,
+  type GruCache, type GruForwardResult,
+} from './gru.js';

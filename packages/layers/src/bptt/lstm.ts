@@ -1,0 +1,267 @@
+import { kernels } from '@seqgrad/autograd';
+import { addRowBias, alloc, checkArray, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { type CellGrads, finishGrads } from './rnn.js';
+import type { BackwardOptions, CellDims, CellParams, FloatArray, SeqDims, SeqGrads, SeqOptions } from './types.js';
+
+/**
+ * What `lstmForward` keeps for `lstmBackward`, (B, T, ·) indexed by real time t, zeros at
+ * padded steps. S is the size of h: P with a projection, else H. `x` is referenced.
+ */
+export interface LstmCache {
+  dims: SeqDims;
+  x: FloatArray;
+  /** Gate activations (B, T, 4H): i, f, g, o blocks of H. */
+  gates: FloatArray;
+  /** c_{t−1} (B, T, H). */
+  cPrev: FloatArray;
+  /** tanh(c_t) (B, T, H). */
+  tanhC: FloatArray;
+  /** h_{t−1} (B, T, S). */
+  hPrev: FloatArray;
+  /** With a projection: m_t = o_t ⊙ tanh(c_t) (B, T, H), before W_hr; else null. */
+  m: FloatArray | null;
+  times: Int32Array;
+}
+
+export interface LstmForwardResult {
+  /** (B, T, S). */
+  output: FloatArray;
+  /** (B, S). */
+  hT: FloatArray;
+  /** (B, H). */
+  cT: FloatArray;
+  cache: LstmCache;
+}
+
+export interface LstmSeqGrads extends SeqGrads {
+  /** (B, H). */
+  dc0: FloatArray;
+  /** (P, H) with a projection, else null. */
+  dWeightHr: FloatArray | null;
+}
+
+/**
+ * LSTM over a whole sequence, batch-first (torch.nn.LSTM, gate order i, f, g, o):
+ *   [a_i a_f a_g a_o] = x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh
+ *   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+ *   c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)   (with P: h_t = (o ⊙ tanh c_t) W_hrᵀ)
+ *
+ * Shapes: x (B, T, I), h0 (B, S), c0 (B, H) or null → output (B, T, S), hT (B, S), cT (B, H),
+ * S = P when dims.P is set (p.weightHr (P, H)), else H.
+ *
+ * @example
+ * const { output, hT, cT, cache } = lstmForward(p, x, null, null, { B: 2, T: 5, I: 3, H: 4 }, {});
+ * const g = lstmBackward(p, cache, dOutput, null, null); // g.dc0, g.dWeightIh (4H, I)
+ */
+export function lstmForward(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, c0: FloatArray | null, dims: SeqDims, opts: SeqOptions = {},
+): LstmForwardResult {
+  const fn = 'lstmForward';
+  const S = checkSeq(fn, 4, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  checkOptional(fn, 'h0', h0, [B, S]);
+  checkOptional(fn, 'c0', c0, [B, H]);
+  const proj = S !== H || (dims.P ?? 0) > 0;
+  const GH = 4 * H;
+  const times = scanTimes(B, T, opts);
+  // xw (B, T, 4H) = x W_ihᵀ + b_ih for every step in one GEMM.
+  const xw = alloc(x, B * T * GH);
+  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, xw, 0, GH);
+  addRowBias(xw, B * T, GH, p.biasIh);
+  const bhh = p.biasHh;
+  const h = alloc(x, B * S);
+  if (h0) h.set(h0);
+  const c = alloc(x, B * H);
+  if (c0) c.set(c0);
+  const hh = alloc(x, B * GH);
+  const mStep = proj ? alloc(x, B * H) : null;
+  const hNew = proj ? alloc(x, B * S) : null;
+  const gates = alloc(x, B * T * GH);
+  const cPrev = alloc(x, B * T * H);
+  const tanhC = alloc(x, B * T * H);
+  const hPrev = alloc(x, B * T * S);
+  const m = proj ? alloc(x, B * T * H) : null;
+  const output = alloc(x, B * T * S);
+  for (let s = 0; s < T; s++) {
+    // hh (B, 4H) = h_{t−1} W_hhᵀ
+    kernels.gemm(false, true, B, GH, S, 1, h, 0, S, p.weightHh, 0, S, 0, hh, 0, GH);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const bt = b * T + t;
+      const row = bt * GH;
+      const hb = b * GH;
+      hPrev.set(h.subarray(b * S, (b + 1) * S), bt * S);
+      for (let j = 0; j < H; j++) {
+        const ai = xw[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
+        const af = xw[row + H + j]! + hh[hb + H + j]! + (bhh ? bhh[H + j]! : 0);
+        const ag = xw[row + 2 * H + j]! + hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
+        const ao = xw[row + 3 * H + j]! + hh[hb + 3 * H + j]! + (bhh ? bhh[3 * H + j]! : 0);
+        const i = sigmoid(ai);
+        const f = sigmoid(af);
+        const g = Math.tanh(ag);
+        const o = sigmoid(ao);
+        gates[row + j] = i;
+        gates[row + H + j] = f;
+        gates[row + 2 * H + j] = g;
+        gates[row + 3 * H + j] = o;
+        const cp = c[b * H + j]!;
+        const cn = f * cp + i * g;
+        const tc = Math.tanh(cn);
+        cPrev[bt * H + j] = cp;
+        c[b * H + j] = cn;
+        tanhC[bt * H + j] = tc;
+        if (proj) {
+          mStep![b * H + j] = o * tc;
+          m![bt * H + j] = o * tc;
+        } else {
+          h[b * H + j] = o * tc;
+          output[bt * H + j] = o * tc;
+        }
+      }
+    }
+    if (proj) {
+      // h_t (B, P) = m_t W_hrᵀ
+      kernels.gemm(false, true, B, S, H, 1, mStep!, 0, H, p.weightHr!, 0, H, 0, hNew!, 0, S);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const v = hNew!.subarray(b * S, (b + 1) * S);
+        h.set(v, b * S);
+        output.set(v, (b * T + t) * S);
+      }
+    }
+  }
+  return { output, hT: h, cT: c, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
+}
+
+/**
+ * Backpropagation through time for `lstmForward`; dOutput (B, T, S), dhT (B, S), dcT (B, H)
+ * may be null. Per step, going back (dm = dh, or dh W_hr with a projection):
+ *   dc_t = dc_{t+1} ⊙ f_{t+1} + dm ⊙ o ⊙ (1 − tanh² c_t)
+ *   do = dm ⊙ tanh c_t, di = dc_t ⊙ g, dg = dc_t ⊙ i, df = dc_t ⊙ c_{t−1}
+ *   da = [di·i(1−i), df·f(1−f), dg·(1−g²), do·o(1−o)],  dh_{t−1} = da W_hh
+ * then dx, dW_ih, dW_hh, dW_hr and the biases as GEMMs over all steps.
+ *
+ * @example
+ * const g = lstmBackward(p, cache, null, dhT, null); // many-to-one
+ */
+export function lstmBackward(
+  p: CellParams, cache: LstmCache, dOutput: FloatArray | null, dhT: FloatArray | null, dcT: FloatArray | null,
+  opts: BackwardOptions = {},
+): LstmSeqGrads {
+  const fn = 'lstmBackward';
+  const { B, T, I, H } = cache.dims;
+  const P = cache.dims.P ?? 0;
+  const S = P || H;
+  const proj = cache.m !== null;
+  const GH = 4 * H;
+  const x = cache.x;
+  checkOptional(fn, 'dOutput', dOutput, [B, T, S]);
+  checkOptional(fn, 'dhT', dhT, [B, S]);
+  checkOptional(fn, 'dcT', dcT, [B, H]);
+  checkArray(fn, 'p.weightIh', p.weightIh, [GH, I]);
+  checkArray(fn, 'p.weightHh', p.weightHh, [GH, S]);
+  if (proj) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
+  const { gates, cPrev, tanhC, times } = cache;
+  const dh = alloc(x, B * S);
+  if (dhT) dh.set(dhT);
+  const dc = alloc(x, B * H);
+  if (dcT) dc.set(dcT);
+  const da = alloc(x, B * T * GH);
+  const daStep = alloc(x, B * GH);
+  const dhRec = alloc(x, B * S);
+  const dm = proj ? alloc(x, B * H) : null;
+  // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
+  const dHidden = opts.keepStateGrads || proj ? alloc(x, B * T * S) : undefined;
+  for (let s = T - 1; s >= 0; s--) {
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const o = (b * T + t) * S;
+      for (let j = 0; j < S; j++) {
+        if (dOutput) dh[b * S + j] += dOutput[o + j]!;
+        if (dHidden) dHidden[o + j] = dh[b * S + j]!;
+      }
+    }
+    // dm (B, H) = dh W_hr
+    if (proj) kernels.gemm(false, false, B, H, S, 1, dh, 0, S, p.weightHr!, 0, H, 0, dm!, 0, H);
+    const dmv = proj ? dm! : dh;
+    daStep.fill(0);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const bt = b * T + t;
+      const row = bt * GH;
+      const hb = b * GH;
+      for (let j = 0; j < H; j++) {
+        const i = gates[row + j]!;
+        const f = gates[row + H + j]!;
+        const g = gates[row + 2 * H + j]!;
+        const o = gates[row + 3 * H + j]!;
+        const tc = tanhC[bt * H + j]!;
+        const dmj = dmv[b * H + j]!;
+        // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t)
+        const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc);
+        const dai = dct * g * i * (1 - i);
+        const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
+        const dag = dct * i * (1 - g * g);
+        const dao = dmj * tc * o * (1 - o);
+        dc[b * H + j] = dct * f;
+        daStep[hb + j] = dai;
+        daStep[hb + H + j] = daf;
+        daStep[hb + 2 * H + j] = dag;
+        daStep[hb + 3 * H + j] = dao;
+        da[row + j] = dai;
+        da[row + H + j] = daf;
+        da[row + 2 * H + j] = dag;
+        da[row + 3 * H + j] = dao;
+      }
+    }
+    // dh_{t−1} = da_t W_hh
+    kernels.gemm(false, false, B, S, GH, 1, daStep, 0, GH, p.weightHh, 0, S, 0, dhRec, 0, S);
+    for (let b = 0; b < B; b++) {
+      if (times[s * B + b]! < 0) continue;
+      dh.set(dhRec.subarray(b * S, (b + 1) * S), b * S);
+    }
+  }
+  const base = finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 4, S, dh, opts.keepStateGrads ? dHidden : undefined);
+  let dWeightHr: FloatArray | null = null;
+  if (proj) {
+    // dW_hr (P, H) = Σ_t dh_tᵀ m_t, one GEMM over all steps.
+    dWeightHr = alloc(x, S * H);
+    kernels.gemm(true, false, S, H, B * T, 1, dHidden!, 0, S, cache.m!, 0, H, 0, dWeightHr, 0, H);
+  }
+  return { ...base, dc0: dc, dWeightHr };
+}
+
+export interface LstmCellGrads extends CellGrads {
+  /** (B, H). */
+  dcPrev: FloatArray;
+  /** (P, H) with a projection, else null. */
+  dWeightHr: FloatArray | null;
+}
+
+/**
+ * One LSTM step on x (B, I), h (B, S), c (B, H) (null = zeros): the same code as
+ * `lstmForward` with T = 1.
+ *
+ * @example
+ * const { h, c, cache } = lstmCellForward(p, x, null, null, { B: 2, I: 3, H: 4 });
+ * const { dx, dhPrev, dcPrev } = lstmCellBackward(p, cache, dh, dc);
+ */
+export function lstmCellForward(
+  p: CellParams, x: FloatArray, h: FloatArray | null, c: FloatArray | null, dims: CellDims,
+): { h: FloatArray; c: FloatArray; cache: LstmCache } {
+  const r = lstmForward(p, x, h, c, { ...dims, T: 1 });
+  return { h: r.hT, c: r.cT, cache: r.cache };
+}
+
+/** Backward of `lstmCellForward` for the gradients of the new h (B, S) and c (B, H). */
+export function lstmCellBackward(p: CellParams, cache: LstmCache, dh: FloatArray | null, dc: FloatArray | null): LstmCellGrads {
+  const g = lstmBackward(p, cache, null, dh, dc);
+  return {
+    dx: g.dx, dhPrev: g.dh0, dcPrev: g.dc0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh,
+    dBiasIh: g.dBiasIh, dBiasHh: g.dBiasHh, dWeightHr: g.dWeightHr, dGates: g.dGates,
+  };
+}

@@ -1,0 +1,203 @@
+import { SeqgradError, kernels } from '@seqgrad/autograd';
+import { addRowBias, alloc, checkArray, checkOptional, checkSeq, columnSums, scanTimes } from './common.js';
+import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
+
+/**
+ * What `rnnForward` keeps for `rnnBackward`. Arrays are (B, T, ·) indexed by real time t
+ * (not scan order); padded steps hold zeros. `x` is referenced, not copied: do not modify it
+ * between forward and backward.
+ */
+export interface RnnCache {
+  dims: SeqDims;
+  nonlinearity: Nonlinearity;
+  /** The input (B, T, I), referenced. */
+  x: FloatArray;
+  /** h_{t−1} as step t saw it (B, T, H). */
+  hPrev: FloatArray;
+  /** h_t (B, T, H). */
+  h: FloatArray;
+  /** Scan order: times[s·B + b] = t or −1 (see SeqOptions). */
+  times: Int32Array;
+}
+
+export interface RnnForwardResult {
+  /** (B, T, H): h_t, 0 at padded steps. */
+  output: FloatArray;
+  /** (B, H): the state after each sequence's last step. */
+  hT: FloatArray;
+  cache: RnnCache;
+}
+
+/**
+ * Elman RNN over a whole sequence, batch-first:
+ * h_t = φ(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh), φ = tanh or relu (torch.nn.RNN).
+ * x W_ihᵀ + b_ih is one GEMM for all steps; only h W_hhᵀ runs inside the time loop.
+ *
+ * Shapes: x (B, T, I), h0 (B, H) or null (zeros) → output (B, T, H), hT (B, H).
+ *
+ * @example
+ * const { output, hT, cache } = rnnForward(p, x, null, { B: 2, T: 5, I: 3, H: 4 }, {});
+ * const g = rnnBackward(p, cache, dOutput, null); // g.dWeightHh: (H, H)
+ */
+export function rnnForward(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: RnnOptions = {},
+): RnnForwardResult {
+  const fn = 'rnnForward';
+  checkSeq(fn, 1, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  checkOptional(fn, 'h0', h0, [B, H]);
+  const nonlinearity = opts.nonlinearity ?? 'tanh';
+  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
+    throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
+  }
+  const relu = nonlinearity === 'relu';
+  const times = scanTimes(B, T, opts);
+  // pre (B, T, H) = x W_ihᵀ + b_ih: one GEMM for every step.
+  const pre = alloc(x, B * T * H);
+  kernels.gemm(false, true, B * T, H, I, 1, x, 0, I, p.weightIh, 0, I, 0, pre, 0, H);
+  addRowBias(pre, B * T, H, p.biasIh);
+  const bhh = p.biasHh;
+  const h = alloc(x, B * H);
+  if (h0) h.set(h0);
+  const hh = alloc(x, B * H);
+  const hPrev = alloc(x, B * T * H);
+  const hs = alloc(x, B * T * H);
+  const output = alloc(x, B * T * H);
+  for (let s = 0; s < T; s++) {
+    // hh (B, H) = h_{t−1} W_hhᵀ
+    kernels.gemm(false, true, B, H, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, H);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const row = (b * T + t) * H;
+      const hb = b * H;
+      for (let j = 0; j < H; j++) {
+        const a = pre[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
+        const v = relu ? (a > 0 ? a : 0) : Math.tanh(a);
+        hPrev[row + j] = h[hb + j]!;
+        h[hb + j] = v;
+        hs[row + j] = v;
+        output[row + j] = v;
+      }
+    }
+  }
+  return { output, hT: h, cache: { dims: { ...dims }, nonlinearity, x, hPrev, h: hs, times } };
+}
+
+/**
+ * Backpropagation through time for `rnnForward`. dOutput (B, T, H) and dhT (B, H) may be
+ * null (zero). Going back, dL/dh_t = dOutput_t + dL/dh_{t+1}·∂h_{t+1}/∂h_t; with
+ * da_t = dL/dh_t ⊙ φ'(a_t): dh_{t−1} = da_t W_hh, and after the loop, over all steps at once,
+ * dx = da W_ih, dW_ih = daᵀ x, dW_hh = daᵀ h_prev, db_ih = db_hh = Σ da.
+ *
+ * @example
+ * const g = rnnBackward(p, cache, null, dhT); // many-to-one: only the final state gets a gradient
+ */
+export function rnnBackward(
+  p: CellParams, cache: RnnCache, dOutput: FloatArray | null, dhT: FloatArray | null, opts: BackwardOptions = {},
+): SeqGrads {
+  const fn = 'rnnBackward';
+  const { B, T, I, H } = cache.dims;
+  const x = cache.x;
+  checkOptional(fn, 'dOutput', dOutput, [B, T, H]);
+  checkOptional(fn, 'dhT', dhT, [B, H]);
+  checkArray(fn, 'p.weightHh', p.weightHh, [H, H]);
+  checkArray(fn, 'p.weightIh', p.weightIh, [H, I]);
+  const relu = cache.nonlinearity === 'relu';
+  const { h: hs, times } = cache;
+  const dh = alloc(x, B * H);
+  if (dhT) dh.set(dhT);
+  const da = alloc(x, B * T * H);
+  const daStep = alloc(x, B * H);
+  const dhRec = alloc(x, B * H);
+  const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
+  for (let s = T - 1; s >= 0; s--) {
+    daStep.fill(0);
+    for (let b = 0; b < B; b++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      const row = (b * T + t) * H;
+      const hb = b * H;
+      for (let j = 0; j < H; j++) {
+        const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
+        if (dHidden) dHidden[row + j] = g;
+        const v = hs[row + j]!;
+        // d tanh(a) = (1 − h²) dh;  d relu(a) = [h > 0] dh
+        const d = relu ? (v > 0 ? g : 0) : g * (1 - v * v);
+        daStep[hb + j] = d;
+        da[row + j] = d;
+      }
+    }
+    // dh_{t−1} = da_t W_hh
+    kernels.gemm(false, false, B, H, H, 1, daStep, 0, H, p.weightHh, 0, H, 0, dhRec, 0, H);
+    for (let b = 0; b < B; b++) {
+      if (times[s * B + b]! < 0) continue;
+      dh.set(dhRec.subarray(b * H, (b + 1) * H), b * H);
+    }
+  }
+  return finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 1, H, dh, dHidden);
+}
+
+/**
+ * The GEMMs after the time loop, over all steps at once: dx = dGi W_ih, dW_ih = dGiᵀ x,
+ * dW_hh = dGhᵀ h_prev, biases = column sums. dGi/dGh are the pre-activation gradients on
+ * the input and hidden side (equal except for the GRU's n block).
+ */
+export function finishGrads(
+  p: CellParams, x: FloatArray, hPrev: FloatArray, dGi: FloatArray, dGh: FloatArray,
+  dims: SeqDims, G: number, S: number, dh0: FloatArray, dHidden: FloatArray | undefined,
+): SeqGrads {
+  const { B, T, I, H } = dims;
+  const N = B * T;
+  const GH = G * H;
+  const dx = alloc(x, N * I);
+  kernels.gemm(false, false, N, I, GH, 1, dGi, 0, GH, p.weightIh, 0, I, 0, dx, 0, I);
+  const dWeightIh = alloc(x, GH * I);
+  kernels.gemm(true, false, GH, I, N, 1, dGi, 0, GH, x, 0, I, 0, dWeightIh, 0, I);
+  const dWeightHh = alloc(x, GH * S);
+  kernels.gemm(true, false, GH, S, N, 1, dGh, 0, GH, hPrev, 0, S, 0, dWeightHh, 0, S);
+  const hasBias = p.biasIh !== null && p.biasIh !== undefined;
+  const out: SeqGrads = {
+    dx, dh0, dWeightIh, dWeightHh,
+    dBiasIh: hasBias ? columnSums(dGi, N, GH) : null,
+    dBiasHh: hasBias ? columnSums(dGh, N, GH) : null,
+    dGates: dGi,
+  };
+  if (dHidden) out.dHidden = dHidden;
+  return out;
+}
+
+/** Results of the single-step backward of every cell. */
+export interface CellGrads {
+  /** (B, I). */
+  dx: FloatArray;
+  /** (B, H) (or (B, P) with an LSTM projection): gradient for the state that entered the step. */
+  dhPrev: FloatArray;
+  dWeightIh: FloatArray;
+  dWeightHh: FloatArray;
+  dBiasIh: FloatArray | null;
+  dBiasHh: FloatArray | null;
+  /** (B, G·H): gradients of the gate pre-activations (see SeqGrads.dGates). */
+  dGates: FloatArray;
+}
+
+/**
+ * One RNN step: h' = φ(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) on x (B, I), h (B, H) or null.
+ * The same code as `rnnForward` with T = 1; the cache feeds `rnnCellBackward`.
+ *
+ * @example
+ * const { h, cache } = rnnCellForward(p, x, null, { B: 2, I: 3, H: 4 });
+ * const { dx, dhPrev, dWeightHh } = rnnCellBackward(p, cache, dh);
+ */
+export function rnnCellForward(
+  p: CellParams, x: FloatArray, h: FloatArray | null, dims: CellDims, opts: { nonlinearity?: Nonlinearity } = {},
+): { h: FloatArray; cache: RnnCache } {
+  const r = rnnForward(p, x, h, { ...dims, T: 1 }, { nonlinearity: opts.nonlinearity });
+  return { h: r.hT, cache: r.cache };
+}
+
+/** Backward of `rnnCellForward` for the gradient dh (B, H) of the new state. */
+export function rnnCellBackward(p: CellParams, cache: RnnCache, dh: FloatArray | null): CellGrads {
+  const g = rnnBackward(p, cache, null, dh);
+  return { dx: g.dx, dhPrev: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh, dBiasHh: g.dBiasHh, dGates: g.dGates };
+}
