@@ -1,0 +1,198 @@
+import { arrayFor, enableGrad, noGrad, SeqgradError, type Tensor } from '@seqgrad/autograd';
+import { toGroups, type ParamsInput } from './params.js';
+
+/** Per-parameter optimizer state: counters and buffers shaped like the parameter. */
+export type ParamState = Record<string, number | Float32Array | Float64Array | null>;
+
+/** The options every optimizer has. */
+export interface BaseOptions {
+  lr: number;
+}
+
+/** A parameter group inside an optimizer: its tensors and its complete options. */
+export type ParamGroup<O extends BaseOptions = BaseOptions> = O & {
+  params: Tensor[];
+  /** Set by the first learning-rate scheduler attached to the optimizer (PyTorch's `initial_lr`). */
+  initialLr?: number;
+};
+
+/**
+ * A plain, JSON-serialisable snapshot of an optimizer (PyTorch's layout): `state` keyed by
+ * the parameter's position across all groups, `paramGroups` with options and positions.
+ */
+export interface OptimizerStateDict {
+  state: Record<number, Record<string, number | number[] | null>>;
+  paramGroups: (Record<string, unknown> & { params: number[] })[];
+}
+
+/**
+ * The base of every optimizer: parameter groups with their own options, per-parameter
+ * state, `zeroGrad`, `stateDict` / `loadStateDict`. A subclass implements `update`, the
+ * in-place update of one parameter, and `validate`, the option checks.
+ */
+export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
+  /** The options a group gets for anything it does not set. */
+  readonly defaults: Readonly<O>;
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** Per-parameter state, created on the parameter's first update. */
+  readonly state = new Map<Tensor, ParamState>();
+
+  protected constructor(params: ParamsInput, defaults: O) {
+    this.defaults = Object.freeze({ ...defaults });
+    const groups = toGroups(this.constructor.name, params);
+    if (groups.every((g) => g.params.length === 0)) {
+      throw new SeqgradError(this.constructor.name, 'optimizer got an empty parameter list');
+    }
+    for (const g of groups) this.addParamGroup({ params: g.params, ...g.options } as { params: Tensor[] } & Partial<O>);
+  }
+
+  /** Checks one group's options; throws naming the option. */
+  protected abstract validate(group: O): void;
+
+  /** Updates one parameter in place from its gradient, creating its state on the first call. */
+  protected abstract update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<O>): void;
+
+  /** Adds a group, e.g. a layer unfrozen during fine-tuning. Options default to the optimizer's. */
+  addParamGroup(group: { params: Iterable<Tensor> } & Partial<O> & { initialLr?: number }): void {
+    const op = this.constructor.name;
+    const { params, ...options } = group;
+    for (const key of Object.keys(options)) {
+      if (!(key in this.defaults) && key !== 'initialLr') {
+        throw new SeqgradError(op, `unknown option '${key}'; the options are ${Object.keys(this.defaults).join(', ')}`);
+      }
+    }
+    const tensors = [...params];
+    const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    for (const p of tensors) {
+      if (seen.has(p)) throw new SeqgradError(op, `a parameter ${p.toString()} appears in more than one parameter group`);
+      if (p.dtype === 'int32') throw new SeqgradError(op, `can only optimize float tensors, got int32 ${p.toString()}`);
+      if (!p.isLeaf) throw new SeqgradError(op, `can't optimize a non-leaf tensor ${p.toString()}`);
+      seen.add(p);
+    }
+    const full = { ...this.defaults, ...options } as O;
+    this.validate(full);
+    this.paramGroups.push({ ...full, params: tensors });
+  }
+
+  /**
+   * Updates every parameter that has a gradient, in place, under `noGrad`. Parameters whose
+   * `.grad` is null are skipped (no state is created for them). With `closure`, it is called
+   * first (with grad enabled) to recompute the loss, which is returned.
+   */
+  step(closure?: () => number): number | undefined {
+    const loss = closure ? enableGrad(closure) : undefined;
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let state = this.state.get(p);
+          if (!state) {
+            state = {};
+            this.state.set(p, state);
+          }
+          this.update(p, p.grad.data, state, group);
+        }
+      }
+    });
+    return loss;
+  }
+
+  /**
+   * Clears the gradients of every parameter: sets `.grad` to null (default, as PyTorch 2)
+   * or, with `setToNone: false`, fills the existing gradient with zeros.
+   */
+  zeroGrad({ setToNone = true }: { setToNone?: boolean } = {}): void {
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        if (!p.grad) continue;
+        if (setToNone) p.grad = null;
+        else (p.grad.data as Float64Array).fill(0);
+      }
+    }
+  }
+
+  /** A deep, JSON-serialisable copy of the state and the group options (see {@link OptimizerStateDict}). */
+  stateDict(): OptimizerStateDict {
+    const index = new Map<Tensor, number>();
+    const paramGroups = this.paramGroups.map((group) => {
+      const { params, ...options } = group;
+      return {
+        ...(options as Record<string, unknown>),
+        params: params.map((p) => {
+          if (!index.has(p)) index.set(p, index.size);
+          return index.get(p)!;
+        }),
+      };
+    });
+    const state: OptimizerStateDict['state'] = {};
+    for (const [p, s] of this.state) {
+      const packed: Record<string, number | number[] | null> = {};
+      for (const [k, v] of Object.entries(s)) packed[k] = v === null || typeof v === 'number' ? v : Array.from(v);
+      state[index.get(p)!] = packed;
+    }
+    return { state, paramGroups };
+  }
+
+  /**
+   * Restores a snapshot from {@link stateDict} (or its JSON) into an optimizer built over
+   * the same parameters in the same groups: state buffers are copied into the parameters'
+   * dtype and every group's options are replaced by the saved ones.
+   */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (!sd || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') {
+      throw new SeqgradError(op, 'expected { state, paramGroups } as returned by stateDict()');
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new SeqgradError(op, `the state dict has ${sd.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
+    }
+    const byIndex = new Map<number, Tensor>();
+    sd.paramGroups.forEach((saved, gi) => {
+      const params = this.paramGroups[gi]!.params;
+      if (saved.params.length !== params.length) {
+        throw new SeqgradError(op, `parameter group ${gi} has ${saved.params.length} parameters in the state dict and ${params.length} here`);
+      }
+      saved.params.forEach((id, j) => byIndex.set(id, params[j]!));
+    });
+    const state = new Map<Tensor, ParamState>();
+    for (const [key, saved] of Object.entries(sd.state)) {
+      const p = byIndex.get(Number(key));
+      if (!p) throw new SeqgradError(op, `state for parameter ${key}, which no parameter group lists`);
+      const s: ParamState = {};
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === null || typeof v === 'number') s[k] = v;
+        else {
+          if (v.length !== p.size) throw new SeqgradError(op, `state '${k}' of parameter ${key} has ${v.length} values, the parameter ${p.size}`);
+          const buf = arrayFor(p.dtype, p.size) as Float32Array | Float64Array;
+          buf.set(v);
+          s[k] = buf;
+        }
+      }
+      state.set(p, s);
+    }
+    const groups = sd.paramGroups.map((saved, gi) => {
+      const { params: _ids, ...options } = saved;
+      const group = { ...(options as unknown as O), params: this.paramGroups[gi]!.params } as ParamGroup<O>;
+      this.validate(group);
+      return group;
+    });
+    this.state.clear();
+    for (const [p, s] of state) this.state.set(p, s);
+    this.paramGroups.splice(0, this.paramGroups.length, ...groups);
+  }
+}
+
+/** A zero-filled buffer shaped and typed like the parameter (allocated once, on the first step). */
+export function stateBuffer(p: Tensor, fill = 0): Float32Array | Float64Array {
+  const buf = arrayFor(p.dtype, p.size) as Float32Array | Float64Array;
+  if (fill !== 0) buf.fill(fill);
+  return buf;
+}
+
+/** Throws unless `value` is a number ≥ `min` (and < `below` when given), naming the option. */
+export function checkOption(op: string, option: string, value: unknown, min: number, below?: number): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (below !== undefined && value >= below)) {
+    const range = below === undefined ? `≥ ${min}` : `in [${min}, ${below})`;
+    throw new SeqgradError(op, `invalid ${option}: ${String(value)} (expected a number ${range})`);
+  }
+}

@@ -1,0 +1,84 @@
+import type { Tensor } from '@seqgrad/autograd';
+import { checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import type { ParamsInput } from './params.js';
+
+export interface RMSpropOptions {
+  /** Learning rate. Default 1e-2. */
+  lr: number;
+  /** Smoothing constant α of the squared-gradient average. Default 0.99. */
+  alpha: number;
+  /** Added to the denominator for stability. Default 1e-8. */
+  eps: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  weightDecay: number;
+  /** Momentum factor μ. Default 0. */
+  momentum: number;
+  /** Normalize by an estimate of the variance instead of the raw second moment. Default false. */
+  centered: boolean;
+  /** Maximize the objective instead of minimizing. Default false. */
+  maximize: boolean;
+}
+
+type Buf = Float32Array | Float64Array;
+
+/**
+ * RMSprop (Hinton's lecture 6e), exactly as `torch.optim.RMSprop`:
+ *
+ *   g ← ±∇ + λ·θ,   s ← α·s + (1 − α)·g²
+ *   a ← √(s − ḡ²) + ε with ḡ ← α·ḡ + (1 − α)·g (centered),  else a ← √s + ε
+ *   b ← μ·b + g/a, θ ← θ − lr·b (momentum > 0),  else θ ← θ − lr·g/a
+ *
+ * State per parameter: `step`, `squareAvg` (and `momentumBuffer`, `gradAvg`).
+ *
+ * @example
+ * const opt = new RMSprop(model.parameters(), { lr: 1e-3 });
+ * loss.backward(); opt.step(); opt.zeroGrad();
+ */
+export class RMSprop extends Optimizer<RMSpropOptions> {
+  constructor(params: ParamsInput, options: Partial<RMSpropOptions> = {}) {
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...options });
+  }
+
+  protected validate(o: RMSpropOptions): void {
+    checkOption('RMSprop', 'lr', o.lr, 0);
+    checkOption('RMSprop', 'eps', o.eps, 0);
+    checkOption('RMSprop', 'momentum', o.momentum, 0);
+    checkOption('RMSprop', 'weightDecay', o.weightDecay, 0);
+    checkOption('RMSprop', 'alpha', o.alpha, 0);
+  }
+
+  protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<RMSpropOptions>): void {
+    const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = group;
+    if (state.step === undefined) {
+      state.step = 0;
+      state.squareAvg = stateBuffer(p);
+    }
+    if (momentum > 0 && !state.momentumBuffer) state.momentumBuffer = stateBuffer(p);
+    if (centered && !state.gradAvg) state.gradAvg = stateBuffer(p);
+    state.step = (state.step as number) + 1;
+    const s = state.squareAvg as Buf;
+    const gAvg = state.gradAvg as Buf | undefined;
+    const buf = state.momentumBuffer as Buf | undefined;
+    const theta = p.data;
+    const n = theta.length;
+    for (let i = 0; i < n; i++) {
+      let g = maximize ? -grad[i]! : grad[i]!;
+      if (weightDecay !== 0) g = g + weightDecay * theta[i]!;
+      s[i] = s[i]! * alpha + (1 - alpha) * g * g;
+      let avg: number;
+      if (centered) {
+        gAvg![i] = gAvg![i]! * alpha + (1 - alpha) * g;
+        avg = Math.sqrt(s[i]! + -1 * gAvg![i]! * gAvg![i]!);
+      } else {
+        avg = Math.sqrt(s[i]!);
+      }
+      avg = avg + eps;
+      if (momentum > 0) {
+        buf![i] = buf![i]! * momentum + g / avg;
+        theta[i] = theta[i]! + -lr * buf![i]!;
+      } else {
+        theta[i] = theta[i]! + (-lr * g) / avg;
+      }
+    }
+  }
+}

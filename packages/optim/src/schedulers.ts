@@ -1,0 +1,504 @@
+import { SeqgradError } from '@seqgrad/autograd';
+import type { Optimizer } from './optimizer.js';
+
+/** A scheduler's snapshot: plain numbers (and nested snapshots for SequentialLR). */
+export type SchedulerStateDict = Record<string, unknown>;
+
+/**
+ * The base of the epoch/step-indexed schedules, with PyTorch's semantics
+ * (`torch.optim.lr_scheduler`): the constructor records each group's `initialLr`, sets
+ * `baseLrs` from it and performs step 0; each `step()` advances `lastEpoch` and writes the
+ * new rate into every group's `lr`. Rates follow PyTorch's recursive ("chainable") formulas,
+ * so they match it to the last bit of float64 and compose with other changes to `lr`.
+ * Call `optimizer.step()` first, then `scheduler.step()`.
+ */
+export abstract class LRScheduler {
+  readonly optimizer: Optimizer;
+  /** Each group's starting rate (its `initialLr`). */
+  baseLrs: number[];
+  /** Index of the last step taken: 0 right after construction. */
+  lastEpoch: number;
+  /** How many times `step()` ran, counting the one in the constructor. */
+  stepCount = 0;
+  protected lastLr: number[] = [];
+
+  protected constructor(optimizer: Optimizer, lastEpoch = -1) {
+    this.optimizer = optimizer;
+    if (lastEpoch === -1) {
+      for (const g of optimizer.paramGroups) g.initialLr ??= g.lr;
+    } else {
+      optimizer.paramGroups.forEach((g, i) => {
+        if (g.initialLr === undefined) {
+          throw new SeqgradError(this.constructor.name, `lastEpoch is ${lastEpoch} but paramGroups[${i}] has no initialLr; resume with a loaded optimizer state`);
+        }
+      });
+    }
+    this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr!);
+    this.lastEpoch = lastEpoch;
+  }
+
+  /** The recursive rule: the rates at `lastEpoch` from the groups' current rates. */
+  protected abstract computeLr(): number[];
+
+  /** The closed form at `lastEpoch` from `baseLrs`, used by `step(epoch)`; defaults to `computeLr`. */
+  protected closedFormLr(): number[] {
+    return this.computeLr();
+  }
+
+  /** Subclasses call this last in their constructor (PyTorch's `_initial_step`). */
+  initialStep(): void {
+    this.stepCount = 0;
+    this.step();
+  }
+
+  /**
+   * Advances one step and sets every group's `lr`. With `epoch`, jumps there and uses the
+   * closed form (what SequentialLR does at a milestone).
+   */
+  step(epoch?: number): void {
+    this.stepCount += 1;
+    let values: number[];
+    if (epoch === undefined) {
+      this.lastEpoch += 1;
+      values = this.computeLr();
+    } else {
+      this.lastEpoch = epoch;
+      values = this.closedFormLr();
+    }
+    this.optimizer.paramGroups.forEach((g, i) => (g.lr = values[i]!));
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** The rates set by the last `step()`, one per group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** A JSON-serialisable snapshot (functions excluded). */
+  stateDict(): SchedulerStateDict {
+    return { lastEpoch: this.lastEpoch, stepCount: this.stepCount, baseLrs: [...this.baseLrs], lastLr: [...this.lastLr], ...this.extraState() };
+  }
+
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.lastEpoch = sd.lastEpoch as number;
+    this.stepCount = sd.stepCount as number;
+    this.baseLrs = [...(sd.baseLrs as number[])];
+    this.lastLr = [...(sd.lastLr as number[])];
+    this.loadExtraState(sd);
+  }
+
+  /** The schedule's own hyperparameters, saved alongside the counters. */
+  protected extraState(): SchedulerStateDict {
+    return {};
+  }
+  protected loadExtraState(_sd: SchedulerStateDict): void {}
+
+  protected groupLrs(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+}
+
+/**
+ * Warmup (or decay) by a linearly changing factor: lr = baseLr·f, f going from
+ * `startFactor` at step 0 to `endFactor` at step `totalIters`, then constant.
+ * Defaults: startFactor 1/3, endFactor 1, totalIters 5.
+ *
+ * @example
+ * const warmup = new LinearLR(opt, { startFactor: 0.01, totalIters: 100 });
+ * for (...) { opt.step(); warmup.step(); }
+ */
+export class LinearLR extends LRScheduler {
+  startFactor: number;
+  endFactor: number;
+  totalIters: number;
+
+  constructor(optimizer: Optimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {}) {
+    super(optimizer, opts.lastEpoch);
+    this.startFactor = opts.startFactor ?? 1 / 3;
+    this.endFactor = opts.endFactor ?? 1;
+    this.totalIters = opts.totalIters ?? 5;
+    if (!(this.startFactor > 0 && this.startFactor <= 1)) {
+      throw new SeqgradError('LinearLR', `startFactor must be in (0, 1], got ${this.startFactor}`);
+    }
+    if (!(this.endFactor >= 0 && this.endFactor <= 1)) {
+      throw new SeqgradError('LinearLR', `endFactor must be in [0, 1], got ${this.endFactor}`);
+    }
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    const lrs = this.groupLrs();
+    if (this.lastEpoch === 0) return lrs.map((lr) => lr * this.startFactor);
+    if (this.lastEpoch > this.totalIters) return lrs;
+    const { startFactor: s, endFactor: e, totalIters: n } = this;
+    return lrs.map((lr) => lr * (1 + (e - s) / (n * s + (this.lastEpoch - 1) * (e - s))));
+  }
+
+  protected override closedFormLr(): number[] {
+    const { startFactor: s, endFactor: e, totalIters: n } = this;
+    return this.baseLrs.map((b) => b * (s + ((e - s) * Math.min(n, this.lastEpoch)) / n));
+  }
+
+  protected override extraState(): SchedulerStateDict {
+    return { startFactor: this.startFactor, endFactor: this.endFactor, totalIters: this.totalIters };
+  }
+  protected override loadExtraState(sd: SchedulerStateDict): void {
+    this.startFactor = sd.startFactor as number;
+    this.endFactor = sd.endFactor as number;
+    this.totalIters = sd.totalIters as number;
+  }
+}
+
+/**
+ * Cosine annealing (SGDR without restarts): lr = ηmin + (baseLr − ηmin)(1 + cos(π·t/tMax))/2,
+ * computed recursively as PyTorch does. Default etaMin 0.
+ *
+ * @example
+ * const cosine = new CosineAnnealingLR(opt, { tMax: 1000 });
+ * for (...) { opt.step(); cosine.step(); }
+ */
+export class CosineAnnealingLR extends LRScheduler {
+  tMax: number;
+  etaMin: number;
+
+  constructor(optimizer: Optimizer, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    if (!(opts.tMax > 0)) throw new SeqgradError('CosineAnnealingLR', `tMax must be positive, got ${opts.tMax}`);
+    this.tMax = opts.tMax;
+    this.etaMin = opts.etaMin ?? 0;
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    const { tMax, etaMin, lastEpoch: t } = this;
+    const lrs = this.groupLrs();
+    if (t === 0) return lrs;
+    if (this.stepCount === 1 && t > 0) {
+      return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((t * Math.PI) / tMax))) / 2);
+    }
+    if (pyMod(t - 1 - tMax, 2 * tMax) === 0) {
+      return lrs.map((lr, i) => lr + ((this.baseLrs[i]! - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
+    }
+    return lrs.map(
+      (lr) => ((1 + Math.cos((Math.PI * t) / tMax)) / (1 + Math.cos((Math.PI * (t - 1)) / tMax))) * (lr - etaMin) + etaMin,
+    );
+  }
+
+  protected override closedFormLr(): number[] {
+    const { tMax, etaMin, lastEpoch: t } = this;
+    return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((Math.PI * t) / tMax))) / 2);
+  }
+
+  protected override extraState(): SchedulerStateDict {
+    return { tMax: this.tMax, etaMin: this.etaMin };
+  }
+  protected override loadExtraState(sd: SchedulerStateDict): void {
+    this.tMax = sd.tMax as number;
+    this.etaMin = sd.etaMin as number;
+  }
+}
+
+/**
+ * Multiplies the rate by `gamma` every `stepSize` steps. Default gamma 0.1.
+ *
+ * @example
+ * const sched = new StepLR(opt, { stepSize: 30, gamma: 0.1 });
+ * for (...) { opt.step(); sched.step(); }
+ */
+export class StepLR extends LRScheduler {
+  stepSize: number;
+  gamma: number;
+
+  constructor(optimizer: Optimizer, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    if (!(Number.isInteger(opts.stepSize) && opts.stepSize > 0)) {
+      throw new SeqgradError('StepLR', `stepSize must be a positive integer, got ${opts.stepSize}`);
+    }
+    this.stepSize = opts.stepSize;
+    this.gamma = opts.gamma ?? 0.1;
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    const lrs = this.groupLrs();
+    if (this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0) return lrs;
+    return lrs.map((lr) => lr * this.gamma);
+  }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * this.gamma ** Math.floor(this.lastEpoch / this.stepSize));
+  }
+
+  protected override extraState(): SchedulerStateDict {
+    return { stepSize: this.stepSize, gamma: this.gamma };
+  }
+  protected override loadExtraState(sd: SchedulerStateDict): void {
+    this.stepSize = sd.stepSize as number;
+    this.gamma = sd.gamma as number;
+  }
+}
+
+/**
+ * Multiplies the rate by `gamma` every step: lr = baseLr·γᵗ.
+ *
+ * @example
+ * const sched = new ExponentialLR(opt, { gamma: 0.99 });
+ * for (...) { opt.step(); sched.step(); }
+ */
+export class ExponentialLR extends LRScheduler {
+  gamma: number;
+
+  constructor(optimizer: Optimizer, opts: { gamma: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    this.gamma = opts.gamma;
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    const lrs = this.groupLrs();
+    if (this.lastEpoch === 0) return lrs;
+    return lrs.map((lr) => lr * this.gamma);
+  }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * this.gamma ** this.lastEpoch);
+  }
+
+  protected override extraState(): SchedulerStateDict {
+    return { gamma: this.gamma };
+  }
+  protected override loadExtraState(sd: SchedulerStateDict): void {
+    this.gamma = sd.gamma as number;
+  }
+}
+
+/**
+ * lr = baseLr · λ(t), with one λ for all groups or one per group. The functions are not
+ * part of the stateDict: rebuild the scheduler with them, then load the counters.
+ *
+ * @example
+ * const sched = new LambdaLR(opt, { lrLambda: (t) => Math.min(1, (t + 1) / 100) });
+ * for (...) { opt.step(); sched.step(); }
+ */
+export class LambdaLR extends LRScheduler {
+  readonly lrLambdas: ((epoch: number) => number)[];
+
+  constructor(optimizer: Optimizer, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    const n = optimizer.paramGroups.length;
+    if (Array.isArray(opts.lrLambda)) {
+      if (opts.lrLambda.length !== n) throw new SeqgradError('LambdaLR', `expected ${n} lrLambdas (one per group), got ${opts.lrLambda.length}`);
+      this.lrLambdas = [...opts.lrLambda];
+    } else {
+      this.lrLambdas = Array.from({ length: n }, () => opts.lrLambda as (epoch: number) => number);
+    }
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    return this.baseLrs.map((b, i) => b * this.lrLambdas[i]!(this.lastEpoch));
+  }
+}
+
+/**
+ * Runs `schedulers[0]` until `milestones[0]`, then `schedulers[1]` (restarted at its
+ * step 0), and so on: the usual warmup-then-cosine. All schedulers must share the optimizer.
+ *
+ * @example
+ * const warmup = new LinearLR(opt, { startFactor: 0.1, totalIters: 100 });
+ * const cosine = new CosineAnnealingLR(opt, { tMax: 900 });
+ * const sched = new SequentialLR(opt, { schedulers: [warmup, cosine], milestones: [100] });
+ */
+export class SequentialLR {
+  readonly optimizer: Optimizer;
+  readonly schedulers: LRScheduler[];
+  milestones: number[];
+  lastEpoch: number;
+  private lastLr: number[];
+
+  constructor(optimizer: Optimizer, opts: { schedulers: LRScheduler[]; milestones: number[]; lastEpoch?: number }) {
+    const { schedulers, milestones } = opts;
+    schedulers.forEach((s, i) => {
+      if (s.optimizer !== optimizer) {
+        throw new SeqgradError('SequentialLR', `schedulers[${i}] belongs to a different optimizer; all schedulers must share the one passed in`);
+      }
+    });
+    if (milestones.length !== schedulers.length - 1) {
+      throw new SeqgradError('SequentialLR', `expected ${schedulers.length - 1} milestones for ${schedulers.length} schedulers, got ${milestones.length}`);
+    }
+    this.optimizer = optimizer;
+    this.schedulers = schedulers;
+    this.milestones = [...milestones];
+    this.lastEpoch = (opts.lastEpoch ?? -1) + 1;
+    // Undo what constructing the schedulers did, then start the first one (as PyTorch 1.13–2.x).
+    for (const g of optimizer.paramGroups) g.lr = g.initialLr!;
+    for (const s of schedulers) s.lastEpoch -= 1;
+    schedulers[0]!.initialStep();
+    this.lastLr = schedulers[0]!.getLastLr();
+  }
+
+  step(): void {
+    this.lastEpoch += 1;
+    const idx = bisectRight(this.milestones, this.lastEpoch);
+    const scheduler = this.schedulers[idx]!;
+    if (idx > 0 && this.milestones[idx - 1] === this.lastEpoch) scheduler.step(0);
+    else scheduler.step();
+    this.lastLr = scheduler.getLastLr();
+  }
+
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  stateDict(): SchedulerStateDict {
+    return { lastEpoch: this.lastEpoch, milestones: [...this.milestones], lastLr: [...this.lastLr], schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.lastEpoch = sd.lastEpoch as number;
+    this.milestones = [...(sd.milestones as number[])];
+    this.lastLr = [...(sd.lastLr as number[])];
+    (sd.schedulers as SchedulerStateDict[]).forEach((s, i) => this.schedulers[i]!.loadStateDict(s));
+  }
+}
+
+export interface ReduceLROnPlateauOptions {
+  /** 'min': reduce when the metric stops falling; 'max': when it stops rising. Default 'min'. */
+  mode?: 'min' | 'max';
+  /** new lr = lr·factor. Default 0.1. */
+  factor?: number;
+  /** Bad steps tolerated before reducing. Default 10. */
+  patience?: number;
+  /** What counts as an improvement (see thresholdMode). Default 1e-4. */
+  threshold?: number;
+  /** 'rel': better than best·(1 ∓ threshold); 'abs': better than best ∓ threshold. Default 'rel'. */
+  thresholdMode?: 'rel' | 'abs';
+  /** Steps to wait after a reduction before counting bad steps again. Default 0. */
+  cooldown?: number;
+  /** Lower bound of the rate, one for all groups or one per group. Default 0. */
+  minLr?: number | number[];
+  /** Reductions smaller than eps are skipped. Default 1e-8. */
+  eps?: number;
+}
+
+/**
+ * Divides the rate by 1/factor when a metric has not improved for `patience` steps
+ * (`torch.optim.lr_scheduler.ReduceLROnPlateau`). Pass the metric to `step(metric)`.
+ *
+ * @example
+ * const plateau = new ReduceLROnPlateau(opt, { patience: 5, factor: 0.5 });
+ * for (...) { train(); plateau.step(validationLoss()); }
+ */
+export class ReduceLROnPlateau {
+  readonly optimizer: Optimizer;
+  mode: 'min' | 'max';
+  factor: number;
+  patience: number;
+  threshold: number;
+  thresholdMode: 'rel' | 'abs';
+  cooldown: number;
+  minLrs: number[];
+  eps: number;
+  best: number;
+  numBadEpochs = 0;
+  cooldownCounter = 0;
+  lastEpoch = 0;
+  private lastLr: number[];
+
+  constructor(optimizer: Optimizer, opts: ReduceLROnPlateauOptions = {}) {
+    this.optimizer = optimizer;
+    this.mode = opts.mode ?? 'min';
+    this.factor = opts.factor ?? 0.1;
+    this.patience = opts.patience ?? 10;
+    this.threshold = opts.threshold ?? 1e-4;
+    this.thresholdMode = opts.thresholdMode ?? 'rel';
+    this.cooldown = opts.cooldown ?? 0;
+    this.eps = opts.eps ?? 1e-8;
+    if (!(this.factor < 1)) throw new SeqgradError('ReduceLROnPlateau', `factor must be < 1, got ${this.factor}`);
+    if (this.mode !== 'min' && this.mode !== 'max') throw new SeqgradError('ReduceLROnPlateau', `mode must be 'min' or 'max', got '${String(this.mode)}'`);
+    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') {
+      throw new SeqgradError('ReduceLROnPlateau', `thresholdMode must be 'rel' or 'abs', got '${String(this.thresholdMode)}'`);
+    }
+    const n = optimizer.paramGroups.length;
+    if (Array.isArray(opts.minLr)) {
+      if (opts.minLr.length !== n) throw new SeqgradError('ReduceLROnPlateau', `expected ${n} minLr values (one per group), got ${opts.minLr.length}`);
+      this.minLrs = [...opts.minLr];
+    } else {
+      this.minLrs = Array.from({ length: n }, () => (opts.minLr as number | undefined) ?? 0);
+    }
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.lastLr = optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** Records one value of the metric and reduces the rate if it has stalled. */
+  step(metric: number): void {
+    this.lastEpoch += 1;
+    if (this.isBetter(metric, this.best)) {
+      this.best = metric;
+      this.numBadEpochs = 0;
+    } else {
+      this.numBadEpochs += 1;
+    }
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter -= 1;
+      this.numBadEpochs = 0;
+    }
+    if (this.numBadEpochs > this.patience) {
+      this.optimizer.paramGroups.forEach((g, i) => {
+        const newLr = Math.max(g.lr * this.factor, this.minLrs[i]!);
+        if (g.lr - newLr > this.eps) g.lr = newLr;
+      });
+      this.cooldownCounter = this.cooldown;
+      this.numBadEpochs = 0;
+    }
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  private isBetter(a: number, best: number): boolean {
+    if (this.mode === 'min') return this.thresholdMode === 'rel' ? a < best * (1 - this.threshold) : a < best - this.threshold;
+    return this.thresholdMode === 'rel' ? a > best * (this.threshold + 1) : a > best + this.threshold;
+  }
+
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** A JSON-friendly snapshot; an infinite `best` (nothing seen yet) is kept as ±Infinity, which JSON writes as null. */
+  stateDict(): SchedulerStateDict {
+    const { mode, factor, patience, threshold, thresholdMode, cooldown, eps, best, numBadEpochs, cooldownCounter, lastEpoch } = this;
+    return { mode, factor, patience, threshold, thresholdMode, cooldown, minLrs: [...this.minLrs], eps, best, numBadEpochs, cooldownCounter, lastEpoch, lastLr: [...this.lastLr] };
+  }
+
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.mode = sd.mode as 'min' | 'max';
+    this.factor = sd.factor as number;
+    this.patience = sd.patience as number;
+    this.threshold = sd.threshold as number;
+    this.thresholdMode = sd.thresholdMode as 'rel' | 'abs';
+    this.cooldown = sd.cooldown as number;
+    this.minLrs = [...(sd.minLrs as number[])];
+    this.eps = sd.eps as number;
+    // JSON turns ±Infinity into null: null means "nothing seen yet".
+    this.best = typeof sd.best === 'number' ? sd.best : this.mode === 'min' ? Infinity : -Infinity;
+    this.numBadEpochs = sd.numBadEpochs as number;
+    this.cooldownCounter = sd.cooldownCounter as number;
+    this.lastEpoch = sd.lastEpoch as number;
+    this.lastLr = [...(sd.lastLr as number[])];
+  }
+}
+
+/** Python's a % b (the sign of b). */
+function pyMod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
+
+function bisectRight(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (x < sorted[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
