@@ -122,7 +122,18 @@ export class Node {
       if (t.gradFn) return { node: t.gradFn, outputIndex: t.outputIndex };
       return { leaf: t };
     });
-    this.createdAt = anomalyEnabled ? new Error().stack?.split('\n').slice(3).join('\n') : undefined;
+    this.createdAt = anomalyEnabled ? creationSite() : undefined;
+  }
+}
+
+/** The stack where an op was recorded, without the engine's own frames (deep enough to reach user code). */
+function creationSite(): string | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 50;
+  try {
+    return new Error().stack?.split('\n').slice(4).join('\n');
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
@@ -192,7 +203,10 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
         fresh.map((o) => o.dtype),
         onceDiff,
       );
-      fresh.forEach((o, i) => o._attach(node, i));
+      // Integer outputs (indices, casts to int32) carry no gradient, as in PyTorch.
+      fresh.forEach((o, i) => {
+        if (o.dtype !== 'int32') o._attach(node, i);
+      });
       return (Array.isArray(result) ? fresh : fresh[0]) as Out;
     }
     return result;
@@ -202,6 +216,21 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
 // ---------------------------------------------------------------------------------------
 // Reverse-mode traversal
 // ---------------------------------------------------------------------------------------
+
+/** Passes a gradient through unchanged; differentiating through it throws (see onceDifferentiable). */
+function onceDifferentiableGuard(opName: string): (g: Tensor, ...deps: Tensor[]) => Tensor {
+  return defineFunction({
+    name: `${opName} (onceDifferentiable)`,
+    forward: (_ctx, g: Tensor) => g,
+    backward: () => {
+      throw new SeqgradError(
+        opName,
+        'this function is marked onceDifferentiable: its backward cannot be differentiated again ' +
+          '(a double backward, or createGraph through a gradient it produced)',
+      );
+    },
+  });
+}
 
 export interface RunBackwardOptions {
   retainGraph?: boolean;
@@ -308,7 +337,8 @@ export function runBackward(
       const slots = gradsOf.get(node) ?? new Array(node.outputShapes.length).fill(null);
       gradsOf.delete(node);
       const gradOutputs = slots.map((g, i) => g ?? h.zeros(node.outputShapes[i]!, node.outputDtypes[i]!));
-      if (node.retained) {
+      // Retained gradients are filled by backward(), not by grad() (as PyTorch's retain_grad).
+      if (node.retained && !capture) {
         for (const { tensor, outputIndex } of node.retained) {
           const g = gradOutputs[outputIndex]!;
           tensor.grad = tensor.grad ? h.add(tensor.grad, g) : createGraph ? g : h.clone(g.detach());
@@ -316,14 +346,17 @@ export function runBackward(
       }
       for (const { outputIndex, slot } of captureNode.get(node) ?? []) accumulateCaptured(slot, gradOutputs[outputIndex]!);
 
-      if (createGraph && node.onceDifferentiable && gradOutputs.some((g) => g.requiresGrad)) {
-        throw new SeqgradError(
-          node.name,
-          'this function is marked onceDifferentiable: its backward cannot be differentiated again (createGraph on a gradient that flows through it)',
-        );
+      let grads: readonly (Tensor | null | undefined)[];
+      if (createGraph && node.onceDifferentiable) {
+        // Like PyTorch: run the backward unrecorded and put a node in front of its results that
+        // throws if anyone differentiates through them (a double backward).
+        const raw = setGradEnabled(false, () => node.backwardFn(node.ctx, ...gradOutputs));
+        const deps = [...gradOutputs, ...node.inputs].filter((t): t is Tensor => t !== null && t.requiresGrad);
+        grads = (Array.isArray(raw) ? raw : [raw]).map((g) => (g ? onceDifferentiableGuard(node.name)(g, ...deps) : g));
+      } else {
+        const raw = node.backwardFn(node.ctx, ...gradOutputs);
+        grads = Array.isArray(raw) ? raw : [raw];
       }
-      const raw = node.backwardFn(node.ctx, ...gradOutputs);
-      const grads = Array.isArray(raw) ? raw : [raw];
       if (!retainGraph) {
         node.ctx.free(node.name);
         node.freed = true;
