@@ -56,7 +56,7 @@ function runCase(c: Case, impl: 'fused' | 'composed', dtype: FloatDType, rtol: n
   }
 }
 
-describe.each(['composed'] as const)('PyTorch parity (%s)', (impl) => {
+describe.each(['composed', 'fused'] as const)('PyTorch parity (%s)', (impl) => {
   test.each(fixture.cases.map((c) => [c.name, c] as const))('%s: float64 matches torch to 1e-9', (_, c) => {
     runCase(c, impl, 'float64', 1e-9);
   });

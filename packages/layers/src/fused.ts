@@ -1,10 +1,105 @@
-import { SeqgradError, type Tensor } from '@seqgrad/autograd';
+import { type FunctionCtx, SeqgradError, Tensor, defineFunction, isGradEnabled } from '@seqgrad/autograd';
+import { gruBackward, gruForward, lstmBackward, lstmForward, rnnBackward, rnnForward } from './bptt/index.js';
+import type { CellParams, FloatArray, SeqDims } from './bptt/index.js';
 import type { DirectionParams, DirectionResult, RNNMode } from './rnn.js';
 
-/** Placeholder until the hand-derived BPTT lands in ./bptt. */
+/**
+ * The fused path: one custom autograd function per layer and direction whose forward and
+ * backward are the hand-derived BPTT of ./bptt (the input projection of all steps in one
+ * GEMM, the weight gradients summed over time in one GEMM), the way cuDNN fuses a layer.
+ * Its backward is not itself differentiable: a double backward through it throws
+ * (use impl: 'composed' for higher-order gradients).
+ */
+
+interface FusedConfig {
+  mode: RNNMode;
+  resetAfter: boolean;
+  dims: SeqDims;
+  reverse: boolean;
+  lengths: Int32Array | null;
+}
+
+type Arg = Tensor | null;
+const raw = (t: Arg): FloatArray | null => (t ? (t.data as FloatArray) : null);
+
+function cellParams(wIh: Tensor, wHh: Tensor, bIh: Arg, bHh: Arg, wHr: Arg): CellParams {
+  return { weightIh: raw(wIh)!, weightHh: raw(wHh)!, biasIh: raw(bIh), biasHh: raw(bHh), weightHr: raw(wHr) };
+}
+
+function refuseDoubleBackward(cfg: FusedConfig): void {
+  if (isGradEnabled()) {
+    throw new SeqgradError(
+      `${cfg.mode}(fused)`,
+      'double backward is not supported: the hand-derived BPTT backward is not itself differentiable. ' +
+        "Build the layer with impl: 'composed' for higher-order gradients (createGraph)",
+    );
+  }
+}
+
+const asTensor = (a: FloatArray | null, shape: number[]): Tensor | null => (a ? new Tensor(a, shape) : null);
+
+/** fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for LSTM, [output, hT] otherwise. */
+const fusedLayer = defineFunction({
+  name: 'fusedRecurrent',
+  onceDifferentiable: true,
+  forward(ctx: FunctionCtx, x: Tensor, h0: Tensor, c0: Arg, wIh: Tensor, wHh: Tensor, bIh: Arg, bHh: Arg, wHr: Arg, cfg: FusedConfig): Tensor[] {
+    const p = cellParams(wIh, wHh, bIh, bHh, wHr);
+    const { B, T, H } = cfg.dims;
+    const S = cfg.dims.P || H;
+    const opts = { reverse: cfg.reverse, ...(cfg.lengths ? { lengths: cfg.lengths } : {}) };
+    ctx.p = p;
+    ctx.cfg = cfg;
+    ctx.shapes = { x: x.shape, wIh: wIh.shape, wHh: wHh.shape, wHr: wHr?.shape };
+    if (cfg.mode === 'LSTM') {
+      const r = lstmForward(p, raw(x)!, raw(h0), raw(c0), cfg.dims, opts);
+      ctx.cache = r.cache;
+      return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
+    }
+    const r = cfg.mode === 'GRU'
+      ? gruForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, resetAfter: cfg.resetAfter })
+      : rnnForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, nonlinearity: cfg.mode === 'RNN_RELU' ? 'relu' : 'tanh' });
+    ctx.cache = r.cache;
+    return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
+  },
+  backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor) {
+    const cfg = ctx.cfg as FusedConfig;
+    refuseDoubleBackward(cfg);
+    const p = ctx.p as CellParams;
+    const shapes = ctx.shapes as { x: number[]; wIh: number[]; wHh: number[]; wHr?: number[] };
+    const { B, H } = cfg.dims;
+    const S = cfg.dims.P || H;
+    const G = shapes.wIh[0]!;
+    const g = cfg.mode === 'LSTM'
+      ? lstmBackward(p, ctx.cache as Parameters<typeof lstmBackward>[1], raw(dOutput), raw(dhT), raw(dcT ?? null))
+      : cfg.mode === 'GRU'
+        ? gruBackward(p, ctx.cache as Parameters<typeof gruBackward>[1], raw(dOutput), raw(dhT))
+        : rnnBackward(p, ctx.cache as Parameters<typeof rnnBackward>[1], raw(dOutput), raw(dhT));
+    const dc0 = 'dc0' in g ? (g.dc0 as FloatArray) : null;
+    const dWeightHr = 'dWeightHr' in g ? (g.dWeightHr as FloatArray | null) : null;
+    return [
+      new Tensor(g.dx, shapes.x),
+      new Tensor(g.dh0, [B, S]),
+      asTensor(dc0, [B, H]),
+      new Tensor(g.dWeightIh, shapes.wIh),
+      new Tensor(g.dWeightHh, shapes.wHh),
+      asTensor(g.dBiasIh, [G]),
+      asTensor(g.dBiasHh, [G]),
+      shapes.wHr ? asTensor(dWeightHr, shapes.wHr) : null,
+      null,
+    ];
+  },
+});
+
+/** One layer and direction through the fused function; same contract as the composed path. */
 export function fusedDirection(
-  _mode: RNNMode, _resetAfter: boolean,
-  _a: { x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null },
+  mode: RNNMode,
+  resetAfter: boolean,
+  a: { x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null },
 ): DirectionResult {
-  throw new SeqgradError('fused', 'the fused implementation is not available yet; use impl: composed');
+  const [B, T, I] = a.x.shape as [number, number, number];
+  const H = a.p.weightHh.shape[0]! / (mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1);
+  const dims: SeqDims = { B, T, I, H, ...(a.p.weightHr ? { P: a.p.weightHr.shape[0]! } : {}) };
+  const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths };
+  const outs = fusedLayer(a.x, a.h0, a.c0, a.p.weightIh, a.p.weightHh, a.p.biasIh, a.p.biasHh, a.p.weightHr, cfg);
+  return { output: outs[0]!, h: outs[1]!, c: outs[2] ?? null, cAll: null };
 }

@@ -5,12 +5,12 @@ import { checkInput } from './basic.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
 import { Module, cloneModule } from './module.js';
 
-/** Sequence lengths: one per batch element, each in [0, T]. */
+/** Sequence lengths: one per batch element, each in [1, T]. */
 export type Lengths = Int32Array | readonly number[] | Tensor;
 
 export interface SequenceOptions {
   /**
-   * Valid length of each sequence (PyTorch's packed-sequence semantics): outputs at
+   * Valid length of each sequence, 1..T (PyTorch's packed-sequence semantics): outputs at
    * t ≥ length are zero and the final state is the one at the last valid step; the reverse
    * direction starts at step length − 1.
    */
@@ -34,8 +34,8 @@ export function normalizeLengths(op: string, lengths: Lengths | undefined, B: nu
   let full = true;
   for (let b = 0; b < B; b++) {
     const v = src[b]!;
-    if (!Number.isInteger(v) || v < 0 || v > T) {
-      throw new SeqgradError(op, `lengths[${b}]=${v} is out of range: lengths must be integers in [0, T=${T}]`);
+    if (!Number.isInteger(v) || v < 1 || v > T) {
+      throw new SeqgradError(op, `lengths[${b}]=${v} is out of range: lengths must be integers in [1, T=${T}]`);
     }
     out[b] = v;
     if (v !== T) full = false;

@@ -1,0 +1,98 @@
+import { SeqgradError, Tensor, concat, fmt, narrow, noGrad } from '@seqgrad/autograd';
+import type { SequenceLayer } from './recurrent.js';
+import { RNNBase } from './rnn.js';
+
+/** A layer the helper can drive: RNN/LSTM/GRU, Recurrent, Bidirectional, Stacked. */
+export type TruncatableLayer = RNNBase | SequenceLayer;
+
+export interface TruncatedBpttOptions {
+  /** Steps between two backward passes (the chunk length). */
+  k1: number;
+  /** Steps each backward pass reaches back (default k1). */
+  k2?: number;
+  /** Initial state, in the layer's own format (default: zeros). */
+  state?: unknown;
+  /**
+   * Called once per chunk with the chunk's outputs (time axis as the layer's output) and
+   * its time range; returns the loss to backpropagate, or null to skip the backward.
+   */
+  loss: (output: Tensor, chunk: { start: number; end: number }) => Tensor | null | undefined;
+  /** Called after each backward, e.g. `() => { opt.step(); opt.zeroGrad(); }`. */
+  afterBackward?: (chunk: { start: number; end: number }) => void;
+}
+
+/** Detaches every tensor of a (possibly nested) state. */
+export function detachState<S>(s: S): S {
+  if (s instanceof Tensor) return s.detach() as S;
+  if (Array.isArray(s)) return s.map(detachState) as S;
+  if (s && typeof s === 'object') return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, detachState(v)])) as S;
+  return s;
+}
+
+function run(layer: TruncatableLayer, x: Tensor, state: unknown): { output: Tensor; state: unknown } {
+  if (layer instanceof RNNBase) {
+    const r = (layer as unknown as { forward(x: Tensor, s: unknown): { output: Tensor; h: Tensor; c?: Tensor } }).forward(x, state);
+    return { output: r.output, state: r.c ? { h: r.h, c: r.c } : { h: r.h } };
+  }
+  return layer.forward(x, state);
+}
+
+/**
+ * Truncated backpropagation through time, TBPTT(k1, k2) (Williams & Peng 1990; Sutskever
+ * 2013): the sequence is run in chunks of k1 steps; after each chunk the loss on its outputs
+ * is backpropagated k2 steps back, and the state carried into the next chunk is detached.
+ * With k2 > k1 the window's first k2 − k1 steps are re-run from a stored detached state;
+ * with k2 < k1 the chunk's first k1 − k2 steps run without recording.
+ *
+ * Shapes: x (B, T, I) (or the layer's own layout); returns the final detached state and the
+ * loss of every chunk.
+ *
+ * @example
+ * const lstm = new LSTM(3, 8);
+ * const { losses } = truncatedBptt(lstm, randn([2, 100, 3]), {
+ *   k1: 20, loss: (out) => out.square().mean(), afterBackward: () => lstm.zeroGrad(),
+ * });
+ */
+export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: TruncatedBpttOptions): { state: unknown; losses: number[] } {
+  const op = 'truncatedBptt';
+  const { k1 } = opts;
+  const k2 = opts.k2 ?? k1;
+  for (const [name, v] of [['k1', k1], ['k2', k2]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new SeqgradError(op, `${name} must be a positive integer, got ${v}`);
+  }
+  if (!(x instanceof Tensor) || (x.ndim !== 2 && x.ndim !== 3)) {
+    throw new SeqgradError(op, `x must be a (B, T, I) or (T, I) tensor, got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
+  }
+  if (typeof opts.loss !== 'function') throw new SeqgradError(op, 'opts.loss must be a function (output, chunk) => loss');
+  const axis = x.ndim === 2 || (layer instanceof RNNBase && !layer.batchFirst) ? 0 : 1;
+  const T = x.shape[axis]!;
+  const boundary = new Map<number, unknown>([[0, opts.state === undefined ? undefined : detachState(opts.state)]]);
+  const losses: number[] = [];
+  let state: unknown = boundary.get(0);
+  for (let start = 0; start < T; start += k1) {
+    const end = Math.min(start + k1, T);
+    const windowStart = Math.max(0, end - k2);
+    // The detached state at windowStart, from the nearest stored chunk boundary before it.
+    const from = Math.floor(windowStart / k1) * k1;
+    let s = boundary.get(from);
+    let prefix: Tensor | null = null;
+    if (from < windowStart) {
+      const r = noGrad(() => run(layer, narrow(x, axis, from, windowStart - from), s));
+      s = detachState(r.state);
+      if (windowStart > start) prefix = narrow(r.output, axis, start - from, windowStart - start);
+    }
+    const r = run(layer, narrow(x, axis, windowStart, end - windowStart), s);
+    let output = windowStart < start ? narrow(r.output, axis, start - windowStart, end - start) : r.output;
+    if (prefix) output = concat([prefix, output], axis);
+    const loss = opts.loss(output, { start, end });
+    if (loss) {
+      losses.push(loss.item());
+      loss.backward();
+      opts.afterBackward?.({ start, end });
+    }
+    state = detachState(r.state);
+    boundary.set(end, state);
+    for (const k of boundary.keys()) if (k < end - k2 - k1) boundary.delete(k);
+  }
+  return { state, losses };
+}
