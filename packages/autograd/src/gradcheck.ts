@@ -15,7 +15,7 @@ export interface GradcheckOptions {
   /** Throw a GradcheckError with the details (default) or return false. */
   raise?: boolean;
   /** Names for the inputs in messages (default: each tensor's `name`, else its position). */
-  names?: readonly string[];
+  names?: readonly (string | undefined)[];
 }
 
 /** The error gradcheck throws: names the output, the input, the element and both values. */
@@ -75,7 +75,9 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
     if (raise) throw new GradcheckError(msg);
     return false;
   };
-  const outIdx = outs.map((_, i) => i).filter((i) => outs[i]!.requiresGrad);
+  // Every float64 output is compared with finite differences, also one that does not require
+  // grad (its analytical Jacobian is 0): an op that forgets to record itself must not pass.
+  const outIdx = outs.map((_, i) => i).filter((i) => outs[i]!.dtype === 'float64');
   for (const [o, out] of outs.entries()) {
     if (out.dtype !== 'float64' && out.requiresGrad) {
       return fail(`output ${o}${fmt(out.shape)} is ${out.dtype}; every differentiable output must be float64`);
@@ -97,10 +99,12 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
 
   // Vector-Jacobian product for output o with gradient v.
   const vjp = (o: number, v: Tensor): (Tensor | null)[] =>
-    grad(outs[o]!, wrt.map((i) => ins[i]!), { gradOutputs: [v], retainGraph: true, allowUnused: true });
+    outs[o]!.requiresGrad
+      ? grad(outs[o]!, wrt.map((i) => ins[i]!), { gradOutputs: [v], retainGraph: true, allowUnused: true })
+      : wrt.map(() => null);
 
   // 1. Backward is linear in the incoming gradient: J^T(a u + b v) = a J^T u + b J^T v.
-  for (const o of outIdx) {
+  for (const o of outIdx.filter((i) => outs[i]!.requiresGrad)) {
     const out = outs[o]!;
     const u = randn(out.shape, { dtype: 'float64', generator: gen });
     const v = randn(out.shape, { dtype: 'float64', generator: gen });
@@ -110,10 +114,10 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
     for (let k = 0; k < wrt.length; k++) {
       const a = guv[k];
       if (!a) continue;
-      const ua = gu[k]!.data;
-      const va = gv[k]!.data;
+      const ua = gu[k]?.data;
+      const va = gv[k]?.data;
       for (let e = 0; e < a.size; e++) {
-        const want = 2 * ua[e]! - 3 * va[e]!;
+        const want = 2 * (ua?.[e] ?? 0) - 3 * (va?.[e] ?? 0);
         if (Math.abs(a.data[e]! - want) > atol + rtol * Math.abs(want)) {
           return fail(
             `backward is not linear in the incoming gradient for output ${o} and ${nameOf(wrt[k]!)} at element ` +
@@ -225,6 +229,6 @@ export function gradgradcheck(
     });
     return gs.map((g, k) => g ?? xs[wrt[k]!]!.mul(0));
   };
-  const names = [...ins.map((t, i) => opts.names?.[i] ?? t.name ?? `input ${i}`), ...gos.map((_, i) => `gradOutput ${i}`)];
+  const names = [...ins.map((t, i) => opts.names?.[i] ?? t.name), ...gos.map((_, i) => `gradOutput ${i}`)];
   return gradcheck(firstOrder, [...ins, ...gos], { ...opts, names });
 }
