@@ -215,7 +215,8 @@ const clampOp: (x: Tensor, lo: number, hi: number) => Tensor = defineOp('clamp',
     const d = x.data;
     for (let i = 0; i < d.length; i++) {
       const v = d[i]!;
-      out[i] = v < lo ? lo : v > hi ? hi : v;
+      // min(max(v, lo), hi): with lo > hi every value becomes hi, as torch.clamp
+      out[i] = v < lo ? (lo > hi ? hi : lo) : v > hi ? hi : v;
       mask[i] = v >= lo && v <= hi ? 1 : 0;
     }
     ctx.mask = new Tensor(mask, x.shape);
@@ -329,7 +330,8 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 /** Picks a where `cond` is non-zero, else b (broadcasting all three). `cond` gets no gradient. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   if (!(cond instanceof Tensor)) throw new SeqgradError('where', `cond must be a Tensor, got ${describe(cond)}`);
-  const [ta, tb] = binaryOperands('where', a, b);
+  const like = cond.dtype === 'int32' ? full([], 0) : cond;
+  const [ta, tb] = binaryOperands('where', a instanceof Tensor || b instanceof Tensor ? a : toTensor('where', 'a', a, like), b);
   broadcastShapes('where', cond.shape, broadcastShapes('where', ta.shape, tb.shape), ['cond', 'a/b']);
   return whereOp(cond, ta, tb);
 }
