@@ -31,7 +31,7 @@ export interface AdagradOptions {
  */
 export class Adagrad extends Optimizer<AdagradOptions> {
   constructor(params: ParamsInput, options: Partial<AdagradOptions> = {}) {
-    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, ...options });
+    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options);
   }
 
   protected validate(o: AdagradOptions): void {

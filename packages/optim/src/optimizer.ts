@@ -37,8 +37,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   /** Per-parameter state, created on the parameter's first update. */
   readonly state = new Map<Tensor, ParamState>();
 
-  protected constructor(params: ParamsInput, defaults: O) {
-    this.defaults = Object.freeze({ ...defaults });
+  protected constructor(params: ParamsInput, defaults: O, options: Partial<O> = {}) {
+    for (const key of Object.keys(options)) {
+      if (!(key in defaults)) {
+        throw new SeqgradError(this.constructor.name, `unknown option '${key}'; the options are ${Object.keys(defaults).join(', ')}`);
+      }
+    }
+    this.defaults = Object.freeze({ ...defaults, ...options });
     const groups = toGroups(this.constructor.name, params);
     if (groups.every((g) => g.params.length === 0)) {
       throw new SeqgradError(this.constructor.name, 'optimizer got an empty parameter list');

@@ -36,7 +36,7 @@ type Buf = Float32Array | Float64Array;
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: ParamsInput, options: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...options });
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options);
   }
 
   protected validate(o: RMSpropOptions): void {

@@ -34,7 +34,7 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsInput, options: Partial<SGDOptions> & { lr: number }) {
-    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options });
+    super(params, { lr: options.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
   }
 
   protected validate(o: SGDOptions): void {
