@@ -1,0 +1,130 @@
+/**
+ * `seqgrad experiment`: a tanh RNN, an LSTM and a GRU on the adding problem, delayed echo and a
+ * character LM, with and without gradient clipping, all seeded; a results table on stdout and
+ * reports/<run>/report.html (plus results.json with every number behind the plots).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { CliError } from './errors.js';
+import { type ProgressHandle, type ProgressMode, createProgress } from './progress.js';
+import { type RunResult, renderReport, resultRows, textTable } from './report.js';
+import { type RunEvent, type RunSpec, executeRun, runLabel } from './run.js';
+import { TASK_DEFAULTS, type TaskName, makeTask } from './tasks.js';
+import { readText } from './train.js';
+import type { TrainConfig } from './trainer.js';
+
+export interface ExperimentOptions {
+  tasks: TaskName[];
+  cells: string[];
+  clip: (number | null)[];
+  steps: number;
+  batch: number;
+  hidden: number;
+  lr: number;
+  seqLen: number | null;
+  delay: number;
+  text: string | null;
+  seed: number;
+  flowEvery: number | null;
+  jobs: number | null;
+  out: string | null;
+  progress: ProgressMode;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Runs one spec in a worker thread, forwarding its events. */
+function runInWorker(spec: RunSpec, emit: (e: RunEvent) => void): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData: spec });
+    let result: RunResult | null = null;
+    worker.on('message', (m: RunEvent | { type: 'error'; message: string }) => {
+      if (m.type === 'error') reject(new CliError(m.message));
+      else {
+        if (m.type === 'done') result = m.result;
+        emit(m);
+      }
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new CliError(`a training worker exited with code ${code} before finishing`));
+    });
+  });
+}
+
+export async function experimentCommand(opts: ExperimentOptions): Promise<void> {
+  const text = opts.text === null ? undefined : readText(opts.text);
+  const tasks = [...new Set(opts.tasks)];
+  const cells = [...new Set(opts.cells)];
+  const clips = [...new Set(opts.clip)];
+  const specs: RunSpec[] = [];
+  const descriptions: Record<string, string> = {};
+  for (const task of tasks) {
+    const seqLen = opts.seqLen ?? TASK_DEFAULTS[task].seqLen;
+    descriptions[task] = makeTask(task, { seqLen, delay: opts.delay, text }).describe();
+    for (const cell of cells) {
+      for (const clip of clips) {
+        const config: TrainConfig = {
+          task, cell, hidden: opts.hidden, layers: 1, bidirectional: false, steps: opts.steps, batch: opts.batch, lr: opts.lr,
+          clip, seed: opts.seed, seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text ?? '',
+        };
+        specs.push({ config, text, logEvery: Math.max(1, Math.floor(opts.steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(opts.steps / 15)) });
+      }
+    }
+  }
+  const jobs = Math.max(1, Math.min(opts.jobs ?? Math.min(2, availableParallelism()), specs.length));
+  const outDir = opts.out ?? join('reports', timestamp());
+  mkdirSync(outDir, { recursive: true });
+
+  process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${cells.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), ${opts.steps} steps each, ${jobs} in parallel\n`);
+  const progress = createProgress(opts.progress, (total) => Math.max(1, Math.ceil(total / 5)));
+  let stopped = false;
+  const onSigint = () => {
+    stopped = true;
+  };
+  process.on('SIGINT', onSigint);
+  const t0 = performance.now();
+  const results: RunResult[] = new Array(specs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < specs.length && !stopped) {
+      const i = next++;
+      const spec = specs[i]!;
+      const label = `${spec.config.task.padEnd(6)} ${runLabel(spec.config.cell, spec.config.clip)}`;
+      const bar: ProgressHandle = progress.start(label, spec.config.steps);
+      const emit = (e: RunEvent) => {
+        if (e.type === 'progress') bar.update(e.step, e.loss, e.accuracy);
+      };
+      results[i] = jobs === 1 ? await executeRun(spec, emit) : await runInWorker(spec, emit);
+      if (results[i]!.diverged) bar.log(`diverged at step ${results[i]!.steps}`);
+      bar.stop();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: jobs }, worker));
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.close();
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const done = results.filter(Boolean);
+  if (stopped) process.stderr.write(`interrupted: reporting the ${done.length} finished runs of ${specs.length}\n`);
+
+  const settings = {
+    steps: opts.steps, batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
+    seed: opts.seed, 'echo delay': opts.delay, text: opts.text ?? 'embedded', jobs,
+  };
+  const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
+  const html = await renderReport({ title: 'seqgrad experiment: RNN vs LSTM vs GRU', command, settings, tasks: descriptions, runs: done, totalSeconds });
+  const reportPath = join(outDir, 'report.html');
+  writeFileSync(reportPath, html);
+  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
+  process.stdout.write(`${textTable(resultRows(done))}\n\n${done.length} runs in ${totalSeconds.toFixed(1)} s\nreport: ${reportPath}\n`);
+  if (stopped) process.exitCode = 130;
+}

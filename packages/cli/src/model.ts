@@ -1,0 +1,174 @@
+/**
+ * The model the CLI trains: [Embedding] → recurrent layer(s) → Linear head, with PyTorch's
+ * parameter names (`embedding.weight`, `rnn.weight_ih_l0`, `head.weight`, …), so a checkpoint
+ * loads into the equivalent `torch.nn` modules (see docs/cli.md).
+ */
+import * as autograd from '@seqgrad/autograd';
+import { Generator, type Tensor, select } from '@seqgrad/autograd';
+import * as layers from '@seqgrad/layers';
+import { Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked } from '@seqgrad/layers';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { CliError } from './errors.js';
+
+export type BuiltinCell = 'rnn' | 'lstm' | 'gru';
+export const BUILTIN_CELLS: readonly BuiltinCell[] = ['rnn', 'lstm', 'gru'];
+
+export function isBuiltinCell(name: string): name is BuiltinCell {
+  return (BUILTIN_CELLS as readonly string[]).includes(name);
+}
+
+export interface ModelConfig {
+  cell: string;
+  hidden: number;
+  layers: number;
+  bidirectional: boolean;
+  inputKind: 'dense' | 'tokens';
+  inputSize: number;
+  outputSize: number;
+  readout: 'last' | 'all';
+  /** Embedding size for token input. */
+  embed: number;
+}
+
+/** A factory for a user's cell: `(inputSize, hiddenSize) => RecurrentCell`. */
+export type CellFactory = (inputSize: number, hiddenSize: number) => RecurrentCell;
+
+/**
+ * Loads a module that exports a custom cell. Accepted shapes, default export or export `Cell`:
+ * - a class extending `RecurrentCell` (built with `new Cell(inputSize, hiddenSize)`), or
+ * - a function `({ autograd, layers }, inputSize, hiddenSize) => cell`, which lets a cell file
+ *   outside this repository use seqgrad without importing it.
+ */
+export async function loadCellFactory(path: string): Promise<CellFactory> {
+  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
+  if (!existsSync(abs)) throw new CliError(`--cell ${path}: no such file`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`--cell ${path}: cannot load the module: ${(err as Error).message?.split('\n')[0]}`);
+  }
+  const exported = mod.default ?? mod.Cell;
+  if (typeof exported !== 'function') {
+    throw new CliError(`--cell ${path}: the module must export (default or as 'Cell') a RecurrentCell class or a factory function`);
+  }
+  const ctor = exported as { prototype: unknown };
+  const make: CellFactory =
+    ctor.prototype instanceof RecurrentCell
+      ? (i, h) => new (exported as new (i: number, h: number) => RecurrentCell)(i, h)
+      : (i, h) => (exported as (lib: unknown, i: number, h: number) => RecurrentCell)({ autograd, layers }, i, h);
+  return (i, h) => {
+    const cell = make(i, h);
+    if (!(cell instanceof RecurrentCell)) {
+      throw new CliError(`--cell ${path}: the factory did not return a RecurrentCell (extend layers.RecurrentCell from the library it is given)`);
+    }
+    return cell;
+  };
+}
+
+type SeqLayer = RNN | LSTM | GRU | Recurrent | Bidirectional | Stacked;
+
+/** Embedding (token input) → recurrent layers → Linear head on the last step or every step. */
+export class SequenceModel extends Module {
+  readonly embedding: Embedding | null;
+  readonly rnn: SeqLayer;
+  readonly head: Linear;
+
+  constructor(readonly config: ModelConfig, generator: Generator, cellFactory?: CellFactory) {
+    super();
+    const { hidden, inputKind, inputSize } = config;
+    const D = config.bidirectional ? 2 : 1;
+    this.embedding = inputKind === 'tokens' ? this.registerModule('embedding', new Embedding(inputSize, config.embed, { generator })) : null;
+    const rnnIn = inputKind === 'tokens' ? config.embed : inputSize;
+    const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator };
+    let rnn: SeqLayer;
+    if (config.cell === 'rnn') rnn = new RNN(rnnIn, hidden, opts);
+    else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, opts);
+    else if (config.cell === 'gru') rnn = new GRU(rnnIn, hidden, opts);
+    else {
+      if (!cellFactory) throw new CliError(`cell '${config.cell}' needs its module loaded`);
+      const one = (i: number): Recurrent | Bidirectional =>
+        config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden)), new Recurrent(cellFactory(i, hidden), { reverse: true })) : new Recurrent(cellFactory(i, hidden));
+      rnn = config.layers === 1 ? one(rnnIn) : new Stacked(Array.from({ length: config.layers }, (_, k) => one(k === 0 ? rnnIn : D * hidden)));
+    }
+    this.rnn = this.registerModule('rnn', rnn);
+    this.head = this.registerModule('head', new Linear(D * hidden, config.outputSize, { generator }));
+  }
+
+  /** The recurrent layer's output sequence (B, T, D·H) for a batch of inputs. */
+  features(input: Tensor): Tensor {
+    const x = this.embedding ? this.embedding.forward(input) : input;
+    return (this.rnn.forward as (x: Tensor) => { output: Tensor })(x).output;
+  }
+
+  /** (B, O) for readout 'last', (B, T, O) for 'all'. */
+  forward(input: Tensor): Tensor {
+    const seq = this.features(input);
+    return this.head.forward(this.config.readout === 'last' ? select(seq, 1, seq.shape[1]! - 1) : seq);
+  }
+
+  /**
+   * Runs a batch of sequences from a given recurrent state (none: zeros) and returns the
+   * head's output at every step, (B, T, O), and the final state, so text can be generated
+   * one character at a time without re-reading the prefix.
+   */
+  run(input: Tensor, state?: unknown): { output: Tensor; state: unknown } {
+    const x = this.embedding ? this.embedding.forward(input) : input;
+    const rnn = this.rnn;
+    if (rnn instanceof LSTM) {
+      const r = rnn.forward(x, state as { h: Tensor; c: Tensor } | undefined);
+      return { output: this.head.forward(r.output), state: { h: r.h, c: r.c } };
+    }
+    if (rnn instanceof RNN || rnn instanceof GRU) {
+      const r = rnn.forward(x, state as { h: Tensor } | undefined);
+      return { output: this.head.forward(r.output), state: { h: r.h } };
+    }
+    const r = (rnn.forward as (x: Tensor, s?: unknown) => { output: Tensor; state: unknown })(x, state);
+    return { output: this.head.forward(r.output), state: r.state };
+  }
+
+  /**
+   * ‖dL/dh_t‖ for t = 0..T−1 (Frobenius norm over the batch) of the first recurrent layer,
+   * measured by unrolling an equivalent composed cell with `h_t` kept, so the norm is the total
+   * gradient reaching h_t: the direct one plus everything flowing back through h_{t+1}.
+   * Defined for one unidirectional layer (the experiment's setting); null otherwise.
+   */
+  gradientFlow(input: Tensor, loss: (out: Tensor) => Tensor): number[] | null {
+    const { config } = this;
+    if (config.layers !== 1 || config.bidirectional) return null;
+    let cell: RecurrentCell;
+    if (this.rnn instanceof Recurrent) cell = this.rnn.cell;
+    else {
+      const inSize = this.embedding ? config.embed : config.inputSize;
+      const made = config.cell === 'rnn' ? new RNNCell(inSize, config.hidden) : config.cell === 'lstm' ? new LSTMCell(inSize, config.hidden) : new GRUCell(inSize, config.hidden);
+      const sd = this.rnn.stateDict();
+      made.loadStateDict({ weight_ih: sd.weight_ih_l0!, weight_hh: sd.weight_hh_l0!, bias_ih: sd.bias_ih_l0!, bias_hh: sd.bias_hh_l0! });
+      cell = made;
+    }
+    const x = this.embedding ? this.embedding.forward(input).detach() : input;
+    const [B, T] = x.shape as [number, number];
+    let s = cell.initialState(B);
+    const hs: Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      s = cell.step(select(x, 1, t), s);
+      hs.push(s.h);
+    }
+    const seq = autograd.stack(hs, 1);
+    const out = this.head.forward(config.readout === 'last' ? select(seq, 1, T - 1) : seq);
+    const grads = autograd.grad([loss(out)], hs, { allowUnused: true });
+    return grads.map((g) => {
+      if (!g) return 0;
+      let sq = 0;
+      for (let i = 0; i < g.data.length; i++) sq += g.data[i]! * g.data[i]!;
+      return Math.sqrt(sq);
+    });
+  }
+}
+
+/** Builds the model for a config; `seed` fixes its initialisation. */
+export async function buildModel(config: ModelConfig, seed: number): Promise<SequenceModel> {
+  const factory = isBuiltinCell(config.cell) ? undefined : await loadCellFactory(config.cell);
+  return new SequenceModel(config, new Generator(seed), factory);
+}
