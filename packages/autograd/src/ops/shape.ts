@@ -250,6 +250,9 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (!Array.isArray(xs as unknown) || xs.length === 0) throw new SeqgradError('concat', 'needs a non-empty list of tensors');
   xs.forEach((x, i) => assertTensor('concat', `xs[${i}]`, x));
   const first = xs[0]!;
+  if (first.ndim === 0) {
+    throw new SeqgradError('concat', `zero-dimensional tensors cannot be concatenated (xs[0] has shape ${fmt(first.shape)}); use stack`);
+  }
   const a = normAxis('concat', axis, first.ndim);
   xs.forEach((x, i) => {
     if (x.ndim !== first.ndim || x.shape.some((d, j) => j !== a && d !== first.shape[j])) {
