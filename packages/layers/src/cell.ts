@@ -64,7 +64,7 @@ export abstract class RecurrentCell<S extends CellState = CellState> extends Mod
     }
     const unbatched = x.ndim === 1;
     const B = unbatched ? 1 : x.shape[0]!;
-    const s = state ? this.checkState(op, state, unbatched ? null : B) : this.initialState(B);
+    const s = state ? this.checkState(op, state, unbatched ? null : B) : this.initialState(unbatched ? undefined : B);
     const x2 = unbatched ? reshape(x, [1, this.inputSize]) : x;
     const s2 = unbatched ? mapState(s, (t) => reshape(t, [1, t.shape[0]!])) : s;
     const next = this.step(x2, s2);

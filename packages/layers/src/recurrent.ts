@@ -118,7 +118,7 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
       if (lengths) {
         const m = stepMask(lengths, t, cell.dtype);
         s = mapState(next, (v, key) => where(m, v, (s as Record<string, Tensor>)[key]!));
-        outs[t] = mul(next.h, m);
+        outs[t] = where(m, next.h, 0);
       } else {
         s = next;
         outs[t] = next.h;

@@ -251,10 +251,10 @@ export abstract class RNNBase extends Module {
       if (lengths) {
         const m = stepMask(lengths, t, this.dtype);
         h = where(m, hN, h);
-        outs[t] = mul(hN, m);
+        outs[t] = where(m, hN, 0);
         if (cN) {
           c = where(m, cN, c!);
-          cOuts[t] = mul(cN, m);
+          cOuts[t] = where(m, cN, 0);
         }
       } else {
         h = hN;

@@ -71,7 +71,8 @@ export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: Truncate
   let state: unknown = boundary.get(0);
   for (let start = 0; start < T; start += k1) {
     const end = Math.min(start + k1, T);
-    const windowStart = Math.max(0, end - k2);
+    // The differentiable window: k2 − k1 steps before the chunk, or its last k2 steps.
+    const windowStart = k2 >= k1 ? Math.max(0, start - (k2 - k1)) : Math.max(start, end - k2);
     // The detached state at windowStart, from the nearest stored chunk boundary before it.
     const from = Math.floor(windowStart / k1) * k1;
     let s = boundary.get(from);
