@@ -1,10 +1,10 @@
 import { SeqgradError, fmt, normAxis, sameShape } from '../errors.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { Tensor, arrayFor } from '../tensor.js';
-import { abs, add, exp, log, mul, neg, relu, sub } from './elementwise.js';
+import { abs, add, div, exp, log, mul, neg, relu, sub, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { assertFloat } from './op.js';
-import { logsumexp, mean, sum } from './reduce.js';
+import { maxShift, mean, sum } from './reduce.js';
 import { permute, reshape } from './shape.js';
 import { gather } from './indexing.js';
 
@@ -17,18 +17,26 @@ function reduceLoss(op: string, loss: Tensor, reduction: Reduction): Tensor {
   throw new SeqgradError(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
 }
 
-/** softmax(x)ᵢ = exp(xᵢ − logsumexp(x)) along `axis` (composed; stable for large |x|). */
+/**
+ * softmax(x)ᵢ = exp(xᵢ − m) / Σⱼ exp(xⱼ − m) along `axis`, with m = max(x) a constant
+ * (composed; no overflow for large |x|, and no cancellation against a large logsumexp).
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
   assertFloat('softmax', 'x', x);
   const a = normAxis('softmax', axis, x.ndim);
-  return exp(sub(x, logsumexp(x, a, true)));
+  const e = exp(sub(x, maxShift(x, [a])));
+  return div(e, sum(e, a, true));
 }
 
-/** log softmax(x) = x − logsumexp(x) along `axis` (composed; stable). */
+/**
+ * log softmax(x) = (x − m) − log Σ exp(x − m) along `axis`, m = max(x) a constant (composed;
+ * exact to rounding even in float32 for |x| ~ 1e4, where x − logsumexp(x) would cancel).
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   assertFloat('logSoftmax', 'x', x);
   const a = normAxis('logSoftmax', axis, x.ndim);
-  return sub(x, logsumexp(x, a, true));
+  const shifted = sub(x, maxShift(x, [a]));
+  return sub(shifted, log(sum(exp(shifted), a, true)));
 }
 
 /**
@@ -99,7 +107,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     count++;
   }
   const picked = reshape(gather(logSoftmax(x2, 1), 1, new Tensor(safe, [M, 1])), [M]);
-  const loss = neg(mul(picked, new Tensor(valid, [M])));
+  // where, not a product with the mask: an ignored row may hold −Infinity, and 0 · ∞ is NaN.
+  const loss = where(new Tensor(valid, [M]), neg(picked), 0);
   if (reduction === 'none') return reshape(loss, target.shape);
   if (reduction === 'sum') return sum(loss);
   if (reduction !== 'mean') throw new SeqgradError('crossEntropy', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);

@@ -153,14 +153,23 @@ export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
 export function logsumexp(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   assertFloat('logsumexp', 'x', x);
   const ax = normAxes('logsumexp', axes, x.ndim);
-  const { keep, flags } = reducedShapes(x, ax, true);
+  const shift = maxShift(x, ax);
+  const lse = add(log(sumOp(exp(sub(x, shift)), ax, true)), shift);
+  return keepdim ? lse : reshape(lse, lse.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/**
+ * @internal The maximum over `axes` (kept as size-1 axes), as a constant without gradient and
+ * with non-finite maxima replaced by 0: the shift m that makes exp(x − m) safe in logsumexp,
+ * softmax and logSoftmax. Any constant m gives the same value and gradient in exact arithmetic.
+ */
+export function maxShift(x: Tensor, axes: readonly number[]): Tensor {
+  const { keep, flags } = reducedShapes(x, [...axes], true);
   const m = arrayFor(x.dtype, numel(keep)) as Float32Array | Float64Array;
   const arg = new Int32Array(m.length);
   reduce('max', m, x.data, x.shape, flags, arg);
   for (let i = 0; i < m.length; i++) if (!Number.isFinite(m[i]!)) m[i] = 0;
-  const shift = new Tensor(m, keep);
-  const lse = add(log(sumOp(exp(sub(x, shift)), ax, true)), shift);
-  return keepdim ? lse : reshape(lse, lse.shape.filter((_, i) => !flags[i]));
+  return new Tensor(m, keep);
 }
 
 
