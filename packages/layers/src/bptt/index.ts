@@ -18,3 +18,7 @@ export {
   gruForward, gruBackward, gruCellForward, gruCellBackward,
   type GruCache, type GruForwardResult,
 } from './gru.js';
+export {
+  checkBptt, type BpttCell, type HandStepGrads, type CheckBpttOptions, type BpttDisagreement, type BpttReport, type Float64Record,
+} from './check.js';
+export { rnnBpttCell, lstmBpttCell, gruBpttCell, type BpttCellOptions } from './bpttCells.js';
