@@ -6,6 +6,8 @@
  * Shapes: op(A) is (M, K), op(B) is (K, N), C is (M, N). `lda`, `ldb`, `ldc` are the row
  * strides of A, B and C as stored (before the transpose).
  */
+import { createWasmGemm, wasmSimdAvailable } from '../wasm/gemm.js';
+
 export type FloatArray = Float32Array | Float64Array;
 
 export interface GemmKernel {
@@ -119,9 +121,18 @@ export const gemmJs: GemmKernel = (transA, transB, M, N, K, alpha, A, aOff, lda,
   }
 };
 
-let activeGemm: GemmKernel = gemmJs;
+/**
+ * The WebAssembly SIMD GEMM (float32 and float64), or null where WebAssembly SIMD is unavailable.
+ * It hands calls too small to pay for copying into the module, or with mixed element types, to
+ * `gemmJs`. Installed by default when available.
+ */
+export const gemmWasm: GemmKernel | null = createWasmGemm(gemmJs);
 
-/** The GEMM in use (TypeScript by default; a WASM kernel may be installed with `setGemmKernel`). */
+export { wasmSimdAvailable };
+
+let activeGemm: GemmKernel = gemmWasm ?? gemmJs;
+
+/** The GEMM in use: `gemmWasm` where WebAssembly SIMD is available, else `gemmJs`; see `setGemmKernel`. */
 export function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
   A: FloatArray, aOff: number, lda: number,

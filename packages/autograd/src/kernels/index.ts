@@ -2,6 +2,6 @@
  * Raw kernels on typed arrays (no autograd): the building blocks of fused layers such as the
  * hand-derived BPTT in @seqgrad/layers. `setGemmKernel` swaps in a faster GEMM everywhere.
  */
-export { gemm, gemmJs, setGemmKernel, type GemmKernel, type FloatArray } from './gemm.js';
+export { gemm, gemmJs, gemmWasm, wasmSimdAvailable, setGemmKernel, type GemmKernel, type FloatArray } from './gemm.js';
 export { unary, binaryBroadcast, broadcastCopy, broadcastStrides, sigmoidScalar, type UnaryOp, type BinaryOp } from './elementwise.js';
 export { reduce, permuteCopy, type ReduceOp } from './reduce.js';

@@ -1,0 +1,186 @@
+;; WebAssembly SIMD GEMM kernels for seqgrad: C = alpha · op(A) · op(B) (+ C), one block at a time.
+;;
+;; This file is a template. `pnpm build:wasm` (bench/scripts/build-wasm.mjs) expands the part
+;; between TEMPLATE-BEGIN and TEMPLATE-END twice, for f32 (4 lanes, 4×8 register tile) and for
+;; f64 (2 lanes, 4×4 register tile), assembles the module with wabt and writes
+;; gemmBytes.generated.ts next to this file. A test checks that file is up to date.
+;;
+;; Placeholders: {T} scalar type, {V} vector shape, {ES} element bytes, {SPLAT} the
+;; load-and-splat instruction, {A1} {A2} {A3} byte offsets of A rows 1..3 in a packed column,
+;; {AK} bytes of one packed A column (4 rows), {NRMASK} register-tile columns minus one.
+;;
+;; The JavaScript side (gemm.ts) copies a block of op(B) (at most KC×NC) and of op(A) (at most
+;; MC×KC) into the staging areas with TypedArray.set, calls pack_b / pack_a, copies the C tile in,
+;; calls macro, and copies the C tile out. The memory has a fixed size and never grows, so no
+;; call leaves anything behind.
+;;
+;; Memory layout (bytes; the same for f32 and f64, whose block sizes are chosen to fit):
+;;   BPACK      0 .. 524288   packed op(B) block, panels of NR columns: [panel][k][NR]
+;;   BRAW  524288 .. 1048576  op(B) block as copied from the caller
+;;   APACK 1048576 .. 1179648 packed op(A) block, panels of 4 rows: [panel][k][4]
+;;   ARAW  1179648 .. 1310720 op(A) block as copied from the caller
+;;   CTILE 1310720 .. 1441792 C tile, 64 rows of 2048 bytes (512 f32 or 256 f64)
+(module
+  (memory (export "memory") 22 22)
+
+  ;; TEMPLATE-BEGIN
+
+  ;; Packs an MC×KC block of op(A): element (i, k) is at src + i*rs + k*cs (bytes).
+  ;; APACK[(i & ~3)*kc + k*4 + (i & 3)] = el(i, k); rows from mc up to a multiple of 4 are zero.
+  (func (export "pack_a_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $mc i32) (param $kc i32)
+    (local $i i32) (local $mcPad i32) (local $s i32) (local $d i32) (local $end i32)
+    (local.set $mcPad (i32.and (i32.add (local.get $mc) (i32.const 3)) (i32.const -4)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $mcPad)))
+        (local.set $d (i32.add (i32.const 1048576)
+          (i32.mul (i32.add (i32.mul (i32.and (local.get $i) (i32.const -4)) (local.get $kc))
+                            (i32.and (local.get $i) (i32.const 3)))
+                   (i32.const {ES}))))
+        (local.set $end (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const {AK}))))
+        (if (i32.lt_u (local.get $i) (local.get $mc))
+          (then
+            (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rs))))
+            (loop $k
+              ({T}.store (local.get $d) ({T}.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $cs)))
+              (local.set $d (i32.add (local.get $d) (i32.const {AK})))
+              (br_if $k (i32.lt_u (local.get $d) (local.get $end)))))
+          (else
+            (loop $z
+              ({T}.store (local.get $d) ({T}.const 0))
+              (local.set $d (i32.add (local.get $d) (i32.const {AK})))
+              (br_if $z (i32.lt_u (local.get $d) (local.get $end))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; Packs a KC×NC block of op(B): element (k, j) is at src + k*rs + j*cs (bytes).
+  ;; BPACK[(j & ~NRMASK)*kc + k*NR + (j & NRMASK)] = el(k, j); columns from nc up to a multiple
+  ;; of NR are zero. Contiguous rows (cs = ES) take a vector path, two v128 per k and panel.
+  (func (export "pack_b_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32)
+    (local $j i32) (local $k i32) (local $ncPad i32) (local $ncFull i32) (local $s i32) (local $d i32) (local $end i32)
+    (local.set $ncPad (i32.and (i32.add (local.get $nc) (i32.const {NRMASK})) (i32.const -{NR})))
+    (if (i32.eq (local.get $cs) (i32.const {ES}))
+      (then
+        ;; Full panels: for each k, copy 32 bytes of row k into each panel.
+        (local.set $ncFull (i32.and (local.get $nc) (i32.const -{NR})))
+        (block $kdone
+          (loop $krows
+            (br_if $kdone (i32.ge_u (local.get $k) (local.get $kc)))
+            (local.set $s (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $rs))))
+            (local.set $d (i32.add (i32.const 0) (i32.mul (local.get $k) (i32.const 32))))
+            (local.set $end (i32.add (local.get $s) (i32.mul (local.get $ncFull) (i32.const {ES}))))
+            (block $pdone
+              (loop $panels
+                (br_if $pdone (i32.ge_u (local.get $s) (local.get $end)))
+                (v128.store (local.get $d) (v128.load (local.get $s)))
+                (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+                (local.set $s (i32.add (local.get $s) (i32.const 32)))
+                (local.set $d (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const 32))))
+                (br $panels)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $krows)))
+        (local.set $j (local.get $ncFull))))
+    ;; Remaining columns (all of them on the strided path) one at a time.
+    (block $done
+      (loop $cols
+        (br_if $done (i32.ge_u (local.get $j) (local.get $ncPad)))
+        (local.set $d
+          (i32.mul (i32.add (i32.mul (i32.and (local.get $j) (i32.const -{NR})) (local.get $kc))
+                            (i32.and (local.get $j) (i32.const {NRMASK})))
+                   (i32.const {ES})))
+        (local.set $end (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const 32))))
+        (if (i32.lt_u (local.get $j) (local.get $nc))
+          (then
+            (local.set $s (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $cs))))
+            (loop $k
+              ({T}.store (local.get $d) ({T}.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $rs)))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (br_if $k (i32.lt_u (local.get $d) (local.get $end)))))
+          (else
+            (loop $z
+              ({T}.store (local.get $d) ({T}.const 0))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (br_if $z (i32.lt_u (local.get $d) (local.get $end))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $cols))))
+
+  ;; The register tile: 4 rows × 2 vectors of C at c (row stride 2048 bytes) get
+  ;; alpha · (packed A panel at a) · (packed B panel at b) over kc ≥ 1 steps, added to C when
+  ;; $load is 1, stored over it when 0.
+  (func $kernel_{T} (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $alpha {T}) (param $load i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32)
+    (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const {AK}))))
+    (loop $k
+      (local.set $b0 (v128.load (local.get $b)))
+      (local.set $b1 (v128.load offset=16 (local.get $b)))
+      (local.set $av ({SPLAT} (local.get $a)))
+      (local.set $c00 ({V}.add (local.get $c00) ({V}.mul (local.get $av) (local.get $b0))))
+      (local.set $c01 ({V}.add (local.get $c01) ({V}.mul (local.get $av) (local.get $b1))))
+      (local.set $av ({SPLAT} offset={A1} (local.get $a)))
+      (local.set $c10 ({V}.add (local.get $c10) ({V}.mul (local.get $av) (local.get $b0))))
+      (local.set $c11 ({V}.add (local.get $c11) ({V}.mul (local.get $av) (local.get $b1))))
+      (local.set $av ({SPLAT} offset={A2} (local.get $a)))
+      (local.set $c20 ({V}.add (local.get $c20) ({V}.mul (local.get $av) (local.get $b0))))
+      (local.set $c21 ({V}.add (local.get $c21) ({V}.mul (local.get $av) (local.get $b1))))
+      (local.set $av ({SPLAT} offset={A3} (local.get $a)))
+      (local.set $c30 ({V}.add (local.get $c30) ({V}.mul (local.get $av) (local.get $b0))))
+      (local.set $c31 ({V}.add (local.get $c31) ({V}.mul (local.get $av) (local.get $b1))))
+      (local.set $a (i32.add (local.get $a) (i32.const {AK})))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (br_if $k (i32.lt_u (local.get $a) (local.get $end))))
+    (local.set $av ({V}.splat (local.get $alpha)))
+    (local.set $c00 ({V}.mul (local.get $c00) (local.get $av)))
+    (local.set $c01 ({V}.mul (local.get $c01) (local.get $av)))
+    (local.set $c10 ({V}.mul (local.get $c10) (local.get $av)))
+    (local.set $c11 ({V}.mul (local.get $c11) (local.get $av)))
+    (local.set $c20 ({V}.mul (local.get $c20) (local.get $av)))
+    (local.set $c21 ({V}.mul (local.get $c21) (local.get $av)))
+    (local.set $c30 ({V}.mul (local.get $c30) (local.get $av)))
+    (local.set $c31 ({V}.mul (local.get $c31) (local.get $av)))
+    (if (local.get $load)
+      (then
+        (local.set $c00 ({V}.add (local.get $c00) (v128.load (local.get $c))))
+        (local.set $c01 ({V}.add (local.get $c01) (v128.load offset=16 (local.get $c))))
+        (local.set $c10 ({V}.add (local.get $c10) (v128.load offset=2048 (local.get $c))))
+        (local.set $c11 ({V}.add (local.get $c11) (v128.load offset=2064 (local.get $c))))
+        (local.set $c20 ({V}.add (local.get $c20) (v128.load offset=4096 (local.get $c))))
+        (local.set $c21 ({V}.add (local.get $c21) (v128.load offset=4112 (local.get $c))))
+        (local.set $c30 ({V}.add (local.get $c30) (v128.load offset=6144 (local.get $c))))
+        (local.set $c31 ({V}.add (local.get $c31) (v128.load offset=6160 (local.get $c))))))
+    (v128.store (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
+    (v128.store offset=2048 (local.get $c) (local.get $c10))
+    (v128.store offset=2064 (local.get $c) (local.get $c11))
+    (v128.store offset=4096 (local.get $c) (local.get $c20))
+    (v128.store offset=4112 (local.get $c) (local.get $c21))
+    (v128.store offset=6144 (local.get $c) (local.get $c30))
+    (v128.store offset=6160 (local.get $c) (local.get $c31)))
+
+  ;; The C tile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack: panels of B
+  ;; outside (one stays in L1), panels of A inside.
+  (func (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $alpha {T}) (param $load i32)
+    (local $i i32) (local $j i32)
+    (block $jdone
+      (loop $jpanels
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $nc)))
+        (local.set $i (i32.const 0))
+        (block $idone
+          (loop $ipanels
+            (br_if $idone (i32.ge_u (local.get $i) (local.get $mc)))
+            (call $kernel_{T}
+              (i32.add (i32.const 1048576) (i32.mul (i32.mul (local.get $i) (local.get $kc)) (i32.const {ES})))
+              (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES}))
+              (i32.add (i32.const 1310720)
+                (i32.add (i32.mul (local.get $i) (i32.const 2048)) (i32.mul (local.get $j) (i32.const {ES}))))
+              (local.get $kc) (local.get $alpha) (local.get $load))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $ipanels)))
+        (local.set $j (i32.add (local.get $j) (i32.const {NR})))
+        (br $jpanels))))
+
+  ;; TEMPLATE-END
+)
