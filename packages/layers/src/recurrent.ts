@@ -4,6 +4,7 @@ import {
 import { checkInput } from './basic.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
 import { Module, cloneModule } from './module.js';
+import { unbind } from './unbind.js';
 
 /** Sequence lengths: one per batch element, each in [1, T]. */
 export type Lengths = Int32Array | readonly number[] | Tensor;
@@ -112,9 +113,10 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     } else s = cell.initialState(B);
 
     const outs: Tensor[] = new Array(T);
+    const xs = unbind(x3, 1);
     for (let k = 0; k < T; k++) {
       const t = this.reverse ? T - 1 - k : k;
-      const next = cell.step(select(x3, 1, t), s);
+      const next = cell.step(xs[t]!, s);
       if (lengths) {
         const m = stepMask(lengths, t, cell.dtype);
         s = mapState(next, (v, key) => where(m, v, (s as Record<string, Tensor>)[key]!));

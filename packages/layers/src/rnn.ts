@@ -6,6 +6,7 @@ import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } 
 import { Module } from './module.js';
 import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
 import { fusedDirection } from './fused.js';
+import { unbind } from './unbind.js';
 
 export type RNNMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
 
@@ -235,14 +236,15 @@ export abstract class RNNBase extends Module {
   }): DirectionResult {
     const { p, lengths } = a;
     const T = a.x.shape[1]!;
-    const gi = linear(a.x, p.weightIh, p.biasIh); // (B, T, G): the input projection of every step in one GEMM
+    // (B, T, G): the input projection of every step in one GEMM, then split into steps once.
+    const gi = unbind(linear(a.x, p.weightIh, p.biasIh), 1);
     let h = a.h0;
     let c = a.c0;
     const outs: Tensor[] = new Array(T);
     const cOuts: Tensor[] = new Array(T);
     for (let k = 0; k < T; k++) {
       const t = a.reverse ? T - 1 - k : k;
-      const git = select(gi, 1, t);
+      const git = gi[t]!;
       let hN: Tensor;
       let cN: Tensor | null = null;
       if (this.mode === 'LSTM') ({ h: hN, c: cN } = lstmStep(git, h, c!, p.weightHh, p.biasHh, p.weightHr));
