@@ -30,15 +30,21 @@ export class LayerNormLSTMCell extends RecurrentCell<LSTMState> {
   constructor(inputSize: number, hiddenSize: number, opts: { dtype?: FloatDType; generator?: Generator } = {}) {
     super(inputSize, hiddenSize, opts);
     const H = hiddenSize;
-    const k = 1 / Math.sqrt(H);
-    const p = (shape: number[]) => init.uniform(zeros(shape, { dtype: this.dtype }), -k, k, opts);
+    const p = (shape: number[]) => zeros(shape, { dtype: this.dtype });
     this.weightIh = this.registerParameter('weight_ih', p([4 * H, inputSize]));
     this.weightHh = this.registerParameter('weight_hh', p([4 * H, H]));
     this.bias = this.registerParameter('bias', p([4 * H]));
+    this.resetParameters(opts.generator);
     // LayerNorms without their own bias: the gate bias above plays that role.
     this.lnIh = this.registerModule('ln_ih', new LayerNorm(4 * H, { bias: false, dtype: this.dtype }));
     this.lnHh = this.registerModule('ln_hh', new LayerNorm(4 * H, { bias: false, dtype: this.dtype }));
     this.lnC = this.registerModule('ln_c', new LayerNorm(H, { dtype: this.dtype }));
+  }
+
+  /** U(−1/√H, 1/√H) for the weights and the bias, as PyTorch's LSTM (Bidirectional calls it on its copy). */
+  resetParameters(generator?: Generator): void {
+    const k = 1 / Math.sqrt(this.hiddenSize);
+    for (const t of [this.weightIh, this.weightHh, this.bias]) init.uniform(t, -k, k, { generator });
   }
 
   step(x: Tensor, { h, c }: LSTMState): LSTMState {

@@ -40,7 +40,11 @@ export interface DirectionParams {
 export interface RNNForwardOptions {
   /** Valid length of each sequence (packed-sequence semantics); see `Recurrent`. */
   lengths?: Lengths;
-  /** LSTM: also return `cAll`, the last layer's cell state at every step. */
+  /**
+   * LSTM: also return `cAll`, the last layer's cell state at every step (zero past each
+   * length). RNN and GRU need no such option: their `output` already is h_t at every step.
+   * The fused LSTM computes it on the composed path (same values and gradients, slower).
+   */
   returnAllStates?: boolean;
 }
 

@@ -1,15 +1,6 @@
 import { type FunctionCtx, SeqgradError, Tensor, arrayFor, defineFunction, fmt, stack } from '@seqgrad/autograd';
 
-/**
- * Splits x along `axis` into its slices, with that axis removed (like `torch.unbind`), as
- * ONE recorded function: its backward stacks the T slice gradients once, O(size of x).
- * Taking the steps of a sequence with `select` instead costs a full-size gradient per step,
- * O(T · size of x) in backward. The backward is made of ops (`stack`), so it can be
- * differentiated again.
- *
- * @example
- * const steps = unbind(randn([2, 5, 3]), 1); // 5 tensors of shape [2, 3]
- */
+// One recorded function for all slices (see unbind).
 const unbindFn = defineFunction({
   name: 'unbind',
   forward(ctx: FunctionCtx, x: Tensor, axis: number): Tensor[] {
@@ -35,6 +26,16 @@ const unbindFn = defineFunction({
   },
 });
 
+/**
+ * Splits x along `axis` into its slices, with that axis removed (like `torch.unbind`), as
+ * ONE recorded function: its backward stacks the T slice gradients once, O(size of x).
+ * Taking the steps of a sequence with `select` instead costs a full-size gradient per step,
+ * O(T · size of x) in backward. The backward is made of ops (`stack`), so it can be
+ * differentiated again.
+ *
+ * @example
+ * const steps = unbind(randn([2, 5, 3]), 1); // 5 tensors of shape [2, 3]
+ */
 export function unbind(x: Tensor, axis = 0): Tensor[] {
   if (!(x instanceof Tensor)) throw new SeqgradError('unbind', 'x must be a Tensor');
   const a = axis < 0 ? axis + x.ndim : axis;

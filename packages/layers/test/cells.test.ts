@@ -140,6 +140,15 @@ describe('custom cells', () => {
     }
   });
 
+  test('LayerNormLSTMCell: Bidirectional re-initialises its copy through resetParameters', () => {
+    const cell = new LayerNormLSTMCell(2, 3);
+    const bi = new Bidirectional(cell);
+    const copy = bi.backwardLayer.cell as LayerNormLSTMCell;
+    expect(Array.from(copy.weightHh.data)).not.toEqual(Array.from(cell.weightHh.data));
+    expect(copy.lnC.weight!.data).not.toBe(cell.lnC.weight!.data);
+    expect(bi.forward(randn([2, 4, 2])).output.shape).toEqual([2, 4, 6]);
+  });
+
   test('LSTMCell in Recurrent equals the LSTM layer with the same weights', () => {
     const cell = new LSTMCell(3, 4, f64);
     const lstm = new LSTM(3, 4, { ...f64, impl: 'fused' });
