@@ -25,11 +25,13 @@ export interface GradcheckCommandOptions {
 }
 
 /** Gate names by the row blocks of weight_ih / weight_hh / biases (PyTorch's order). */
-export function gateNames(cell: string, gates: number): string[] {
-  if (cell === 'lstm' && gates === 4) return ['i (input gate)', 'f (forget gate)', 'g (cell candidate)', 'o (output gate)'];
-  if (cell === 'gru' && gates === 3) return ['r (reset gate)', 'z (update gate)', 'n (new gate)'];
+export function gateNames(cell: RecurrentCell, gates: number): string[] {
+  const own = (cell as { gateNames?: unknown }).gateNames;
+  if (Array.isArray(own) && own.length === gates) return own.map(String);
+  if (cell instanceof LSTMCell && gates === 4) return ['i (input gate)', 'f (forget gate)', 'g (cell candidate)', 'o (output gate)'];
+  if (cell instanceof GRUCell && gates === 3) return ['r (reset gate)', 'z (update gate)', 'n (new gate)'];
   if (gates === 1) return ['h (the only block)'];
-  return Array.from({ length: gates }, (_, k) => `block ${k}`);
+  return Array.from({ length: gates }, (_, k) => `block ${k} of ${gates}`);
 }
 
 async function makeCell(name: string, I: number, H: number, gen: Generator): Promise<RecurrentCell> {
@@ -38,7 +40,7 @@ async function makeCell(name: string, I: number, H: number, gen: Generator): Pro
   if (name === 'lstm') return new LSTMCell(I, H, opts);
   if (name === 'gru') return new GRUCell(I, H, opts);
   const factory = await loadCellFactory(name);
-  const cell = factory(I, H);
+  const cell = factory(I, H, opts);
   if (cell.dtype !== 'float64') {
     // A custom cell built in float32: convert its parameters so finite differences are meaningful.
     throw new CliError(`--cell ${name}: the cell was built in ${cell.dtype}; gradcheck needs float64 (pass the dtype option through to RecurrentCell: new Cell(I, H, { dtype }))`);
@@ -47,7 +49,7 @@ async function makeCell(name: string, I: number, H: number, gen: Generator): Pro
 }
 
 /** Which gate a parameter element belongs to: its row (weights) or index (biases) over H. */
-function describeElement(cell: string, paramName: string, shape: readonly number[], index: number[], H: number): string {
+function describeElement(cell: RecurrentCell, paramName: string, shape: readonly number[], index: number[], H: number): string {
   const rows = shape[0]!;
   if (rows % H !== 0 || index.length === 0) return `${paramName}[${index.join(',')}]`;
   const gates = rows / H;
@@ -70,8 +72,9 @@ export async function gradcheckCommand(opts: GradcheckCommandOptions): Promise<v
     state0[k] = t;
   }
   const stateKeys = Object.keys(state0);
-  const inputs: Tensor[] = [x, ...stateKeys.map((k) => state0[k]!), ...named.map(([, p]) => p)];
-  const names = ['x', ...stateKeys.map((k) => `${k}0`), ...named.map(([n]) => n)];
+  // Parameters first, so the first disagreement found names a weight row, hence a gate.
+  const inputs: Tensor[] = [...named.map(([, p]) => p), x, ...stateKeys.map((k) => state0[k]!)];
+  const names = [...named.map(([n]) => n), 'x', ...stateKeys.map((k) => `${k}0`)];
   const unrollTo = (t: number) => () => {
     let s = state0 as Parameters<typeof cell.step>[1];
     for (let k = 0; k <= t; k++) s = cell.step(select(x, 1, k), s);
@@ -94,11 +97,10 @@ export async function gradcheckCommand(opts: GradcheckCommandOptions): Promise<v
       const m = /output (\d+)\S* element \[([\d,]*)\] with respect to input (\d+) \('([^']+)'\)\S* element \[([\d,]*)\]: numerical (\S+), analytical (\S+)/.exec(err.message);
       if (m) {
         const stateName = stateKeys[Number(m[1])] ?? `output ${m[1]}`;
-        const inputIdx = Number(m[3]);
         const elem = m[5]!.split(',').filter(Boolean).map(Number);
         const p = named.find(([n]) => n === m[4]);
-        const where = p ? describeElement(opts.cell, m[4]!, p[1].shape, elem, H) : `${m[4]}[${elem.join(',')}]`;
-        detail = `d${stateName}_${t}[${m[2]}] / d${where}: numerical ${Number(m[6]).toPrecision(6)}, analytical ${Number(m[7]).toPrecision(6)}` + (inputIdx >= 0 ? '' : '');
+        const where = p ? describeElement(cell, m[4]!, p[1].shape, elem, H) : `${m[4]}[${elem.join(',')}]`;
+        detail = `d${stateName}_${t}[${m[2]}] / d${where}: numerical ${Number(m[6]).toPrecision(6)}, analytical ${Number(m[7]).toPrecision(6)}`;
       } else detail = err.message;
     }
     lines.push(`gradcheck (autograd vs finite differences): FAIL at time step t=${t}: ${detail}`);

@@ -30,16 +30,24 @@ export interface ModelConfig {
   readout: 'last' | 'all';
   /** Embedding size for token input. */
   embed: number;
+  /** LSTM: initial forget-gate bias (Jozefowicz et al. 2015 recommend 1); PyTorch's init when absent. */
+  forgetBias?: number;
 }
 
-/** A factory for a user's cell: `(inputSize, hiddenSize) => RecurrentCell`. */
-export type CellFactory = (inputSize: number, hiddenSize: number) => RecurrentCell;
+/** What a cell is built with: its dtype and the generator of its initialisation. */
+export interface CellBuildOptions {
+  dtype?: 'float32' | 'float64';
+  generator?: Generator;
+}
+
+/** A factory for a user's cell: `(inputSize, hiddenSize, opts) => RecurrentCell`. */
+export type CellFactory = (inputSize: number, hiddenSize: number, opts?: CellBuildOptions) => RecurrentCell;
 
 /**
  * Loads a module that exports a custom cell. Accepted shapes, default export or export `Cell`:
- * - a class extending `RecurrentCell` (built with `new Cell(inputSize, hiddenSize)`), or
- * - a function `({ autograd, layers }, inputSize, hiddenSize) => cell`, which lets a cell file
- *   outside this repository use seqgrad without importing it.
+ * - a class extending `RecurrentCell` (built with `new Cell(inputSize, hiddenSize, { dtype, generator })`), or
+ * - a function `({ autograd, layers }, inputSize, hiddenSize, { dtype, generator }) => cell`, which
+ *   lets a cell file outside this repository use seqgrad without importing it.
  */
 export async function loadCellFactory(path: string): Promise<CellFactory> {
   const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
@@ -57,10 +65,15 @@ export async function loadCellFactory(path: string): Promise<CellFactory> {
   const ctor = exported as { prototype: unknown };
   const make: CellFactory =
     ctor.prototype instanceof RecurrentCell
-      ? (i, h) => new (exported as new (i: number, h: number) => RecurrentCell)(i, h)
-      : (i, h) => (exported as (lib: unknown, i: number, h: number) => RecurrentCell)({ autograd, layers }, i, h);
-  return (i, h) => {
-    const cell = make(i, h);
+      ? (i, h, o) => new (exported as new (i: number, h: number, o?: CellBuildOptions) => RecurrentCell)(i, h, o)
+      : (i, h, o) => (exported as (lib: unknown, i: number, h: number, o?: CellBuildOptions) => RecurrentCell)({ autograd, layers }, i, h, o);
+  return (i, h, o) => {
+    let cell: RecurrentCell;
+    try {
+      cell = make(i, h, o);
+    } catch (err) {
+      throw new CliError(`--cell ${path}: building the cell failed: ${(err as Error).message?.split('\n')[0]}`);
+    }
     if (!(cell instanceof RecurrentCell)) {
       throw new CliError(`--cell ${path}: the factory did not return a RecurrentCell (extend layers.RecurrentCell from the library it is given)`);
     }
@@ -85,12 +98,12 @@ export class SequenceModel extends Module {
     const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator };
     let rnn: SeqLayer;
     if (config.cell === 'rnn') rnn = new RNN(rnnIn, hidden, opts);
-    else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, opts);
+    else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, config.forgetBias === undefined ? opts : { ...opts, forgetBias: config.forgetBias });
     else if (config.cell === 'gru') rnn = new GRU(rnnIn, hidden, opts);
     else {
       if (!cellFactory) throw new CliError(`cell '${config.cell}' needs its module loaded`);
       const one = (i: number): Recurrent | Bidirectional =>
-        config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden)), new Recurrent(cellFactory(i, hidden), { reverse: true })) : new Recurrent(cellFactory(i, hidden));
+        config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden, { generator })), new Recurrent(cellFactory(i, hidden, { generator }), { reverse: true })) : new Recurrent(cellFactory(i, hidden, { generator }));
       rnn = config.layers === 1 ? one(rnnIn) : new Stacked(Array.from({ length: config.layers }, (_, k) => one(k === 0 ? rnnIn : D * hidden)));
     }
     this.rnn = this.registerModule('rnn', rnn);

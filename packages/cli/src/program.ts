@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 /**
- * The `seqgrad` command line. Parsing is commander's; each subcommand's work lives in its own
+ * The `seqgrad` command line's program. Parsing is commander's; each subcommand's work lives in its own
  * module, loaded only when that subcommand runs (so `--help` is instant).
  *
  * Every mistake of the user's (unknown flag, bad value, missing or corrupt file, mismatched
@@ -127,7 +126,7 @@ export function buildProgram(): Command {
   program
     .command('sample')
     .description('generate text from a character-LM checkpoint')
-    .addOption(new Option('--checkpoint <file>', 'a checkpoint written by `seqgrad train --task charlm`').makeOptionMandatory())
+    .addOption(new Option('--checkpoint <file>', 'a checkpoint written by `seqgrad train --task charlm` (required)').makeOptionMandatory())
     .addOption(new Option('--prompt <text>', 'text to start from').default('the '))
     .addOption(new Option('--length <n>', 'characters to generate').argParser(int(1)).default(200))
     .addOption(new Option('--temperature <x>', 'softmax temperature (0 = always the most likely character)').argParser(nonNegative).default(0.8))
@@ -163,6 +162,3 @@ export async function main(argv: string[]): Promise<number> {
     return err instanceof CliError ? err.exitCode : 1;
   }
 }
-
-const code = await main(process.argv.slice(2));
-process.exitCode = code;

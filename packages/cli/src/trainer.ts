@@ -27,6 +27,8 @@ export interface TrainConfig {
   delay: number;
   symbols: number;
   embed: number;
+  /** LSTM: initial forget-gate bias (absent: PyTorch's initialisation). */
+  forgetBias?: number;
   /** charlm: the text file ('' for the embedded text), and the vocabulary. */
   text: string;
   vocab?: string[];
@@ -62,7 +64,7 @@ export class Trainer {
     if (task.vocab) config.vocab = task.vocab;
     const modelConfig: ModelConfig = {
       cell: config.cell, hidden: config.hidden, layers: config.layers, bidirectional: config.bidirectional,
-      inputKind: task.inputKind, inputSize: task.inputSize, outputSize: task.outputSize, readout: task.readout, embed: config.embed,
+      inputKind: task.inputKind, inputSize: task.inputSize, outputSize: task.outputSize, readout: task.readout, embed: config.embed, forgetBias: config.forgetBias,
     };
     const model = await buildModel(modelConfig, config.seed);
     const optimizer = new Adam(model.parameters(), { lr: config.lr });

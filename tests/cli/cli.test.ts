@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { decodeSafetensors, encodeSafetensors } from '../../packages/cli/src/safetensors.js';
+import { bin, buildCli, root, seqgrad, tmp } from './helpers.js';
+
+// Every test runs the built bin as a subprocess, at tiny sizes.
+beforeAll(() => buildCli(), 120_000);
+
+/** A bad invocation: status 1, exactly one line on stderr, no stack trace. */
+function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^seqgrad: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+const tinyCharlm = ['--task', 'charlm', '--cell', 'gru', '--hidden', '8', '--batch', '4', '--seq-len', '8', '--progress', 'none'];
+
+describe('seqgrad --help', () => {
+  test('help: lists every subcommand', async () => {
+    const r = await seqgrad(['--help']);
+    expect(r.code).toBe(0);
+    for (const sub of ['experiment', 'train', 'sample', 'gradcheck']) expect(r.stdout).toContain(sub);
+  });
+
+  test.each(['experiment', 'train', 'sample', 'gradcheck'])('help: %s lists every flag with its default', async (sub) => {
+    const r = await seqgrad([sub, '--help']);
+    expect(r.code).toBe(0);
+    // Join wrapped description lines, then look at each flag's entry.
+    const entries = r.stdout
+      .split('\n')
+      .reduce<string[]>((acc, line) => {
+        if (/^\s{2}-/.test(line)) acc.push(line.trim());
+        else if (acc.length && /^\s{6,}\S/.test(line)) acc[acc.length - 1] += ` ${line.trim()}`;
+        return acc;
+      }, [])
+      .filter((e) => !e.startsWith('-h, --help'));
+    expect(entries.length).toBeGreaterThan(3);
+    for (const e of entries) expect(e, e).toMatch(/\((?:.*, )?default: [^)]+\)|\(required\)|mandatory/);
+  });
+});
+
+describe('seqgrad: bad input', () => {
+  test.each([
+    [['train', '--bogus'], /unknown option '--bogus'/],
+    [['train', '--hidden', 'abc'], /--hidden.*abc/],
+    [['train', '--hidden', '0'], /--hidden.*≥ 1/],
+    [['train', '--task', 'sorting'], /unknown task 'sorting'/],
+    [['train', '--cell', 'transformer'], /unknown cell 'transformer'/],
+    [['train', '--lr', '-1'], /--lr.*positive/],
+    [['experiment', '--cells', 'lstm,foo'], /unknown cell 'foo'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['sample'], /required option '--checkpoint/],
+    [['sample', '--checkpoint', '/nonexistent/x.safetensors'], /no such file/],
+    [['train', '--task', 'charlm', '--text', '/nonexistent/t.txt'], /--text .*no such file/],
+    [['train', '--resume', '--out', '/nonexistent/ck.safetensors'], /--resume: no checkpoint/],
+    [['gradcheck', '--cell', '/nonexistent/cell.mjs'], /no such file/],
+  ])('bad input: %j gives one line and status 1', async (args, pattern) => {
+    expectOneLineError(await seqgrad(args as string[]), pattern);
+  });
+
+  test('bad input: a corrupt or truncated checkpoint gives one line', async () => {
+    const dir = tmp();
+    const garbage = join(dir, 'garbage.safetensors');
+    writeFileSync(garbage, 'this is not a checkpoint at all');
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', garbage]), /not a valid safetensors file/);
+
+    const out = join(dir, 'ok.safetensors');
+    const r = await seqgrad(['train', ...tinyCharlm, '--steps', '2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const bytes = readFileSync(out);
+    const truncated = join(dir, 'truncated.safetensors');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 10));
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', truncated]), /truncated|trailing|past the end/);
+    expectOneLineError(await seqgrad(['train', ...tinyCharlm, '--resume', '--out', truncated]), /not a valid safetensors file/);
+  });
+
+  test('bad input: a checkpoint that does not match the model names the tensor', async () => {
+    const dir = tmp();
+    const out = join(dir, 'ck.safetensors');
+    expect((await seqgrad(['train', ...tinyCharlm, '--steps', '2', '--out', out])).code).toBe(0);
+    const file = decodeSafetensors(readFileSync(out));
+    const w = file.tensors.get('rnn.weight_hh_l0')!;
+    // Same number of values, another shape: the model's (24, 8) becomes (8, 24).
+    file.tensors.set('rnn.weight_hh_l0', { ...w, shape: [w.shape[1]!, w.shape[0]!] });
+    const bad = join(dir, 'reshaped.safetensors');
+    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', bad]), /tensor 'rnn\.weight_hh_l0' has shape \[8, 24\] in the file but \[24, 8\] in the model/);
+
+    file.tensors.set('rnn.weight_hh_l0', w);
+    file.tensors.delete('head.bias');
+    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
+    expectOneLineError(await seqgrad(['train', ...tinyCharlm, '--resume', '--out', bad]), /tensor 'head\.bias' .*missing/);
+  });
+
+  test('bad input: a resumed run refuses a flag that contradicts the checkpoint', async () => {
+    const dir = tmp();
+    const out = join(dir, 'ck.safetensors');
+    expect((await seqgrad(['train', ...tinyCharlm, '--steps', '2', '--out', out])).code).toBe(0);
+    expectOneLineError(await seqgrad(['train', '--resume', '--out', out, '--hidden', '16']), /--hidden 16 differs from the checkpoint's 8/);
+  });
+});
+
+describe('seqgrad train / sample', () => {
+  test('train: charlm writes a checkpoint that sample continues from', async () => {
+    const dir = tmp();
+    const out = join(dir, 'lm.safetensors');
+    const r = await seqgrad(['train', ...tinyCharlm, '--steps', '20', '--checkpoint-every', '5', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/step 20: held-out loss [\d.]+, accuracy [\d.]+%, [\d.]+ bits\/char/);
+    const ck = decodeSafetensors(readFileSync(out));
+    expect(ck.metadata.format).toBe('seqgrad.checkpoint.v1');
+    expect(ck.metadata.step).toBe('20');
+    // PyTorch's parameter names.
+    expect([...ck.tensors.keys()].filter((k) => !k.startsWith('optimizer.')).sort()).toEqual(
+      ['embedding.weight', 'head.bias', 'head.weight', 'rnn.bias_hh_l0', 'rnn.bias_ih_l0', 'rnn.weight_hh_l0', 'rnn.weight_ih_l0'],
+    );
+    const s = await seqgrad(['sample', '--checkpoint', out, '--prompt', 'the ', '--length', '30', '--temperature', '0.5']);
+    expect(s.code, s.stderr).toBe(0);
+    const text = s.stdout.replace(/\n$/, '');
+    expect(text.startsWith('the ')).toBe(true);
+    expect(Array.from(text)).toHaveLength(34);
+    const again = await seqgrad(['sample', '--checkpoint', out, '--prompt', 'the ', '--length', '30', '--temperature', '0.5']);
+    expect(again.stdout).toBe(s.stdout); // seeded
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', out, '--prompt', 'the €']), /character "€" is not in the model's vocabulary/);
+  });
+
+  test('train: --resume after Ctrl-C continues bit for bit like an uninterrupted run', async () => {
+    const dir = tmp();
+    const args = ['train', '--task', 'echo', '--cell', 'lstm', '--hidden', '6', '--batch', '4', '--seq-len', '8', '--delay', '2', '--steps', '600', '--checkpoint-every', '1000'];
+    const full = join(dir, 'full.safetensors');
+    const cut = join(dir, 'cut.safetensors');
+    const whole = await seqgrad([...args, '--out', full, '--progress', 'none']);
+    expect(whole.code, whole.stderr).toBe(0);
+
+    // Interrupt with SIGINT once training runs, as Ctrl-C would.
+    const interrupted = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, ...args, '--out', cut, '--progress', 'lines', '--log-every', '1'], { cwd: root });
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && /step 5\//.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(interrupted.code, interrupted.stderr).toBe(130);
+    expect(interrupted.stderr).toMatch(/SIGINT: stopped at step \d+; checkpoint written/);
+    const step = Number(decodeSafetensors(readFileSync(cut)).metadata.step);
+    expect(step).toBeGreaterThanOrEqual(5);
+    expect(step).toBeLessThan(600);
+
+    const resumed = await seqgrad(['train', '--resume', '--out', cut, '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`resuming at step ${step} of 600`);
+    // Same bytes: weights, Adam moments, schedule, step and data generator state.
+    expect(Buffer.compare(readFileSync(cut), readFileSync(full))).toBe(0);
+    expect(resumed.stdout.split('\n')[0]).toBe(whole.stdout.split('\n')[0]);
+  });
+
+  test('train: a custom cell module trains through the same driver', async () => {
+    const dir = tmp();
+    const out = join(dir, 'custom.safetensors');
+    const r = await seqgrad(['train', '--task', 'adding', '--cell', 'tests/cli/fixtures/minimal-cell.mjs', '--hidden', '5', '--batch', '4', '--seq-len', '6', '--steps', '5', '--progress', 'none', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect([...decodeSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
+  });
+});
+
+describe('seqgrad gradcheck', () => {
+  test('gradcheck: the built-in cells pass', async () => {
+    for (const cell of ['rnn', 'lstm', 'gru']) {
+      const r = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/verdict: PASS/);
+    }
+  });
+
+  test('gradcheck: a planted bug is named by time step and gate', async () => {
+    const r = await seqgrad(['gradcheck', '--cell', 'tests/cli/fixtures/buggy-lstm-cell.mjs', '--seq-len', '3', '--hidden', '3']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL at time step t=0: .*weight_ih\[\d+,\d+\], gate f \(forget gate\)/);
+    expect(r.stdout).toMatch(/verdict: FAIL/);
+  });
+});
+
+test('seqgrad: no stray files in the repository', () => {
+  expect(existsSync(join(root, 'checkpoints'))).toBe(false);
+});
