@@ -211,7 +211,8 @@ export abstract class RNNBase extends Module {
         const k = l * D + d;
         const hInit = h0 ? select(h0, 0, k) : zeros([B, hOut], { dtype: this.dtype });
         const cInit = isLSTM ? (c0 ? select(c0, 0, k) : zeros([B, this.hiddenSize], { dtype: this.dtype })) : null;
-        const args = { x: layerInput, h0: hInit, c0: cInit, p: this.params[l]![d]!, reverse: d === 1, lengths };
+        const keepC = Boolean(opts.returnAllStates) && l === this.numLayers - 1;
+        const args = { x: layerInput, h0: hInit, c0: cInit, p: this.params[l]![d]!, reverse: d === 1, lengths, keepC };
         const r = useFused ? fusedDirection(this.mode, this.resetAfter, args) : this.composedDirection(args);
         outs.push(r.output);
         hs.push(r.h);
@@ -227,16 +228,15 @@ export abstract class RNNBase extends Module {
       const s = stack(list, 0);
       return unbatched ? reshape(s, [LD, s.shape[2]!]) : s;
     };
-    const result: LSTMResult = { output: back(layerInput), h: finalState(hs), c: undefined as unknown as Tensor };
-    if (isLSTM) result.c = finalState(cs);
-    else delete (result as Partial<LSTMResult>).c;
-    if (opts.returnAllStates && isLSTM && cAll) result.cAll = back(cAll);
-    return result;
+    const output = back(layerInput);
+    const h = finalState(hs);
+    if (!isLSTM) return { output, h } as LSTMResult; // RNN and GRU expose only { output, h }
+    return { output, h, c: finalState(cs), ...(opts.returnAllStates && cAll ? { cAll: back(cAll) } : {}) };
   }
 
   /** One layer and direction, op by op: the composed reference. */
   protected composedDirection(a: {
-    x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null;
+    x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null; keepC: boolean;
   }): DirectionResult {
     const { p, lengths } = a;
     const T = a.x.shape[1]!;
@@ -260,7 +260,7 @@ export abstract class RNNBase extends Module {
         outs[t] = where(m, hN, 0);
         if (cN) {
           c = where(m, cN, c!);
-          cOuts[t] = where(m, cN, 0);
+          if (a.keepC) cOuts[t] = where(m, cN, 0);
         }
       } else {
         h = hN;
@@ -268,7 +268,7 @@ export abstract class RNNBase extends Module {
         if (cN) cOuts[t] = c = cN;
       }
     }
-    return { output: stack(outs, 1), h, c, cAll: c ? stack(cOuts, 1) : null };
+    return { output: stack(outs, 1), h, c, cAll: c && a.keepC ? stack(cOuts, 1) : null };
   }
 
   override extraRepr(): string {
