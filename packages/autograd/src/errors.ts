@@ -62,10 +62,12 @@ export function broadcastShapes(op: string, a: Shape, b: Shape, names = ['a', 'b
 
 /** Normalises a possibly negative axis against a rank, naming the op on error. */
 export function normAxis(op: string, axis: number, rank: number, argName = 'axis'): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
+  // A 0-d tensor accepts axis 0 and −1, as in PyTorch (they name the tensor itself).
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
     throw new SeqgradError(op, `${argName}=${axis} is out of range for a tensor of rank ${rank}`);
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + r : axis;
 }
 
 /** Normalises an axis list (undefined = every axis), sorted and without repeats. */
@@ -74,5 +76,6 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = list.map((a) => normAxis(op, a, rank));
   if (new Set(out).size !== out.length) throw new SeqgradError(op, `axes [${list.join(',')}] repeat an axis`);
-  return out.sort((x, y) => x - y);
+  // Reducing a 0-d tensor over its axis 0 reduces over nothing.
+  return rank === 0 ? [] : out.sort((x, y) => x - y);
 }

@@ -26,6 +26,13 @@ describe('indexSelect and indexAdd', () => {
   });
 });
 
+test('indexSelect/gather/narrow/select: a 0-d tensor is refused (was a RangeError; shrunk fuzz counterexample)', () => {
+  expect(() => indexSelect(f64(1), 0, int([0]))).toThrow(/^indexSelect: x\[\] is 0-dimensional; this op needs at least one dimension$/);
+  expect(() => gather(f64(1), 0, int(0, []))).toThrow(/^gather: x\[\] is 0-dimensional/);
+  expect(() => f64(1).narrow(0, 0, 1)).toThrow(/^narrow: x\[\] is 0-dimensional/);
+  expect(() => f64(1).select(0, 0)).toThrow(/^select: x\[\] is 0-dimensional/);
+});
+
 describe('gather and scatterAdd', () => {
   test('gather: out[i][j] = x[i][index[i][j]] along axis 1, and along axis 0', () => {
     const x = f64([[1, 2, 3], [4, 5, 6]], true);

@@ -112,6 +112,15 @@ describe('logsumexp and norm', () => {
   });
 });
 
+describe('0-d tensors (shrunk fuzz counterexamples)', () => {
+  test('mean/sum/softmax: axis 0 or −1 of a 0-d tensor names the tensor itself (mean was NaN)', () => {
+    expect(mean(f64(3), 0)).toBeAllclose(3);
+    expect(sum(f64(3), -1)).toBeAllclose(3);
+    expect(logsumexp(f64(3), 0)).toBeAllclose(3);
+    expect(() => sum(f64(3), 1)).toThrow(/^sum: axis=1 is out of range for a tensor of rank 0$/);
+  });
+});
+
 describe('reduction errors', () => {
   test('sum/mean/max: an axis out of range names the op, the axis and the rank', () => {
     expect(() => sum(m(), 2)).toThrow(/^sum: axis=2 is out of range for a tensor of rank 2$/);

@@ -1,6 +1,6 @@
 import { SeqgradError, fmt, normAxis, numel } from '../errors.js';
 import { Tensor, arrayFor } from '../tensor.js';
-import { assertFloat, defineOp, describe } from './op.js';
+import { assertFloat, assertNotScalar, defineOp, describe } from './op.js';
 import { reshape } from './shape.js';
 
 /** Validates integer indices against `size` and returns them as an Int32Array (negative wrap). */
@@ -122,6 +122,7 @@ const scatterAddOp: (src: Tensor, axis: number, idx: Int32Array, outShape: numbe
  */
 export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly number[]): Tensor {
   assertFloat('indexSelect', 'x', x);
+  assertNotScalar('indexSelect', 'x', x);
   const a = normAxis('indexSelect', axis, x.ndim);
   if (index instanceof Tensor && index.ndim > 1) {
     throw new SeqgradError('indexSelect', `index must be 1-D, got shape ${fmt(index.shape)}`);
@@ -133,6 +134,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly nu
 /** Adds the slices of `src` into a zero tensor of size `size` along `axis` at `index`. */
 export function indexAdd(src: Tensor, axis: number, index: Tensor | readonly number[], size: number): Tensor {
   assertFloat('indexAdd', 'src', src);
+  assertNotScalar('indexAdd', 'src', src);
   const a = normAxis('indexAdd', axis, src.ndim);
   const { idx } = toIndices('indexAdd', 'index', index, size);
   if (idx.length !== src.shape[a]) {
@@ -147,6 +149,7 @@ export function indexAdd(src: Tensor, axis: number, index: Tensor | readonly num
  */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   assertFloat('gather', 'x', x);
+  assertNotScalar('gather', 'x', x);
   const a = normAxis('gather', axis, x.ndim);
   if (!(index instanceof Tensor) || index.ndim !== x.ndim || index.shape.some((d, i) => i !== a && d > x.shape[i]!)) {
     throw new SeqgradError(
@@ -161,6 +164,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 /** Adds `src` into a zero tensor of `shape` at the positions `index` names along `axis` (like `scatter_add`). */
 export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: readonly number[]): Tensor {
   assertFloat('scatterAdd', 'src', src);
+  assertNotScalar('scatterAdd', 'src', src);
   const a = normAxis('scatterAdd', axis, src.ndim);
   if (!(index instanceof Tensor) || index.ndim !== src.ndim || index.shape.some((d, i) => d !== src.shape[i])) {
     throw new SeqgradError('scatterAdd', `index must have src's shape ${fmt(src.shape)}`);

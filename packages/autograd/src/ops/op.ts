@@ -31,3 +31,8 @@ export function describe(x: unknown): string {
 export function promoteDtype(a: DType, b: DType): FloatDType {
   return a === 'float64' || b === 'float64' ? 'float64' : 'float32';
 }
+
+/** Ops that work along an axis (narrow, select, split, indexSelect, gather, ...) need rank ≥ 1. */
+export function assertNotScalar(op: string, arg: string, t: Tensor): void {
+  if (t.ndim === 0) throw new SeqgradError(op, `${arg}${fmt(t.shape)} is 0-dimensional; this op needs at least one dimension`);
+}

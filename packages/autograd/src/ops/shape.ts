@@ -3,7 +3,7 @@ import { broadcastCopy } from '../kernels/elementwise.js';
 import { permuteCopy } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
 import { cast } from './elementwise.js';
-import { defineOp, describe, promoteDtype } from './op.js';
+import { assertNotScalar, defineOp, describe, promoteDtype } from './op.js';
 import { sumTo } from './reduce.js';
 
 function assertTensor(op: string, arg: string, x: unknown): asserts x is Tensor {
@@ -285,6 +285,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 /** The window [start, start + length) along `axis`. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   assertTensor('narrow', 'x', x);
+  assertNotScalar('narrow', 'x', x);
   const a = normAxis('narrow', axis, x.ndim);
   const n = x.shape[a]!;
   const s = start < 0 ? start + n : start;
@@ -309,6 +310,7 @@ export function slice(x: Tensor, axis: number, start = 0, end?: number): Tensor 
 /** The slice at `index` along `axis`, with that axis removed. */
 export function select(x: Tensor, axis: number, index: number): Tensor {
   assertTensor('select', 'x', x);
+  assertNotScalar('select', 'x', x);
   const a = normAxis('select', axis, x.ndim);
   const n = x.shape[a]!;
   if (!Number.isInteger(index) || index < -n || index >= n) {
@@ -320,6 +322,7 @@ export function select(x: Tensor, axis: number, index: number): Tensor {
 /** Splits into pieces of `size` (the last may be smaller) or into the given section sizes. */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
   assertTensor('split', 'x', x);
+  assertNotScalar('split', 'x', x);
   const a = normAxis('split', axis, x.ndim);
   const n = x.shape[a]!;
   let sizes: number[];
@@ -345,6 +348,7 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
 /** Splits into `chunks` nearly equal pieces (as `torch.chunk`). */
 export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
   assertTensor('chunk', 'x', x);
+  assertNotScalar('chunk', 'x', x);
   if (!Number.isInteger(chunks) || chunks <= 0) throw new SeqgradError('chunk', `chunks must be a positive integer, got ${chunks}`);
   const a = normAxis('chunk', axis, x.ndim);
   return split(x, Math.max(1, Math.ceil(x.shape[a]! / chunks)), a);
