@@ -1,5 +1,5 @@
 import { Generator, type Tensor, add, mul, randn, sum } from '@seqgrad/autograd';
-import { Bidirectional, GRUCell, LSTM, LSTMCell, RNNCell, Recurrent, Stacked } from '@seqgrad/layers';
+import { Bidirectional, GRUCell, LSTM, LSTMCell, RNNCell, Recurrent, Stacked, truncatedBptt } from '@seqgrad/layers';
 import { describe, expect, test } from 'vitest';
 
 const f64 = { dtype: 'float64' as const };
@@ -102,6 +102,25 @@ describe('Recurrent', () => {
     stack.train();
     expect(Array.from(stack.forward(x).output.data)).not.toEqual(Array.from(a.output.data));
     expect(() => new Stacked([new Recurrent(c0), new Recurrent(c0)])).toThrow('Stacked: layer 1 expects inputSize 3 but layer 0 outputs 4');
+  });
+
+  test('Stacked: bidirectional layers with lengths equal a 2-layer bidirectional LSTM', () => {
+    const cells = [[new LSTMCell(3, 2, f64), new LSTMCell(3, 2, f64)], [new LSTMCell(4, 2, f64), new LSTMCell(4, 2, f64)]];
+    const lstm = new LSTM(3, 2, { ...f64, numLayers: 2, bidirectional: true });
+    lstm.loadStateDict(sdFromCells(cells));
+    const net = new Stacked(cells.map(([f, b]) => new Bidirectional(f!, b!)));
+    const x = randn([3, 4, 3], f64);
+    const lengths = [4, 1, 3];
+    close(net.forward(x, undefined, { lengths }).output, lstm.forward(x, undefined, { lengths }).output);
+  });
+
+  test('truncatedBptt: drives a Recurrent layer with its own state format', () => {
+    const rec = new Recurrent(new LSTMCell(2, 3, f64));
+    const x = randn([2, 9, 2], f64);
+    const { state, losses } = truncatedBptt(rec, x, { k1: 4, loss: (out) => sum(out) });
+    expect(losses).toHaveLength(3);
+    close((state as { c: Tensor }).c, rec.forward(x).state.c);
+    expect((state as { h: Tensor }).h.requiresGrad).toBe(false);
   });
 
   test('Recurrent: gradients reach every parameter and the initial state', () => {
