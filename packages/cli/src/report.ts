@@ -68,6 +68,11 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 const finite = (v: number) => Number.isFinite(v) && v > 0;
 
+/** Facets in the order the runs were given (adding, echo, charlm), not alphabetical. */
+function taskOrder(runs: RunResult[]): string[] {
+  return [...new Set(runs.map((r) => r.task))];
+}
+
 function curveSpec(runs: RunResult[], field: 'loss' | 'accuracy' | 'gradNorm', title: string, log: boolean): TopLevelSpec {
   const values = runs.flatMap((r) =>
     r.history
@@ -78,7 +83,7 @@ function curveSpec(runs: RunResult[], field: 'loss' | 'accuracy' | 'gradNorm', t
     $schema: SCHEMA,
     title,
     data: { values },
-    facet: { column: { field: 'task', type: 'nominal', title: null } },
+    facet: { column: { field: 'task', type: 'nominal', title: null, sort: taskOrder(runs) } },
     spec: {
       width: 260,
       height: 180,
@@ -104,8 +109,8 @@ function heatmapSpec(runs: RunResult[]): TopLevelSpec {
     title: 'gradient flow: log10 ‖dL/dh_t‖ by time step t (x) and training step (y)',
     data: { values },
     facet: {
-      row: { field: 'model', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } },
-      column: { field: 'task', type: 'nominal', title: null },
+      row: { field: 'model', type: 'nominal', title: null, sort: [...new Set(runs.map((r) => r.label))], header: { labelAngle: 0, labelAlign: 'left' } },
+      column: { field: 'task', type: 'nominal', title: null, sort: taskOrder(runs) },
     },
     spec: {
       width: 220,
@@ -153,7 +158,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     { id: 'loss', caption: 'Training loss per model and task (log scale; MSE for adding, cross entropy in nats otherwise).', spec: curveSpec(input.runs, 'loss', 'loss', true) },
     { id: 'accuracy', caption: 'Accuracy: |error| < 0.04 for adding, top-1 symbol for echo, top-1 next character for charlm.', spec: curveSpec(input.runs, 'accuracy', 'accuracy', false) },
     { id: 'gradnorm', caption: 'Total gradient norm before clipping (log scale). Spikes are what clipping tames.', spec: curveSpec(input.runs, 'gradNorm', 'gradient norm before clipping', true) },
-    { id: 'flow', caption: 'Gradient flow: the norm of the loss gradient reaching each hidden state h_t. A dark left side means gradients vanish before they reach the early steps: the tanh RNN shows it most.', spec: heatmapSpec(input.runs) },
+    { id: 'flow', caption: 'Gradient flow: the norm of the loss gradient reaching each hidden state h_t. A dark left side means the gradient vanishes before it reaches the early steps, so they cannot learn from the loss at the end.', spec: heatmapSpec(input.runs) },
   ];
   const figures: string[] = [];
   for (const p of plots) {
