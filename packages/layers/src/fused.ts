@@ -29,7 +29,7 @@ function cellParams(wIh: Tensor, wHh: Tensor, bIh: Arg, bHh: Arg, wHr: Arg): Cel
 function refuseDoubleBackward(cfg: FusedConfig): void {
   if (isGradEnabled()) {
     throw new SeqgradError(
-      `${cfg.mode}(fused)`,
+      `${cfg.mode.startsWith('RNN') ? 'RNN' : cfg.mode}(fused)`,
       'double backward is not supported: the hand-derived BPTT backward is not itself differentiable. ' +
         "Build the layer with impl: 'composed' for higher-order gradients (createGraph)",
     );
@@ -39,8 +39,8 @@ function refuseDoubleBackward(cfg: FusedConfig): void {
 const asTensor = (a: FloatArray | null, shape: number[]): Tensor | null => (a ? new Tensor(a, shape) : null);
 
 /** fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for LSTM, [output, hT] otherwise. */
-const fusedLayer = defineFunction({
-  name: 'fusedRecurrent',
+const makeFused = (name: string) => defineFunction({
+  name,
   onceDifferentiable: true,
   forward(ctx: FunctionCtx, x: Tensor, h0: Tensor, c0: Arg, wIh: Tensor, wHh: Tensor, bIh: Arg, bHh: Arg, wHr: Arg, cfg: FusedConfig): Tensor[] {
     const p = cellParams(wIh, wHh, bIh, bHh, wHr);
@@ -90,6 +90,14 @@ const fusedLayer = defineFunction({
   },
 });
 
+// One function per mode, so that messages name the layer ('LSTM(fused): ...').
+const fusedLayers: Record<RNNMode, ReturnType<typeof makeFused>> = {
+  RNN_TANH: makeFused('RNN(fused)'),
+  RNN_RELU: makeFused('RNN(fused)'),
+  LSTM: makeFused('LSTM(fused)'),
+  GRU: makeFused('GRU(fused)'),
+};
+
 /** One layer and direction through the fused function; same contract as the composed path. */
 export function fusedDirection(
   mode: RNNMode,
@@ -100,6 +108,6 @@ export function fusedDirection(
   const H = a.p.weightHh.shape[0]! / (mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1);
   const dims: SeqDims = { B, T, I, H, ...(a.p.weightHr ? { P: a.p.weightHr.shape[0]! } : {}) };
   const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths };
-  const outs = fusedLayer(a.x, a.h0, a.c0, a.p.weightIh, a.p.weightHh, a.p.biasIh, a.p.biasHh, a.p.weightHr, cfg);
+  const outs = fusedLayers[mode](a.x, a.h0, a.c0, a.p.weightIh, a.p.weightHh, a.p.biasIh, a.p.biasHh, a.p.weightHr, cfg);
   return { output: outs[0]!, h: outs[1]!, c: outs[2] ?? null, cAll: null };
 }
