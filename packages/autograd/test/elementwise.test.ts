@@ -75,6 +75,15 @@ describe('numbers as operands', () => {
     expect(b.grad).toBeAllclose([8 * Math.log(2), 0]);
   });
 
+  test('pow: x⁰ has gradient 0 also at x = 0 (was NaN from 0 · 0⁻¹)', () => {
+    const x = f64([0, 2], true);
+    pow(x, 0).sum().backward();
+    expect(num(x.grad)).toEqual([0, 0]);
+    const y = f64([0, 3], true);
+    pow(y, 2).sum().backward();
+    expect(num(y.grad)).toEqual([0, 6]);
+  });
+
   test('mixed float32 and float64 promote to float64, gradients come back in each dtype', () => {
     const a = tensor([1, 2], { requiresGrad: true });
     const b = f64([0.5, 0.25], true);

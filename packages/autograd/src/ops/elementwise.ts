@@ -107,10 +107,16 @@ const powOp: (a: Tensor, b: Tensor) => Tensor = defineOp('pow',
     ctx.saveForBackward(a, b);
     return binaryRaw('pow', a, b, a.dtype);
   },
-  // d(a^b) = b a^(b−1) da + a^b ln(a) db   (the db term is 0 where a = 0 and b ≥ 0, as in PyTorch)
+  // d(a^b) = b a^(b−1) da + a^b ln(a) db
+  // (the da term is 0 at a = b = 0, where 0 · 0^(−1) would be NaN; the db term is 0 where a = 0
+  //  and b ≥ 0; both as in PyTorch)
   (ctx, g) => {
     const [a, b] = ctx.savedTensors as [Tensor, Tensor];
-    const da = ctx.needsInputGrad[0] ? sumTo(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape) : null;
+    let da: Tensor | null = null;
+    if (ctx.needsInputGrad[0]) {
+      const bothZero = binaryRaw('mul', compare('eq', a, 0), compare('eq', b, 0), a.dtype);
+      da = sumTo(mul(g, where(bothZero, 0, mul(b, pow(a, sub(b, 1))))), a.shape);
+    }
     let db: Tensor | null = null;
     if (ctx.needsInputGrad[1]) {
       const zeroBase = binaryRaw('mul', compare('eq', a, 0), compare('ge', b, 0), a.dtype);
