@@ -1,0 +1,105 @@
+import { describe, expect, test } from 'vitest';
+import {
+  Tensor, arange, eye, full, fullLike, isTensor, ones, onesLike, tensor, zeros, zerosLike,
+} from '@seqgrad/autograd';
+import { f64 } from './helpers.js';
+
+describe('creation', () => {
+  test('tensor: nested arrays, numbers, booleans; float32 by default', () => {
+    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.dtype).toBe('float32');
+    expect(t.data).toBeInstanceOf(Float32Array);
+    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(tensor(3).shape).toEqual([]);
+    expect(tensor(3).item()).toBe(3);
+    expect(Array.from(tensor([true, false]).data)).toEqual([1, 0]);
+    expect(tensor([]).shape).toEqual([0]);
+    expect(tensor([[]]).shape).toEqual([1, 0]);
+  });
+
+  test('tensor: typed arrays keep their dtype and are copied; shape option', () => {
+    const src = new Float64Array([1, 2, 3, 4]);
+    const t = tensor(src, { shape: [2, 2] });
+    expect(t.dtype).toBe('float64');
+    expect(t.data).not.toBe(src);
+    expect(tensor(new Int32Array([1, 2])).dtype).toBe('int32');
+    expect(tensor(new Int32Array([1, 2]), { dtype: 'float32' }).dtype).toBe('float32');
+    expect(tensor([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
+  });
+
+  test('tensor: errors name the shapes', () => {
+    expect(() => tensor([[1, 2], [3]])).toThrow(/^tensor: ragged nested array: expected 2 elements at depth 1, got 1$/);
+    expect(() => tensor([1, 2], { shape: [3] })).toThrow(/^tensor: shape \[3\] does not fit 2 values$/);
+    expect(() => tensor(new Float32Array(4), { shape: [3] })).toThrow(/^tensor: shape \[3\] holds 3 elements but data has 4$/);
+    expect(() => tensor([1], { dtype: 'float16' as 'float32' })).toThrow(/^tensor: unknown dtype 'float16'/);
+  });
+
+  test('zeros/ones/full/arange/eye and the *Like variants', () => {
+    expect(zeros([2]).toArray()).toEqual([0, 0]);
+    expect(ones([1, 2], { dtype: 'float64' }).dtype).toBe('float64');
+    expect(full([2], 7).toArray()).toEqual([7, 7]);
+    expect(Array.from(full([2], 1.7, { dtype: 'int32' }).data)).toEqual([1, 1]);
+    expect(arange(3).toArray()).toEqual([0, 1, 2]);
+    expect(arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
+    expect(arange(5, 0, -2).toArray()).toEqual([5, 3, 1]);
+    expect(eye(2, 3).toArray()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    const x = f64([[1, 2]]);
+    expect(zerosLike(x).dtype).toBe('float64');
+    expect(onesLike(x).toArray()).toEqual([[1, 1]]);
+    expect(fullLike(x, 3, { dtype: 'float32' }).dtype).toBe('float32');
+    expect(() => arange(0, 1, 0)).toThrow(/^arange: step must be a non-zero finite number, got 0$/);
+    expect(() => zeros([2, 1.5])).toThrow(/^full: shape \[2,1.5\] must hold non-negative integers$/);
+  });
+
+  test('requiresGrad option makes a leaf', () => {
+    const x = ones([2], { requiresGrad: true });
+    expect(x.requiresGrad).toBe(true);
+    expect(x.isLeaf).toBe(true);
+    expect(x.grad).toBeNull();
+    expect(x.mul(2).isLeaf).toBe(false);
+  });
+});
+
+describe('Tensor', () => {
+  test('item: only one-element tensors', () => {
+    expect(tensor([[5]]).item()).toBe(5);
+    expect(() => tensor([1, 2]).item()).toThrow(/^item: only one-element tensors can be converted to a number, got shape \[2\]$/);
+  });
+
+  test('toString shows shape, dtype, gradFn and the first values', () => {
+    expect(tensor([1, 2]).toString()).toBe('Tensor(shape=[2], dtype=float32, [1, 2])');
+    expect(f64([1, 2, 3, 4, 5, 6, 7]).toString()).toBe('Tensor(shape=[7], dtype=float64, [1, 2, 3, 4, 5, 6, …])');
+    expect(ones([1], { requiresGrad: true }).toString()).toMatch(/requiresGrad=true/);
+    expect(ones([1], { requiresGrad: true }).mul(2).toString()).toMatch(/gradFn=mul/);
+  });
+
+  test('to/float/double convert dtype; methods mirror the functions', () => {
+    const x = tensor([1.5, -2.5]);
+    expect(x.double().dtype).toBe('float64');
+    expect(x.double().float().dtype).toBe('float32');
+    expect(Array.from(x.to('int32').data)).toEqual([1, -2]);
+    expect(x.ndim).toBe(1);
+    expect(x.size).toBe(2);
+    expect(isTensor(x)).toBe(true);
+    expect(isTensor([1])).toBe(false);
+    expect(x instanceof Tensor).toBe(true);
+  });
+
+  test('grad is settable, as in PyTorch', () => {
+    const x = ones([2], { requiresGrad: true });
+    x.grad = tensor([1, 1]);
+    x.mul(3).sum().backward();
+    expect(x.grad!.toArray()).toEqual([4, 4]);
+  });
+
+  test('clone copies the buffer and stays differentiable; detach shares it', () => {
+    const x = f64([1, 2], true);
+    const c = x.clone();
+    expect(c.data).not.toBe(x.data);
+    expect(c.requiresGrad).toBe(true);
+    c.mul(c).sum().backward();
+    expect(x.grad!.toArray()).toEqual([2, 4]);
+    expect(x.detach().data).toBe(x.data);
+  });
+});
