@@ -180,13 +180,17 @@ describe('seqgrad gradcheck', () => {
       const r = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/verdict: PASS/);
+      expect(r.stdout).toMatch(/checkBptt .*: ok/);
     }
   });
 
   test('gradcheck: a planted bug is named by time step and gate', async () => {
     const r = await seqgrad(['gradcheck', '--cell', 'tests/cli/fixtures/buggy-lstm-cell.mjs', '--seq-len', '3', '--hidden', '3']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/FAIL at time step t=0: .*weight_ih\[\d+,\d+\], gate f \(forget gate\)/);
+    // Finite differences: the autograd bug shows at the first step, in a forget-gate row.
+    expect(r.stdout).toMatch(/gradcheck .*FAIL at time step t=0: .*weight_ih\[\d+,\d+\], gate f \(forget gate\)/);
+    // checkBptt walks back from the last step: the hand backward's sign error shows there first.
+    expect(r.stdout).toMatch(/checkBptt .*FAIL at time step t=2: gate f \(forget gate\)/);
     expect(r.stdout).toMatch(/verdict: FAIL/);
   });
 });

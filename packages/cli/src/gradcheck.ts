@@ -11,9 +11,9 @@
 import * as autograd from '@seqgrad/autograd';
 import { GradcheckError, Generator, Tensor, gradcheck, randn, select } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
-import { GRUCell, LSTMCell, RNNCell, type RecurrentCell } from '@seqgrad/layers';
+import { type BpttCell, GRUCell, LSTMCell, RNNCell, type RecurrentCell, checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell } from '@seqgrad/layers';
 import { CliError } from './errors.js';
-import { isBuiltinCell, loadCellFactory } from './model.js';
+import { loadCellFactory, loadCellModule } from './model.js';
 
 export interface GradcheckCommandOptions {
   cell: string;
@@ -108,7 +108,7 @@ export async function gradcheckCommand(opts: GradcheckCommandOptions): Promise<v
   if (fdOk) lines.push(`gradcheck (autograd vs finite differences): ok at every time step t=0..${T - 1} for x, ${stateKeys.map((k) => `${k}0`).join(', ')} and every parameter`);
 
   // 2. autograd vs the hand-derived BPTT.
-  const bptt = await runCheckBptt(opts, cell);
+  const bptt = await runCheckBptt(opts);
   lines.push(bptt.line);
   const ok = fdOk && bptt.ok !== false;
   lines.push(`verdict: ${ok ? 'PASS' : 'FAIL'}${ok ? ' — the gradients of this cell are right' : ' — see the first disagreement above'}`);
@@ -116,13 +116,47 @@ export async function gradcheckCommand(opts: GradcheckCommandOptions): Promise<v
   if (!ok) process.exitCode = 1;
 }
 
-/** checkBptt from @seqgrad/layers, when this build of layers has it. */
-async function runCheckBptt(opts: GradcheckCommandOptions, cell: RecurrentCell): Promise<{ ok: boolean | null; line: string }> {
-  const lib = layers as Record<string, unknown>;
-  if (typeof lib.checkBptt !== 'function') {
-    return { ok: null, line: 'checkBptt (autograd vs hand-derived BPTT): not available in this build of @seqgrad/layers' };
+/** The hand-written BPTT step to check: the built-in cells', or the one a cell module exports. */
+async function bpttCellFor(opts: GradcheckCommandOptions): Promise<BpttCell | null> {
+  const sizes = { inputSize: opts.input, hiddenSize: opts.hidden };
+  if (opts.cell === 'rnn') return rnnBpttCell(sizes) as BpttCell;
+  if (opts.cell === 'lstm') return lstmBpttCell(sizes) as BpttCell;
+  if (opts.cell === 'gru') return gruBpttCell(sizes) as BpttCell;
+  const mod = await loadCellModule(opts.cell);
+  const exported = mod.bpttCell;
+  if (exported === undefined) return null;
+  const cell = typeof exported === 'function' ? (exported as (lib: unknown, i: number, h: number) => unknown)({ autograd, layers }, opts.input, opts.hidden) : exported;
+  const c = cell as Partial<BpttCell>;
+  if (!c || typeof c.composed !== 'function' || typeof c.forward !== 'function' || typeof c.backward !== 'function') {
+    throw new CliError(`--cell ${opts.cell}: its 'bpttCell' export must be a BpttCell (name, inputSize, stateSizes, paramShapes, composed, forward, backward) or a function returning one`);
   }
-  void autograd;
-  void cell;
-  return { ok: null, line: 'checkBptt: pending' };
+  return c as BpttCell;
+}
+
+const GATE_LABELS: Record<string, string> = {
+  i: 'i (input gate)', f: 'f (forget gate)', g: 'g (cell candidate)', o: 'o (output gate)', r: 'r (reset gate)', z: 'z (update gate)', n: 'n (new gate)',
+};
+
+/** checkBptt from @seqgrad/layers: the first (time step, gate or state, parameter) that disagrees. */
+async function runCheckBptt(opts: GradcheckCommandOptions): Promise<{ ok: boolean | null; line: string }> {
+  const cell = await bpttCellFor(opts);
+  const head = 'checkBptt (autograd vs hand-derived BPTT)';
+  if (!cell) return { ok: null, line: `${head}: skipped — the module exports no 'bpttCell' (a hand-written backward) to compare` };
+  const report = checkBptt(cell, { batch: opts.batch, steps: opts.seqLen, seed: opts.seed });
+  if (report.ok) return { ok: true, line: `${head}: ok — ${report.compared} values agree over ${opts.seqLen} steps (max |difference| ${report.maxAbsDiff.toExponential(1)})` };
+  const f = report.first!;
+  const at = `[${f.index.join(',')}]`;
+  const gates = cell.gates ?? [];
+  let what: string;
+  if (f.kind === 'gate') what = `gate ${GATE_LABELS[f.name] ?? f.name}: dL/da${at} (pre-activation)`;
+  else if (f.kind === 'param') {
+    const rows = cell.paramShapes[f.name]?.[0] ?? 0;
+    const blocks = gates.length;
+    const per = blocks ? rows / blocks : 0;
+    const gate = blocks && Number.isInteger(per) && per > 0 ? `, gate ${GATE_LABELS[gates[Math.floor(f.index[0]! / per)]!] ?? gates[Math.floor(f.index[0]! / per)]}` : '';
+    what = `this step's gradient of ${f.name}${at}${gate}`;
+  } else if (f.kind === 'state') what = `the gradient of the state ${f.name} entering the step (dL/d${f.name}_${f.step - 1}${at})`;
+  else if (f.kind === 'input') what = `dL/dx_${f.step}${at}`;
+  else what = `the forward value of ${f.name}_${f.step}${at}`;
+  return { ok: false, line: `${head}: FAIL at time step t=${f.step}: ${what}: autograd ${f.autograd.toPrecision(6)}, hand ${f.hand.toPrecision(6)}` };
 }

@@ -50,14 +50,7 @@ export type CellFactory = (inputSize: number, hiddenSize: number, opts?: CellBui
  *   lets a cell file outside this repository use seqgrad without importing it.
  */
 export async function loadCellFactory(path: string): Promise<CellFactory> {
-  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
-  if (!existsSync(abs)) throw new CliError(`--cell ${path}: no such file`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError(`--cell ${path}: cannot load the module: ${(err as Error).message?.split('\n')[0]}`);
-  }
+  const mod = await loadCellModule(path);
   const exported = mod.default ?? mod.Cell;
   if (typeof exported !== 'function') {
     throw new CliError(`--cell ${path}: the module must export (default or as 'Cell') a RecurrentCell class or a factory function`);
@@ -79,6 +72,17 @@ export async function loadCellFactory(path: string): Promise<CellFactory> {
     }
     return cell;
   };
+}
+
+/** Imports a cell module given on the command line (relative to the working directory). */
+export async function loadCellModule(path: string): Promise<Record<string, unknown>> {
+  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
+  if (!existsSync(abs)) throw new CliError(`--cell ${path}: no such file`);
+  try {
+    return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`--cell ${path}: cannot load the module: ${(err as Error).message?.split('\n')[0]}`);
+  }
 }
 
 type SeqLayer = RNN | LSTM | GRU | Recurrent | Bidirectional | Stacked;
