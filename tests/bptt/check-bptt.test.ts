@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell, type BpttCell, type Float64Record, type HandStepGrads,
@@ -153,6 +154,23 @@ describe('checkBptt', () => {
       expect(r.maxAbsDiff).toBeLessThan(1e-12);
     });
   }
+
+  test('checkBptt: every built-in cell passes for random sizes, batch, length and seed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }),
+        fc.boolean(), fc.nat(1000),
+        (I, H, batch, steps, bias, seed) => {
+          const cells = [
+            rnnBpttCell({ inputSize: I, hiddenSize: H, bias }),
+            lstmBpttCell({ inputSize: I, hiddenSize: H, bias, projSize: seed % 2 ? H - 1 : 0 }),
+            gruBpttCell({ inputSize: I, hiddenSize: H, bias, resetAfter: seed % 3 !== 0 }),
+          ];
+          for (const cell of cells) expect(checkBptt(cell, { batch, steps, seed }).first?.message ?? null).toBeNull();
+        },
+      ),
+    );
+  });
 
   test('checkBptt: a correct hand-written LSTM and GRU pass', () => {
     expect(checkBptt(handLstm(3, 4, false), { steps: 6 }).first).toBeNull();

@@ -80,4 +80,31 @@ describe('gradientFlow', () => {
       }
     }
   });
+
+  test('gradientFlow: LSTM cell-state norms equal autograd of the composed LSTM (retained dL/dc_t)', () => {
+    const Ts = 5;
+    const g = new Generator(4);
+    const p = params(g, 4, I, 0.5);
+    const xs = uniform(g, Ts * I, 1);
+    const flow = gradientFlow('lstm', [p], xs, { B: 1, T: Ts, I, H });
+    const leaf = (a: Float64Array, shape: number[]) => new Tensor(a, shape, true);
+    const W = { ih: leaf(p.weightIh as Float64Array, [4 * H, I]), hh: leaf(p.weightHh as Float64Array, [4 * H, H]), bih: leaf(p.biasIh as Float64Array, [4 * H]), bhh: leaf(p.biasHh as Float64Array, [4 * H]) };
+    let h = new Tensor(new Float64Array(H), [1, H]);
+    let c = new Tensor(new Float64Array(H), [1, H]);
+    const hs: Tensor[] = [];
+    const cs: Tensor[] = [];
+    for (let t = 0; t < Ts; t++) {
+      const [i, f, gg, o] = linear(new Tensor(xs.slice(t * I, (t + 1) * I), [1, I]), W.ih, W.bih).add(linear(h, W.hh, W.bhh)).chunk(4, 1);
+      c = f!.sigmoid().mul(c).add(i!.sigmoid().mul(gg!.tanh())).retainGrad();
+      h = o!.sigmoid().mul(c.tanh()).retainGrad();
+      hs.push(h);
+      cs.push(c);
+    }
+    h.sum().backward(); // the default loss: L = Σ h_{T−1}
+    expect(flow.cell).toHaveLength(1);
+    for (let t = 0; t < Ts; t++) {
+      expect(Math.abs(flow.hidden[0]![t]! - hs[t]!.grad!.norm().item())).toBeLessThan(1e-12);
+      expect(Math.abs(flow.cell![0]![t]! - cs[t]!.grad!.norm().item())).toBeLessThan(1e-12);
+    }
+  });
 });

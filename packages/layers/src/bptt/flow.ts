@@ -1,7 +1,7 @@
 import { SeqgradError } from '@seqgrad/autograd';
 import { alloc, checkOptional } from './common.js';
 import { gruBackward, gruForward } from './gru.js';
-import { lstmBackward, lstmForward } from './lstm.js';
+import { type LstmSeqGrads, lstmBackward, lstmForward } from './lstm.js';
 import { rnnBackward, rnnForward } from './rnn.js';
 import type { CellParams, FloatArray, Nonlinearity, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
@@ -22,6 +22,8 @@ export interface GradientFlowOptions extends SeqOptions {
 export interface GradientFlow {
   /** hidden[l][t] = ‖dL/dh_t‖ of layer l (0 = bottom), the Frobenius norm over batch and hidden units. */
   hidden: Float64Array[];
+  /** LSTM only: cell[l][t] = ‖dL/dc_t‖, the gradient on the memory highway. */
+  cell?: Float64Array[];
   /** ‖dL/dh_{−1}‖ (the initial state) per layer. */
   initial: number[];
   /** hidden[top][0] / hidden[top][T−1]: below 1 the gradient vanishes going back in time, above 1 it explodes. */
@@ -76,6 +78,7 @@ export function gradientFlow(
   let dhT: FloatArray | null = opts.dhT ?? null;
   if (!dOutput && !dhT) dhT = alloc(x, B * S).fill(1);
   const hidden: Float64Array[] = new Array(layers.length);
+  const cell: Float64Array[] | undefined = mode === 'lstm' ? new Array(layers.length) : undefined;
   const initial: number[] = new Array(layers.length);
   for (let l = layers.length - 1; l >= 0; l--) {
     const p = layers[l]!;
@@ -84,18 +87,8 @@ export function gradientFlow(
     if (mode === 'rnn') g = rnnBackward(p, caches[l] as never, dOutput, dhT, keep);
     else if (mode === 'lstm') g = lstmBackward(p, caches[l] as never, dOutput, dhT, null, keep);
     else g = gruBackward(p, caches[l] as never, dOutput, dhT, keep);
-    const norms = new Float64Array(T);
-    const dHidden = g.dHidden!;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const o = (b * T + t) * S;
-        let s = 0;
-        for (let j = 0; j < S; j++) s += dHidden[o + j]! * dHidden[o + j]!;
-        norms[t] += s;
-      }
-    }
-    for (let t = 0; t < T; t++) norms[t] = Math.sqrt(norms[t]!);
-    hidden[l] = norms;
+    hidden[l] = stepNorms(g.dHidden!, B, T, S);
+    if (cell) cell[l] = stepNorms((g as LstmSeqGrads).dCell!, B, T, H);
     let s0 = 0;
     for (const v of g.dh0) s0 += v * v;
     initial[l] = Math.sqrt(s0);
@@ -103,5 +96,22 @@ export function gradientFlow(
     dhT = null;
   }
   const top = hidden[layers.length - 1]!;
-  return { hidden, initial, ratio: top[0]! / top[T - 1]! };
+  const flow: GradientFlow = { hidden, initial, ratio: top[0]! / top[T - 1]! };
+  if (cell) flow.cell = cell;
+  return flow;
+}
+
+/** norms[t] = ‖a[:, t, :]‖ for a (B, T, K). */
+function stepNorms(a: FloatArray, B: number, T: number, K: number): Float64Array {
+  const norms = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const o = (b * T + t) * K;
+      let s = 0;
+      for (let j = 0; j < K; j++) s += a[o + j]! * a[o + j]!;
+      norms[t] += s;
+    }
+  }
+  for (let t = 0; t < T; t++) norms[t] = Math.sqrt(norms[t]!);
+  return norms;
 }

@@ -38,6 +38,8 @@ export interface LstmSeqGrads extends SeqGrads {
   dc0: FloatArray;
   /** (P, H) with a projection, else null. */
   dWeightHr: FloatArray | null;
+  /** (B, T, H) when `keepStateGrads` was set: dL/dc_t, the cell-state gradient of every step. */
+  dCell?: FloatArray;
 }
 
 /**
@@ -174,6 +176,7 @@ export function lstmBackward(
   const dm = proj ? alloc(x, B * H) : null;
   // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
   const dHidden = opts.keepStateGrads || proj ? alloc(x, B * T * S) : undefined;
+  const dCell = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   for (let s = T - 1; s >= 0; s--) {
     for (let b = 0; b < B; b++) {
       const t = times[s * B + b]!;
@@ -203,6 +206,7 @@ export function lstmBackward(
         const dmj = dmv[b * H + j]!;
         // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t)
         const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc);
+        if (dCell) dCell[bt * H + j] = dct;
         const dai = dct * g * i * (1 - i);
         const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
         const dag = dct * i * (1 - g * g);
@@ -232,7 +236,9 @@ export function lstmBackward(
     dWeightHr = alloc(x, S * H);
     kernels.gemm(true, false, S, H, B * T, 1, dHidden!, 0, S, cache.m!, 0, H, 0, dWeightHr, 0, H);
   }
-  return { ...base, dc0: dc, dWeightHr };
+  const out: LstmSeqGrads = { ...base, dc0: dc, dWeightHr };
+  if (dCell) out.dCell = dCell;
+  return out;
 }
 
 export interface LstmCellGrads extends CellGrads {

@@ -68,7 +68,7 @@ export interface BackwardOptions {
   /**
    * Also return `dHidden` (B, T, H or P): the total gradient dL/dh_t reaching every step's
    * hidden state (upstream output gradient plus what flows back from step t+1). Zero at
-   * padded steps. Used by the gradient-flow diagnostics.
+   * padded steps (the LSTM also returns `dCell`, dL/dc_t). Used by the gradient-flow diagnostics.
    */
   keepStateGrads?: boolean;
 }
