@@ -179,6 +179,11 @@ export function cloneModule<M extends Module>(m: M): M {
     if (v instanceof Module) return copy(v);
     if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, copyValue(x)]));
     if (Array.isArray(v)) return v.map(copyValue);
+    // Plain objects (e.g. a layer's per-direction parameter records) are copied too; class
+    // instances other than tensors and modules (a Generator) are shared.
+    if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copyValue(x)]));
+    }
     return v;
   };
   return copy(m);

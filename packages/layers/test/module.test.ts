@@ -101,6 +101,16 @@ describe('Module', () => {
     expect((b.layers[0] as Linear).weight).toBe(b.parameters()[0]);
   });
 
+  test('cloneModule: an LSTM copy runs on its own parameters', () => {
+    const a = new LSTM(2, 3, { bidirectional: true });
+    const b = cloneModule(a);
+    const params = new Set(b.parameters());
+    expect(b.params.flat().every((p) => params.has(p.weightIh) && params.has(p.weightHh))).toBe(true);
+    expect(b.parameters().some((p) => a.parameters().includes(p))).toBe(false);
+    const x = randn([1, 4, 2]);
+    expect(Array.from(b.forward(x).output.data)).toEqual(Array.from(a.forward(x).output.data));
+  });
+
   test('registerParameter: refuses a non-leaf tensor', () => {
     const m = new Module();
     const w = randn([2], { requiresGrad: true });
