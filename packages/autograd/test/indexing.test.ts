@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { embedding, gather, indexAdd, indexSelect, scatterAdd, tensor } from '@seqgrad/autograd';
 import { f64 } from './helpers.js';
 
-const int = (v: number[] | number[][], shape?: number[]) => tensor(v, { dtype: 'int32', shape });
+const int = (v: number | number[] | number[][], shape?: number[]) => tensor(v, { dtype: 'int32', shape });
 
 describe('indexSelect and indexAdd', () => {
   test('indexSelect: rows with repeats and negative indices; gradients accumulate on repeats', () => {

@@ -6,7 +6,7 @@ import {
 } from '@seqgrad/autograd';
 import { allcloseReport, f64 } from './helpers.js';
 
-const int = (v: number[] | number, shape?: number[]) => tensor(v, { dtype: 'int32', shape });
+const int = (v: number | number[] | number[][], shape?: number[]) => tensor(v, { dtype: 'int32', shape });
 
 /** Float64 references computed the stable way from the (already rounded) inputs. */
 function refLogSoftmax(row: number[]): number[] {
@@ -167,7 +167,7 @@ function check(actual: Tensor, expected: number[] | number[][] | number, dtype: 
 }
 
 describe.each(['float32', 'float64'] as const)('numerical stability (%s)', (dtype) => {
-  const make = (shape: number[], values: number[]) => tensor(values, { shape, dtype, requiresGrad: true });
+  const make = (shape: readonly number[], values: number[]) => tensor(values, { shape, dtype, requiresGrad: true });
   const rounded = (t: Tensor) => rows(t.detach().to('float64'));
 
   test('sigmoid: finite, in [0, 1] and correct for |x| ≤ 1e4; gradient finite', () => {
