@@ -1,0 +1,259 @@
+/**
+ * `pnpm bench`: training step and forward pass of single-layer LSTM, GRU and tanh RNN at sizes
+ * S, M, L (float32) for seqgrad impl 'fused' and 'composed' and TensorFlow.js 4.22 (wasm and
+ * cpu backends), alternating in one process, median of at least 5 timed steps after a warm-up.
+ * Writes bench/results/latest.md and latest.json.
+ *
+ *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
+ *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--out DIR]
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { kernels } from '@seqgrad/autograd';
+import { machine } from './src/machine.js';
+import { type Runner, seqgradRunner } from './src/seqgradRunner.js';
+import { tfRunner } from './src/tfRunner.js';
+import { median } from './src/timing.js';
+import { type Dims, type LayerKind, type Mode, QUICK_SIZES, SIZES, flops } from './src/workloads.js';
+
+export type Peer = 'fused' | 'composed' | 'tfjs-wasm' | 'tfjs-cpu' | 'torch';
+export const PEER_NAMES: Record<Peer, string> = {
+  fused: 'seqgrad fused',
+  composed: 'seqgrad composed',
+  'tfjs-wasm': 'TF.js wasm',
+  'tfjs-cpu': 'TF.js cpu',
+  torch: 'PyTorch 1 thread',
+};
+
+export interface BenchRow {
+  layer: LayerKind;
+  size: string;
+  dims: Dims;
+  mode: Mode;
+  peer: Peer;
+  status: 'ok' | 'too slow' | 'error';
+  /** Median ms per step (null unless status is ok). */
+  medianMs: number | null;
+  runs: number;
+  gflops: number | null;
+  /** Largest RSS seen while this peer ran this workload, MB. */
+  peakRssMB: number;
+  note?: string;
+}
+
+export interface BenchOptions {
+  quick?: boolean;
+  sizes?: string[];
+  layers?: LayerKind[];
+  modes?: Mode[];
+  peers?: Peer[];
+  /** Minimum timed steps per peer (5 unless quick). */
+  minRuns?: number;
+  /** A peer whose step would take longer than this (ms, estimated or measured) is not run. */
+  tooSlowMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The PyTorch peer: one python process, a JSON line per request (see src/torch_rnn.py). */
+class TorchPeer {
+  private proc: ChildProcessWithoutNullStreams;
+  private lines: AsyncIterator<string>;
+  constructor() {
+    const script = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/torch_rnn.py' : './src/torch_rnn.py', import.meta.url));
+    this.proc = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+  static available(): boolean {
+    return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  }
+  async steps(layer: LayerKind, d: Dims, mode: Mode, steps: number): Promise<number[]> {
+    this.proc.stdin.write(JSON.stringify({ layer, ...d, mode, steps }) + '\n');
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error('PyTorch peer exited');
+    return JSON.parse(value as string).ms as number[];
+  }
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+
+interface Contender {
+  peer: Peer;
+  runner?: Runner & { activate?(): Promise<void> };
+  times: number[];
+  peakRss: number;
+  status: BenchRow['status'];
+  note?: string;
+}
+
+const rssMB = () => process.memoryUsage().rss / 2 ** 20;
+
+export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
+  const quick = opts.quick ?? false;
+  const sizeTable = quick ? QUICK_SIZES : SIZES;
+  const sizes = opts.sizes ?? Object.keys(sizeTable);
+  const layers = opts.layers ?? ['LSTM', 'GRU', 'RNN'];
+  const modes = opts.modes ?? ['train', 'forward'];
+  const peers = opts.peers ?? ['fused', 'composed', 'tfjs-wasm', 'tfjs-cpu'];
+  const minRuns = opts.minRuns ?? (quick ? 2 : 5);
+  const tooSlowMs = opts.tooSlowMs ?? 20_000;
+  const log = opts.log ?? (() => {});
+  const torch = peers.includes('torch') ? new TorchPeer() : null;
+  // ms per GFLOP of each (peer, layer, mode) at the last size run, to skip hopeless runs.
+  const msPerGflop = new Map<string, number>();
+  const rows: BenchRow[] = [];
+
+  try {
+    for (const size of sizes) {
+      const d = sizeTable[size];
+      if (!d) throw new Error(`unknown size ${size}: use ${Object.keys(sizeTable).join(', ')}`);
+      for (const layer of layers) {
+        for (const mode of modes) {
+          const work = flops(layer, d, mode);
+          const contenders: Contender[] = [];
+          for (const peer of peers) {
+            const c: Contender = { peer, times: [], peakRss: rssMB(), status: 'ok' };
+            contenders.push(c);
+            const rate = msPerGflop.get(`${peer}/${layer}/${mode}`);
+            if (rate !== undefined && rate * work / 1e9 > tooSlowMs) {
+              c.status = 'too slow';
+              c.note = `estimated ${(rate * work / 1e12).toFixed(0)} s per step from the previous size`;
+              continue;
+            }
+            try {
+              if (peer === 'fused' || peer === 'composed') c.runner = seqgradRunner(layer, d, mode, peer);
+              else if (peer === 'tfjs-wasm' || peer === 'tfjs-cpu') c.runner = await tfRunner(peer === 'tfjs-wasm' ? 'wasm' : 'cpu', layer, d, mode);
+              // Warm-up (for torch: one step in its own process).
+              const t0 = performance.now();
+              if (c.runner) {
+                await c.runner.activate?.();
+                c.runner.step();
+              } else await torch!.steps(layer, d, mode, 1);
+              const warm = performance.now() - t0;
+              if (warm > tooSlowMs) {
+                c.status = 'too slow';
+                c.note = `warm-up step took ${(warm / 1000).toFixed(1)} s`;
+                msPerGflop.set(`${peer}/${layer}/${mode}`, warm / (work / 1e9));
+              }
+            } catch (e) {
+              c.status = 'error';
+              c.note = (e as Error).message.split('\n')[0];
+            }
+          }
+          // Rounds: one step of every contender per round, so drift hits all alike.
+          const live = () => contenders.filter((c) => c.status === 'ok');
+          const started = performance.now();
+          for (let round = 0; ; round++) {
+            const spent = performance.now() - started;
+            if (round >= minRuns && (quick || spent > 2000 || round >= 15)) break;
+            for (const c of live()) {
+              try {
+                if (c.runner) {
+                  await c.runner.activate?.();
+                  const t0 = performance.now();
+                  c.runner.step();
+                  c.times.push(performance.now() - t0);
+                } else c.times.push(...(await torch!.steps(layer, d, mode, 1)));
+                c.peakRss = Math.max(c.peakRss, rssMB());
+              } catch (e) {
+                c.status = 'error';
+                c.note = (e as Error).message.split('\n')[0];
+              }
+            }
+            if (live().length === 0) break;
+          }
+          for (const c of contenders) {
+            c.runner?.dispose();
+            const ms = c.status === 'ok' ? median(c.times) : null;
+            if (ms !== null) msPerGflop.set(`${c.peer}/${layer}/${mode}`, ms / (work / 1e9));
+            const row: BenchRow = {
+              layer, size, dims: d, mode, peer: c.peer, status: c.status, medianMs: ms, runs: c.times.length,
+              gflops: ms === null ? null : work / (ms * 1e6), peakRssMB: Math.round(c.peakRss),
+              ...(c.note ? { note: c.note } : {}),
+            };
+            rows.push(row);
+            log(`${layer} ${size} ${mode} ${PEER_NAMES[c.peer]}: ${ms === null ? `${c.status}${c.note ? ` (${c.note})` : ''}` : `${ms.toFixed(1)} ms, ${row.gflops!.toFixed(2)} GFLOP/s`}`);
+          }
+        }
+      }
+    }
+  } finally {
+    torch?.close();
+  }
+  return rows;
+}
+
+function fmtMs(r: BenchRow | undefined): string {
+  if (!r) return '–';
+  if (r.status !== 'ok') return r.status;
+  const ms = r.medianMs!;
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+/** Markdown tables: ms per step for every peer, fused GFLOP/s, and the ratios that the targets name. */
+export function benchMarkdown(rows: BenchRow[], header: string): string {
+  const peers = [...new Set(rows.map((r) => r.peer))];
+  const out = [header, ''];
+  for (const mode of ['train', 'forward'] as const) {
+    const mine = rows.filter((r) => r.mode === mode);
+    if (mine.length === 0) continue;
+    out.push(`### ${mode === 'train' ? 'Training step (forward, sum, backward to weights and input)' : 'Forward only'}: median ms per step`, '');
+    const ratioPeers = peers.filter((p) => p !== 'fused');
+    out.push(`| layer | size | ${peers.map((p) => PEER_NAMES[p]).join(' | ')} | fused GFLOP/s | ${ratioPeers.map((p) => `${PEER_NAMES[p]} / fused`).join(' | ')} | fused peak RSS MB |`);
+    out.push(`|---|---|${peers.map(() => '---:').join('|')}|---:|${ratioPeers.map(() => '---:').join('|')}|---:|`);
+    const keys = [...new Set(mine.map((r) => `${r.layer}|${r.size}`))];
+    for (const key of keys) {
+      const [layer, size] = key.split('|');
+      const at = (p: Peer) => mine.find((r) => r.layer === layer && r.size === size && r.peer === p);
+      const fused = at('fused');
+      const ratios = ratioPeers.map((p) => {
+        const r = at(p);
+        return fused?.medianMs && r?.medianMs ? `${(r.medianMs / fused.medianMs).toFixed(1)}×` : r && r.status === 'too slow' ? `>${fused?.medianMs ? (20_000 / fused.medianMs).toFixed(0) : '?'}×` : '–';
+      });
+      out.push(`| ${layer} | ${size} | ${peers.map((p) => fmtMs(at(p))).join(' | ')} | ${fused?.gflops?.toFixed(2) ?? '–'} | ${ratios.join(' | ')} | ${fused?.peakRssMB ?? '–'} |`);
+    }
+    out.push('');
+  }
+  const notes = rows.filter((r) => r.note).map((r) => `- ${r.layer} ${r.size} ${r.mode} ${PEER_NAMES[r.peer]}: ${r.status}, ${r.note}`);
+  if (notes.length) out.push('Notes:', '', ...notes, '');
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const list = <T extends string>(name: string) => arg(name)?.split(',') as T[] | undefined;
+  const quick = args.includes('--quick');
+  let peers = list<Peer>('--peers') ?? ['fused', 'composed', 'tfjs-wasm', 'tfjs-cpu'];
+  if (args.includes('--torch')) {
+    if (TorchPeer.available()) peers = [...peers, 'torch'];
+    else console.error('--torch: /usr/bin/python3 cannot import torch; running without it');
+  }
+  const started = new Date();
+  const rows = await runBench({
+    quick, peers, sizes: list('--sizes'), layers: list<LayerKind>('--layers'), modes: list<Mode>('--modes'),
+    log: (line) => console.log(line),
+  });
+  const gemmName = kernels.gemmWasm ? 'WebAssembly SIMD GEMM' : 'TypeScript GEMM';
+  const header =
+    `RNN benchmark${quick ? ' (quick mode: tiny sizes, timings not meaningful)' : ''}, float32, ${started.toISOString()}. ${machine()} ` +
+    `seqgrad uses the ${gemmName}; TF.js 4.22 wasm runs single-threaded with SIMD (XNNPACK). ` +
+    `Sizes (B, T, I, H): ${Object.entries(quick ? QUICK_SIZES : SIZES).map(([k, d]) => `${k} = (${d.B}, ${d.T}, ${d.I}, ${d.H})`).join(', ')}. ` +
+    `GFLOP/s counts forward as 2·B·T·G·H·(I+H) and a training step as 3× that.`;
+  const md = benchMarkdown(rows, header);
+  console.log('\n' + md);
+  const out = arg('--out') ?? fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.md'), md);
+  writeFileSync(join(out, 'latest.json'), JSON.stringify({ date: started.toISOString(), machine: machine(), quick, rows }, null, 2) + '\n');
+  console.log(`wrote ${join(out, 'latest.md')} and latest.json`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
