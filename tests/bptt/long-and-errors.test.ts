@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Generator, SeqgradError } from '@seqgrad/autograd';
-import { gruForward, lstmBackward, lstmForward, rnnBackward, rnnForward } from '@seqgrad/layers';
+import { gruForward, lstmBackward, lstmCellForward, lstmForward, rnnBackward, rnnForward } from '@seqgrad/layers';
 import { VARIANTS, composedRun, handRun, maxRelErr, shapesOf, type Case, type InputName } from './reference.js';
 
 /** A case with PyTorch's default init U(−1/√H, 1/√H) and standard normal inputs, from a seed. */
@@ -83,6 +83,15 @@ describe('hand BPTT input validation', () => {
     expect(() => lstmForward(l, new Float64Array(18), null, null, dims)).toThrow('lstmForward: p.weightHr is given (8 values) but dims.P is not set');
     expect(() => lstmForward({ ...l, weightHr: new Float64Array(7) }, new Float64Array(18), null, null, { ...dims, P: 2 })).toThrow(
       'lstmForward: p.weightHr has 7 values but its shape [2,4] holds 8',
+    );
+  });
+
+  test('lstmCellForward: names the cell function and the (B, I) / (B, H) shapes', () => {
+    const l = { weightIh: new Float64Array(16 * 3), weightHh: new Float64Array(16 * 4), biasIh: null, biasHh: null };
+    expect(() => lstmCellForward(l, new Float64Array(5), null, null, { B: 2, I: 3, H: 4 })).toThrow('lstmCellForward: x has 5 values but its shape [2,3] holds 6');
+    expect(() => lstmCellForward(l, new Float64Array(6), null, new Float64Array(4), { B: 2, I: 3, H: 4 })).toThrow('lstmCellForward: c has 4 values but its shape [2,4] holds 8');
+    expect(() => lstmCellForward({ ...l, weightHh: new Float64Array(3) }, new Float64Array(6), null, null, { B: 2, I: 3, H: 4 })).toThrow(
+      'lstmCellForward: p.weightHh has 3 values but its shape [16,4] holds 64',
     );
   });
 

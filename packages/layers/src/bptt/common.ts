@@ -101,3 +101,10 @@ export function columnSums(a: FloatArray, N: number, C: number): FloatArray {
   }
   return out;
 }
+
+/** Validates a single-step call on x (B, I) and the parameters, naming the cell function. */
+export function checkCell(fn: string, G: number, p: CellParams, x: unknown, dims: { B: number; I: number; H: number; P?: number }): number {
+  if (dims === null || typeof dims !== 'object') throw new SeqgradError(fn, 'dims must be an object { B, I, H }');
+  if (Number.isInteger(dims.B) && Number.isInteger(dims.I)) checkArray(fn, 'x', x, [dims.B, dims.I]);
+  return checkSeq(fn, G, p, x, { ...dims, T: 1 }, {});
+}

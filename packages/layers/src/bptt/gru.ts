@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -239,12 +239,15 @@ export function gruBackward(
 export function gruCellForward(
   p: CellParams, x: FloatArray, h: FloatArray | null, dims: CellDims, opts: { resetAfter?: boolean } = {},
 ): { h: FloatArray; cache: GruCache } {
+  checkCell('gruCellForward', 3, p, x, dims);
+  checkOptional('gruCellForward', 'h', h, [dims.B, dims.H]);
   const r = gruForward(p, x, h, { ...dims, T: 1 }, { resetAfter: opts.resetAfter });
   return { h: r.hT, cache: r.cache };
 }
 
 /** Backward of `gruCellForward` for the gradient dh (B, H) of the new state. */
 export function gruCellBackward(p: CellParams, cache: GruCache, dh: FloatArray | null): CellGrads {
+  checkOptional('gruCellBackward', 'dh', dh, [cache.dims.B, cache.dims.H]);
   const g = gruBackward(p, cache, null, dh);
   return { dx: g.dx, dhPrev: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh, dBiasHh: g.dBiasHh, dGates: g.dGates };
 }

@@ -1,5 +1,5 @@
 import { kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
@@ -259,12 +259,17 @@ export interface LstmCellGrads extends CellGrads {
 export function lstmCellForward(
   p: CellParams, x: FloatArray, h: FloatArray | null, c: FloatArray | null, dims: CellDims,
 ): { h: FloatArray; c: FloatArray; cache: LstmCache } {
+  const S = checkCell('lstmCellForward', 4, p, x, dims);
+  checkOptional('lstmCellForward', 'h', h, [dims.B, S]);
+  checkOptional('lstmCellForward', 'c', c, [dims.B, dims.H]);
   const r = lstmForward(p, x, h, c, { ...dims, T: 1 });
   return { h: r.hT, c: r.cT, cache: r.cache };
 }
 
 /** Backward of `lstmCellForward` for the gradients of the new h (B, S) and c (B, H). */
 export function lstmCellBackward(p: CellParams, cache: LstmCache, dh: FloatArray | null, dc: FloatArray | null): LstmCellGrads {
+  checkOptional('lstmCellBackward', 'dh', dh, [cache.dims.B, cache.dims.P || cache.dims.H]);
+  checkOptional('lstmCellBackward', 'dc', dc, [cache.dims.B, cache.dims.H]);
   const g = lstmBackward(p, cache, null, dh, dc);
   return {
     dx: g.dx, dhPrev: g.dh0, dcPrev: g.dc0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh,

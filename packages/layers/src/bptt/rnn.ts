@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkOptional, checkSeq, columnSums, scanTimes } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, scanTimes } from './common.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -192,12 +192,15 @@ export interface CellGrads {
 export function rnnCellForward(
   p: CellParams, x: FloatArray, h: FloatArray | null, dims: CellDims, opts: { nonlinearity?: Nonlinearity } = {},
 ): { h: FloatArray; cache: RnnCache } {
+  checkCell('rnnCellForward', 1, p, x, dims);
+  checkOptional('rnnCellForward', 'h', h, [dims.B, dims.H]);
   const r = rnnForward(p, x, h, { ...dims, T: 1 }, { nonlinearity: opts.nonlinearity });
   return { h: r.hT, cache: r.cache };
 }
 
 /** Backward of `rnnCellForward` for the gradient dh (B, H) of the new state. */
 export function rnnCellBackward(p: CellParams, cache: RnnCache, dh: FloatArray | null): CellGrads {
+  checkOptional('rnnCellBackward', 'dh', dh, [cache.dims.B, cache.dims.H]);
   const g = rnnBackward(p, cache, null, dh);
   return { dx: g.dx, dhPrev: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh, dBiasHh: g.dBiasHh, dGates: g.dGates };
 }
