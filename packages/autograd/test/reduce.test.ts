@@ -39,6 +39,10 @@ describe('sum and mean', () => {
     expect(variance(m(), 1, { keepdim: true })).toBeAllclose([[1], [1]]);
   });
 
+  test('sum: an empty axis list reduces nothing (documented difference from PyTorch)', () => {
+    expect(sum(m(), [])).toBeAllclose([[1, 2, 3], [4, 5, 6]]);
+  });
+
   test('sumTo: sums leading and size-1 axes back to a shape', () => {
     expect(sumTo(f64([[1, 2], [3, 4]]), [2])).toBeAllclose([4, 6]);
     expect(sumTo(f64([[1, 2], [3, 4]]), [2, 1])).toBeAllclose([[3], [7]]);
