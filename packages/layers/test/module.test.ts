@@ -83,9 +83,11 @@ describe('Module', () => {
   });
 
   test('toString: a tree with configuration and parameter counts', () => {
-    const net = new Sequential(new Linear(3, 4), new LSTM(4, 8, { numLayers: 2 }));
+    const net = new Module();
+    net.registerModule('0', new Linear(3, 4));
+    net.registerModule('1', new LSTM(4, 8, { numLayers: 2 }));
     const s = net.toString();
-    expect(s.split('\n')[0]).toBe('Sequential()  [1,040 params]');
+    expect(s.split('\n')[0]).toBe('Module()  [1,040 params]');
     expect(s).toContain('(0): Linear(3, 4, bias=true)  [16 params]');
     expect(s).toContain('(1): LSTM(4, 8, numLayers=2, impl=fused)  [1,024 params]');
   });
