@@ -22,17 +22,16 @@ interface GemmExports {
   memory: { buffer: ArrayBuffer };
   pack_a_f32(src: number, rs: number, cs: number, mc: number, kc: number): void;
   pack_b_f32(src: number, rs: number, cs: number, kc: number, nc: number): void;
-  macro_f32(mc: number, nc: number, kc: number, alpha: number, load: number): void;
+  macro_f32(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number): void;
   pack_a_f64(src: number, rs: number, cs: number, mc: number, kc: number): void;
   pack_b_f64(src: number, rs: number, cs: number, kc: number, nc: number): void;
-  macro_f64(mc: number, nc: number, kc: number, alpha: number, load: number): void;
+  macro_f64(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number): void;
 }
 
 // Byte offsets of the areas in the module's memory (see gemm.wat).
 const BRAW = 524288;
 const ARAW = 1179648;
 const CTILE = 1310720;
-const CTILE_ROW_BYTES = 2048;
 
 /** Block sizes per element type: B block KC×NC and A block MC×KC fill their areas exactly. */
 const BLOCKS = {
@@ -103,27 +102,22 @@ export function createWasmGemm(fallback: GemmKernel): GemmKernel | null {
     const packA = f64 ? wasm.pack_a_f64 : wasm.pack_a_f32;
     const packB = f64 ? wasm.pack_b_f64 : wasm.pack_b_f32;
     const macro = f64 ? wasm.macro_f64 : wasm.macro_f32;
+    const nr = f64 ? 4 : 8; // register-tile columns
     const bRaw = BRAW / es;
     const aRaw = ARAW / es;
     const cTile = CTILE / es;
-    const cRow = CTILE_ROW_BYTES / es;
 
     for (let j0 = 0; j0 < N; j0 += NC) {
       const nc = Math.min(NC, N - j0);
+      const ncPad = Math.ceil(nc / nr) * nr; // row stride of the C tile, in elements
       for (let k0 = 0; k0 < K; k0 += KC) {
         const kc = Math.min(KC, K - k0);
         // op(B)[k0:k0+kc, j0:j0+nc]: B stored (K, N) row by row, or (N, K) when transposed.
         if (!transB) {
-          for (let k = 0; k < kc; k++) {
-            const src = bOff + (k0 + k) * ldb + j0;
-            mem.set(B.subarray(src, src + nc), bRaw + k * nc);
-          }
+          stage(mem, B, bOff + k0 * ldb + j0, ldb, kc, nc, bRaw);
           packB(BRAW, nc * es, es, kc, nc);
         } else {
-          for (let j = 0; j < nc; j++) {
-            const src = bOff + (j0 + j) * ldb + k0;
-            mem.set(B.subarray(src, src + kc), bRaw + j * kc);
-          }
+          stage(mem, B, bOff + j0 * ldb + k0, ldb, nc, kc, bRaw);
           packB(BRAW, es, kc * es, kc, nc);
         }
         const load = k0 === 0 && beta === 0 ? 0 : 1;
@@ -131,31 +125,36 @@ export function createWasmGemm(fallback: GemmKernel): GemmKernel | null {
           const mc = Math.min(MC, M - i0);
           // op(A)[i0:i0+mc, k0:k0+kc]: A stored (M, K), or (K, M) when transposed.
           if (!transA) {
-            for (let i = 0; i < mc; i++) {
-              const src = aOff + (i0 + i) * lda + k0;
-              mem.set(A.subarray(src, src + kc), aRaw + i * kc);
-            }
+            stage(mem, A, aOff + i0 * lda + k0, lda, mc, kc, aRaw);
             packA(ARAW, kc * es, es, mc, kc);
           } else {
-            for (let k = 0; k < kc; k++) {
-              const src = aOff + (k0 + k) * lda + i0;
-              mem.set(A.subarray(src, src + mc), aRaw + k * mc);
-            }
+            stage(mem, A, aOff + k0 * lda + i0, lda, kc, mc, aRaw);
             packA(ARAW, es, mc * es, mc, kc);
           }
-          if (load) {
-            for (let i = 0; i < mc; i++) {
-              const src = cOff + (i0 + i) * ldc + j0;
-              mem.set(C.subarray(src, src + nc), cTile + i * cRow);
-            }
-          }
-          macro(mc, nc, kc, alpha, load);
-          for (let i = 0; i < mc; i++) {
-            const t = cTile + i * cRow;
-            C.set(mem.subarray(t, t + nc), cOff + (i0 + i) * ldc + j0);
-          }
+          const cStart = cOff + i0 * ldc + j0;
+          if (load) stage(mem, C, cStart, ldc, mc, nc, cTile, ncPad);
+          macro(mc, nc, kc, ncPad * es, alpha, load);
+          unstage(mem, cTile, ncPad, mc, nc, C, cStart, ldc);
         }
       }
     }
   };
+}
+
+/** Copies rows×cols of `src` (row stride `ld`) to `mem` at `dst` (row stride `dstLd`): one copy when both are contiguous. */
+function stage(mem: FloatArray, src: FloatArray, start: number, ld: number, rows: number, cols: number, dst: number, dstLd = cols): void {
+  if ((ld === cols && dstLd === cols) || rows === 1) {
+    mem.set(src.subarray(start, start + (rows - 1) * ld + cols), dst);
+    return;
+  }
+  for (let r = 0; r < rows; r++) mem.set(src.subarray(start + r * ld, start + r * ld + cols), dst + r * dstLd);
+}
+
+/** Copies the rows×cols C tile (row stride `tileLd`) back into C (row stride `ldc`). */
+function unstage(mem: FloatArray, tile: number, tileLd: number, rows: number, cols: number, C: FloatArray, start: number, ldc: number): void {
+  if ((tileLd === cols && ldc === cols) || rows === 1) {
+    C.set(mem.subarray(tile, tile + (rows - 1) * tileLd + cols), start);
+    return;
+  }
+  for (let r = 0; r < rows; r++) C.set(mem.subarray(tile + r * tileLd, tile + r * tileLd + cols), start + r * ldc);
 }

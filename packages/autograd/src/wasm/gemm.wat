@@ -19,7 +19,7 @@
 ;;   BRAW  524288 .. 1048576  op(B) block as copied from the caller
 ;;   APACK 1048576 .. 1179648 packed op(A) block, panels of 4 rows: [panel][k][4]
 ;;   ARAW  1179648 .. 1310720 op(A) block as copied from the caller
-;;   CTILE 1310720 .. 1441792 C tile, 64 rows of 2048 bytes (512 f32 or 256 f64)
+;;   CTILE 1310720 .. 1441792 C tile, 64 rows of at most 2048 bytes (512 f32 or 256 f64)
 (module
   (memory (export "memory") 22 22)
 
@@ -106,13 +106,13 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $cols))))
 
-  ;; The register tile: 4 rows × 2 vectors of C at c (row stride 2048 bytes) get
+  ;; The register tile: 4 rows × 2 vectors of C at c (row stride cs bytes) get
   ;; alpha · (packed A panel at a) · (packed B panel at b) over kc ≥ 1 steps, added to C when
   ;; $load is 1, stored over it when 0.
-  (func $kernel_{T} (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $alpha {T}) (param $load i32)
+  (func $kernel_{T} (param $a i32) (param $b i32) (param $c i32) (param $cs i32) (param $kc i32) (param $alpha {T}) (param $load i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32)
+    (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
     (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const {AK}))))
     (loop $k
       (local.set $b0 (v128.load (local.get $b)))
@@ -141,28 +141,32 @@
     (local.set $c21 ({V}.mul (local.get $c21) (local.get $av)))
     (local.set $c30 ({V}.mul (local.get $c30) (local.get $av)))
     (local.set $c31 ({V}.mul (local.get $c31) (local.get $av)))
+    (local.set $c1 (i32.add (local.get $c) (local.get $cs)))
+    (local.set $c2 (i32.add (local.get $c1) (local.get $cs)))
+    (local.set $c3 (i32.add (local.get $c2) (local.get $cs)))
     (if (local.get $load)
       (then
         (local.set $c00 ({V}.add (local.get $c00) (v128.load (local.get $c))))
         (local.set $c01 ({V}.add (local.get $c01) (v128.load offset=16 (local.get $c))))
-        (local.set $c10 ({V}.add (local.get $c10) (v128.load offset=2048 (local.get $c))))
-        (local.set $c11 ({V}.add (local.get $c11) (v128.load offset=2064 (local.get $c))))
-        (local.set $c20 ({V}.add (local.get $c20) (v128.load offset=4096 (local.get $c))))
-        (local.set $c21 ({V}.add (local.get $c21) (v128.load offset=4112 (local.get $c))))
-        (local.set $c30 ({V}.add (local.get $c30) (v128.load offset=6144 (local.get $c))))
-        (local.set $c31 ({V}.add (local.get $c31) (v128.load offset=6160 (local.get $c))))))
+        (local.set $c10 ({V}.add (local.get $c10) (v128.load (local.get $c1))))
+        (local.set $c11 ({V}.add (local.get $c11) (v128.load offset=16 (local.get $c1))))
+        (local.set $c20 ({V}.add (local.get $c20) (v128.load (local.get $c2))))
+        (local.set $c21 ({V}.add (local.get $c21) (v128.load offset=16 (local.get $c2))))
+        (local.set $c30 ({V}.add (local.get $c30) (v128.load (local.get $c3))))
+        (local.set $c31 ({V}.add (local.get $c31) (v128.load offset=16 (local.get $c3))))))
     (v128.store (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
-    (v128.store offset=2048 (local.get $c) (local.get $c10))
-    (v128.store offset=2064 (local.get $c) (local.get $c11))
-    (v128.store offset=4096 (local.get $c) (local.get $c20))
-    (v128.store offset=4112 (local.get $c) (local.get $c21))
-    (v128.store offset=6144 (local.get $c) (local.get $c30))
-    (v128.store offset=6160 (local.get $c) (local.get $c31)))
+    (v128.store (local.get $c1) (local.get $c10))
+    (v128.store offset=16 (local.get $c1) (local.get $c11))
+    (v128.store (local.get $c2) (local.get $c20))
+    (v128.store offset=16 (local.get $c2) (local.get $c21))
+    (v128.store (local.get $c3) (local.get $c30))
+    (v128.store offset=16 (local.get $c3) (local.get $c31)))
 
   ;; The C tile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack: panels of B
   ;; outside (one stays in L1), panels of A inside.
-  (func (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $alpha {T}) (param $load i32)
+  ;; The tile's rows are cs bytes apart (a multiple of 32 bytes, at most 2048, so that 64 rows fit).
+  (func (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $cs i32) (param $alpha {T}) (param $load i32)
     (local $i i32) (local $j i32)
     (block $jdone
       (loop $jpanels
@@ -175,8 +179,8 @@
               (i32.add (i32.const 1048576) (i32.mul (i32.mul (local.get $i) (local.get $kc)) (i32.const {ES})))
               (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES}))
               (i32.add (i32.const 1310720)
-                (i32.add (i32.mul (local.get $i) (i32.const 2048)) (i32.mul (local.get $j) (i32.const {ES}))))
-              (local.get $kc) (local.get $alpha) (local.get $load))
+                (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.mul (local.get $j) (i32.const {ES}))))
+              (local.get $cs) (local.get $kc) (local.get $alpha) (local.get $load))
             (local.set $i (i32.add (local.get $i) (i32.const 4)))
             (br $ipanels)))
         (local.set $j (i32.add (local.get $j) (i32.const {NR})))
