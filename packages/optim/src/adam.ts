@@ -53,7 +53,8 @@ export class Adam extends Optimizer<AdamOptions> {
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<AdamOptions>): void {
     const { lr, eps, weightDecay, amsgrad, maximize } = group;
-    const [beta1, beta2] = group.betas;
+    const beta1 = group.betas[0];
+    const beta2 = group.betas[1];
     if (state.step === undefined) {
       state.step = 0;
       state.expAvg = stateBuffer(p);

@@ -11,6 +11,11 @@ export interface ClipGradNormOptions {
 /**
  * The p-norm of a flat array: (Σ |x|^p)^(1/p); `Infinity` gives max |x|, `-Infinity`
  * min |x|, and p = 0 counts the non-zero entries (as `torch.linalg.vector_norm`).
+ *
+ * @example
+ * vectorNorm([3, -4]);           // 5
+ * vectorNorm([3, -4], 1);        // 7
+ * vectorNorm([3, -4], Infinity); // 4
  */
 export function vectorNorm(x: ArrayLike<number>, p = 2): number {
   const n = x.length;
@@ -117,7 +122,14 @@ function gradsOf(op: string, params: ParamsInput): TypedArray[] {
   return out;
 }
 
-/** Used by tests and docs: the total norm of the gradients, without touching them. */
+/**
+ * The total p-norm of the gradients of `params`, computed as clipGradNorm does but without
+ * changing them (for logging the gradient norm, e.g. to spot explosions).
+ *
+ * @example
+ * loss.backward();
+ * console.log(gradNorm(model.parameters())); // before clipping
+ */
 export function gradNorm(params: ParamsInput, normType = 2): number {
   const grads = gradsOf('gradNorm', params);
   if (grads.length === 0) return 0;

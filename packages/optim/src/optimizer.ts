@@ -1,4 +1,4 @@
-import { arrayFor, enableGrad, noGrad, SeqgradError, type Tensor } from '@seqgrad/autograd';
+import { arrayFor, enableGrad, fmt, noGrad, SeqgradError, type Tensor } from '@seqgrad/autograd';
 import { toGroups, type ParamsInput } from './params.js';
 
 /** Per-parameter optimizer state: counters and buffers shaped like the parameter. */
@@ -29,6 +29,11 @@ export interface OptimizerStateDict {
  * The base of every optimizer: parameter groups with their own options, per-parameter
  * state, `zeroGrad`, `stateDict` / `loadStateDict`. A subclass implements `update`, the
  * in-place update of one parameter, and `validate`, the option checks.
+ *
+ * @example
+ * const opt = new SGD([{ params: body.parameters() }, { params: head.parameters(), lr: 1e-2 }], { lr: 0.1 });
+ * loss.backward(); opt.step(); opt.zeroGrad();
+ * const saved = JSON.stringify(opt.stateDict());
  */
 export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   /** The options a group gets for anything it does not set. */
@@ -86,21 +91,32 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    */
   step(closure?: () => number): number | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          let state = this.state.get(p);
-          if (!state) {
-            state = {};
-            this.state.set(p, state);
-          }
-          this.update(p, p.grad.data, state, group);
-        }
-      }
-    });
+    noGrad(this.updateAll);
     return loss;
   }
+
+  /** One pass over every group and parameter; bound once so that a step allocates nothing. */
+  private readonly updateAll = (): void => {
+    const groups = this.paramGroups;
+    for (let gi = 0; gi < groups.length; gi++) {
+      const group = groups[gi]!;
+      const params = group.params;
+      for (let pi = 0; pi < params.length; pi++) {
+        const p = params[pi]!;
+        const grad = p.grad;
+        if (!grad) continue;
+        if (grad.size !== p.size) {
+          throw new SeqgradError(`${this.constructor.name}.step`, `the gradient${fmt(grad.shape)} of parameter ${pi} in group ${gi} does not match its shape ${fmt(p.shape)}`);
+        }
+        let state = this.state.get(p);
+        if (!state) {
+          state = {};
+          this.state.set(p, state);
+        }
+        this.update(p, grad.data, state, group);
+      }
+    }
+  };
 
   /**
    * Clears the gradients of every parameter: sets `.grad` to null (default, as PyTorch 2)
