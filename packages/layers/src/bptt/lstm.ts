@@ -93,7 +93,7 @@ export function lstmForward(
       const bt = b * T + t;
       const row = bt * GH;
       const hb = b * GH;
-      hPrev.set(h.subarray(b * S, (b + 1) * S), bt * S);
+      for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
       for (let j = 0; j < H; j++) {
         const ai = xw[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
         const af = xw[row + H + j]! + hh[hb + H + j]! + (bhh ? bhh[H + j]! : 0);
@@ -128,9 +128,11 @@ export function lstmForward(
       for (let b = 0; b < B; b++) {
         const t = times[s * B + b]!;
         if (t < 0) continue;
-        const v = hNew!.subarray(b * S, (b + 1) * S);
-        h.set(v, b * S);
-        output.set(v, (b * T + t) * S);
+        const o = (b * T + t) * S;
+        for (let j = 0; j < S; j++) {
+          h[b * S + j] = hNew![b * S + j]!;
+          output[o + j] = hNew![b * S + j]!;
+        }
       }
     }
   }
@@ -226,7 +228,7 @@ export function lstmBackward(
     kernels.gemm(false, false, B, S, GH, 1, daStep, 0, GH, p.weightHh, 0, S, 0, dhRec, 0, S);
     for (let b = 0; b < B; b++) {
       if (times[s * B + b]! < 0) continue;
-      dh.set(dhRec.subarray(b * S, (b + 1) * S), b * S);
+      for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
     }
   }
   const base = finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 4, S, dh, opts.keepStateGrads ? dHidden : undefined);

@@ -132,7 +132,7 @@ export function rnnBackward(
     kernels.gemm(false, false, B, H, H, 1, daStep, 0, H, p.weightHh, 0, H, 0, dhRec, 0, H);
     for (let b = 0; b < B; b++) {
       if (times[s * B + b]! < 0) continue;
-      dh.set(dhRec.subarray(b * H, (b + 1) * H), b * H);
+      for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
     }
   }
   return finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 1, H, dh, dHidden);
