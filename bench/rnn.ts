@@ -5,7 +5,11 @@
  * Writes bench/results/latest.md and latest.json.
  *
  *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
- *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--out DIR]
+ *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--clock wall|cpu] [--out DIR]
+ *
+ * --clock cpu puts the median CPU time per step (user + system of the process) in the tables
+ * instead of wall-clock time; latest.json always has both. On a machine shared with other
+ * work, CPU time is the steadier measure of what a step costs.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,8 +40,10 @@ export interface BenchRow {
   mode: Mode;
   peer: Peer;
   status: 'ok' | 'too slow' | 'error';
-  /** Median ms per step (null unless status is ok). */
+  /** Median wall-clock ms per step (null unless status is ok). */
   medianMs: number | null;
+  /** Median CPU ms per step (user + system of the process running it): steadier on a shared machine. */
+  medianCpuMs: number | null;
   runs: number;
   gflops: number | null;
   /** Largest RSS seen while this peer ran this workload, MB. */
@@ -64,17 +70,20 @@ class TorchPeer {
   private lines: AsyncIterator<string>;
   constructor() {
     const script = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/torch_rnn.py' : './src/torch_rnn.py', import.meta.url));
-    this.proc = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn('/usr/bin/python3', [script], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+    });
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
   }
   static available(): boolean {
     return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
   }
-  async steps(layer: LayerKind, d: Dims, mode: Mode, steps: number): Promise<number[]> {
+  async steps(layer: LayerKind, d: Dims, mode: Mode, steps: number): Promise<{ ms: number[]; cpuMs: number[] }> {
     this.proc.stdin.write(JSON.stringify({ layer, ...d, mode, steps }) + '\n');
     const { value, done } = await this.lines.next();
     if (done) throw new Error('PyTorch peer exited');
-    return JSON.parse(value as string).ms as number[];
+    return JSON.parse(value as string) as { ms: number[]; cpuMs: number[] };
   }
   close(): void {
     this.proc.stdin.end();
@@ -85,6 +94,7 @@ interface Contender {
   peer: Peer;
   runner?: Runner & { activate?(): Promise<void> };
   times: number[];
+  cpuTimes: number[];
   peakRss: number;
   status: BenchRow['status'];
   note?: string;
@@ -116,7 +126,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
           const work = flops(layer, d, mode);
           const contenders: Contender[] = [];
           for (const peer of peers) {
-            const c: Contender = { peer, times: [], peakRss: rssMB(), status: 'ok' };
+            const c: Contender = { peer, times: [], cpuTimes: [], peakRss: rssMB(), status: 'ok' };
             contenders.push(c);
             const rate = msPerGflop.get(`${peer}/${layer}/${mode}`);
             if (rate !== undefined && rate * work / 1e9 > tooSlowMs) {
@@ -154,10 +164,17 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
               try {
                 if (c.runner) {
                   await c.runner.activate?.();
+                  const cpu0 = process.cpuUsage();
                   const t0 = performance.now();
                   c.runner.step();
                   c.times.push(performance.now() - t0);
-                } else c.times.push(...(await torch!.steps(layer, d, mode, 1)));
+                  const cpu = process.cpuUsage(cpu0);
+                  c.cpuTimes.push((cpu.user + cpu.system) / 1000);
+                } else {
+                  const r = await torch!.steps(layer, d, mode, 1);
+                  c.times.push(...r.ms);
+                  c.cpuTimes.push(...r.cpuMs);
+                }
                 c.peakRss = Math.max(c.peakRss, rssMB());
               } catch (e) {
                 c.status = 'error';
@@ -171,7 +188,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
             const ms = c.status === 'ok' ? median(c.times) : null;
             if (ms !== null) msPerGflop.set(`${c.peer}/${layer}/${mode}`, ms / (work / 1e9));
             const row: BenchRow = {
-              layer, size, dims: d, mode, peer: c.peer, status: c.status, medianMs: ms, runs: c.times.length,
+              layer, size, dims: d, mode, peer: c.peer, status: c.status, medianMs: ms,
+              medianCpuMs: ms === null ? null : median(c.cpuTimes), runs: c.times.length,
               gflops: ms === null ? null : work / (ms * 1e6), peakRssMB: Math.round(c.peakRss),
               ...(c.note ? { note: c.note } : {}),
             };
@@ -187,21 +205,24 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function fmtMs(r: BenchRow | undefined): string {
+export type Clock = 'wall' | 'cpu';
+const msOf = (r: BenchRow | undefined, clock: Clock) => (r ? (clock === 'cpu' ? r.medianCpuMs : r.medianMs) : null);
+
+function fmtMs(r: BenchRow | undefined, clock: Clock): string {
   if (!r) return '–';
   if (r.status !== 'ok') return r.status;
-  const ms = r.medianMs!;
+  const ms = msOf(r, clock)!;
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
 /** Markdown tables: ms per step for every peer, fused GFLOP/s, and the ratios that the targets name. */
-export function benchMarkdown(rows: BenchRow[], header: string): string {
+export function benchMarkdown(rows: BenchRow[], header: string, clock: Clock = 'wall'): string {
   const peers = [...new Set(rows.map((r) => r.peer))];
   const out = [header, ''];
   for (const mode of ['train', 'forward'] as const) {
     const mine = rows.filter((r) => r.mode === mode);
     if (mine.length === 0) continue;
-    out.push(`### ${mode === 'train' ? 'Training step (forward, sum, backward to weights and input)' : 'Forward only'}: median ms per step`, '');
+    out.push(`### ${mode === 'train' ? 'Training step (forward, sum, backward to weights and input)' : 'Forward only'}: median ${clock === 'cpu' ? 'CPU' : 'wall-clock'} ms per step`, '');
     const ratioPeers = peers.filter((p) => p !== 'fused');
     out.push(`| layer | size | ${peers.map((p) => PEER_NAMES[p]).join(' | ')} | fused GFLOP/s | ${ratioPeers.map((p) => `${PEER_NAMES[p]} / fused`).join(' | ')} | fused peak RSS MB |`);
     out.push(`|---|---|${peers.map(() => '---:').join('|')}|---:|${ratioPeers.map(() => '---:').join('|')}|---:|`);
@@ -210,11 +231,14 @@ export function benchMarkdown(rows: BenchRow[], header: string): string {
       const [layer, size] = key.split('|');
       const at = (p: Peer) => mine.find((r) => r.layer === layer && r.size === size && r.peer === p);
       const fused = at('fused');
+      const fusedMs = msOf(fused, clock);
       const ratios = ratioPeers.map((p) => {
         const r = at(p);
-        return fused?.medianMs && r?.medianMs ? `${(r.medianMs / fused.medianMs).toFixed(1)}×` : r && r.status === 'too slow' ? `>${fused?.medianMs ? (20_000 / fused.medianMs).toFixed(0) : '?'}×` : '–';
+        const ms = msOf(r, clock);
+        return fusedMs && ms ? `${(ms / fusedMs).toFixed(1)}×` : r && r.status === 'too slow' && fusedMs ? `>${(20_000 / fusedMs).toFixed(0)}×` : '–';
       });
-      out.push(`| ${layer} | ${size} | ${peers.map((p) => fmtMs(at(p))).join(' | ')} | ${fused?.gflops?.toFixed(2) ?? '–'} | ${ratios.join(' | ')} | ${fused?.peakRssMB ?? '–'} |`);
+      const gflops = fusedMs ? (flops(fused!.layer, fused!.dims, fused!.mode) / (fusedMs * 1e6)).toFixed(2) : '–';
+      out.push(`| ${layer} | ${size} | ${peers.map((p) => fmtMs(at(p), clock)).join(' | ')} | ${gflops} | ${ratios.join(' | ')} | ${fused?.peakRssMB ?? '–'} |`);
     }
     out.push('');
   }
@@ -231,6 +255,7 @@ async function main(): Promise<void> {
   };
   const list = <T extends string>(name: string) => arg(name)?.split(',') as T[] | undefined;
   const quick = args.includes('--quick');
+  const clock: Clock = arg('--clock') === 'cpu' ? 'cpu' : 'wall';
   let peers = list<Peer>('--peers') ?? ['fused', 'composed', 'tfjs-wasm', 'tfjs-cpu'];
   if (args.includes('--torch')) {
     if (TorchPeer.available()) peers = [...peers, 'torch'];
@@ -247,7 +272,7 @@ async function main(): Promise<void> {
     `seqgrad uses the ${gemmName}; TF.js 4.22 wasm runs single-threaded with SIMD (XNNPACK). ` +
     `Sizes (B, T, I, H): ${Object.entries(quick ? QUICK_SIZES : SIZES).map(([k, d]) => `${k} = (${d.B}, ${d.T}, ${d.I}, ${d.H})`).join(', ')}. ` +
     `GFLOP/s counts forward as 2·B·T·G·H·(I+H) and a training step as 3× that.`;
-  const md = benchMarkdown(rows, header);
+  const md = benchMarkdown(rows, header, clock);
   console.log('\n' + md);
   const out = arg('--out') ?? fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
   mkdirSync(out, { recursive: true });

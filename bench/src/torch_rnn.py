@@ -1,7 +1,7 @@
 """PyTorch peer for bench/rnn.ts (--torch): a line protocol on stdin/stdout.
 
 Each request is one JSON line {"layer", "B", "T", "I", "H", "mode", "steps"}; the answer is
-one JSON line {"ms": [...]} with the time of each step, measured here so the pipe is not timed.
+one JSON line {"ms": [...], "cpuMs": [...]} with the wall-clock and CPU time of each step, measured here so the pipe is not timed.
 One thread (torch.set_num_threads(1)), float32, batch_first, the same workload as seqgrad.
 """
 import json
@@ -26,7 +26,9 @@ for line in sys.stdin:
         cache[key] = (net, x)
     net, x = cache[key]
     times = []
+    cpu = []
     for _ in range(req["steps"]):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         if req["mode"] == "train":
             net.zero_grad(set_to_none=True)
@@ -36,4 +38,5 @@ for line in sys.stdin:
             with torch.no_grad():
                 net(x)
         times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"ms": times, "blas": torch.__config__.show().count("openblas") > 0}), flush=True)
+        cpu.append((time.process_time() - c0) * 1000)
+    print(json.dumps({"ms": times, "cpuMs": cpu}), flush=True)
