@@ -43,8 +43,7 @@ export class Tensor {
   readonly dtype: DType;
   /** The values, row-major. Mutating it in place bypasses autograd (like PyTorch's `.data`). */
   readonly data: TypedArray;
-  /** The gradient accumulated by `backward()` (leaves, and non-leaves after `retainGrad()`). */
-  grad: Tensor | null = null;
+  private _grad: Tensor | null = null;
   /** Optional name, used in gradcheck messages. */
   name: string | undefined;
   private _requiresGrad = false;
@@ -59,6 +58,24 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtypeOf(data);
     if (requiresGrad) this.requiresGrad = true;
+  }
+
+  /**
+   * The gradient accumulated by `backward()` (leaves, and non-leaves after `retainGrad()`).
+   * Settable, like PyTorch's: `null` resets it; a tensor must have this tensor's shape.
+   */
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (g !== null) {
+      if (!(g instanceof Tensor)) throw new SeqgradError('grad', `must be a Tensor or null, got ${typeof g}`);
+      if (!sameShape(g.shape, this.shape)) {
+        throw new SeqgradError('grad', `assigned gradient${fmt(g.shape)} does not match the tensor's shape ${fmt(this.shape)}`);
+      }
+      if (g.dtype === 'int32') throw new SeqgradError('grad', `assigned gradient${fmt(g.shape)} is int32; gradients are float`);
+    }
+    this._grad = g;
   }
 
   /** Does autograd track this tensor? Settable on leaves only. */

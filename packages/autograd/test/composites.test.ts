@@ -19,7 +19,7 @@ interface Check {
 }
 
 const withAxis = (minRank = 1) => shapeArb(minRank, 3, 3).chain((s) => fc.tuple(tensorArb(s), fc.integer({ min: -s.length, max: s.length - 1 })));
-const int = (v: number[], shape: number[]) => tensor(v, { dtype: 'int32', shape });
+const int = (v: number[], shape: readonly number[]) => tensor(v, { dtype: 'int32', shape });
 
 const composites: Record<string, fc.Arbitrary<Check>> = {
   sub: broadcastPairArb().chain(([a, b]) => fc.tuple(tensorArb(a), tensorArb(b))).map(([a, b]) => ({ fn: sub, inputs: [a, b] })),

@@ -115,6 +115,8 @@ describe('concat, stack, split, chunk', () => {
     expect(split(x, [2, 5]).map((t) => t.shape[0])).toEqual([2, 5]);
     expect(chunk(x, 3).map((t) => t.shape[0])).toEqual([3, 3, 1]);
     expect(() => split(x, [2, 2])).toThrow(/^split: sections \[2,2\] sum to 4, but axis 0 of x\[7\] has 7$/);
+    expect(chunk(arange(0), 3).map((t) => t.shape)).toEqual([[0]]); // one empty piece, as PyTorch
+    expect(split(arange(0), 2).length).toBe(1);
     expect(() => chunk(x, 0)).toThrow(/^chunk: chunks must be a positive integer, got 0$/);
   });
 });

@@ -93,6 +93,14 @@ describe('Tensor', () => {
     expect(x.grad!.toArray()).toEqual([4, 4]);
   });
 
+  test('grad: an assigned gradient of the wrong shape or dtype is refused', () => {
+    const x = ones([2, 3], { requiresGrad: true });
+    expect(() => { x.grad = tensor([1, 2, 3]); }).toThrow(/^grad: assigned gradient\[3\] does not match the tensor's shape \[2,3\]$/);
+    expect(() => { x.grad = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'int32' }); }).toThrow(/^grad: assigned gradient\[2,3\] is int32/);
+    x.grad = null;
+    expect(x.grad).toBeNull();
+  });
+
   test('clone copies the buffer and stays differentiable; detach shares it', () => {
     const x = f64([1, 2], true);
     const c = x.clone();

@@ -332,6 +332,7 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
     }
     sizes = [];
     for (let s = 0; s < n; s += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - s));
+    if (n === 0) sizes.push(0); // an empty axis splits into one empty piece, as in PyTorch
   } else {
     sizes = [...sizeOrSections];
     const total = sizes.reduce((p, q) => p + q, 0);
