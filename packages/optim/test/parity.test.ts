@@ -67,19 +67,21 @@ const LAMBDAS: Record<string, (t: number) => number> = {
 
 interface Spec { type: string; args?: Record<string, unknown> }
 function makeScheduler(opt: Optimizer, spec: Spec): LRScheduler | SequentialLR {
-  const a = (spec.args ?? {}) as Record<string, never>;
+  // The fixture holds exactly the options each constructor takes.
+  const a = (spec.args ?? {}) as never;
+  const args = (spec.args ?? {}) as { lrLambda?: string | string[]; schedulers?: Spec[]; milestones?: number[] };
   switch (spec.type) {
     case 'LinearLR': return new LinearLR(opt, a);
     case 'CosineAnnealingLR': return new CosineAnnealingLR(opt, a);
     case 'StepLR': return new StepLR(opt, a);
     case 'ExponentialLR': return new ExponentialLR(opt, a);
     case 'LambdaLR': {
-      const fn = a.lrLambda as string | string[];
+      const fn = args.lrLambda!;
       return new LambdaLR(opt, { lrLambda: Array.isArray(fn) ? fn.map((f) => LAMBDAS[f]!) : LAMBDAS[fn]! });
     }
     case 'SequentialLR': {
-      const inner = (a.schedulers as Spec[]).map((s) => makeScheduler(opt, s) as LRScheduler);
-      return new SequentialLR(opt, { schedulers: inner, milestones: a.milestones });
+      const inner = args.schedulers!.map((s) => makeScheduler(opt, s) as LRScheduler);
+      return new SequentialLR(opt, { schedulers: inner, milestones: args.milestones! });
     }
     default: throw new Error(`unknown schedule ${spec.type}`);
   }
