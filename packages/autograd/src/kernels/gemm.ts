@@ -19,28 +19,107 @@ export interface GemmKernel {
   ): void;
 }
 
-// Packing buffers are reused across calls (grown when needed), never allocated per call.
-let pack64A = new Float64Array(0);
-let pack64B = new Float64Array(0);
-let pack32A = new Float32Array(0);
-let pack32B = new Float32Array(0);
+const MR = 4; // register tile rows
+const NR = 4; // register tile columns
+const KC = 256; // depth of a packed slice
+const MC = 64; // rows of op(A) per packed block (64×256 doubles = 128 KB, in L2)
+const NC = 1024; // columns of op(B) per packed block (256×1024 doubles = 2 MB)
+// Packed blocks, allocated on first use and reused: op(A) scaled by alpha in MR-row panels, op(B)
+// in NR-column panels, both as float64 so the inner loop reads one array type whatever the dtype.
+let packA = new Float64Array(0);
+let packB = new Float64Array(0);
+const edgeTile = new Float64Array(MR * NR);
 
-function packBuffer(like: FloatArray, size: number, which: 'A' | 'B'): FloatArray {
-  if (like instanceof Float32Array) {
-    if (which === 'A') return pack32A.length >= size ? pack32A : (pack32A = new Float32Array(size * 2));
-    return pack32B.length >= size ? pack32B : (pack32B = new Float32Array(size * 2));
+/** Bpack[q·kc + k·NR + jj] = op(B)[k0 + k, j0 + q + jj], zero past nc. */
+function packBlockB(B: FloatArray, bOff: number, ldb: number, transB: boolean, k0: number, kc: number, j0: number, nc: number, out: Float64Array): void {
+  for (let q = 0; q < nc; q += NR) {
+    const base = q * kc;
+    const w = Math.min(NR, nc - q);
+    for (let jj = 0; jj < NR; jj++) {
+      let d = base + jj;
+      if (jj >= w) { for (let k = 0; k < kc; k++, d += NR) out[d] = 0; continue; }
+      const j = j0 + q + jj;
+      if (transB) {
+        let s = bOff + j * ldb + k0;
+        for (let k = 0; k < kc; k++, d += NR) out[d] = B[s++]!;
+      } else {
+        let s = bOff + k0 * ldb + j;
+        for (let k = 0; k < kc; k++, d += NR, s += ldb) out[d] = B[s]!;
+      }
+    }
   }
-  if (which === 'A') return pack64A.length >= size ? pack64A : (pack64A = new Float64Array(size * 2));
-  return pack64B.length >= size ? pack64B : (pack64B = new Float64Array(size * 2));
 }
 
-const KC = 256; // K-block: a slab of B rows that stays in L2
-const NC = 512; // N-block
+/** Apack[p·kc + k·MR + ii] = alpha · op(A)[i0 + p + ii, k0 + k], zero past mc. */
+function packBlockA(A: FloatArray, aOff: number, lda: number, transA: boolean, i0: number, mc: number, k0: number, kc: number, alpha: number, out: Float64Array): void {
+  for (let p = 0; p < mc; p += MR) {
+    const base = p * kc;
+    const h = Math.min(MR, mc - p);
+    for (let ii = 0; ii < MR; ii++) {
+      let d = base + ii;
+      if (ii >= h) { for (let k = 0; k < kc; k++, d += MR) out[d] = 0; continue; }
+      const i = i0 + p + ii;
+      if (transA) {
+        let s = aOff + k0 * lda + i;
+        for (let k = 0; k < kc; k++, d += MR, s += lda) out[d] = alpha * A[s]!;
+      } else {
+        let s = aOff + i * lda + k0;
+        for (let k = 0; k < kc; k++, d += MR) out[d] = alpha * A[s++]!;
+      }
+    }
+  }
+}
 
-/** The portable TypeScript GEMM: packs transposed operands, then a blocked 4-row kernel. */
+/** C[mc × nc] += Apack · Bpack, one 4×4 register tile at a time (edge tiles write only what is inside C). */
+function macro(ap: Float64Array, bp: Float64Array, mc: number, nc: number, kc: number, C: FloatArray, cBase: number, ldc: number): void {
+  for (let q = 0; q < nc; q += NR) {
+    const bBase = q * kc;
+    const w = Math.min(NR, nc - q);
+    for (let p = 0; p < mc; p += MR) {
+      let a = p * kc;
+      let b = bBase;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      for (let k = 0; k < kc; k++) {
+        const b0 = bp[b]!, b1 = bp[b + 1]!, b2 = bp[b + 2]!, b3 = bp[b + 3]!;
+        const a0 = ap[a]!;
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+        const a1 = ap[a + 1]!;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+        const a2 = ap[a + 2]!;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+        const a3 = ap[a + 3]!;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        a += MR;
+        b += NR;
+      }
+      const h = Math.min(MR, mc - p);
+      let c = cBase + p * ldc + q;
+      if (h === MR && w === NR) {
+        C[c] += c00; C[c + 1] += c01; C[c + 2] += c02; C[c + 3] += c03; c += ldc;
+        C[c] += c10; C[c + 1] += c11; C[c + 2] += c12; C[c + 3] += c13; c += ldc;
+        C[c] += c20; C[c + 1] += c21; C[c + 2] += c22; C[c + 3] += c23; c += ldc;
+        C[c] += c30; C[c + 1] += c31; C[c + 2] += c32; C[c + 3] += c33;
+      } else {
+        const t = edgeTile;
+        t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03; t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
+        t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23; t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
+        for (let ii = 0; ii < h; ii++) for (let jj = 0; jj < w; jj++) C[c + ii * ldc + jj] += t[ii * NR + jj]!;
+      }
+    }
+  }
+}
+
+/**
+ * The portable TypeScript GEMM (GotoBLAS order): for each NC-wide block of columns and KC-deep
+ * slice of K, op(B) is packed once into NR-column panels; for each MC-row block op(A)·alpha is
+ * packed into MR-row panels; a 4×4 register tile (16 local accumulators) runs over each pair of
+ * panels and adds into C. Float32 and float64 alike; sums are accumulated in float64.
+ */
 export const gemmJs: GemmKernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
   if (M === 0 || N === 0) return;
-  // Scale C by beta first (beta = 0 overwrites, so NaN garbage in C never leaks).
   if (beta === 0) {
     for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
   } else if (beta !== 1) {
@@ -50,72 +129,19 @@ export const gemmJs: GemmKernel = (transA, transB, M, N, K, alpha, A, aOff, lda,
     }
   }
   if (K === 0 || alpha === 0) return;
-
-  // A as (M, K) row-major: if transposed, pack it (A stored (K, M)).
-  let a = A;
-  let ao = aOff;
-  let la = lda;
-  if (transA) {
-    a = packBuffer(A, M * K, 'A');
-    for (let k = 0; k < K; k++) {
-      const src = aOff + k * lda;
-      for (let i = 0; i < M; i++) a[i * K + k] = A[src + i]!;
-    }
-    ao = 0;
-    la = K;
+  if (packA.length === 0) {
+    packA = new Float64Array(MC * KC);
+    packB = new Float64Array(KC * NC);
   }
-  // B as (K, N) row-major: if transposed, pack it (B stored (N, K)).
-  let b = B;
-  let bo = bOff;
-  let lb = ldb;
-  if (transB) {
-    b = packBuffer(B, K * N, 'B');
-    for (let j = 0; j < N; j++) {
-      const src = bOff + j * ldb;
-      for (let k = 0; k < K; k++) b[k * N + j] = B[src + k]!;
-    }
-    bo = 0;
-    lb = N;
-  }
-
   for (let j0 = 0; j0 < N; j0 += NC) {
-    const j1 = Math.min(N, j0 + NC);
+    const nc = Math.min(NC, N - j0);
     for (let k0 = 0; k0 < K; k0 += KC) {
-      const k1 = Math.min(K, k0 + KC);
-      let i = 0;
-      // Four rows of C at a time: each B element loaded once feeds four multiply-adds.
-      for (; i + 3 < M; i += 4) {
-        const c0 = cOff + i * ldc;
-        const c1 = c0 + ldc;
-        const c2 = c1 + ldc;
-        const c3 = c2 + ldc;
-        const a0 = ao + i * la;
-        const a1 = a0 + la;
-        const a2 = a1 + la;
-        const a3 = a2 + la;
-        for (let k = k0; k < k1; k++) {
-          const x0 = alpha * a[a0 + k]!;
-          const x1 = alpha * a[a1 + k]!;
-          const x2 = alpha * a[a2 + k]!;
-          const x3 = alpha * a[a3 + k]!;
-          const br = bo + k * lb;
-          for (let j = j0; j < j1; j++) {
-            const bv = b[br + j]!;
-            C[c0 + j] += x0 * bv;
-            C[c1 + j] += x1 * bv;
-            C[c2 + j] += x2 * bv;
-            C[c3 + j] += x3 * bv;
-          }
-        }
-      }
-      for (; i < M; i++) {
-        const c0 = cOff + i * ldc;
-        const a0 = ao + i * la;
-        for (let k = k0; k < k1; k++) {
-          const x0 = alpha * a[a0 + k]!;
-          const br = bo + k * lb;
-          for (let j = j0; j < j1; j++) C[c0 + j] += x0 * b[br + j]!;
-        }
+      const kc = Math.min(KC, K - k0);
+      packBlockB(B, bOff, ldb, transB, k0, kc, j0, nc, packB);
+      for (let i0 = 0; i0 < M; i0 += MC) {
+        const mc = Math.min(MC, M - i0);
+        packBlockA(A, aOff, lda, transA, i0, mc, k0, kc, alpha, packA);
+        macro(packA, packB, mc, nc, kc, C, cOff + i0 * ldc + j0, ldc);
       }
     }
   }
