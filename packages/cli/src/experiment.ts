@@ -19,7 +19,7 @@ export interface ExperimentOptions {
   tasks: TaskName[];
   cells: string[];
   clip: (number | null)[];
-  steps: number;
+  steps: number | null;
   batch: number;
   hidden: number;
   lr: number;
@@ -27,6 +27,7 @@ export interface ExperimentOptions {
   delay: number;
   text: string | null;
   seed: number;
+  forgetBias: number;
   flowEvery: number | null;
   jobs: number | null;
   out: string | null;
@@ -38,24 +39,40 @@ function timestamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** Runs one spec in a worker thread, forwarding its events. */
-function runInWorker(spec: RunSpec, emit: (e: RunEvent) => void): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData: spec });
-    let result: RunResult | null = null;
-    worker.on('message', (m: RunEvent | { type: 'error'; message: string }) => {
-      if (m.type === 'error') reject(new CliError(m.message));
-      else {
-        if (m.type === 'done') result = m.result;
-        emit(m);
+/** A worker thread that runs specs one after another, forwarding their events. */
+class RunWorker {
+  private readonly worker = new Worker(new URL('./run-worker.js', import.meta.url));
+  private pending: { resolve: (r: RunResult) => void; reject: (e: unknown) => void; emit: (e: RunEvent) => void } | null = null;
+
+  constructor() {
+    this.worker.on('message', (m: RunEvent | { type: 'error'; message: string }) => {
+      const p = this.pending;
+      if (!p) return;
+      if (m.type === 'error') {
+        this.pending = null;
+        p.reject(new CliError(m.message));
+      } else {
+        p.emit(m);
+        if (m.type === 'done') {
+          this.pending = null;
+          p.resolve(m.result);
+        }
       }
     });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new CliError(`a training worker exited with code ${code} before finishing`));
+    this.worker.on('error', (err) => this.pending?.reject(err));
+    this.worker.on('exit', (code) => this.pending?.reject(new CliError(`a training worker exited with code ${code} before finishing`)));
+  }
+
+  run(spec: RunSpec, emit: (e: RunEvent) => void): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject, emit };
+      this.worker.postMessage(spec);
     });
-  });
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
 }
 
 export async function experimentCommand(opts: ExperimentOptions): Promise<void> {
@@ -67,14 +84,16 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const descriptions: Record<string, string> = {};
   for (const task of tasks) {
     const seqLen = opts.seqLen ?? TASK_DEFAULTS[task].seqLen;
+    const steps = opts.steps ?? TASK_DEFAULTS[task].steps;
     descriptions[task] = makeTask(task, { seqLen, delay: opts.delay, text }).describe();
     for (const cell of cells) {
       for (const clip of clips) {
         const config: TrainConfig = {
-          task, cell, hidden: opts.hidden, layers: 1, bidirectional: false, steps: opts.steps, batch: opts.batch, lr: opts.lr,
+          task, cell, hidden: opts.hidden, layers: 1, bidirectional: false, steps, batch: opts.batch, lr: opts.lr,
           clip, seed: opts.seed, seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text ?? '',
+          forgetBias: cell === 'lstm' ? opts.forgetBias : undefined,
         };
-        specs.push({ config, text, logEvery: Math.max(1, Math.floor(opts.steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(opts.steps / 15)) });
+        specs.push({ config, text, logEvery: Math.max(1, Math.floor(steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(steps / 15)) });
       }
     }
   }
@@ -82,7 +101,8 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const outDir = opts.out ?? join('reports', timestamp());
   mkdirSync(outDir, { recursive: true });
 
-  process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${cells.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), ${opts.steps} steps each, ${jobs} in parallel\n`);
+  const stepsText = tasks.map((t) => `${t} ${opts.steps ?? TASK_DEFAULTS[t].steps}`).join(', ');
+  process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${cells.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), steps ${stepsText}, ${jobs} in parallel\n`);
   const progress = createProgress(opts.progress, (total) => Math.max(1, Math.ceil(total / 5)));
   let stopped = false;
   const onSigint = () => {
@@ -92,7 +112,8 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const t0 = performance.now();
   const results: RunResult[] = new Array(specs.length);
   let next = 0;
-  const worker = async () => {
+  const pool = jobs === 1 ? [] : Array.from({ length: jobs }, () => new RunWorker());
+  const worker = async (_: unknown, w: number) => {
     while (next < specs.length && !stopped) {
       const i = next++;
       const spec = specs[i]!;
@@ -101,7 +122,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
       const emit = (e: RunEvent) => {
         if (e.type === 'progress') bar.update(e.step, e.loss, e.accuracy);
       };
-      results[i] = jobs === 1 ? await executeRun(spec, emit) : await runInWorker(spec, emit);
+      results[i] = jobs === 1 ? await executeRun(spec, emit) : await pool[w]!.run(spec, emit);
       if (results[i]!.diverged) bar.log(`diverged at step ${results[i]!.steps}`);
       bar.stop();
     }
@@ -111,14 +132,15 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   } finally {
     process.off('SIGINT', onSigint);
     progress.close();
+    await Promise.all(pool.map((p) => p.close()));
   }
   const totalSeconds = (performance.now() - t0) / 1000;
   const done = results.filter(Boolean);
   if (stopped) process.stderr.write(`interrupted: reporting the ${done.length} finished runs of ${specs.length}\n`);
 
   const settings = {
-    steps: opts.steps, batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
-    seed: opts.seed, 'echo delay': opts.delay, text: opts.text ?? 'embedded', jobs,
+    steps: stepsText, batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
+    'LSTM forget-gate bias': opts.forgetBias, seed: opts.seed, 'echo delay': opts.delay, text: opts.text ?? 'embedded', jobs,
   };
   const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
   const html = await renderReport({ title: 'seqgrad experiment: RNN vs LSTM vs GRU', command, settings, tasks: descriptions, runs: done, totalSeconds });

@@ -26,6 +26,12 @@ function positive(v: string): number {
   return n;
 }
 
+function finite(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${v}'.`);
+  return n;
+}
+
 function nonNegative(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'.`);
@@ -86,10 +92,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--tasks <list>', 'tasks to run, comma-separated').argParser(list(TASK_NAMES, 'tasks')).default(['adding', 'echo', 'charlm'], 'adding,echo,charlm'))
     .addOption(new Option('--cells <list>', 'cells to compare, comma-separated (rnn, lstm, gru or a path)').argParser(list(BUILTIN_CELLS, 'cells', true)).default(['rnn', 'lstm', 'gru'], 'rnn,lstm,gru'))
     .addOption(new Option('--clip <list>', "max gradient norms to compare, comma-separated, 'none' for no clipping").argParser(clipList).default([null, 1], 'none,1'))
-    .addOption(new Option('--steps <n>', 'training steps per run').argParser(int(1)).default(300))
+    .addOption(new Option('--steps <n>', 'training steps of every run').argParser(int(1)).default(null, 'adding 800, echo 400, charlm 300'))
     .addOption(new Option('--batch <n>', 'batch size').argParser(int(1)).default(32))
     .addOption(new Option('--hidden <n>', 'hidden size').argParser(int(1)).default(32))
-    .addOption(new Option('--lr <x>', 'Adam learning rate').argParser(positive).default(0.01))
+    .addOption(new Option('--lr <x>', 'Adam learning rate (warmup, then cosine to lr/10)').argParser(positive).default(0.02))
+    .addOption(new Option('--forget-bias <x>', 'LSTM: initial forget-gate bias').argParser(finite).default(1))
     .addOption(new Option('--seq-len <n>', 'sequence length for every task').argParser(int(2)).default(null, 'adding 30, echo 20, charlm 32'))
     .addOption(new Option('--delay <k>', 'echo: how many steps back to repeat').argParser(int(1)).default(5))
     .addOption(new Option('--text <file>', 'charlm: training text (UTF-8)').default(null, 'the embedded text'))
@@ -110,7 +117,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--bidirectional', 'run a second layer over the reversed sequence').default(false))
     .addOption(new Option('--steps <n>', 'total training steps').argParser(int(1)).default(1000))
     .addOption(new Option('--batch <n>', 'batch size').argParser(int(1)).default(32))
-    .addOption(new Option('--lr <x>', 'Adam learning rate (cosine-annealed to lr/10)').argParser(positive).default(0.005))
+    .addOption(new Option('--lr <x>', 'Adam learning rate (warmup, then cosine to lr/10)').argParser(positive).default(0.01))
+    .addOption(new Option('--forget-bias <x>', 'LSTM: initial forget-gate bias').argParser(finite).default(1))
     .addOption(new Option('--clip <x>', "max gradient norm, 'none' for no clipping").argParser(clipValue).default(1, '1'))
     .addOption(new Option('--seed <n>', 'random seed (initialisation and data)').argParser(int(0)).default(0))
     .addOption(new Option('--seq-len <n>', 'sequence length').argParser(int(2)).default(null, 'adding 30, echo 20, charlm 32'))

@@ -23,6 +23,7 @@ export interface TrainOptions {
   lr: number;
   clip: number | null;
   seed: number;
+  forgetBias: number;
   seqLen: number | null;
   delay: number;
   text: string | null;
@@ -54,7 +55,7 @@ function cellTag(cell: string): string {
 /** Flags whose value is fixed by a checkpoint (a resumed run keeps them). */
 const FIXED: [keyof TrainOptions & keyof TrainConfig, string][] = [
   ['task', '--task'], ['cell', '--cell'], ['hidden', '--hidden'], ['layers', '--layers'], ['bidirectional', '--bidirectional'],
-  ['batch', '--batch'], ['lr', '--lr'], ['clip', '--clip'], ['seed', '--seed'], ['seqLen', '--seq-len'], ['delay', '--delay'], ['steps', '--steps'],
+  ['batch', '--batch'], ['lr', '--lr'], ['clip', '--clip'], ['seed', '--seed'], ['forgetBias', '--forget-bias'], ['seqLen', '--seq-len'], ['delay', '--delay'], ['steps', '--steps'],
 ];
 
 export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<void> {
@@ -84,6 +85,7 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
       steps: opts.steps, batch: opts.batch, lr: opts.lr, clip: opts.clip, seed: opts.seed,
       seqLen: opts.seqLen ?? TASK_DEFAULTS[opts.task].seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text === null ? '' : resolve(opts.text),
     };
+    if (opts.cell === 'lstm') config.forgetBias = opts.forgetBias;
     trainer = await Trainer.create(config, text);
   }
   mkdirSync(dirname(out) || '.', { recursive: true });
