@@ -112,13 +112,14 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const t0 = performance.now();
   const results: RunResult[] = new Array(specs.length);
   let next = 0;
+  const labels = specs.map((sp) => `${sp.config.task.padEnd(Math.max(...tasks.map((t) => t.length)))} ${runLabel(sp.config.cell, sp.config.clip)}`);
+  const labelWidth = Math.max(...labels.map((l) => l.length));
   const pool = jobs === 1 ? [] : Array.from({ length: jobs }, () => new RunWorker());
   const worker = async (_: unknown, w: number) => {
     while (next < specs.length && !stopped) {
       const i = next++;
       const spec = specs[i]!;
-      const label = `${spec.config.task.padEnd(6)} ${runLabel(spec.config.cell, spec.config.clip)}`;
-      const bar: ProgressHandle = progress.start(label, spec.config.steps);
+      const bar: ProgressHandle = progress.start(labels[i]!.padEnd(labelWidth), spec.config.steps);
       const emit = (e: RunEvent) => {
         if (e.type === 'progress') bar.update(e.step, e.loss, e.accuracy);
       };

@@ -46,7 +46,7 @@ class LineProgress implements Progress {
         const secs = (performance.now() - t0) / 1000;
         const rate = (step - startStep) / Math.max(secs, 1e-9);
         this.out.write(
-          `[${label}] step ${step}/${total}  loss ${fmtLoss(loss)}  acc ${(100 * accuracy).toFixed(1)}%  ${rate.toFixed(1)} steps/s  ETA ${eta((total - step) / rate)}\n`,
+          `[${label.trimEnd()}] step ${step}/${total}  loss ${fmtLoss(loss)}  acc ${(100 * accuracy).toFixed(1)}%  ${rate.toFixed(1)} steps/s  ETA ${eta((total - step) / rate)}\n`,
         );
       },
       log: (message) => this.out.write(`[${label}] ${message}\n`),
