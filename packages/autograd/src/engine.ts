@@ -131,7 +131,10 @@ function creationSite(): string | undefined {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 50;
   try {
-    return new Error().stack?.split('\n').slice(4).join('\n');
+    const frames = new Error().stack?.split('\n').slice(4) ?? [];
+    // Keep the frames that say where the user built the op (drop test-runner and Node internals).
+    const own = frames.filter((f) => !f.includes('/node_modules/') && !f.includes('node:internal') && !f.includes('<anonymous>'));
+    return (own.length > 0 ? own : frames).join('\n');
   } finally {
     Error.stackTraceLimit = limit;
   }

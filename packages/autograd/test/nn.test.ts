@@ -41,6 +41,18 @@ describe('softmax and logSoftmax', () => {
     expect(x.grad).toBeAllclose(s.map((v, i) => v * (w[i]! - sw)));
   });
 
+  test('softmax/logSoftmax: −Infinity entries (attention masks) get probability 0 and finite gradients', () => {
+    const x = f64([[0, -Infinity, 1], [-Infinity, 2, -Infinity]], true);
+    const s = softmax(x);
+    expect(s).toBeAllclose([[1 / (1 + Math.E), 0, Math.E / (1 + Math.E)], [0, 1, 0]]);
+    s.mul(f64([[1, 2, 3], [4, 5, 6]])).sum().backward();
+    expect(x.grad!.isFinite()).toBe(true);
+    const y = f64([[0, -Infinity, 1]], true);
+    logSoftmax(y).mul(f64([[1, 0, 3]])).sum().backward();
+    expect(y.grad!.isFinite()).toBe(true);
+    expect(y.grad!.data[1]).toBe(0);
+  });
+
   test('softmax: errors name the op and the axis', () => {
     expect(() => softmax(f64([1, 2]), 1)).toThrow(/^softmax: axis=1 is out of range for a tensor of rank 1$/);
     expect(() => logSoftmax(int([1, 2]))).toThrow(/^logSoftmax: x\[2\] has dtype int32/);
