@@ -1,9 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   SeqgradError, Tensor,
   abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sqrt, square, sub, tanh, tensor, where,
 } from '@seqgrad/autograd';
-import { f64 } from './helpers.js';
+import { allcloseReport, broadcastPairArb, f64, numelOf, tensorArb } from './helpers.js';
 
 const num = (t: Tensor | null) => Array.from(t!.data);
 
@@ -47,6 +48,39 @@ describe('broadcasting', () => {
     expect(() => add(f64([[1, 2, 3]]), f64([1, 2]))).toThrow(/^add: a\[1,3\] and b\[2\] cannot be broadcast: dimension -1 is 3 vs 2$/);
     expect(() => mul(f64([[1, 2], [3, 4]]), f64([[1, 2, 3]]))).toThrow(SeqgradError);
     expect(() => sub(f64([1, 2]), f64([1, 2, 3]))).toThrow(/^sub: a\[2\] and b\[3\]/);
+  });
+});
+
+describe('broadcasting property', () => {
+  /** out[idx] = a[idx mod a.shape] op b[idx mod b.shape], right-aligned, by the definition. */
+  function reference(a: Tensor, b: Tensor, op: (x: number, y: number) => number): number[] {
+    const rank = Math.max(a.ndim, b.ndim);
+    const shape = Array.from({ length: rank }, (_, d) => Math.max(a.shape[d - rank + a.ndim] ?? 1, b.shape[d - rank + b.ndim] ?? 1));
+    const at = (t: Tensor, idx: number[]) => {
+      let off = 0;
+      for (let d = 0; d < t.ndim; d++) off = off * t.shape[d]! + (t.shape[d] === 1 ? 0 : idx[d - t.ndim + rank]!);
+      return t.data[off]!;
+    };
+    const out: number[] = [];
+    for (let flat = 0; flat < numelOf(shape); flat++) {
+      const idx: number[] = [];
+      let r = flat;
+      for (let d = rank - 1; d >= 0; d--) { idx[d] = r % shape[d]!; r = Math.floor(r / shape[d]!); }
+      out.push(op(at(a, idx), at(b, idx)));
+    }
+    return out;
+  }
+
+  test('add/mul/maximum/gt: broadcast results match the definition on random shapes', () => {
+    fc.assert(fc.property(
+      broadcastPairArb(4, 3).chain(([sa, sb]) => fc.tuple(tensorArb(sa, -2, 2, false), tensorArb(sb, -2, 2, false))),
+      ([a, b]) => {
+        for (const [f, op] of [[add, (x: number, y: number) => x + y], [mul, (x: number, y: number) => x * y], [maximum, Math.max], [gt, (x: number, y: number) => (x > y ? 1 : 0)]] as const) {
+          const report = allcloseReport(f(a, b).data, reference(a, b, op), { atol: 0, rtol: 0 });
+          if (report) throw new Error(`${f.name}: ${report}`);
+        }
+      },
+    ));
   });
 });
 

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { type Tensor, linear, matmul, randn, tensor } from '@seqgrad/autograd';
-import { f64 } from './helpers.js';
+import { Generator, type Tensor, linear, matmul, randn, tensor } from '@seqgrad/autograd';
+import { allcloseReport, broadcastPairArb, f64 } from './helpers.js';
 
 /** Plain triple loop on nested arrays, the reference for every case below. */
 function naive(a: number[][], b: number[][]): number[][] {
@@ -99,6 +100,65 @@ describe('matmul semantics (PyTorch)', () => {
   test('linear: x Wᵀ + b', () => {
     const y = linear(f64([[1, 2]]), f64([[1, 0], [0, 1], [1, 1]]), f64([10, 20, 30]));
     expect(y).toBeAllclose([[11, 22, 33]]);
+  });
+});
+
+describe('matmul property', () => {
+  /** Element [..batch, i, j] of op(A) @ op(B) by the definition, in float64, with broadcast batch indices. */
+  function reference(a: Tensor, b: Tensor, tA: boolean, tB: boolean): { shape: number[]; values: number[] } {
+    const ab = a.shape.slice(0, -2);
+    const bb = b.shape.slice(0, -2);
+    const rank = Math.max(ab.length, bb.length);
+    const batch = Array.from({ length: rank }, (_, d) => Math.max(ab[d - rank + ab.length] ?? 1, bb[d - rank + bb.length] ?? 1));
+    const [ar, ac] = a.shape.slice(-2) as [number, number];
+    const [br, bc] = b.shape.slice(-2) as [number, number];
+    const M = tA ? ac : ar;
+    const K = tA ? ar : ac;
+    const N = tB ? br : bc;
+    const offset = (shape: number[], idx: number[]) => {
+      let off = 0;
+      for (let d = 0; d < shape.length; d++) off = off * shape[d]! + (shape[d] === 1 ? 0 : idx[d + rank - shape.length]!);
+      return off;
+    };
+    const values: number[] = [];
+    const count = batch.reduce((n, d) => n * d, 1);
+    for (let flat = 0; flat < count; flat++) {
+      const idx: number[] = [];
+      let r = flat;
+      for (let d = rank - 1; d >= 0; d--) { idx[d] = r % batch[d]!; r = Math.floor(r / batch[d]!); }
+      const ao = offset(ab, idx) * ar * ac;
+      const bo = offset(bb, idx) * br * bc;
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) {
+            const av = a.data[ao + (tA ? k * ac + i : i * ac + k)]!;
+            const bv = b.data[bo + (tB ? j * bc + k : k * bc + j)]!;
+            acc += av * bv;
+          }
+          values.push(acc);
+        }
+      }
+    }
+    return { shape: [...batch, M, N], values };
+  }
+
+  test('matmul: random sizes (across the GEMM 4-row blocks), transposes and broadcast batches match the definition', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 37 }), fc.integer({ min: 0, max: 37 }), fc.integer({ min: 1, max: 37 }),
+      fc.boolean(), fc.boolean(), broadcastPairArb(2, 2), fc.constantFrom('float32', 'float64'), fc.nat(),
+      (M, K, N, tA, tB, [ba, bb], dtype, seed) => {
+        const g = new Generator(seed);
+        const a = randn([...ba, ...(tA ? [K, M] : [M, K])], { dtype, generator: g });
+        const b = randn([...bb, ...(tB ? [N, K] : [K, N])], { dtype, generator: g });
+        const y = matmul(a, b, { transA: tA, transB: tB });
+        const ref = reference(a, b, tA, tB);
+        expect(y.shape).toEqual(ref.shape);
+        const tol = dtype === 'float32' ? { atol: 1e-4, rtol: 1e-4 } : { atol: 1e-12, rtol: 1e-12 };
+        const report = allcloseReport(y.data, ref.values, tol);
+        if (report) throw new Error(report);
+      },
+    ));
   });
 });
 
