@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   type Tensor, argmax, argmin, logsumexp, max, mean, min, norm, sum, sumTo, tensor, variance,
 } from '@seqgrad/autograd';
-import { f64 } from './helpers.js';
+import { allcloseReport, f64, shapeArb, tensorArb } from './helpers.js';
 
 const num = (t: Tensor | null) => Array.from(t!.data);
 const m = () => f64([[1, 2, 3], [4, 5, 6]]);
@@ -47,6 +48,46 @@ describe('sum and mean', () => {
     expect(sumTo(f64([[1, 2], [3, 4]]), [2])).toBeAllclose([4, 6]);
     expect(sumTo(f64([[1, 2], [3, 4]]), [2, 1])).toBeAllclose([[3], [7]]);
     expect(sumTo(f64([[1, 2], [3, 4]]), [])).toBeAllclose(10);
+  });
+});
+
+describe('reductions property', () => {
+  /** Reduces by the definition: group elements by their index with the reduced axes dropped. */
+  function reference(x: Tensor, axes: number[], op: (vals: number[]) => number): number[] {
+    const groups = new Map<string, number[]>();
+    const order: string[] = [];
+    for (let flat = 0; flat < x.size; flat++) {
+      const idx: number[] = [];
+      let r = flat;
+      for (let d = x.ndim - 1; d >= 0; d--) { idx[d] = r % x.shape[d]!; r = Math.floor(r / x.shape[d]!); }
+      const key = idx.filter((_, d) => !axes.includes(d)).join(',');
+      if (!groups.has(key)) { groups.set(key, []); order.push(key); }
+      groups.get(key)!.push(x.data[flat]!);
+    }
+    return order.sort((p, q) => {
+      const a = p.split(',').map(Number);
+      const b = q.split(',').map(Number);
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+      return 0;
+    }).map((k) => op(groups.get(k)!));
+  }
+
+  test('sum/max/min/logsumexp: random axis subsets of random rank-4 shapes match the definition', () => {
+    fc.assert(fc.property(
+      shapeArb(1, 4, 3).chain((s) => fc.tuple(tensorArb(s, -3, 3, false), fc.subarray(s.map((_, i) => i), { minLength: 1 }))),
+      ([x, axes]) => {
+        const checks: Array<[Tensor, (v: number[]) => number]> = [
+          [sum(x, axes), (v) => v.reduce((p, q) => p + q, 0)],
+          [max(x, axes), (v) => Math.max(...v)],
+          [min(x, axes, true), (v) => Math.min(...v)],
+          [logsumexp(x, axes), (v) => { const m = Math.max(...v); return m + Math.log(v.reduce((p, q) => p + Math.exp(q - m), 0)); }],
+        ];
+        for (const [got, op] of checks) {
+          const report = allcloseReport(got.data, reference(x, axes, op), { atol: 1e-12, rtol: 1e-12 });
+          if (report) throw new Error(report);
+        }
+      },
+    ));
   });
 });
 
