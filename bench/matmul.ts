@@ -2,7 +2,7 @@
  * `pnpm bench:matmul`: GFLOP/s of C = A·B (square, float32) for the seqgrad GEMM kernels and
  * TensorFlow.js 4.22 (wasm, and cpu at the smaller sizes), all in one process, alternating.
  *
- *   node dist/matmul.js [--sizes 64,128,256] [--budget 1000] [--quick]
+ *   node dist/matmul.js [--sizes 64,128,256] [--budget 1000] [--quick] [--clock wall|cpu]
  *
  * Writes bench/results/matmul.md and matmul.json.
  */
@@ -75,7 +75,7 @@ export interface MatmulRow {
   gflops: Record<string, number | null>;
 }
 
-export async function runMatmul(sizes: number[], budgetMs: number): Promise<{ columns: string[]; rows: MatmulRow[] }> {
+export async function runMatmul(sizes: number[], budgetMs: number, clock: 'wall' | 'cpu' = 'wall'): Promise<{ columns: string[]; rows: MatmulRow[] }> {
   const k = kernels as typeof kernels & { gemmWasm?: GemmKernel };
   const columns: Column[] = [
     kernelColumn('TS before (f32)', gemmBaseline, false, 2048),
@@ -97,7 +97,7 @@ export async function runMatmul(sizes: number[], budgetMs: number): Promise<{ co
         continue;
       }
       const t = time(run, { minRuns: 3, budgetMs, tooSlowMs: 4000 });
-      row.gflops[col.name] = flops / (t.medianMs * 1e6);
+      row.gflops[col.name] = flops / ((clock === 'cpu' ? t.medianCpuMs : t.medianMs) * 1e6);
       col.dispose?.();
     }
     rows.push(row);
@@ -106,11 +106,11 @@ export async function runMatmul(sizes: number[], budgetMs: number): Promise<{ co
   return { columns: columns.map((c) => c.name), rows };
 }
 
-export function matmulMarkdown(columns: string[], rows: MatmulRow[]): string {
+export function matmulMarkdown(columns: string[], rows: MatmulRow[], clock: 'wall' | 'cpu' = 'wall'): string {
   const wasm = 'WASM SIMD (f32)';
   const peer = 'TF.js wasm';
   const lines = [
-    `GEMM C = A·B, n×n, GFLOP/s (2n³ / median time), higher is better. ${machine()}`,
+    `GEMM C = A·B, n×n, GFLOP/s (2n³ / median ${clock === 'cpu' ? 'CPU' : 'wall-clock'} time), higher is better. ${machine()}`,
     '',
     `| n | ${columns.join(' | ')} | WASM / TF.js wasm |`,
     `|---|${columns.map(() => '---:').join('|')}|---:|`,
@@ -133,8 +133,9 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
   const sizes = (arg('--sizes') ?? (quick ? '64,128' : '64,128,256,512,1024,2048')).split(',').map(Number);
   const budget = Number(arg('--budget') ?? (quick ? 100 : 1500));
-  const { columns, rows } = await runMatmul(sizes, budget);
-  const md = matmulMarkdown(columns, rows);
+  const clock = arg('--clock') === 'cpu' ? 'cpu' : 'wall';
+  const { columns, rows } = await runMatmul(sizes, budget, clock);
+  const md = matmulMarkdown(columns, rows, clock);
   console.log('\n' + md);
   const out = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
   mkdirSync(out, { recursive: true });

@@ -7,6 +7,9 @@
  *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
  *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--clock wall|cpu] [--out DIR]
  *
+ * --soak [N] instead runs N (default 1000) fused training steps (LSTM at S unless --layers/--sizes
+ * say otherwise) and reports RSS along the way (results/soak.md); run node with --expose-gc.
+ *
  * --clock cpu puts the median CPU time per step (user + system of the process) in the tables
  * instead of wall-clock time; latest.json always has both. On a machine shared with other
  * work, CPU time is the steadier measure of what a step costs.
@@ -208,6 +211,43 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
 export type Clock = 'wall' | 'cpu';
 const msOf = (r: BenchRow | undefined, clock: Clock) => (r ? (clock === 'cpu' ? r.medianCpuMs : r.medianMs) : null);
 
+export interface SoakResult {
+  layer: LayerKind;
+  size: string;
+  steps: number;
+  /** RSS (MB) after each block of `every` steps, the first after the warm-up. */
+  rssMB: number[];
+  /** (last − first) / first of the samples, in percent. */
+  growthPercent: number;
+  medianMs: number;
+}
+
+/**
+ * Target 4 of issue 7: RSS stays flat over many fused training steps. Runs `warmup` steps, then
+ * `steps` more, sampling RSS (after a GC when --expose-gc is on) every `every` steps.
+ */
+export function runSoak(layer: LayerKind = 'LSTM', size = 'S', steps = 1000, every = 100, warmup = 50): SoakResult {
+  const d = SIZES[size] ?? QUICK_SIZES[size];
+  if (!d) throw new Error(`unknown size ${size}`);
+  const runner = seqgradRunner(layer, d, 'train', 'fused');
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < warmup; i++) runner.step();
+  gc?.();
+  const rss = [rssMB()];
+  const times: number[] = [];
+  for (let i = 1; i <= steps; i++) {
+    const t0 = performance.now();
+    runner.step();
+    times.push(performance.now() - t0);
+    if (i % every === 0) {
+      gc?.();
+      rss.push(rssMB());
+    }
+  }
+  const growthPercent = (100 * (rss[rss.length - 1]! - rss[0]!)) / rss[0]!;
+  return { layer, size, steps, rssMB: rss.map((v) => Math.round(v)), growthPercent, medianMs: median(times) };
+}
+
 function fmtMs(r: BenchRow | undefined, clock: Clock): string {
   if (!r) return '–';
   if (r.status !== 'ok') return r.status;
@@ -255,6 +295,19 @@ async function main(): Promise<void> {
   };
   const list = <T extends string>(name: string) => arg(name)?.split(',') as T[] | undefined;
   const quick = args.includes('--quick');
+  if (args.includes('--soak')) {
+    const steps = Number(arg('--soak') ?? 1000) || 1000;
+    const soak = runSoak((list<LayerKind>('--layers') ?? ['LSTM'])[0], list('--sizes')?.[0] ?? 'S', steps);
+    const md =
+      `Soak: ${soak.steps} fused ${soak.layer} ${soak.size} training steps (float32), ${machine()}\n\n` +
+      `RSS MB every ${soak.steps / (soak.rssMB.length - 1)} steps after a 50-step warm-up: ${soak.rssMB.join(', ')}\n\n` +
+      `Growth first to last: ${soak.growthPercent.toFixed(1)}% (target: at most 5%). Median step ${soak.medianMs.toFixed(1)} ms.\n`;
+    console.log(md);
+    const out = arg('--out') ?? fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'soak.md'), md);
+    return;
+  }
   const clock: Clock = arg('--clock') === 'cpu' ? 'cpu' : 'wall';
   let peers = list<Peer>('--peers') ?? ['fused', 'composed', 'tfjs-wasm', 'tfjs-cpu'];
   if (args.includes('--torch')) {
@@ -272,7 +325,11 @@ async function main(): Promise<void> {
     `seqgrad uses the ${gemmName}; TF.js 4.22 wasm runs single-threaded with SIMD (XNNPACK). ` +
     `Sizes (B, T, I, H): ${Object.entries(quick ? QUICK_SIZES : SIZES).map(([k, d]) => `${k} = (${d.B}, ${d.T}, ${d.I}, ${d.H})`).join(', ')}. ` +
     `GFLOP/s counts forward as 2·B·T·G·H·(I+H) and a training step as 3× that.`;
-  const md = benchMarkdown(rows, header, clock);
+  const other: Clock = clock === 'cpu' ? 'wall' : 'cpu';
+  const md =
+    benchMarkdown(rows, header, clock) +
+    '\n' +
+    benchMarkdown(rows, `## The same runs measured in ${other === 'cpu' ? 'CPU' : 'wall-clock'} time`, other);
   console.log('\n' + md);
   const out = arg('--out') ?? fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
   mkdirSync(out, { recursive: true });

@@ -2,8 +2,10 @@
 import { performance } from 'node:perf_hooks';
 
 export interface Timing {
-  /** Median milliseconds per run. */
+  /** Median wall-clock milliseconds per run. */
   medianMs: number;
+  /** Median CPU milliseconds per run (user + system of this process). */
+  medianCpuMs: number;
   /** Number of timed runs behind the median. */
   runs: number;
 }
@@ -24,13 +26,17 @@ export function time(fn: () => void, opts: { minRuns?: number; maxRuns?: number;
   let t0 = performance.now();
   fn();
   const warm = performance.now() - t0;
-  if (warm > tooSlowMs) return { medianMs: warm, runs: 1 };
+  if (warm > tooSlowMs) return { medianMs: warm, medianCpuMs: warm, runs: 1 };
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   const start = performance.now();
   while (times.length < minRuns || (times.length < maxRuns && performance.now() - start < budgetMs)) {
+    const cpu0 = process.cpuUsage();
     t0 = performance.now();
     fn();
     times.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
-  return { medianMs: median(times), runs: times.length };
+  return { medianMs: median(times), medianCpuMs: median(cpuTimes), runs: times.length };
 }
