@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import * as ag from '@seqgrad/autograd';
 import {
   Tensor, arange, eye, full, fullLike, isTensor, ones, onesLike, tensor, zeros, zerosLike,
 } from '@seqgrad/autograd';
@@ -109,5 +110,40 @@ describe('Tensor', () => {
     c.mul(c).sum().backward();
     expect(x.grad!.toArray()).toEqual([2, 4]);
     expect(x.detach().data).toBe(x.data);
+  });
+});
+
+describe('methods', () => {
+  test('every op method gives the same result as its function', () => {
+    const x = f64([[0.5, -1, 2], [1.5, 0.25, -0.75]]);
+    const y = f64([[1, 2, 3], [4, 5, 6]]);
+    const pos = f64([[1, 2, 3], [4, 5, 6]]);
+    const idx = tensor([[1, 0, 2], [0, 0, 1]], { dtype: 'int32' });
+    const pairs: Array<[string, Tensor | Tensor[], Tensor | Tensor[]]> = [
+      ['add', x.add(y), ag.add(x, y)], ['sub', x.sub(2), ag.sub(x, 2)], ['mul', x.mul(y), ag.mul(x, y)], ['div', x.div(y), ag.div(x, y)],
+      ['neg', x.neg(), ag.neg(x)], ['pow', pos.pow(0.5), ag.pow(pos, 0.5)], ['square', x.square(), ag.square(x)], ['exp', x.exp(), ag.exp(x)],
+      ['log', pos.log(), ag.log(pos)], ['sqrt', pos.sqrt(), ag.sqrt(pos)], ['abs', x.abs(), ag.abs(x)], ['tanh', x.tanh(), ag.tanh(x)],
+      ['sigmoid', x.sigmoid(), ag.sigmoid(x)], ['relu', x.relu(), ag.relu(x)], ['clamp', x.clamp(0, 1), ag.clamp(x, 0, 1)],
+      ['maximum', x.maximum(0), ag.maximum(x, 0)], ['minimum', x.minimum(y), ag.minimum(x, y)],
+      ['eq', x.eq(2), ag.eq(x, 2)], ['ne', x.ne(2), ag.ne(x, 2)], ['lt', x.lt(y), ag.lt(x, y)], ['le', x.le(0.5), ag.le(x, 0.5)],
+      ['gt', x.gt(0), ag.gt(x, 0)], ['ge', x.ge(0), ag.ge(x, 0)],
+      ['sum', x.sum(1, true), ag.sum(x, 1, true)], ['mean', x.mean(0), ag.mean(x, 0)], ['max', x.max(1), ag.max(x, 1)], ['min', x.min(), ag.min(x)],
+      ['argmax', x.argmax(1), ag.argmax(x, 1)], ['argmin', x.argmin(), ag.argmin(x)], ['logsumexp', x.logsumexp(1), ag.logsumexp(x, 1)],
+      ['norm', x.norm(2, 1), ag.norm(x, 2, 1)], ['var', x.var(1), ag.variance(x, 1)],
+      ['matmul', x.matmul(y.T), ag.matmul(x, ag.transpose(y))],
+      ['reshape', x.reshape(3, 2), ag.reshape(x, [3, 2])], ['view', x.view([6]), ag.reshape(x, [6])], ['flatten', x.flatten(), ag.flatten(x)],
+      ['squeeze', x.unsqueeze(0).squeeze(0), x], ['expand', x.sum(0, true).expand(4, 3), ag.expand(ag.sum(x, 0, true), [4, 3])],
+      ['permute', x.permute(1, 0), ag.permute(x, [1, 0])], ['transpose', x.transpose(0, 1), ag.transpose(x, 0, 1)],
+      ['narrow', x.narrow(1, 1, 2), ag.narrow(x, 1, 1, 2)], ['slice', x.slice(1, -1), ag.slice(x, 1, -1)], ['select', x.select(0, 1), ag.select(x, 0, 1)],
+      ['split', x.split(2, 1), ag.split(x, 2, 1)], ['chunk', x.chunk(2, 1), ag.chunk(x, 2, 1)], ['flip', x.flip(1), ag.flip(x, 1)],
+      ['indexSelect', x.indexSelect(1, [2, 0]), ag.indexSelect(x, 1, [2, 0])], ['gather', x.gather(1, idx), ag.gather(x, 1, idx)],
+      ['softmax', x.softmax(0), ag.softmax(x, 0)], ['logSoftmax', x.logSoftmax(), ag.logSoftmax(x)],
+    ];
+    for (const [name, viaMethod, viaFunction] of pairs) {
+      const ms = Array.isArray(viaMethod) ? viaMethod : [viaMethod];
+      const fs = Array.isArray(viaFunction) ? viaFunction : [viaFunction];
+      expect(ms.length, name).toBe(fs.length);
+      ms.forEach((m, i) => expect(m, name).toBeAllclose(fs[i]!, { atol: 0, rtol: 0 }));
+    }
   });
 });
