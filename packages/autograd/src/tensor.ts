@@ -73,7 +73,9 @@ export class Tensor {
       if (!sameShape(g.shape, this.shape)) {
         throw new SeqgradError('grad', `assigned gradient${fmt(g.shape)} does not match the tensor's shape ${fmt(this.shape)}`);
       }
-      if (g.dtype === 'int32') throw new SeqgradError('grad', `assigned gradient${fmt(g.shape)} is int32; gradients are float`);
+      if (g.dtype !== this.dtype) {
+        throw new SeqgradError('grad', `assigned gradient${fmt(g.shape)} is ${g.dtype} but the tensor is ${this.dtype}`);
+      }
     }
     this._grad = g;
   }
