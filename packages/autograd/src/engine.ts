@@ -326,7 +326,8 @@ export function runBackward(
     slots[idx] = slots[idx] ? h.add(slots[idx]!, g) : g;
   };
   roots.forEach((r, i) => {
-    const g = rootGrads[i]!;
+    const given = rootGrads[i]!;
+    const g = given.dtype === r.dtype ? given : given.to(r.dtype);
     if (r.gradFn) addGrad(r.gradFn, r.outputIndex, g);
     else if (r.requiresGrad) deliverToLeaf(r, g);
   });

@@ -33,6 +33,14 @@ describe('backward', () => {
     expect(num(x.grad)).toEqual([2, 20]);
   });
 
+  test('backward: a given gradient of another float dtype is converted to the output dtype', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.backward(f64([3, 4]));
+    expect(x.grad!.dtype).toBe('float32');
+    x.mul(2).backward(f64([1, 1]));
+    expect(Array.from(x.grad!.data)).toEqual([5, 6]);
+  });
+
   test('backward: a gradient of the wrong shape is refused', () => {
     const x = tensor([1, 2], { requiresGrad: true });
     expect(() => x.mul(2).backward(tensor([1, 2, 3]))).toThrow(/backward: grad\[3\] does not match the output's shape \[2\]/);
