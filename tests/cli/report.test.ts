@@ -32,6 +32,10 @@ test('experiment: tiny run prints a results table and writes one self-contained 
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   expect(results.runs).toHaveLength(18);
   expect(results.runs[0].flow.length).toBe(3 * 6); // steps 0, 3, 6 × T = 6
+  // `seqgrad report` renders the same report again from results.json.
+  const again = await seqgrad(['report', join(out, 'results.json'), '--out', join(out, 'again')]);
+  expect(again.code, again.stderr).toBe(0);
+  expect(readFileSync(join(out, 'again', 'report.html'), 'utf8').length).toBeGreaterThan(html.length * 0.9);
 
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
   const { chromium } = requireFromCli('playwright-core') as typeof import('playwright-core');

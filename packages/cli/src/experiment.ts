@@ -3,9 +3,9 @@
  * character LM, with and without gradient clipping, all seeded; a results table on stdout and
  * reports/<run>/report.html (plus results.json with every number behind the plots).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CliError } from './errors.js';
 import { type ProgressHandle, type ProgressMode, createProgress } from './progress.js';
@@ -150,4 +150,28 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
   process.stdout.write(`${textTable(resultRows(done))}\n\n${done.length} runs in ${totalSeconds.toFixed(1)} s\nreport: ${reportPath}\n`);
   if (stopped) process.exitCode = 130;
+}
+
+/** `seqgrad report`: renders report.html again from an experiment's results.json. */
+export async function reportCommand(file: string, opts: { out: string | null }): Promise<void> {
+  let data: { command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(code === 'ENOENT' ? `${file}: no such file` : `${file}: not an experiment's results.json (${code ?? 'not JSON'})`);
+  }
+  if (!Array.isArray(data.runs)) throw new CliError(`${file}: not an experiment's results.json (no runs)`);
+  // JSON has no NaN: a diverged run's numbers come back as null.
+  const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+  const runs = data.runs.map((r) => ({ ...r, finalLoss: num(r.finalLoss), finalAccuracy: num(r.finalAccuracy), bitsPerChar: r.bitsPerChar === undefined ? undefined : num(r.bitsPerChar) }));
+  const html = await renderReport({
+    title: 'seqgrad experiment: RNN vs LSTM vs GRU', command: data.command ?? 'seqgrad experiment', settings: data.settings ?? {}, tasks: data.tasks ?? {},
+    runs, totalSeconds: data.totalSeconds ?? 0,
+  });
+  const outDir = opts.out ?? dirname(file);
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, 'report.html');
+  writeFileSync(path, html);
+  process.stdout.write(`report: ${path}\n`);
 }

@@ -152,6 +152,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--seed <n>', 'random seed of weights and inputs').argParser(int(0)).default(0))
     .action(async (opts) => (await import('./gradcheck.js')).gradcheckCommand(opts));
 
+  program
+    .command('report')
+    .description("render report.html again from an experiment's results.json (after changing the plots, or to move a report)")
+    .argument('<results.json>', 'the results.json an experiment wrote')
+    .addOption(new Option('--out <dir>', 'where to write report.html').default(null, "the results file's directory"))
+    .action(async (file, opts) => (await import('./experiment.js')).reportCommand(file, opts));
+
   for (const cmd of program.commands) {
     cmd.helpOption('-h, --help', 'show help (every flag with its default)').showSuggestionAfterError(true);
   }

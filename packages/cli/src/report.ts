@@ -96,17 +96,24 @@ function curveSpec(runs: RunResult[], field: 'loss' | 'accuracy' | 'gradNorm', t
         detail: { field: 'clipping', type: 'nominal' },
       },
     },
-    resolve: { scale: { y: 'independent' } },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
   } as TopLevelSpec;
 }
 
 function heatmapSpec(runs: RunResult[]): TopLevelSpec {
-  const values = runs.flatMap((r) =>
-    r.flow.filter((f) => finite(f.norm)).map((f) => ({ task: r.task, model: r.label, step: f.step, t: f.t, log10: Math.log10(f.norm) })),
-  );
+  // Each measurement is a cell spanning [t − ½, t + ½] × [its step, the next measurement's step),
+  // on quantitative axes so every facet gets readable ticks.
+  const values = runs.flatMap((r) => {
+    const steps = [...new Set(r.flow.map((f) => f.step))].sort((a, b) => a - b);
+    const gap = steps.length > 1 ? steps[steps.length - 1]! - steps[steps.length - 2]! : 1;
+    const next = new Map(steps.map((s, i) => [s, steps[i + 1] ?? s + gap]));
+    return r.flow
+      .filter((f) => finite(f.norm))
+      .map((f) => ({ task: r.task, model: r.label, t0: f.t - 0.5, t1: f.t + 0.5, s0: f.step, s1: next.get(f.step)!, log10: Math.log10(f.norm) }));
+  });
   return {
     $schema: SCHEMA,
-    title: 'gradient flow: log10 ‖dL/dh_t‖ by time step t (x) and training step (y)',
+    title: 'gradient flow: log10 ‖dL/dh_t‖ by time step t (x) and training step (y, down)',
     data: { values },
     facet: {
       row: { field: 'model', type: 'nominal', title: null, sort: [...new Set(runs.map((r) => r.label))], header: { labelAngle: 0, labelAlign: 'left' } },
@@ -114,11 +121,13 @@ function heatmapSpec(runs: RunResult[]): TopLevelSpec {
     },
     spec: {
       width: 220,
-      height: 90,
+      height: 100,
       mark: { type: 'rect' },
       encoding: {
-        x: { field: 't', type: 'ordinal', title: 'time step t', axis: { labelExpr: 'datum.value % 5 === 0 ? datum.label : ""', labelAngle: 0 } },
-        y: { field: 'step', type: 'ordinal', title: 'step', sort: 'ascending', axis: { labelExpr: 'datum.index % 2 === 0 ? datum.label : ""' } },
+        x: { field: 't0', type: 'quantitative', title: 'time step t', axis: { tickMinStep: 1 }, scale: { nice: false, zero: false } },
+        x2: { field: 't1' },
+        y: { field: 's0', type: 'quantitative', title: 'training step', scale: { reverse: true, nice: false, zero: false } },
+        y2: { field: 's1' },
         color: { field: 'log10', type: 'quantitative', title: 'log10 ‖dL/dh_t‖', scale: { scheme: 'viridis' } },
       },
     },
