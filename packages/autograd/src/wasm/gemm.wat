@@ -62,24 +62,22 @@
     (local.set $ncPad (i32.and (i32.add (local.get $nc) (i32.const {NRMASK})) (i32.const -{NR})))
     (if (i32.eq (local.get $cs) (i32.const {ES}))
       (then
-        ;; Full panels: for each k, copy 32 bytes of row k into each panel.
+        ;; Full panels: for each panel, copy 32 bytes of every row k, writing the panel in order.
         (local.set $ncFull (i32.and (local.get $nc) (i32.const -{NR})))
-        (block $kdone
-          (loop $krows
-            (br_if $kdone (i32.ge_u (local.get $k) (local.get $kc)))
-            (local.set $s (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $rs))))
-            (local.set $d (i32.add (i32.const 0) (i32.mul (local.get $k) (i32.const 32))))
-            (local.set $end (i32.add (local.get $s) (i32.mul (local.get $ncFull) (i32.const {ES}))))
-            (block $pdone
-              (loop $panels
-                (br_if $pdone (i32.ge_u (local.get $s) (local.get $end)))
-                (v128.store (local.get $d) (v128.load (local.get $s)))
-                (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
-                (local.set $s (i32.add (local.get $s) (i32.const 32)))
-                (local.set $d (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const 32))))
-                (br $panels)))
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br $krows)))
+        (local.set $d (i32.const 0))
+        (block $pdone
+          (loop $panels
+            (br_if $pdone (i32.ge_u (local.get $j) (local.get $ncFull)))
+            (local.set $s (i32.add (local.get $src) (i32.mul (local.get $j) (i32.const {ES}))))
+            (local.set $end (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const 32))))
+            (loop $krows
+              (v128.store (local.get $d) (v128.load (local.get $s)))
+              (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $rs)))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (br_if $krows (i32.lt_u (local.get $d) (local.get $end))))
+            (local.set $j (i32.add (local.get $j) (i32.const {NR})))
+            (br $panels)))
         (local.set $j (local.get $ncFull))))
     ;; Remaining columns (all of them on the strided path) one at a time.
     (block $done
