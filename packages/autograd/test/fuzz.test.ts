@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   type FloatDType, Generator, SeqgradError, Tensor,
-  abs, add, chunk, clamp, concat, crossEntropy, div, exp, expand, flatten, flip, gather, indexSelect, log, logSoftmax, logsumexp, matmul,
+  abs, add, binaryCrossEntropyWithLogits, chunk, dropout, embedding, indexAdd, linear, scatterAdd, split, clamp, concat, crossEntropy, div, exp, expand, flatten, flip, gather, indexSelect, log, logSoftmax, logsumexp, matmul,
   max, maximum, mean, min, minimum, mseLoss, mul, narrow, neg, norm, permute, pow, rand, randint, relu, reshape, select, sigmoid, softmax,
   sqrt, squeeze, stack, sub, sum, tanh, tensor, transpose, unsqueeze, where,
 } from '@seqgrad/autograd';
@@ -32,7 +32,7 @@ const dtypeArb = fc.oneof(
   { arbitrary: fc.constant<'int32'>('int32'), weight: 1 },
 );
 
-const REDUCTIONS = new Set(['sum', 'mean', 'max', 'min', 'logsumexp', 'norm', 'softmax', 'logSoftmax', 'crossEntropy', 'mseLoss']);
+const REDUCTIONS = new Set(['sum', 'mean', 'max', 'min', 'logsumexp', 'norm', 'softmax', 'logSoftmax', 'crossEntropy', 'mseLoss', 'bce']);
 
 type Apply = (x: Tensor, s: Step, other: () => Tensor) => Tensor;
 
@@ -90,6 +90,13 @@ const OPS: Record<string, Apply> = {
   },
   mseLoss: (x, _s, o) => mseLoss(x, o()),
   number: (x, s) => add(s.a, x),
+  linear: (x, s, o) => tanh(linear(x, o(), s.b > 0 ? undefined : null)),
+  bce: (x, _s, o) => binaryCrossEntropyWithLogits(x, sigmoid(o())),
+  dropout: (x, s) => dropout(x, s.c / 4, { generator: new Generator(s.seed) }),
+  embedding: (x, s) => embedding(x, randint(0, 3, s.shape, { generator: new Generator(s.seed) })),
+  indexAdd: (x, s) => indexAdd(x, s.a, randint(0, 3, [x.shape[((s.a % Math.max(1, x.ndim)) + x.ndim) % Math.max(1, x.ndim)] ?? 1], { generator: new Generator(s.seed) }), 3),
+  scatterAdd: (x, s) => scatterAdd(x, s.a, randint(0, 2, x.shape, { generator: new Generator(s.seed) }), x.shape.map((d) => d + s.c)),
+  split: (x, s) => split(x, s.c + 1, s.b)[0]!,
 };
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
