@@ -1,7 +1,34 @@
-import { Generator, type Tensor, gradcheck, grad, randn, tensor } from '@seqgrad/autograd';
+import { Generator, type Tensor, gradcheck, grad, noGrad, randn, tensor } from '@seqgrad/autograd';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { AdditiveAttention, DotAttention, maskedSoftmax } from '../../examples/attention/attention.js';
+import type { Seq2Seq } from '../../examples/attention/seq2seq.js';
+import { type TaskOptions, makeBatch } from '../../examples/attention/task.js';
 import { train } from '../../examples/attention/train.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Fraction of target steps t (t < length) whose largest attention weight is on source
+ * position length − 1 − t: the alignment that reversal needs.
+ */
+function mirroredAttention(model: Seq2Seq, task: TaskOptions, size: number): number {
+  const batch = makeBatch(size, task, new Generator(999));
+  const weights = noGrad(() => {
+    const { keys, state } = model.encode(batch.source, batch.lengths);
+    return model.decode(batch.decoderInput, state, keys, batch.sourceMask).weights!;
+  });
+  const T = task.maxLength;
+  const best = weights.argmax(-1); // (B, Tt)
+  let steps = 0;
+  let mirrored = 0;
+  for (let b = 0; b < size; b++) {
+    const L = batch.lengths[b]!;
+    for (let t = 0; t < L; t++, steps++) if (best.data[b * T + t] === L - 1 - t) mirrored++;
+  }
+  return mirrored / steps;
+}
 
 /** (B, Ts) float64 mask for the given lengths. */
 function maskFor(lengths: number[], Ts: number): Tensor {
@@ -95,11 +122,23 @@ describe('examples/attention: reversing sequences', () => {
     const line = (n: string, r: typeof none) =>
       `${n.padEnd(9)} token accuracy ${r.tokenAccuracy.toFixed(3)}, sequence accuracy ${r.sequenceAccuracy.toFixed(3)}, ` +
       `final loss ${r.losses[r.losses.length - 1]!.toFixed(3)}, ${r.seconds.toFixed(1)} s`;
-    console.log([line('none', none), line('dot', dot), line('additive', additive)].join('\n'));
+    const mirrored = [dot, additive].map((r) => mirroredAttention(r.model, common.task, 200));
+    console.log([
+      line('none', none), line('dot', dot), line('additive', additive),
+      `attention on the mirrored source position: dot ${mirrored[0]!.toFixed(3)}, additive ${mirrored[1]!.toFixed(3)}`,
+    ].join('\n'));
     for (const r of [dot, additive]) {
       expect(r.tokenAccuracy).toBeGreaterThan(0.8);
       expect(r.tokenAccuracy).toBeGreaterThan(none.tokenAccuracy + 0.15);
       expect(r.sequenceAccuracy).toBeGreaterThan(none.sequenceAccuracy + 0.2);
     }
+    // The models learned (mostly) the alignment reversal needs: decoder step t looks at source L − 1 − t.
+    for (const m of mirrored) expect(m).toBeGreaterThan(0.5);
   });
+});
+
+test('docs/attention.md shows examples/attention/attention.ts verbatim', () => {
+  const source = readFileSync(`${root}/examples/attention/attention.ts`, 'utf8');
+  const code = source.slice(source.indexOf('import {'));
+  expect(readFileSync(`${root}/docs/attention.md`, 'utf8')).toContain(code.trimEnd());
 });
