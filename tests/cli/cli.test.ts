@@ -176,6 +176,31 @@ describe('seqgrad train / sample', () => {
   });
 });
 
+describe('seqgrad experiment', () => {
+  test('experiment: Ctrl-C cuts the running runs short and still writes the table and the report', async () => {
+    const out = join(tmp(), 'report');
+    const args = ['experiment', '--steps', '5000', '--hidden', '4', '--batch', '4', '--seq-len', '6', '--jobs', '1', '--progress', 'lines', '--out', out];
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, ...args], { cwd: root });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && /step \d+\/5000/.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/adding\s+rnn\s+no clipping.*stopped at step \d+/);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
+  });
+});
+
 describe('seqgrad gradcheck', () => {
   test('gradcheck: the built-in cells pass', async () => {
     for (const cell of ['rnn', 'lstm', 'gru']) {

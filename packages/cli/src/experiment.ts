@@ -70,6 +70,11 @@ class RunWorker {
     });
   }
 
+  /** Ends the current run early (Ctrl-C); its result still arrives. */
+  stop(): void {
+    this.worker.postMessage('stop');
+  }
+
   close(): Promise<number> {
     return this.worker.terminate();
   }
@@ -105,8 +110,13 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${cells.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), steps ${stepsText}, ${jobs} in parallel\n`);
   const progress = createProgress(opts.progress, (total) => Math.max(1, Math.ceil(total / 5)));
   let stopped = false;
+  let pool: RunWorker[] = [];
+  // The first Ctrl-C ends the running runs early and reports what was trained; a second quits.
   const onSigint = () => {
+    if (stopped) process.exit(130);
     stopped = true;
+    progress.log('Ctrl-C: stopping the running runs and writing the report of what was trained (Ctrl-C again to quit at once)');
+    for (const w of pool) w.stop();
   };
   process.on('SIGINT', onSigint);
   const t0 = performance.now();
@@ -114,7 +124,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   let next = 0;
   const labels = specs.map((sp) => `${sp.config.task.padEnd(Math.max(...tasks.map((t) => t.length)))} ${runLabel(sp.config.cell, sp.config.clip)}`);
   const labelWidth = Math.max(...labels.map((l) => l.length));
-  const pool = jobs === 1 ? [] : Array.from({ length: jobs }, () => new RunWorker());
+  pool = jobs === 1 ? [] : Array.from({ length: jobs }, () => new RunWorker());
   const worker = async (_: unknown, w: number) => {
     while (next < specs.length && !stopped) {
       const i = next++;
@@ -123,7 +133,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
       const emit = (e: RunEvent) => {
         if (e.type === 'progress') bar.update(e.step, e.loss, e.accuracy);
       };
-      results[i] = jobs === 1 ? await executeRun(spec, emit) : await pool[w]!.run(spec, emit);
+      results[i] = jobs === 1 ? await executeRun(spec, emit, () => stopped) : await pool[w]!.run(spec, emit);
       if (results[i]!.diverged) bar.log(`diverged at step ${results[i]!.steps}`);
       bar.stop();
     }
@@ -137,7 +147,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   }
   const totalSeconds = (performance.now() - t0) / 1000;
   const done = results.filter(Boolean);
-  if (stopped) process.stderr.write(`interrupted: reporting the ${done.length} finished runs of ${specs.length}\n`);
+  if (stopped) process.stderr.write(`interrupted: reporting the ${done.length} runs of ${specs.length} that started (the last ones cut short)\n`);
 
   const settings = {
     steps: stepsText, batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,

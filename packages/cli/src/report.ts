@@ -35,6 +35,8 @@ export interface RunResult {
   /** charlm: bits per character of the final loss. */
   bitsPerChar?: number;
   diverged: boolean;
+  /** Ended early by Ctrl-C. */
+  stopped?: boolean;
   steps: number;
   seconds: number;
   parameters: number;
@@ -149,7 +151,7 @@ export function resultRows(runs: RunResult[]): string[][] {
   const rows = runs.map((r) => [
     r.task, r.cell, clipLabel(r.clip), String(r.parameters), fmtNum(r.finalLoss), `${(100 * r.finalAccuracy).toFixed(1)}%`,
     r.bitsPerChar === undefined ? '' : r.bitsPerChar.toFixed(2), (r.steps / r.seconds).toFixed(1), `${r.seconds.toFixed(1)}s`,
-    r.diverged ? 'diverged' : '',
+    r.diverged ? 'diverged' : r.stopped ? `stopped at step ${r.steps}` : '',
   ]);
   return [head, ...rows];
 }

@@ -6,12 +6,13 @@ import { parentPort } from 'node:worker_threads';
 import { executeRun, type RunSpec } from './run.js';
 
 const port = parentPort!;
-port.on('message', (spec: RunSpec | null) => {
-  if (spec === null) {
-    port.close();
+let stop = false;
+port.on('message', (msg: RunSpec | 'stop') => {
+  if (msg === 'stop') {
+    stop = true;
     return;
   }
-  executeRun(spec, (e) => port.postMessage(e)).catch((err: unknown) => {
+  executeRun(msg, (e) => port.postMessage(e), () => stop).catch((err: unknown) => {
     port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   });
 });

@@ -23,7 +23,11 @@ export function runLabel(cell: string, clip: number | null): string {
   return `${cell} · ${clipLabel(clip)}`;
 }
 
-export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void): Promise<RunResult> {
+/**
+ * Trains one run and returns its record. `shouldStop` is polled between steps (Ctrl-C): the run
+ * then ends early and its record covers the steps done.
+ */
+export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void, shouldStop: () => boolean = () => false): Promise<RunResult> {
   const { config } = spec;
   const trainer = await Trainer.create(config, spec.text);
   const history: HistoryPoint[] = [];
@@ -42,7 +46,7 @@ export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void): Pr
   let diverged = false;
   const t0 = performance.now();
   measureFlow();
-  while (trainer.step < config.steps) {
+  while (trainer.step < config.steps && !shouldStop()) {
     const s = trainer.trainStep();
     if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm)) {
       diverged = true;
@@ -57,11 +61,11 @@ export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void): Pr
       tailAcc += s.accuracy;
       tailN++;
     }
-    if (trainer.step % spec.logEvery === 0 || trainer.step === config.steps) {
+    if (trainer.step % spec.logEvery === 0 || trainer.step === config.steps || shouldStop()) {
       history.push({ step: trainer.step, loss: acc.loss / acc.n, accuracy: acc.accuracy / acc.n, gradNorm: acc.gradNorm / acc.n });
       acc = { loss: 0, accuracy: 0, gradNorm: 0, n: 0 };
     }
-    if (trainer.step % spec.flowEvery === 0 || trainer.step === config.steps) measureFlow();
+    if (trainer.step % spec.flowEvery === 0 || trainer.step === config.steps || shouldStop()) measureFlow();
     emit({ type: 'progress', step: trainer.step, loss: running.loss, accuracy: running.accuracy });
     // Yield between steps so a Ctrl-C or a worker message is handled promptly.
     if (trainer.step % 8 === 0) await new Promise((r) => setImmediate(r));
@@ -79,6 +83,7 @@ export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void): Pr
     finalAccuracy: diverged ? NaN : tailN ? tailAcc / tailN : running.accuracy,
     bitsPerChar: config.task === 'charlm' ? finalLoss / Math.LN2 : undefined,
     diverged,
+    stopped: !diverged && trainer.step < config.steps,
     steps: trainer.step,
     seconds,
     parameters: trainer.model.numParameters(),
