@@ -16,8 +16,10 @@ const BATCH = 32;
 const STEPS = 800;
 
 function trainAdding(kind: Kind): number {
-  // Forget-gate bias 1 for the LSTM, as the course recommends (ignored by GRU and RNN).
-  const model = new SeqModel(kind, 2, HIDDEN, 1, 1, kind === 'LSTM' ? 1 : undefined);
+  // Forget-gate bias 2 for the LSTM, within the course's 1–2. With PyTorch's default init
+  // (bias ≈ 0) the LSTM needs 500 to over 800 steps to leave the 0.167 plateau depending on the
+  // seed; with bias 2 seeds 1–4 all leave it by step 600 (seed 1, used here, by step 300).
+  const model = new SeqModel(kind, 2, HIDDEN, 1, 1, { forgetBias: 2 });
   const params = model.parameters();
   const opt = new Adam(params, { lr: 0.02 });
   const data = new Generator(7);

@@ -11,7 +11,6 @@
  */
 import { describe, expect, test } from 'vitest';
 import { Generator, mseLoss, noGrad } from '@seqgrad/autograd';
-import { RNN } from '@seqgrad/layers';
 import { clipGradNorm, CosineAnnealingLR, SGD } from '@seqgrad/optim';
 import { scaledSum, SeqModel, seconds } from './tasks.js';
 
@@ -21,8 +20,7 @@ const BATCH = 32;
 const STEPS = 300;
 
 function train(lr: number, maxNorm: number): { losses: number[]; heldOut: number } {
-  const model = new SeqModel('RNN', 1, HIDDEN, 1, 1);
-  (model as { rnn: RNN }).rnn = new RNN(1, HIDDEN, { nonlinearity: 'relu', generator: new Generator(1) });
+  const model = new SeqModel('RNN', 1, HIDDEN, 1, 1, { nonlinearity: 'relu' });
   noGrad(() => {
     const w = model.rnn.params[0]![0]!.weightHh;
     w.data.fill(0);

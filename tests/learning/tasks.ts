@@ -7,14 +7,24 @@ import { GRU, LSTM, Linear, RNN, type Module } from '@seqgrad/layers';
 
 export type Kind = 'LSTM' | 'GRU' | 'RNN';
 
-/** A recurrent layer (batch first) with a linear read-out. */
+export interface SeqModelOptions {
+  /** LSTM: initial forget-gate bias (the course recommends 1–2; PyTorch's default init otherwise). */
+  forgetBias?: number;
+  /** RNN: 'tanh' (default) or 'relu'. */
+  nonlinearity?: 'tanh' | 'relu';
+}
+
+/** A recurrent layer (batch first) with a linear read-out, initialised from `seed`. */
 export class SeqModel {
   readonly rnn: LSTM | GRU | RNN;
   readonly head: Linear;
-  constructor(kind: Kind, inputSize: number, hiddenSize: number, outputSize: number, seed: number, forgetBias?: number) {
+  constructor(kind: Kind, inputSize: number, hiddenSize: number, outputSize: number, seed: number, opts: SeqModelOptions = {}) {
     const generator = new Generator(seed);
-    const opts = { batchFirst: true, generator, forgetBias } as const;
-    this.rnn = kind === 'LSTM' ? new LSTM(inputSize, hiddenSize, opts) : kind === 'GRU' ? new GRU(inputSize, hiddenSize, opts) : new RNN(inputSize, hiddenSize, opts);
+    const base = { batchFirst: true, generator } as const;
+    this.rnn =
+      kind === 'LSTM' ? new LSTM(inputSize, hiddenSize, { ...base, forgetBias: opts.forgetBias })
+      : kind === 'GRU' ? new GRU(inputSize, hiddenSize, base)
+      : new RNN(inputSize, hiddenSize, { ...base, nonlinearity: opts.nonlinearity });
     this.head = new Linear(hiddenSize, outputSize, { generator });
   }
   parameters(): Tensor[] {
