@@ -167,12 +167,16 @@ describe('seqgrad train / sample', () => {
     expect(resumed.stdout.split('\n')[0]).toBe(whole.stdout.split('\n')[0]);
   });
 
-  test('train: a custom cell module trains through the same driver', async () => {
+  test.each(['minimal-cell.mjs', 'class-cell.mjs'])('train: a custom cell module (%s) trains through the same driver', async (file) => {
     const dir = tmp();
     const out = join(dir, 'custom.safetensors');
-    const r = await seqgrad(['train', '--task', 'adding', '--cell', 'tests/cli/fixtures/minimal-cell.mjs', '--hidden', '5', '--batch', '4', '--seq-len', '6', '--steps', '5', '--progress', 'none', '--out', out]);
+    const cell = `tests/cli/fixtures/${file}`;
+    const r = await seqgrad(['train', '--task', 'adding', '--cell', cell, '--hidden', '5', '--batch', '4', '--seq-len', '6', '--steps', '5', '--progress', 'none', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect([...decodeSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
+    const g = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
+    expect(g.code, g.stdout + g.stderr).toBe(0);
+    expect(g.stdout).toMatch(/checkBptt .*skipped/);
   });
 });
 
