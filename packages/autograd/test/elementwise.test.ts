@@ -118,6 +118,14 @@ describe('numbers as operands', () => {
     expect(num(y.grad)).toEqual([0, 6]);
   });
 
+  test('div: the gradient for a tiny float32 denominator does not go through b² (shrunk fuzz counterexample)', () => {
+    const a = tensor([1e-30], { requiresGrad: true });
+    const b = tensor([1e-30], { requiresGrad: true });
+    div(a, b).sum().backward();
+    expect(b.grad!.data[0]! / -1e30).toBeCloseTo(1, 5); // −a/b² = −1e30 (b² = 1e-60 underflows in float32)
+    expect(a.grad!.data[0]! / 1e30).toBeCloseTo(1, 5);
+  });
+
   test('mixed float32 and float64 promote to float64, gradients come back in each dtype', () => {
     const a = tensor([1, 2], { requiresGrad: true });
     const b = f64([0.5, 0.25], true);

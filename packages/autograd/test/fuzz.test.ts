@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   type FloatDType, Generator, SeqgradError, Tensor,
-  abs, add, binaryCrossEntropyWithLogits, chunk, dropout, embedding, indexAdd, linear, scatterAdd, split, clamp, concat, crossEntropy, div, exp, expand, flatten, flip, gather, indexSelect, log, logSoftmax, logsumexp, matmul,
+  abs, add, binaryCrossEntropyWithLogits, grad, chunk, dropout, embedding, indexAdd, linear, scatterAdd, split, clamp, concat, crossEntropy, div, exp, expand, flatten, flip, gather, indexSelect, log, logSoftmax, logsumexp, matmul,
   max, maximum, mean, min, minimum, mseLoss, mul, narrow, neg, norm, permute, pow, rand, randint, relu, reshape, select, sigmoid, softmax,
   sqrt, squeeze, stack, sub, sum, tanh, tensor, transpose, unsqueeze, where,
 } from '@seqgrad/autograd';
@@ -117,45 +117,66 @@ function otherFor(x: Tensor, s: Step): Tensor {
   return rand(shape, { low: -3, high: 3, dtype: s.dtype, generator: g });
 }
 
+const startArb = shapeArb.chain((shape) =>
+  fc.tuple(
+    fc.constant(shape),
+    fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: shape.reduce((n, d) => n * d, 1), maxLength: shape.reduce((n, d) => n * d, 1) }),
+    fc.constantFrom<FloatDType>('float32', 'float64'),
+  ),
+);
+const chainArb = fc.array(stepArb, { minLength: 1, maxLength: 12 });
+
+/** Runs a chain; a SeqgradError skips the step (the chain goes on from the last good tensor). */
+function runChain(shape: number[], values: number[], dtype: FloatDType, steps: Step[]): { leaf: Tensor; x: Tensor; defined: boolean } {
+  const leaf = tensor(values, { shape, dtype, requiresGrad: true });
+  let x = leaf;
+  let defined = true;
+  for (const s of steps) {
+    // A reduction over an empty axis is undefined (mean → NaN, logsumexp → −∞, as in PyTorch).
+    if (REDUCTIONS.has(s.op) && x.size === 0) defined = false;
+    try {
+      const input = x;
+      x = OPS[s.op]!(x, s, () => otherFor(input, s));
+    } catch (e) {
+      if (!(e instanceof SeqgradError)) throw new Error(`${s.op} threw a non-SeqgradError: ${String(e)}\n${(e as Error).stack}`);
+      expect((e as Error).message.startsWith(`${(e as SeqgradError).op}: `)).toBe(true);
+      continue;
+    }
+    expect(x).toBeInstanceOf(Tensor);
+    if (defined && !x.isFinite()) throw new Error(`${s.op} produced NaN/Infinity: ${x.toString()}`);
+  }
+  return { leaf, x, defined };
+}
+
 describe('fuzz', () => {
   test('fuzz: random op chains give finite results and gradients, or throw SeqgradError', () => {
     fc.assert(
-      fc.property(
-        shapeArb.chain((shape) =>
-          fc.tuple(
-            fc.constant(shape),
-            fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: shape.reduce((n, d) => n * d, 1), maxLength: shape.reduce((n, d) => n * d, 1) }),
-            fc.constantFrom<FloatDType>('float32', 'float64'),
-          ),
-        ),
-        fc.array(stepArb, { minLength: 1, maxLength: 12 }),
-        ([shape, values, dtype], steps) => {
-          const leaf = tensor(values, { shape, dtype, requiresGrad: true });
-          let x = leaf;
-          let defined = true;
-          const started = performance.now();
-          for (const s of steps) {
-            // A reduction over an empty axis is undefined (mean → NaN, logsumexp → −∞, as in PyTorch).
-            if (REDUCTIONS.has(s.op) && x.size === 0) defined = false;
-            try {
-              const input = x;
-              x = OPS[s.op]!(x, s, () => otherFor(input, s));
-            } catch (e) {
-              if (!(e instanceof SeqgradError)) throw new Error(`${s.op} threw a non-SeqgradError: ${String(e)}\n${(e as Error).stack}`);
-              expect((e as Error).message.startsWith(`${(e as SeqgradError).op}: `)).toBe(true);
-              continue; // the chain goes on from the last good tensor
-            }
-            expect(x).toBeInstanceOf(Tensor);
-            if (defined && !x.isFinite()) throw new Error(`${s.op} produced NaN/Infinity: ${x.toString()}`);
-          }
-          if (defined && x.requiresGrad && x.size > 0) {
-            x.mul(x.detach().tanh()).sum().backward();
-            if (leaf.grad && !leaf.grad.isFinite()) throw new Error(`gradient holds NaN/Infinity: ${leaf.grad.toString()}`);
-          }
-          expect(performance.now() - started).toBeLessThan(5000);
-        },
-      ),
+      fc.property(startArb, chainArb, ([shape, values, dtype], steps) => {
+        const started = performance.now();
+        const { leaf, x, defined } = runChain(shape, values, dtype, steps);
+        if (defined && x.requiresGrad && x.size > 0) {
+          x.mul(x.detach().tanh()).sum().backward();
+          if (leaf.grad && !leaf.grad.isFinite()) throw new Error(`gradient holds NaN/Infinity: ${leaf.grad.toString()}`);
+        }
+        expect(performance.now() - started).toBeLessThan(5000);
+      }),
+    );
+  });
+
+  test('fuzz: second derivatives through random op chains are finite or throw SeqgradError', () => {
+    fc.assert(
+      fc.property(startArb, chainArb, ([shape, values, dtype], steps) => {
+        // Tiny inputs are flushed to 0 here: second derivatives like the norm's (I − uuᵀ)/‖x‖ are
+        // truly beyond the dtype's range at ‖x‖ ~ 5e-324 (float64) or 1e-45 (float32).
+        const tiny = dtype === 'float32' ? 1e-30 : 1e-150;
+        const { leaf, x, defined } = runChain(shape, values.map((v) => (Math.abs(v) < tiny ? 0 : v)), dtype, steps);
+        if (!defined || !x.requiresGrad || x.size === 0) return;
+        const [g] = grad(x.mul(x.detach().tanh()).sum(), [leaf], { createGraph: true, allowUnused: true });
+        if (!g || !g.isFinite()) throw new Error(`first-order gradient: ${String(g)}`);
+        if (!g.requiresGrad) return; // the chain is linear in the leaf
+        const [gg] = grad(g.square().sum(), [leaf], { allowUnused: true });
+        if (gg && !gg.isFinite()) throw new Error(`second-order gradient holds NaN/Infinity: ${gg.toString()}`);
+      }),
     );
   });
 });
-

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
-  type Tensor, argmax, argmin, logsumexp, max, mean, min, norm, sum, sumTo, tensor, variance,
+  type Tensor, argmax, argmin, grad, logsumexp, max, mean, min, norm, sum, sumTo, tensor, variance,
 } from '@seqgrad/autograd';
 import { allcloseReport, f64, shapeArb, tensorArb } from './helpers.js';
 
@@ -150,6 +150,26 @@ describe('logsumexp and norm', () => {
     const z = f64([0, 0], true);
     norm(z).backward();
     expect(num(z.grad)).toEqual([0, 0]);
+  });
+
+  test('norm: first and second derivatives stay finite for tiny values (shrunk fuzz counterexample)', () => {
+    const x = f64([0, 1.351817985853457e-108, 0], true);
+    const [g] = grad(norm(x, 3), [x], { createGraph: true });
+    expect(g!.isFinite()).toBe(true);
+    const [gg] = grad(g!.square().sum(), [x]);
+    expect(gg!.isFinite()).toBe(true);
+  });
+
+  test('norm: no underflow or overflow in the powers (scaled by the largest entry)', () => {
+    const y = f64([3e-200, -4e-200], true);
+    expect(norm(y)).toBeAllclose(5e-200);
+    norm(y).backward();
+    expect(y.grad).toBeAllclose([0.6, -0.8]);
+    expect(norm(tensor([3e20, 4e20]))).toBeAllclose(5e20, { rtol: 1e-6 });
+    expect(norm(tensor([3e-25, 4e-25]), 3)).toBeAllclose(Math.cbrt(27 + 64) * 1e-25, { rtol: 1e-6 });
+    expect(norm(f64([Infinity, 1])).item()).toBe(Infinity);
+    expect(Number.isNaN(norm(f64([NaN, 1])).item())).toBe(true);
+    expect(norm(f64([[0, 0], [3, 4]]), 2, 1)).toBeAllclose([0, 5]);
   });
 
   test('norm: p must be positive', () => {

@@ -92,12 +92,12 @@ const divOp: (a: Tensor, b: Tensor) => Tensor = defineOp('div',
     ctx.saveForBackward(a, b);
     return binaryRaw('div', a, b, a.dtype);
   },
-  // d(a / b) = da / b − a db / b²
+  // d(a / b) = da / b − a db / b²   (computed as (g / b)(a / b): b² underflows for |b| < 1e-19 in float32)
   (ctx, g) => {
     const [a, b] = ctx.savedTensors as [Tensor, Tensor];
     return [
       ctx.needsInputGrad[0] ? sumTo(div(g, b), a.shape) : null,
-      ctx.needsInputGrad[1] ? sumTo(neg(div(mul(g, a), mul(b, b))), b.shape) : null,
+      ctx.needsInputGrad[1] ? sumTo(neg(mul(div(g, b), div(a, b))), b.shape) : null,
     ];
   },
 );

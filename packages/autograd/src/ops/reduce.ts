@@ -58,19 +58,31 @@ const aminOp = extremeOp('amin');
 const normOp: (x: Tensor, p: number, axes: number[], keepdim: boolean) => Tensor = defineOp('norm',
   (ctx, x: Tensor, p: number, axes: number[], keepdim: boolean) => {
     const { keep, out, flags } = reducedShapes(x, axes, keepdim);
-    const d = x.data;
-    const powed = arrayFor(x.dtype, x.size);
-    for (let i = 0; i < d.length; i++) powed[i] = p === 2 ? d[i]! * d[i]! : Math.pow(Math.abs(d[i]!), p);
+    // ‖x‖ = m (Σ |x/m|^p)^(1/p) with m = max |x|: the powers neither underflow (|x| ~ 1e-200 in
+    // float64, 1e-20 in float32) nor overflow (|x| ~ 1e20 in float32), as LAPACK's nrm2.
+    const absX = unaryRaw('abs', x);
+    const m = arrayFor(x.dtype, numel(keep)) as Float32Array | Float64Array;
+    reduce('max', m, absX.data, x.shape, flags, new Int32Array(m.length));
+    const mSafe = new Tensor(m.map((v) => (v === 0 || !Number.isFinite(v) ? 1 : v)), keep);
+    const scaled = binaryRaw('div', absX, mSafe, x.dtype).data;
+    const powed = new Float64Array(x.size);
+    for (let i = 0; i < scaled.length; i++) powed[i] = p === 2 ? scaled[i]! * scaled[i]! : Math.pow(scaled[i]!, p);
+    const sums = new Float64Array(numel(out));
+    reduce('sum', sums, powed, x.shape, flags);
     const o = arrayFor(x.dtype, numel(out)) as Float32Array | Float64Array;
-    reduce('sum', o, powed, x.shape, flags);
-    for (let i = 0; i < o.length; i++) o[i] = p === 2 ? Math.sqrt(o[i]!) : Math.pow(o[i]!, 1 / p);
+    for (let i = 0; i < o.length; i++) {
+      const root = p === 2 ? Math.sqrt(sums[i]!) : Math.pow(sums[i]!, 1 / p);
+      o[i] = Number.isFinite(m[i]!) ? m[i]! * root : m[i]!; // an infinite entry makes the norm infinite (NaN stays NaN)
+    }
     ctx.saveForBackward(x);
     ctx.p = p;
     ctx.axes = axes;
     ctx.keep = keep;
     return new Tensor(o, out);
   },
-  // d ‖x‖_p = sign(x) |x|^(p−1) / ‖x‖^(p−1) dy   (0 where ‖x‖ = 0, as PyTorch's subgradient)
+  // d ‖x‖_p = sign(x) |x / ‖x‖|^(p−1) dy   (0 where ‖x‖ = 0, as PyTorch's subgradient)
+  // (x is divided by the norm before the power: |x|^(p−1) / ‖x‖^(p−1) underflows to 0/0 for
+  //  tiny x, and its derivative overflows)
   (ctx, g) => {
     const [x] = ctx.savedTensors as [Tensor];
     const p = ctx.p as number;
@@ -78,11 +90,10 @@ const normOp: (x: Tensor, p: number, axes: number[], keepdim: boolean) => Tensor
     const zero = binaryRaw('eq', n, new Tensor(arrayFor(n.dtype, 1), []), n.dtype);
     const nonzero = unaryRaw('neg', zero).data.map((v) => v + 1);
     const keepMask = new Tensor(nonzero, n.shape);
-    const nSafe = where(zero, 1, n);
-    const num = p === 2 ? x : mul(unaryRaw('sign', x), pow(abs(x), p - 1));
-    const den = p === 2 ? nSafe : pow(nSafe, p - 1);
+    const scaled = div(x, where(zero, 1, n));
+    const direction = p === 2 ? scaled : mul(unaryRaw('sign', x), pow(abs(scaled), p - 1));
     const gk = unreduce(g, ctx.keep as number[], x.shape);
-    return [mul(mul(gk, div(num, den)), expand(keepMask, x.shape)), null, null, null];
+    return [mul(mul(gk, direction), expand(keepMask, x.shape)), null, null, null];
   },
 );
 
