@@ -20,7 +20,7 @@ function expectOneLineError(r: { code: number | null; stderr: string }, pattern:
 
 const tinyCharlm = ['--task', 'charlm', '--cell', 'gru', '--hidden', '8', '--batch', '4', '--seq-len', '8', '--progress', 'none'];
 
-describe('seqgrad --help', () => {
+describe.concurrent('seqgrad --help', () => {
   test('help: lists every subcommand', async () => {
     const r = await seqgrad(['--help']);
     expect(r.code).toBe(0);
@@ -44,7 +44,7 @@ describe('seqgrad --help', () => {
   });
 });
 
-describe('seqgrad: bad input', () => {
+describe.concurrent('seqgrad: bad input', () => {
   test.each([
     [['train', '--bogus'], /unknown option '--bogus'/],
     [['train', '--hidden', 'abc'], /--hidden.*abc/],
