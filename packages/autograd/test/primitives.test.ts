@@ -6,7 +6,7 @@ import {
   log, matmul, max, maximum, min, minimum, mul, narrow, neg, noGrad, norm, permute, pow, relu, reshape, scatterAdd,
   sigmoid, sqrt, sum, tanh, tensor, where,
 } from '@seqgrad/autograd';
-import { awayFromZeroArb, broadcastPairArb, distinct, numelOf, shapeArb, tensorArb } from './helpers.js';
+import { allcloseReport, awayFromZeroArb, broadcastPairArb, distinct, numelOf, shapeArb, tensorArb } from './helpers.js';
 
 /**
  * Every primitive (the ops with backward code of their own) checked against central finite
@@ -248,6 +248,28 @@ describe('primitives', () => {
     const c = cases[name];
     test(`${name}: gradient matches central finite differences on random shapes (float64)`, () => {
       fc.assert(fc.property(c.arb, ({ fn, inputs }) => gradcheck(fn, inputs)));
+    });
+    test(`${name}: float32 agrees with float64 in values and gradients`, () => {
+      fc.assert(fc.property(c.arb, ({ fn, inputs }) => {
+        const as32 = inputs.map((t) => t.detach().to('float32'));
+        as32.forEach((t) => (t.requiresGrad = true));
+        const as64 = as32.map((t) => t.detach().to('float64'));
+        as64.forEach((t) => (t.requiresGrad = true));
+        const y32 = fn(...as32);
+        const y64 = fn(...as64);
+        const tol = { atol: 1e-4, rtol: 1e-3 };
+        const valueReport = allcloseReport(y32.data, y64.data, tol);
+        if (valueReport) throw new Error(`value: ${valueReport}`);
+        if (!y64.requiresGrad || y64.size === 0) return;
+        const v = y64.detach().tanh().add(0.5);
+        y32.backward(v.to(y32.dtype));
+        y64.backward(v.to('float64'));
+        as32.forEach((t, i) => {
+          expect(t.grad?.dtype ?? 'float32').toBe('float32');
+          const report = allcloseReport(t.grad ?? [], as64[i]!.grad ?? [], tol);
+          if (report) throw new Error(`gradient of input ${i}: ${report}`);
+        });
+      }));
     });
     if (c.smooth) {
       test(`${name}: second-order gradient matches finite differences (gradgradcheck)`, () => {
