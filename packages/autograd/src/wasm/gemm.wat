@@ -56,14 +56,20 @@
 
   ;; Packs a KC×NC block of op(B): element (k, j) is at src + k*rs + j*cs (bytes).
   ;; BPACK[(j & ~NRMASK)*kc + k*NR + (j & NRMASK)] = el(k, j); columns from nc up to a multiple
-  ;; of NR are zero. Contiguous rows (cs = ES) take a vector path, two v128 per k and panel.
+  ;; of NR are zero. Full panels take a vector path: two v128 per k and panel when rows are
+  ;; contiguous (cs = ES), 4×4 (f32) or 2×2 (f64) transposes when columns are (rs = ES).
   (func (export "pack_b_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32)
     (local $j i32) (local $k i32) (local $ncPad i32) (local $ncFull i32) (local $s i32) (local $d i32) (local $end i32)
     (local.set $ncPad (i32.and (i32.add (local.get $nc) (i32.const {NRMASK})) (i32.const -{NR})))
+    (local.set $ncFull (i32.and (local.get $nc) (i32.const -{NR})))
+    ;; Transposed B (each column contiguous in k): full panels by vector transposes.
+    (if (i32.and (i32.eq (local.get $rs) (i32.const {ES})) (i32.ne (local.get $cs) (i32.const {ES})))
+      (then
+        (call $pack_bt_{T} (local.get $src) (local.get $cs) (local.get $kc) (local.get $ncFull))
+        (local.set $j (local.get $ncFull))))
     (if (i32.eq (local.get $cs) (i32.const {ES}))
       (then
         ;; Full panels: for each panel, copy 32 bytes of every row k, writing the panel in order.
-        (local.set $ncFull (i32.and (local.get $nc) (i32.const -{NR})))
         (local.set $d (i32.const 0))
         (block $pdone
           (loop $panels
@@ -185,4 +191,131 @@
         (br $jpanels))))
 
   ;; TEMPLATE-END
+
+  ;; Full NR=8 panels of a transposed op(B) block (column j of op(B) contiguous at src + j*cs):
+  ;; 4 k × 4 columns at a time, transposed with shuffles; the last kc mod 4 rows one by one.
+  (func $pack_bt_f32 (param $src i32) (param $cs i32) (param $kc i32) (param $ncFull i32)
+    (local $j i32) (local $k i32) (local $kc4 i32) (local $d i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $r4 i32) (local $r5 i32) (local $r6 i32) (local $r7 i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $kc4 (i32.and (local.get $kc) (i32.const -4)))
+    (block $done
+      (loop $panels
+        (br_if $done (i32.ge_u (local.get $j) (local.get $ncFull)))
+        (local.set $d (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 4)))
+        (local.set $r0 (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $cs))))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $cs)))
+        (local.set $r2 (i32.add (local.get $r1) (local.get $cs)))
+        (local.set $r3 (i32.add (local.get $r2) (local.get $cs)))
+        (local.set $r4 (i32.add (local.get $r3) (local.get $cs)))
+        (local.set $r5 (i32.add (local.get $r4) (local.get $cs)))
+        (local.set $r6 (i32.add (local.get $r5) (local.get $cs)))
+        (local.set $r7 (i32.add (local.get $r6) (local.get $cs)))
+        (local.set $k (i32.const 0))
+        (block $kdone
+          (loop $kblocks
+            (br_if $kdone (i32.ge_u (local.get $k) (local.get $kc4)))
+            (local.set $x0 (v128.load (local.get $r0)))
+            (local.set $x1 (v128.load (local.get $r1)))
+            (local.set $x2 (v128.load (local.get $r2)))
+            (local.set $x3 (v128.load (local.get $r3)))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+            (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+            (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+            (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+            (v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+            (v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
+            (v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))
+            (local.set $x0 (v128.load (local.get $r4)))
+            (local.set $x1 (v128.load (local.get $r5)))
+            (local.set $x2 (v128.load (local.get $r6)))
+            (local.set $x3 (v128.load (local.get $r7)))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+            (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+            (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+            (v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+            (v128.store offset=48 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+            (v128.store offset=80 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
+            (v128.store offset=112 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 16)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 16)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 16)))
+            (local.set $r4 (i32.add (local.get $r4) (i32.const 16)))
+            (local.set $r5 (i32.add (local.get $r5) (i32.const 16)))
+            (local.set $r6 (i32.add (local.get $r6) (i32.const 16)))
+            (local.set $r7 (i32.add (local.get $r7) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (i32.const 128)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $kblocks)))
+        (block $tdone
+          (loop $tail
+            (br_if $tdone (i32.ge_u (local.get $k) (local.get $kc)))
+            (f32.store offset=0 (local.get $d) (f32.load (local.get $r0)))
+            (f32.store offset=4 (local.get $d) (f32.load (local.get $r1)))
+            (f32.store offset=8 (local.get $d) (f32.load (local.get $r2)))
+            (f32.store offset=12 (local.get $d) (f32.load (local.get $r3)))
+            (f32.store offset=16 (local.get $d) (f32.load (local.get $r4)))
+            (f32.store offset=20 (local.get $d) (f32.load (local.get $r5)))
+            (f32.store offset=24 (local.get $d) (f32.load (local.get $r6)))
+            (f32.store offset=28 (local.get $d) (f32.load (local.get $r7)))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 4)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 4)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 4)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 4)))
+            (local.set $r4 (i32.add (local.get $r4) (i32.const 4)))
+            (local.set $r5 (i32.add (local.get $r5) (i32.const 4)))
+            (local.set $r6 (i32.add (local.get $r6) (i32.const 4)))
+            (local.set $r7 (i32.add (local.get $r7) (i32.const 4)))
+            (local.set $d (i32.add (local.get $d) (i32.const 32)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $tail)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $panels))))
+
+  ;; Full NR=4 panels of a transposed op(B) block, float64: 2 k × 2 columns at a time.
+  (func $pack_bt_f64 (param $src i32) (param $cs i32) (param $kc i32) (param $ncFull i32)
+    (local $j i32) (local $k i32) (local $kc2 i32) (local $d i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $x0 v128) (local $x1 v128)
+    (local.set $kc2 (i32.and (local.get $kc) (i32.const -2)))
+    (block $done
+      (loop $panels
+        (br_if $done (i32.ge_u (local.get $j) (local.get $ncFull)))
+        (local.set $d (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 8)))
+        (local.set $r0 (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $cs))))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $cs)))
+        (local.set $r2 (i32.add (local.get $r1) (local.get $cs)))
+        (local.set $r3 (i32.add (local.get $r2) (local.get $cs)))
+        (local.set $k (i32.const 0))
+        (block $kdone
+          (loop $kblocks
+            (br_if $kdone (i32.ge_u (local.get $k) (local.get $kc2)))
+            (local.set $x0 (v128.load (local.get $r0)))
+            (local.set $x1 (v128.load (local.get $r1)))
+            (v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x0) (local.get $x1)))
+            (v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $x0) (local.get $x1)))
+            (local.set $x0 (v128.load (local.get $r2)))
+            (local.set $x1 (v128.load (local.get $r3)))
+            (v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x0) (local.get $x1)))
+            (v128.store offset=48 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $x0) (local.get $x1)))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 16)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 16)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (i32.const 64)))
+            (local.set $k (i32.add (local.get $k) (i32.const 2)))
+            (br $kblocks)))
+        (if (i32.lt_u (local.get $k) (local.get $kc))
+          (then
+            (f64.store offset=0 (local.get $d) (f64.load (local.get $r0)))
+            (f64.store offset=8 (local.get $d) (f64.load (local.get $r1)))
+            (f64.store offset=16 (local.get $d) (f64.load (local.get $r2)))
+            (f64.store offset=24 (local.get $d) (f64.load (local.get $r3)))
+))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $panels))))
 )
