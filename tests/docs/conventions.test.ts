@@ -207,6 +207,14 @@ describe('conventions.md: biases and shapes', () => {
     const proj = new LSTM(I, H, { projSize: 2 }).forward(x);
     expect([proj.output.shape, proj.h.shape, proj.c.shape]).toEqual([[B, 5, 2], [1, B, 2], [1, B, H]]);
   });
+
+  test('conventions: weight shapes (G·H, I) for layer 0, (G·H, D·H) above, (G·H, D·P) above with projSize', () => {
+    const shapes = (m: LSTM | GRU) => Object.fromEntries(m.namedParameters().map(([n, t]) => [n, t.shape]));
+    const gru = shapes(new GRU(I, H, { numLayers: 2, bidirectional: true }));
+    expect([gru.weight_ih_l0, gru.weight_ih_l1_reverse, gru.weight_hh_l1, gru.bias_hh_l1]).toEqual([[3 * H, I], [3 * H, 2 * H], [3 * H, H], [3 * H]]);
+    const lstm = shapes(new LSTM(I, H, { numLayers: 2, bidirectional: true, projSize: 2 }));
+    expect([lstm.weight_ih_l0, lstm.weight_ih_l1, lstm.weight_hh_l1_reverse, lstm.weight_hr_l1]).toEqual([[4 * H, I], [4 * H, 2 * 2], [4 * H, 2], [2, H]]);
+  });
 });
 
 describe('conventions.md: gradient clipping formulas', () => {
