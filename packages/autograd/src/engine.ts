@@ -370,6 +370,9 @@ export function runBackward(
         const g = grads[i] ?? null;
         const input = node.inputs[i]!;
         if (g !== null) {
+          if (!h.isTensor(g)) {
+            throw new SeqgradError(node.name, `backward returned ${typeof g} for input ${i}; expected a Tensor, null or undefined`);
+          }
           if (!sameShape(g.shape, input.shape)) {
             throw new SeqgradError(
               node.name,

@@ -519,6 +519,11 @@ describe('defineFunction', () => {
     expect(() => bad(f64([1, 2], true)).sum().backward()).toThrow(/badShape: backward returned a gradient of shape \[\] for input 0, whose shape is \[2\]/);
   });
 
+  test('defineFunction: a backward returning a non-tensor is named', () => {
+    const bad = defineFunction({ name: 'numberGrad', forward: (_ctx, x: Tensor) => x.mul(2), backward: () => 2 as unknown as Tensor });
+    expect(() => bad(f64([1], true)).sum().backward()).toThrow(/^numberGrad: backward returned number for input 0; expected a Tensor, null or undefined$/);
+  });
+
   test('defineFunction: forward must return tensors', () => {
     const bad = defineFunction({ name: 'notTensor', forward: () => 3 as unknown as Tensor, backward: () => null });
     expect(() => bad()).toThrow(/notTensor: forward must return tensors, got number/);
