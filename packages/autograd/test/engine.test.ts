@@ -266,6 +266,14 @@ describe('valueAndGrad', () => {
     expect(num(dz)).toEqual([0]);
   });
 
+  test('valueAndGrad: createGraph gives differentiable gradients (grad of grad)', () => {
+    const x = f64([2], true);
+    const [value, [dx]] = valueAndGrad((t: Tensor) => t.pow(3).sum(), { createGraph: true })(x);
+    expect(value.item()).toBe(8);
+    expect(dx!.item()).toBe(12);
+    expect(num(grad(dx!.sum(), [x])[0])).toEqual([12]);
+  });
+
   test('valueAndGrad: a non-scalar result and a non-tensor argument are refused', () => {
     expect(() => valueAndGrad((x: Tensor) => x.mul(2))(f64([1, 2]))).toThrow(/valueAndGrad: fn must return a one-element tensor, got shape \[2\]/);
     expect(() => valueAndGrad((x: unknown) => f64([1]).mul(x as number))(2)).toThrow(/valueAndGrad: argument 0 is not a tensor/);
