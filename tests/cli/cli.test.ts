@@ -6,7 +6,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../packages/cli/src/saf
 import { bin, buildCli, root, seqgrad, tmp } from './helpers.js';
 
 // Every test runs the built bin as a subprocess, at tiny sizes.
-beforeAll(() => buildCli(), 120_000);
+beforeAll(() => buildCli(), 300_000);
 
 /** A bad invocation: status 1, exactly one line on stderr, no stack trace. */
 function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp): void {

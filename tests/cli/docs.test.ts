@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { expect, test } from 'vitest';
-import { root } from './helpers.js';
+import { beforeAll, expect, test } from 'vitest';
+import { buildCli, root } from './helpers.js';
 
 /**
  * Runs the code blocks of docs/cli.md in order: a ```js block whose first line is a comment
@@ -11,6 +11,10 @@ import { root } from './helpers.js';
  */
 const doc = readFileSync(join(root, 'docs/cli.md'), 'utf8');
 const blocks = [...doc.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1]!, code: m[2]! }));
+// Build under the shared lock first, so the docs' own `tsc -b` finds nothing to do while
+// another test file may be building.
+beforeAll(() => buildCli(), 300_000);
+
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 
 test('docs/cli.md: every shell command and the custom cell example run', () => {

@@ -11,7 +11,7 @@ const requireFromCli = createRequire(join(root, 'packages/cli/package.json'));
 const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(root, 'test-artifacts');
 
-beforeAll(() => buildCli(), 120_000);
+beforeAll(() => buildCli(), 300_000);
 
 test('experiment: tiny run prints a results table and writes one self-contained report whose every plot renders in chromium', async () => {
   const out = join(artifacts, 'cli-report');
