@@ -6,7 +6,7 @@
  * tanh(W_c [s_t; c_t]). With `attention: 'none'` the context is left out and the decoder
  * sees the source only through the encoder's final (h, c): the classic bottleneck.
  */
-import { type Generator, type Tensor, concat, crossEntropy, noGrad, reshape, tensor } from '@seqgrad/autograd';
+import { type FloatDType, type Generator, type Tensor, concat, crossEntropy, noGrad, reshape, tensor } from '@seqgrad/autograd';
 import { Embedding, LSTM, Linear, Module } from '@seqgrad/layers';
 import { AdditiveAttention, type Attention, DotAttention } from './attention.js';
 import { BOS, PAD, type Batch } from './task.js';
@@ -21,6 +21,8 @@ export interface Seq2SeqOptions {
   attention: AttentionKind;
   /** Additive attention's hidden size (default hiddenSize). */
   attentionSize?: number;
+  /** float32 (default) to train, float64 to gradcheck the whole model. */
+  dtype?: FloatDType;
   generator: Generator;
 }
 
@@ -35,15 +37,16 @@ export class Seq2Seq extends Module {
   constructor(readonly opts: Seq2SeqOptions) {
     super();
     const { vocabSize: V, embedSize: E, hiddenSize: H, generator } = opts;
-    this.embed = this.registerModule('embed', new Embedding(V, E, { paddingIdx: PAD, generator }));
-    this.encoder = this.registerModule('encoder', new LSTM(E, H, { forgetBias: 1, generator }));
-    this.decoder = this.registerModule('decoder', new LSTM(E, H, { forgetBias: 1, generator }));
+    const dtype = opts.dtype ?? 'float32';
+    this.embed = this.registerModule('embed', new Embedding(V, E, { paddingIdx: PAD, dtype, generator }));
+    this.encoder = this.registerModule('encoder', new LSTM(E, H, { forgetBias: 1, dtype, generator }));
+    this.decoder = this.registerModule('decoder', new LSTM(E, H, { forgetBias: 1, dtype, generator }));
     this.attention =
       opts.attention === 'dot' ? this.registerModule('attention', new DotAttention())
-        : opts.attention === 'additive' ? this.registerModule('attention', new AdditiveAttention(H, opts.attentionSize ?? H, { generator }))
+        : opts.attention === 'additive' ? this.registerModule('attention', new AdditiveAttention(H, opts.attentionSize ?? H, { dtype, generator }))
           : null;
-    this.combine = this.registerModule('combine', new Linear(this.attention ? 2 * H : H, H, { generator }));
-    this.head = this.registerModule('head', new Linear(H, V, { generator }));
+    this.combine = this.registerModule('combine', new Linear(this.attention ? 2 * H : H, H, { dtype, generator }));
+    this.head = this.registerModule('head', new Linear(H, V, { dtype, generator }));
   }
 
   /** Encoder outputs (B, Ts, H), zero at padded steps, and the final state at each length. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { AdditiveAttention, DotAttention, maskedSoftmax } from '../../examples/attention/attention.js';
-import type { Seq2Seq } from '../../examples/attention/seq2seq.js';
+import { Seq2Seq } from '../../examples/attention/seq2seq.js';
 import { type TaskOptions, makeBatch } from '../../examples/attention/task.js';
 import { train } from '../../examples/attention/train.js';
 
@@ -106,6 +106,20 @@ describe('examples/attention: attention modules', () => {
     const [ds] = grad(w1.mul(randn(w1.shape, { dtype: 'float64', generator: g })).sum(), [scores]);
     for (let i = 0; i < Tq; i++) for (let j = 2; j < Ts; j++) expect(Math.abs(ds!.data[(Tq + i) * Ts + j]!)).toBe(0);
   });
+});
+
+describe('examples/attention: the whole model', () => {
+  for (const attention of ['dot', 'additive', 'none'] as const) {
+    test(`Seq2Seq (${attention}): gradcheck (fast mode) of the teacher-forced loss for every parameter, float64, padded batch`, () => {
+      const g = new Generator(11);
+      const task = { symbols: 4, minLength: 2, maxLength: 5 };
+      const model = new Seq2Seq({ vocabSize: 6, embedSize: 3, hiddenSize: 4, attentionSize: 3, attention, dtype: 'float64', generator: g });
+      const batch = makeBatch(3, task, g);
+      expect(Array.from(batch.lengths).some((L) => L < task.maxLength)).toBe(true); // some padding to mask
+      const named = model.namedParameters();
+      expect(gradcheck(() => model.loss(batch), named.map(([, p]) => p), { fastMode: true, names: named.map(([n]) => n) })).toBe(true);
+    });
+  }
 });
 
 describe('examples/attention: reversing sequences', () => {
