@@ -67,8 +67,10 @@ export async function sampleCommand(opts: SampleOptions): Promise<void> {
   if (config.task !== 'charlm' || !Array.isArray(config.vocab)) {
     throw new CliError(`${opts.checkpoint}: a ${String(config.task)} checkpoint; sample needs one trained with --task charlm`);
   }
-  // The model only: no text is needed to sample, the vocabulary comes from the checkpoint.
-  const trainer = await Trainer.create({ ...config, text: '' }, config.vocab.join('').repeat(Math.ceil((config.seqLen + 2) / config.vocab.length) + 1));
+  // Sampling needs the model, not the training text (which may not be at hand): the task is
+  // built over a stand-in text made of the checkpoint's vocabulary, long enough for one window.
+  const standIn = config.vocab.join('').repeat(Math.ceil((config.seqLen + 2) / config.vocab.length) + 1);
+  const trainer = await Trainer.create({ ...config, text: '' }, standIn);
   trainer.restore(ckpt, opts.checkpoint);
   trainer.model.eval();
   process.stdout.write(`${generate(trainer.model, config.vocab, opts.prompt, opts.length, opts.temperature, opts.seed)}\n`);
