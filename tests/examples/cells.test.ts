@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { buildCli } from '../cli/helpers.js';
 
 /** The example cell modules of docs/custom-cells.md, loaded the way the CLI loads them. */
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -74,10 +75,8 @@ describe('examples/cells: through the seqgrad command', () => {
   const bin = join(root, 'packages/cli/dist/cli.js');
   const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' });
 
-  beforeAll(() => {
-    const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/cli'], { cwd: root, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tsc -b packages/cli failed:\n${r.stdout}${r.stderr}`);
-  });
+  // The CLI tests' builder: builds take turns under a lock, as test files run in parallel.
+  beforeAll(() => buildCli());
 
   test('seqgrad gradcheck --cell examples/cells/mgu.mjs: gradcheck and checkBptt pass', () => {
     const r = run(['gradcheck', '--cell', 'examples/cells/mgu.mjs', '--seq-len', '3', '--hidden', '3']);
