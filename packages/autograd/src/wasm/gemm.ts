@@ -2,7 +2,7 @@
  * The WebAssembly SIMD GEMM: the same contract as `gemmJs` (C = alpha · op(A) · op(B) + beta · C,
  * row-major, offsets and leading dimensions), for float32 (f32x4, 4×8 register tile) and float64
  * (f64x2, 4×4 register tile). The module (gemm.wat, assembled into gemmBytes.generated.ts) is
- * compiled synchronously on first use, so the API stays synchronous in Node and in browsers.
+ * compiled synchronously when the kernels load, so the API stays synchronous in Node and in browsers.
  *
  * Blocking (GotoBLAS order): for each NC-wide column block of C and each KC-deep slice of K, the
  * op(B) block is copied into the module's memory and packed once; then for each MC-row block
@@ -70,7 +70,7 @@ export function wasmSimdAvailable(): boolean {
  * Smallest M·N·K for which the WebAssembly kernel is used; below it `gemmWasm` calls `fallback`
  * (copying into the module costs more than the arithmetic saves).
  */
-export const WASM_MIN_WORK = 4096;
+export const WASM_MIN_WORK = 1024;
 
 /**
  * Builds the WebAssembly GEMM, or returns null where WebAssembly SIMD is unavailable. Calls with
