@@ -11,6 +11,7 @@ import { type ProgressMode, createProgress } from './progress.js';
 import { TASK_DEFAULTS, type TaskName } from './tasks.js';
 import { type TrainConfig, Trainer } from './trainer.js';
 import { generate } from './sample.js';
+import { isBuiltinCell } from './model.js';
 
 export interface TrainOptions {
   task: TaskName;
@@ -70,7 +71,8 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
     const ckpt = loadCheckpoint(out);
     config = ckpt.config as unknown as TrainConfig;
     for (const [key, flag] of FIXED) {
-      if (explicit(key) && opts[key] !== config[key]) {
+      const given = key === 'cell' && !isBuiltinCell(opts.cell) ? resolve(opts.cell) : opts[key];
+      if (explicit(key) && given !== config[key]) {
         throw new CliError(`${flag} ${String(opts[key])} differs from the checkpoint's ${String(config[key])}; a resumed run keeps the checkpoint's settings`);
       }
     }
@@ -81,7 +83,7 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
     if (opts.text !== null && opts.task !== 'charlm') throw new CliError(`--text is for --task charlm, not ${opts.task}`);
     if (opts.text !== null) text = readText(opts.text);
     config = {
-      task: opts.task, cell: opts.cell, hidden: opts.hidden, layers: opts.layers, bidirectional: opts.bidirectional,
+      task: opts.task, cell: isBuiltinCell(opts.cell) ? opts.cell : resolve(opts.cell), hidden: opts.hidden, layers: opts.layers, bidirectional: opts.bidirectional,
       steps: opts.steps, batch: opts.batch, lr: opts.lr, clip: opts.clip, seed: opts.seed,
       seqLen: opts.seqLen ?? TASK_DEFAULTS[opts.task].seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text === null ? '' : resolve(opts.text),
     };
