@@ -50,7 +50,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 for (const file of markdownFiles()) {
   const rel = relative(root, file);
-  const blocks = codeBlocks(readFileSync(file, 'utf8'));
+  const blocks = codeBlocks(readFileSync(file, 'utf8')).filter((b) => ['ts', 'typescript', 'bash', 'sh', 'shell'].includes(b.lang));
+  if (blocks.length === 0) continue;
   describe(`docs: ${rel}`, () => {
     blocks
       .filter((b) => b.lang === 'ts' || b.lang === 'typescript')
