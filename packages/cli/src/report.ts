@@ -149,8 +149,10 @@ export function fmtNum(v: number, digits = 4): string {
 export function resultRows(runs: RunResult[]): string[][] {
   const head = ['task', 'cell', 'clipping', 'params', 'final loss', 'accuracy', 'bits/char', 'steps/s', 'time', 'note'];
   const rows = runs.map((r) => [
-    r.task, r.cell, clipLabel(r.clip), String(r.parameters), fmtNum(r.finalLoss), `${(100 * r.finalAccuracy).toFixed(1)}%`,
-    r.bitsPerChar === undefined ? '' : r.bitsPerChar.toFixed(2), (r.steps / r.seconds).toFixed(1), `${r.seconds.toFixed(1)}s`,
+    r.task, r.cell, clipLabel(r.clip), String(r.parameters),
+    Number.isFinite(r.finalLoss) ? fmtNum(r.finalLoss) : '—',
+    Number.isFinite(r.finalAccuracy) ? `${(100 * r.finalAccuracy).toFixed(1)}%` : '—',
+    r.bitsPerChar === undefined || !Number.isFinite(r.bitsPerChar) ? '' : r.bitsPerChar.toFixed(2), (r.steps / r.seconds).toFixed(1), `${r.seconds.toFixed(1)}s`,
     r.diverged ? 'diverged' : r.stopped ? `stopped at step ${r.steps}` : '',
   ]);
   return [head, ...rows];
