@@ -20,7 +20,7 @@ export {
 export { sum, mean, max, min, argmax, argmin, logsumexp, norm, variance, sumTo } from './ops/reduce.js';
 export { matmul } from './ops/matmul.js';
 export {
-  reshape, flatten, squeeze, unsqueeze, expand, permute, transpose, concat, cat, stack, narrow, slice, select, split, chunk, flip,
+  reshape, flatten, squeeze, unsqueeze, expand, permute, transpose, concat, cat, stack, narrow, slice, select, split, chunk, flip, unbind,
 } from './ops/shape.js';
 export { indexSelect, indexAdd, gather, scatterAdd, embedding } from './ops/indexing.js';
 export {

@@ -13,7 +13,7 @@ export const PRIMITIVES = [
   // linear algebra
   'matmul',
   // shape
-  'reshape', 'permute', 'expand', 'concat', 'narrow', 'pad', 'flip',
+  'reshape', 'permute', 'expand', 'concat', 'narrow', 'pad', 'flip', 'unbind',
   // indexing
   'indexSelect', 'indexAdd', 'gather', 'scatterAdd',
 ] as const;

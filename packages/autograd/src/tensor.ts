@@ -260,6 +260,7 @@ export class Tensor {
   select(axis: number, index: number): Tensor { return S.select(this, axis, index); }
   split(sizeOrSections: number | readonly number[], axis = 0): Tensor[] { return S.split(this, sizeOrSections, axis); }
   chunk(chunks: number, axis = 0): Tensor[] { return S.chunk(this, chunks, axis); }
+  unbind(axis = 0): Tensor[] { return S.unbind(this, axis); }
   flip(axes: number | readonly number[]): Tensor { return S.flip(this, axes); }
 
   // indexing

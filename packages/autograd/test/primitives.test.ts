@@ -4,7 +4,7 @@ import {
   PRIMITIVES, type Primitive, type Tensor,
   abs, add, cast, clamp, concat, div, exp, expand, flip, gather, grad, gradcheck, gradgradcheck, indexAdd, indexSelect,
   log, matmul, max, maximum, min, minimum, mul, narrow, neg, noGrad, norm, permute, pow, relu, reshape, scatterAdd,
-  sigmoid, sqrt, sum, tanh, tensor, where,
+  sigmoid, sqrt, stack, sum, tanh, tensor, unbind, where,
 } from '@seqgrad/autograd';
 import { allcloseReport, awayFromZeroArb, broadcastPairArb, distinct, numelOf, shapeArb, tensorArb } from './helpers.js';
 
@@ -190,6 +190,14 @@ const cases: Record<Primitive, Case> = {
     arb: shapeArb(1)
       .chain((s) => fc.tuple(tensorArb(s), fc.subarray(s.map((_, i) => i))))
       .map(([x, axes]) => ({ fn: (t: Tensor) => flip(t, axes), inputs: [x] })),
+    smooth: true,
+  },
+  unbind: {
+    arb: shapeAndAxis()
+      .filter(([s, axis]) => s[axis]! > 0)
+      .chain(([s, axis]) => fc.tuple(tensorArb(s), fc.constant(axis)))
+      // Weight each slice differently so a gradient sent to the wrong slice is caught.
+      .map(([x, axis]) => ({ fn: (t: Tensor) => stack(unbind(t, axis).map((u, i) => u.mul(i + 1)), 0), inputs: [x] })),
     smooth: true,
   },
   indexSelect: {

@@ -19,4 +19,3 @@ export {
 } from './rnn.js';
 export * from './bptt/index.js';
 export { truncatedBptt, detachState, type TruncatedBpttOptions, type TruncatableLayer } from './tbptt.js';
-export { unbind } from './unbind.js';

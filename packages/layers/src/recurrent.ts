@@ -1,10 +1,9 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, select, stack, where,
+  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, select, stack, where, unbind,
 } from '@seqgrad/autograd';
 import { checkInput } from './basic.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
 import { Module, cloneModule } from './module.js';
-import { unbind } from './unbind.js';
 
 /** Sequence lengths: one per batch element, each in [1, T]. */
 export type Lengths = Int32Array | readonly number[] | Tensor;

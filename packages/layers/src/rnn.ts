@@ -1,12 +1,11 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, mul, permute, reshape, select, stack, where, zeros,
+  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, mul, permute, reshape, select, stack, where, zeros, unbind,
 } from '@seqgrad/autograd';
 import { checkInput, checkPositiveInt, param } from './basic.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
 import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
 import { fusedDirection } from './fused.js';
-import { unbind } from './unbind.js';
 
 export type RNNMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
 

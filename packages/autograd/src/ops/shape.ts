@@ -154,6 +154,28 @@ const flipOp: (x: Tensor, axes: number[]) => Tensor = defineOp('flip',
   (ctx, g) => [flipOp(g, ctx.axes as number[]), null],
 );
 
+const unbindOp: (x: Tensor, axis: number) => Tensor[] = defineOp<[Tensor, number], Tensor[]>('unbind',
+  (ctx, x: Tensor, axis: number) => {
+    ctx.axis = axis;
+    const n = x.shape[axis]!;
+    const outer = numel(x.shape.slice(0, axis));
+    const inner = numel(x.shape.slice(axis + 1));
+    const shape = x.shape.filter((_, i) => i !== axis);
+    const outs: Tensor[] = [];
+    for (let k = 0; k < n; k++) {
+      const out = arrayFor(x.dtype, outer * inner);
+      for (let o = 0; o < outer; o++) {
+        const s = (o * n + k) * inner;
+        out.set(x.data.subarray(s, s + inner), o * inner);
+      }
+      outs.push(new Tensor(out, shape));
+    }
+    return outs;
+  },
+  // d unbind(x) = stack(dy₀, …, dy_{n−1}) along the axis
+  (ctx, ...grads) => [stack(grads, ctx.axis as number), null],
+);
+
 // ---------------------------------------------------------------------------------------
 // Public functions
 // ---------------------------------------------------------------------------------------
@@ -361,4 +383,22 @@ export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
   const ax = normAxes('flip', axes, x.ndim);
   if (ax.length === 0) return x;
   return flipOp(x, ax);
+}
+
+/**
+ * Splits x along `axis` into its slices, with that axis removed (like `torch.unbind`), as ONE
+ * recorded op: its backward stacks the slice gradients once, O(size of x). Taking the T steps
+ * of a sequence with `select` instead costs a full-size gradient per step, O(T · size of x).
+ *
+ * @example
+ * const steps = unbind(randn([2, 5, 3]), 1); // 5 tensors of shape [2, 3]
+ */
+export function unbind(x: Tensor, axis = 0): Tensor[] {
+  assertTensor('unbind', 'x', x);
+  if (!Number.isInteger(axis) || axis < -x.ndim || axis >= x.ndim) {
+    throw new SeqgradError('unbind', `axis=${axis} is out of range for x${fmt(x.shape)}`);
+  }
+  const a = axis < 0 ? axis + x.ndim : axis;
+  if (x.shape[a] === 0) return [];
+  return unbindOp(x, a);
 }
