@@ -2,7 +2,9 @@
  * `pnpm bench`: training step and forward pass of single-layer LSTM, GRU and tanh RNN at sizes
  * S, M, L (float32) for seqgrad impl 'fused' and 'composed' and TensorFlow.js 4.22 (wasm and
  * cpu backends), alternating in one process, median of at least 5 timed steps after a warm-up.
- * Writes bench/results/latest.md and latest.json.
+ * Writes bench/results/latest.md and latest.json. Run node with --expose-gc (as the package
+ * script does): before each timed step the harness then forces a GC and runs one untimed step,
+ * so no peer pays for the garbage of the peer timed before it.
  *
  *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
  *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--clock wall|cpu] [--out DIR]
@@ -98,12 +100,16 @@ interface Contender {
   runner?: Runner & { activate?(): Promise<void> };
   times: number[];
   cpuTimes: number[];
+  /** CPU ms of the warm-up step. */
+  warmMs: number;
   peakRss: number;
   status: BenchRow['status'];
   note?: string;
 }
 
 const rssMB = () => process.memoryUsage().rss / 2 ** 20;
+/** A full GC when node runs with --expose-gc (the package scripts pass it), else nothing. */
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const quick = opts.quick ?? false;
@@ -129,7 +135,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
           const work = flops(layer, d, mode);
           const contenders: Contender[] = [];
           for (const peer of peers) {
-            const c: Contender = { peer, times: [], cpuTimes: [], peakRss: rssMB(), status: 'ok' };
+            const c: Contender = { peer, times: [], cpuTimes: [], warmMs: 0, peakRss: rssMB(), status: 'ok' };
             contenders.push(c);
             // The fused layer is what is measured, so it always runs; peers are skipped by estimate.
             const rate = peer === 'fused' ? undefined : msPerGflop.get(`${peer}/${layer}/${mode}`);
@@ -151,6 +157,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
                 const cpu = process.cpuUsage(cpu0);
                 warm = (cpu.user + cpu.system) / 1000;
               } else warm = (await torch!.steps(layer, d, mode, 1)).cpuMs[0]!;
+              c.warmMs = warm;
               if (warm > tooSlowMs && peer !== 'fused') {
                 c.status = 'too slow';
                 c.note = `warm-up step took ${(warm / 1000).toFixed(1)} s of CPU`;
@@ -171,6 +178,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
               try {
                 if (c.runner) {
                   await c.runner.activate?.();
+                  // Collect the previous peer's garbage now, so that its GC is not timed here, then
+                  // (for steps under a second) one untimed step to bring this peer's heap and
+                  // caches back to the state of a training loop that runs only it.
+                  collectGarbage();
+                  if (c.warmMs < 1000) c.runner.step();
                   const cpu0 = process.cpuUsage();
                   const t0 = performance.now();
                   c.runner.step();
