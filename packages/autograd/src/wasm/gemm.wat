@@ -85,7 +85,8 @@
             (local.set $j (i32.add (local.get $j) (i32.const {NR})))
             (br $panels)))
         (local.set $j (local.get $ncFull))))
-    ;; Remaining columns (all of them on the strided path) one at a time.
+    ;; Remaining columns (the partial last panel, or all when neither rows nor columns are
+    ;; contiguous) one element at a time.
     (block $done
       (loop $cols
         (br_if $done (i32.ge_u (local.get $j) (local.get $ncPad)))
