@@ -2,7 +2,7 @@
  * `pnpm bench`: training step and forward pass of single-layer LSTM, GRU and tanh RNN at sizes
  * S, M, L (float32) for seqgrad impl 'fused' and 'composed' and TensorFlow.js 4.22 (wasm and
  * cpu backends), alternating in one process, median of at least 5 timed steps after a warm-up.
- * Writes bench/results/latest.md and latest.json. Run node with --expose-gc (as the package
+ * Writes bench/results/latest.md and latest.json (quick.md and quick.json with --quick). Run node with --expose-gc (as the package
  * script does): before each timed step the harness then forces a GC and runs one untimed step,
  * so no peer pays for the garbage of the peer timed before it.
  *
@@ -362,9 +362,11 @@ async function main(): Promise<void> {
   console.log('\n' + md);
   const out = arg('--out') ?? fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.md'), md);
-  writeFileSync(join(out, 'latest.json'), JSON.stringify({ date: started.toISOString(), machine: machine(), quick, rows }, null, 2) + '\n');
-  console.log(`wrote ${join(out, 'latest.md')} and latest.json`);
+  // A quick run (CI's harness check) must not overwrite the committed full results.
+  const base = quick ? 'quick' : 'latest';
+  writeFileSync(join(out, `${base}.md`), md);
+  writeFileSync(join(out, `${base}.json`), JSON.stringify({ date: started.toISOString(), machine: machine(), quick, rows }, null, 2) + '\n');
+  console.log(`wrote ${join(out, `${base}.md`)} and ${base}.json`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
