@@ -137,7 +137,8 @@ function handGru(I: number, H: number, bug: boolean): BpttCell<StepCache> {
 }
 
 describe('checkBptt', () => {
-  const builtIns = [
+  // Cells with different cache types: BpttCell is invariant in its cache, so the list holds them as any.
+  const builtIns: BpttCell<any>[] = [
     rnnBpttCell({ inputSize: 3, hiddenSize: 4 }),
     rnnBpttCell({ inputSize: 3, hiddenSize: 4, nonlinearity: 'relu', bias: false }),
     lstmBpttCell({ inputSize: 3, hiddenSize: 4 }),
@@ -161,7 +162,7 @@ describe('checkBptt', () => {
         fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }),
         fc.boolean(), fc.nat(1000),
         (I, H, batch, steps, bias, seed) => {
-          const cells = [
+          const cells: BpttCell<any>[] = [
             rnnBpttCell({ inputSize: I, hiddenSize: H, bias }),
             lstmBpttCell({ inputSize: I, hiddenSize: H, bias, projSize: seed % 2 ? H - 1 : 0 }),
             gruBpttCell({ inputSize: I, hiddenSize: H, bias, resetAfter: seed % 3 !== 0 }),
