@@ -78,9 +78,7 @@ export function clipGradNorm(params: ParamsInput, maxNorm: number, opts: ClipGra
   }
   const grads = gradsOf('clipGradNorm', params);
   if (grads.length === 0) return 0;
-  const norms = new Float64Array(grads.length);
-  for (let i = 0; i < grads.length; i++) norms[i] = vectorNorm(grads[i]!, normType);
-  const total = vectorNorm(norms, normType);
+  const total = totalNorm(grads, normType);
   if (opts.errorIfNonfinite && !Number.isFinite(total)) {
     throw new SeqgradError(
       'clipGradNorm',
@@ -116,6 +114,11 @@ export function clipGradValue(params: ParamsInput, value: number): void {
   }
 }
 
+/** ‖(‖g₁‖_p, ‖g₂‖_p, …)‖_p: the p-norm of all gradients taken as one vector. */
+function totalNorm(grads: readonly TypedArray[], normType: number): number {
+  return vectorNorm(Float64Array.from(grads, (g) => vectorNorm(g, normType)), normType);
+}
+
 function gradsOf(op: string, params: ParamsInput): TypedArray[] {
   const out: TypedArray[] = [];
   for (const p of flattenParams(op, params)) if (p.grad) out.push(p.grad.data);
@@ -133,5 +136,5 @@ function gradsOf(op: string, params: ParamsInput): TypedArray[] {
 export function gradNorm(params: ParamsInput, normType = 2): number {
   const grads = gradsOf('gradNorm', params);
   if (grads.length === 0) return 0;
-  return vectorNorm(Float64Array.from(grads, (g) => vectorNorm(g, normType)), normType);
+  return totalNorm(grads, normType);
 }
