@@ -43,11 +43,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   readonly state = new Map<Tensor, ParamState>();
 
   protected constructor(params: ParamsInput, defaults: O, options: Partial<O> = {}) {
-    for (const key of Object.keys(options)) {
-      if (!(key in defaults)) {
-        throw new SeqgradError(this.constructor.name, `unknown option '${key}'; the options are ${Object.keys(defaults).join(', ')}`);
-      }
-    }
+    checkKnownOptions(this.constructor.name, options, defaults);
     this.defaults = Object.freeze({ ...defaults, ...options });
     const groups = toGroups(this.constructor.name, params);
     if (groups.every((g) => g.params.length === 0)) {
@@ -66,11 +62,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   addParamGroup(group: { params: Iterable<Tensor> } & Partial<O> & { initialLr?: number }): void {
     const op = this.constructor.name;
     const { params, ...options } = group;
-    for (const key of Object.keys(options)) {
-      if (!(key in this.defaults) && key !== 'initialLr') {
-        throw new SeqgradError(op, `unknown option '${key}'; the options are ${Object.keys(this.defaults).join(', ')}`);
-      }
-    }
+    checkKnownOptions(op, options, this.defaults, 'initialLr');
     const tensors = [...params];
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     for (const p of tensors) {
@@ -200,6 +192,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     this.state.clear();
     for (const [p, s] of state) this.state.set(p, s);
     this.paramGroups.splice(0, this.paramGroups.length, ...groups);
+  }
+}
+
+/** Throws naming the first key of `options` that `defaults` does not have (`also` is allowed too). */
+function checkKnownOptions(op: string, options: object, defaults: object, also?: string): void {
+  for (const key of Object.keys(options)) {
+    if (!(key in defaults) && key !== also) throw new SeqgradError(op, `unknown option '${key}'; the options are ${Object.keys(defaults).join(', ')}`);
   }
 }
 
