@@ -285,13 +285,7 @@ export class LambdaLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
     super(optimizer, opts.lastEpoch);
-    const n = optimizer.paramGroups.length;
-    if (Array.isArray(opts.lrLambda)) {
-      if (opts.lrLambda.length !== n) throw new SeqgradError('LambdaLR', `expected ${n} lrLambdas (one per group), got ${opts.lrLambda.length}`);
-      this.lrLambdas = [...opts.lrLambda];
-    } else {
-      this.lrLambdas = Array.from({ length: n }, () => opts.lrLambda as (epoch: number) => number);
-    }
+    this.lrLambdas = perGroup('LambdaLR', 'lrLambdas', opts.lrLambda, optimizer);
     this.initialStep();
   }
 
@@ -419,13 +413,7 @@ export class ReduceLROnPlateau {
     if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') {
       throw new SeqgradError('ReduceLROnPlateau', `thresholdMode must be 'rel' or 'abs', got '${String(this.thresholdMode)}'`);
     }
-    const n = optimizer.paramGroups.length;
-    if (Array.isArray(opts.minLr)) {
-      if (opts.minLr.length !== n) throw new SeqgradError('ReduceLROnPlateau', `expected ${n} minLr values (one per group), got ${opts.minLr.length}`);
-      this.minLrs = [...opts.minLr];
-    } else {
-      this.minLrs = Array.from({ length: n }, () => (opts.minLr as number | undefined) ?? 0);
-    }
+    this.minLrs = perGroup('ReduceLROnPlateau', 'minLr values', opts.minLr ?? 0, optimizer);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
     this.lastLr = optimizer.paramGroups.map((g) => g.lr);
   }
@@ -485,6 +473,14 @@ export class ReduceLROnPlateau {
     this.lastEpoch = sd.lastEpoch as number;
     this.lastLr = [...(sd.lastLr as number[])];
   }
+}
+
+/** One value for every parameter group: an array checked to have one per group, or a single value repeated. */
+function perGroup<T>(op: string, what: string, value: T | readonly T[], optimizer: Optimizer): T[] {
+  const n = optimizer.paramGroups.length;
+  if (!Array.isArray(value)) return Array.from({ length: n }, () => value as T);
+  if (value.length !== n) throw new SeqgradError(op, `expected ${n} ${what} (one per group), got ${value.length}`);
+  return [...value];
 }
 
 /** Python's a % b (the sign of b). */
