@@ -1,6 +1,6 @@
 import { SeqgradError, broadcastShapes, numel } from '../errors.js';
 import { type BinaryOp, type UnaryOp, binaryBroadcast, broadcastCopy, unary } from '../kernels/elementwise.js';
-import { type DType, type FloatDType, Tensor, arrayFor, full } from '../tensor.js';
+import { type DType, Tensor, arrayFor, full } from '../tensor.js';
 import { type Operand, assertFloat, defineOp, describe, promoteDtype } from './op.js';
 import { sumTo } from './reduce.js';
 
@@ -29,13 +29,19 @@ export function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   return new Tensor(out, x.shape);
 }
 
-/** Brings two operands to one float dtype (recorded casts, so gradients flow back in the input's dtype). */
-function binaryOperands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
+/** Two operands as tensors, a number taking the other operand's float dtype; one must be a tensor. */
+function operandTensors(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new SeqgradError(op, `at least one argument must be a Tensor, got ${describe(a)} and ${describe(b)}`);
   }
   const ta = a instanceof Tensor ? a : toTensor(op, 'a', a, b as Tensor);
   const tb = b instanceof Tensor ? b : toTensor(op, 'b', b, ta);
+  return [ta, tb];
+}
+
+/** Brings two operands to one float dtype (recorded casts, so gradients flow back in the input's dtype). */
+function binaryOperands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
+  const [ta, tb] = operandTensors(op, a, b);
   assertFloat(op, 'a', ta);
   assertFloat(op, 'b', tb);
   broadcastShapes(op, ta.shape, tb.shape);
@@ -348,13 +354,8 @@ export function clone(x: Tensor): Tensor {
 }
 
 function compare(op: BinaryOp, a: Operand, b: Operand): Tensor {
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
-    throw new SeqgradError(op, `at least one argument must be a Tensor, got ${describe(a)} and ${describe(b)}`);
-  }
-  const ta = a instanceof Tensor ? a : toTensor(op, 'a', a, b as Tensor);
-  const tb = b instanceof Tensor ? b : toTensor(op, 'b', b, ta);
-  const dt: FloatDType = ta.dtype === 'float64' || tb.dtype === 'float64' ? 'float64' : 'float32';
-  return binaryRaw(op, ta, tb, dt);
+  const [ta, tb] = operandTensors(op, a, b);
+  return binaryRaw(op, ta, tb, promoteDtype(ta.dtype, tb.dtype));
 }
 /** Masks (1 where true, 0 where false) in the inputs' float dtype; no gradient. */
 export const eq = (a: Operand, b: Operand): Tensor => compare('eq', a, b);
