@@ -1,4 +1,4 @@
-import { SeqgradError, fmt, normAxis, numel } from '../errors.js';
+import { SeqgradError, fmt, normAxis, numel, stridesOf } from '../errors.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { assertFloat, assertNotScalar, defineOp, describe } from './op.js';
 import { reshape } from './shape.js';
@@ -65,9 +65,7 @@ const indexAddOp: (src: Tensor, axis: number, idx: Int32Array, size: number) => 
 /** Strides helper for gather/scatter: position of index element i in the source along `axis`. */
 function gatherOffsets(idxShape: readonly number[], srcShape: readonly number[], axis: number, idx: Int32Array): Int32Array {
   const rank = idxShape.length;
-  const sStr = new Array<number>(rank);
-  let s = 1;
-  for (let d = rank - 1; d >= 0; d--) { sStr[d] = s; s *= srcShape[d]!; }
+  const sStr = stridesOf(srcShape);
   const offs = new Int32Array(idx.length);
   const pos = new Array<number>(rank).fill(0);
   let base = 0; // offset of pos in src, excluding the gathered axis

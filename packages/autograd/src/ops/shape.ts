@@ -1,4 +1,4 @@
-import { SeqgradError, type Shape, broadcastShapes, fmt, normAxes, normAxis, numel, sameShape } from '../errors.js';
+import { SeqgradError, type Shape, broadcastShapes, fmt, normAxes, normAxis, numel, sameShape, stridesOf } from '../errors.js';
 import { broadcastCopy } from '../kernels/elementwise.js';
 import { permuteCopy } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
@@ -71,14 +71,7 @@ const narrowOp: (x: Tensor, axis: number, start: number, length: number) => Tens
     ctx.full = x.shape[axis];
     const shape = x.shape.map((d, i) => (i === axis ? length : d));
     const out = arrayFor(x.dtype, numel(shape));
-    // Copy the window: view the source through the window's shape along the axis.
-    const outer = numel(x.shape.slice(0, axis));
-    const inner = numel(x.shape.slice(axis + 1));
-    const block = length * inner;
-    for (let o = 0; o < outer; o++) {
-      const s = (o * x.shape[axis]! + start) * inner;
-      out.set(x.data.subarray(s, s + block), o * block);
-    }
+    blockCopy(x, axis, start, out, shape, 0, length);
     return new Tensor(out, shape);
   },
   // d narrow(x) = dy placed back in a zero tensor of x's shape
@@ -130,9 +123,7 @@ const flipOp: (x: Tensor, axes: number[]) => Tensor = defineOp('flip',
     ctx.axes = axes;
     const out = arrayFor(x.dtype, x.size);
     const rank = x.ndim;
-    const strides = new Array<number>(rank);
-    let s = 1;
-    for (let d = rank - 1; d >= 0; d--) { strides[d] = s; s *= x.shape[d]!; }
+    const strides = stridesOf(x.shape);
     const flipped = x.shape.map((_, d) => axes.includes(d));
     const idx = new Array<number>(rank).fill(0);
     // Source offset of output element 0, then odometer: flipped axes walk backwards.
@@ -158,16 +149,13 @@ const unbindOp: (x: Tensor, axis: number) => Tensor[] = defineOp<[Tensor, number
   (ctx, x: Tensor, axis: number) => {
     ctx.axis = axis;
     const n = x.shape[axis]!;
-    const outer = numel(x.shape.slice(0, axis));
-    const inner = numel(x.shape.slice(axis + 1));
     const shape = x.shape.filter((_, i) => i !== axis);
+    // Each slice is copied as a window of length 1 along the axis, then that axis is dropped.
+    const sliceShape = x.shape.map((d, i) => (i === axis ? 1 : d));
     const outs: Tensor[] = [];
     for (let k = 0; k < n; k++) {
-      const out = arrayFor(x.dtype, outer * inner);
-      for (let o = 0; o < outer; o++) {
-        const s = (o * n + k) * inner;
-        out.set(x.data.subarray(s, s + inner), o * inner);
-      }
+      const out = arrayFor(x.dtype, numel(shape));
+      blockCopy(x, axis, k, out, sliceShape, 0, 1);
       outs.push(new Tensor(out, shape));
     }
     return outs;
