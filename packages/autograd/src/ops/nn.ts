@@ -10,11 +10,19 @@ import { gather } from './indexing.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
-function reduceLoss(op: string, loss: Tensor, reduction: Reduction): Tensor {
+/** Validates `reduction` at a loss's entry (default 'mean'), so a typo fails before any work. */
+function checkReduction(op: string, reduction: Reduction | undefined): Reduction {
+  const r = reduction ?? 'mean';
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
+    throw new SeqgradError(op, `reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
+  }
+  return r;
+}
+
+function reduceLoss(loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'mean') return mean(loss);
   if (reduction === 'sum') return sum(loss);
-  if (reduction === 'none') return loss;
-  throw new SeqgradError(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  return loss;
 }
 
 /**
@@ -75,7 +83,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   assertFloat('crossEntropy', 'logits', logits);
   if (!(target instanceof Tensor)) throw new SeqgradError('crossEntropy', 'target must be an integer Tensor');
-  const reduction = opts.reduction ?? 'mean';
+  const reduction = checkReduction('crossEntropy', opts.reduction);
   const ignoreIndex = opts.ignoreIndex ?? -100;
   if (logits.ndim === 0) throw new SeqgradError('crossEntropy', 'logits must have at least one dimension (classes)');
   const C = logits.ndim === 1 ? logits.shape[0]! : logits.shape[1]!;
@@ -111,7 +119,6 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const loss = where(new Tensor(valid, [M]), neg(picked), 0);
   if (reduction === 'none') return reshape(loss, target.shape);
   if (reduction === 'sum') return sum(loss);
-  if (reduction !== 'mean') throw new SeqgradError('crossEntropy', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   // Mean over the targets that are not ignored (NaN when all are, as in PyTorch).
   return mul(sum(loss), 1 / count);
 }
@@ -120,11 +127,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   assertFloat('mseLoss', 'input', input);
   assertFloat('mseLoss', 'target', target);
+  const reduction = checkReduction('mseLoss', opts.reduction);
   if (!sameShape(input.shape, target.shape)) {
     throw new SeqgradError('mseLoss', `input${fmt(input.shape)} and target${fmt(target.shape)} must have the same shape`);
   }
   const d = sub(input, target);
-  return reduceLoss('mseLoss', mul(d, d), opts.reduction ?? 'mean');
+  return reduceLoss(mul(d, d), reduction);
 }
 
 /**
@@ -136,6 +144,7 @@ export function binaryCrossEntropyWithLogits(
 ): Tensor {
   assertFloat('binaryCrossEntropyWithLogits', 'input', input);
   assertFloat('binaryCrossEntropyWithLogits', 'target', target);
+  const reduction = checkReduction('binaryCrossEntropyWithLogits', opts.reduction);
   if (!sameShape(input.shape, target.shape)) {
     throw new SeqgradError('binaryCrossEntropyWithLogits', `input${fmt(input.shape)} and target${fmt(target.shape)} must have the same shape`);
   }
@@ -143,7 +152,7 @@ export function binaryCrossEntropyWithLogits(
   const w = opts.posWeight ?? 1;
   const coef = w === 1 ? null : add(mul(target, typeof w === 'number' ? w - 1 : sub(w, 1)), 1);
   const loss = add(mul(sub(1, target), input), coef ? mul(coef, softplusNeg) : softplusNeg);
-  return reduceLoss('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
+  return reduceLoss(loss, reduction);
 }
 
 /**
