@@ -4,9 +4,10 @@
  * loads into the equivalent `torch.nn` modules (see docs/cli.md).
  */
 import * as autograd from '@seqgrad/autograd';
-import { Generator, type Tensor, select } from '@seqgrad/autograd';
+import { Generator, type Tensor, select, unbind } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
 import { Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked } from '@seqgrad/layers';
+import { vectorNorm } from '@seqgrad/optim';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -168,19 +169,14 @@ export class SequenceModel extends Module {
     const [B, T] = x.shape as [number, number];
     let s = cell.initialState(B);
     const hs: Tensor[] = [];
-    for (let t = 0; t < T; t++) {
-      s = cell.step(select(x, 1, t), s);
+    for (const xt of unbind(x, 1)) {
+      s = cell.step(xt, s);
       hs.push(s.h);
     }
     const seq = autograd.stack(hs, 1);
     const out = this.head.forward(config.readout === 'last' ? select(seq, 1, T - 1) : seq);
     const grads = autograd.grad([loss(out)], hs, { allowUnused: true });
-    return grads.map((g) => {
-      if (!g) return 0;
-      let sq = 0;
-      for (let i = 0; i < g.data.length; i++) sq += g.data[i]! * g.data[i]!;
-      return Math.sqrt(sq);
-    });
+    return grads.map((g) => (g ? vectorNorm(g.data) : 0));
   }
 }
 
