@@ -8,25 +8,22 @@ import type { Command } from 'commander';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CliError } from './errors.js';
 import { type ProgressMode, createProgress } from './progress.js';
-import { TASK_DEFAULTS, type TaskName } from './tasks.js';
+import { TASK_DEFAULTS } from './tasks.js';
 import { type TrainConfig, Trainer } from './trainer.js';
 import { generate } from './sample.js';
 import { isBuiltinCell } from './model.js';
 
-export interface TrainOptions {
-  task: TaskName;
-  cell: string;
-  hidden: number;
-  layers: number;
-  bidirectional: boolean;
-  steps: number;
-  batch: number;
-  lr: number;
-  clip: number | null;
-  seed: number;
+/**
+ * The flags of `seqgrad train`: the run's settings as the checkpoint stores them (TrainConfig),
+ * plus the flags whose value is resolved before storing and those that only steer this process.
+ */
+export interface TrainOptions
+  extends Pick<TrainConfig, 'task' | 'cell' | 'hidden' | 'layers' | 'bidirectional' | 'steps' | 'batch' | 'lr' | 'clip' | 'seed' | 'delay'> {
+  /** Always set (the flag has a default); stored for LSTM only. */
   forgetBias: number;
+  /** null: the task's default length. */
   seqLen: number | null;
-  delay: number;
+  /** null: the embedded text; stored as an absolute path. */
   text: string | null;
   out: string | null;
   checkpointEvery: number;
