@@ -13,7 +13,7 @@ import { type RunResult, renderReport, resultRows, textTable } from './report.js
 import { type RunEvent, type RunSpec, executeRun, runLabel } from './run.js';
 import { TASK_DEFAULTS, type TaskName, makeTask } from './tasks.js';
 import { readText } from './train.js';
-import type { TrainConfig } from './trainer.js';
+import { FIXED_SIZES, type TrainConfig } from './trainer.js';
 
 export interface ExperimentOptions {
   tasks: TaskName[];
@@ -95,7 +95,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
       for (const clip of clips) {
         const config: TrainConfig = {
           task, cell, hidden: opts.hidden, layers: 1, bidirectional: false, steps, batch: opts.batch, lr: opts.lr,
-          clip, seed: opts.seed, seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text ?? '',
+          clip, seed: opts.seed, seqLen, delay: opts.delay, ...FIXED_SIZES, text: opts.text ?? '',
           forgetBias: cell === 'lstm' ? opts.forgetBias : undefined,
         };
         specs.push({ config, text, logEvery: Math.max(1, Math.floor(steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(steps / 15)) });

@@ -9,7 +9,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { CliError } from './errors.js';
 import { type ProgressMode, createProgress } from './progress.js';
 import { TASK_DEFAULTS } from './tasks.js';
-import { type TrainConfig, Trainer } from './trainer.js';
+import { FIXED_SIZES, type TrainConfig, Trainer } from './trainer.js';
 import { generate } from './sample.js';
 import { isBuiltinCell } from './model.js';
 
@@ -82,7 +82,7 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
     config = {
       task: opts.task, cell: isBuiltinCell(opts.cell) ? opts.cell : resolve(opts.cell), hidden: opts.hidden, layers: opts.layers, bidirectional: opts.bidirectional,
       steps: opts.steps, batch: opts.batch, lr: opts.lr, clip: opts.clip, seed: opts.seed,
-      seqLen: opts.seqLen ?? TASK_DEFAULTS[opts.task].seqLen, delay: opts.delay, symbols: 8, embed: 16, text: opts.text === null ? '' : resolve(opts.text),
+      seqLen: opts.seqLen ?? TASK_DEFAULTS[opts.task].seqLen, delay: opts.delay, ...FIXED_SIZES, text: opts.text === null ? '' : resolve(opts.text),
     };
     if (opts.cell === 'lstm') config.forgetBias = opts.forgetBias;
     trainer = await Trainer.create(config, text);

@@ -34,6 +34,9 @@ export interface TrainConfig {
   vocab?: string[];
 }
 
+/** The sizes every CLI run uses and no flag sets: echo's alphabet and the token embedding. */
+export const FIXED_SIZES = { symbols: 8, embed: 16 } as const satisfies Pick<TrainConfig, 'symbols' | 'embed'>;
+
 export interface StepStats {
   loss: number;
   accuracy: number;
