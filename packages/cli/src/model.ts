@@ -11,14 +11,8 @@ import { vectorNorm } from '@seqgrad/optim';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
+import { isBuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
-
-export type BuiltinCell = 'rnn' | 'lstm' | 'gru';
-export const BUILTIN_CELLS: readonly BuiltinCell[] = ['rnn', 'lstm', 'gru'];
-
-export function isBuiltinCell(name: string): name is BuiltinCell {
-  return (BUILTIN_CELLS as readonly string[]).includes(name);
-}
 
 export interface ModelConfig {
   cell: string;

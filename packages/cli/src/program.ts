@@ -7,9 +7,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, oneLine } from './errors.js';
+import { BUILTIN_CELLS, isBuiltinCell, isCellPath } from './cellNames.js';
 import { TASK_NAMES } from './tasks.js';
-
-const BUILTIN_CELLS = ['rnn', 'lstm', 'gru'];
 
 function int(min: number) {
   return (v: string): number => {
@@ -49,7 +48,7 @@ function list<T extends string>(allowed: readonly T[], what: string, allowPaths 
     const items = v.split(',').map((s) => s.trim()).filter(Boolean);
     if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${what}.`);
     for (const it of items) {
-      const isPath = allowPaths && /[/\\.]/.test(it);
+      const isPath = allowPaths && isCellPath(it);
       if (!allowed.includes(it as T) && !isPath) {
         throw new InvalidArgumentError(`unknown ${what.replace(/s$/, '')} '${it}' (choose from ${allowed.join(', ')}${allowPaths ? ', or a path to a cell module' : ''}).`);
       }
@@ -65,7 +64,7 @@ function clipList(v: string): (number | null)[] {
 }
 
 function cellName(v: string): string {
-  if (BUILTIN_CELLS.includes(v) || /[/\\.]/.test(v)) return v;
+  if (isBuiltinCell(v) || isCellPath(v)) return v;
   throw new InvalidArgumentError(`unknown cell '${v}' (choose from rnn, lstm, gru, or a path to a module exporting a cell).`);
 }
 

@@ -11,7 +11,7 @@ import { type ProgressMode, createProgress } from './progress.js';
 import { TASK_DEFAULTS } from './tasks.js';
 import { FIXED_SIZES, type TrainConfig, Trainer } from './trainer.js';
 import { generate } from './sample.js';
-import { isBuiltinCell } from './model.js';
+import { isBuiltinCell, isCellPath } from './cellNames.js';
 
 /**
  * The flags of `seqgrad train`: the run's settings as the checkpoint stores them (TrainConfig),
@@ -47,7 +47,7 @@ export function readText(path: string): string {
 }
 
 function cellTag(cell: string): string {
-  return /[/\\.]/.test(cell) ? basename(cell, extname(cell)) : cell;
+  return isCellPath(cell) ? basename(cell, extname(cell)) : cell;
 }
 
 /** Flags whose value is fixed by a checkpoint (a resumed run keeps them). */
