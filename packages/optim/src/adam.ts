@@ -59,8 +59,8 @@ export class Adam extends Optimizer<AdamOptions> {
       state.step = 0;
       state.expAvg = stateBuffer(p);
       state.expAvgSq = stateBuffer(p);
-      if (amsgrad) state.maxExpAvgSq = stateBuffer(p);
     }
+    // Also when amsgrad is switched on for a group that already has state.
     if (amsgrad && !state.maxExpAvgSq) state.maxExpAvgSq = stateBuffer(p);
     const step = (state.step as number) + 1;
     state.step = step;

@@ -53,7 +53,7 @@ export class SGD extends Optimizer<SGDOptions> {
     const n = theta.length;
     let buf = (state.momentumBuffer as Float32Array | Float64Array | null | undefined) ?? null;
     const first = momentum !== 0 && buf === null;
-    if (momentum !== 0 && buf === null) state.momentumBuffer = buf = stateBuffer(p);
+    if (first) state.momentumBuffer = buf = stateBuffer(p);
     else if (state.momentumBuffer === undefined) state.momentumBuffer = null;
     for (let i = 0; i < n; i++) {
       let g = maximize ? -grad[i]! : grad[i]!;
