@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid, tanh } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -110,9 +110,9 @@ export function gruForward(
         let n: number;
         if (resetAfter) {
           hn[bt * H + j] = hnv;
-          n = Math.tanh(xw[row + 2 * H + j]! + r * hnv);
+          n = tanh(xw[row + 2 * H + j]! + r * hnv);
         } else {
-          n = Math.tanh(xw[row + 2 * H + j]! + hnv);
+          n = tanh(xw[row + 2 * H + j]! + hnv);
         }
         gates[row + 2 * H + j] = n;
         const v = (1 - z) * n + z * h[b * H + j]!;

@@ -1,5 +1,5 @@
 import { kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid, tanh } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
@@ -101,7 +101,7 @@ export function lstmForward(
         const ao = xw[row + 3 * H + j]! + hh[hb + 3 * H + j]! + (bhh ? bhh[3 * H + j]! : 0);
         const i = sigmoid(ai);
         const f = sigmoid(af);
-        const g = Math.tanh(ag);
+        const g = tanh(ag);
         const o = sigmoid(ao);
         gates[row + j] = i;
         gates[row + H + j] = f;
@@ -109,7 +109,7 @@ export function lstmForward(
         gates[row + 3 * H + j] = o;
         const cp = c[b * H + j]!;
         const cn = f * cp + i * g;
-        const tc = Math.tanh(cn);
+        const tc = tanh(cn);
         cPrev[bt * H + j] = cp;
         c[b * H + j] = cn;
         tanhC[bt * H + j] = tc;

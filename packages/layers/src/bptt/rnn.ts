@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, scanTimes } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, scanTimes, tanh } from './common.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -73,7 +73,7 @@ export function rnnForward(
       const hb = b * H;
       for (let j = 0; j < H; j++) {
         const a = pre[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
-        const v = relu ? (a > 0 ? a : 0) : Math.tanh(a);
+        const v = relu ? (a > 0 ? a : 0) : tanh(a);
         hPrev[row + j] = h[hb + j]!;
         h[hb + j] = v;
         hs[row + j] = v;
