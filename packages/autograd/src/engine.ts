@@ -8,6 +8,7 @@ import type { Tensor } from './tensor.js';
 let gradEnabled = true;
 let anomalyEnabled = false;
 
+/** Are ops being recorded right now (false inside `noGrad`)? @example noGrad(() => isGradEnabled()); // false */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

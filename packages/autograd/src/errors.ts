@@ -20,6 +20,7 @@ export function fmt(shape: Shape): string {
   return `[${shape.join(',')}]`;
 }
 
+/** The number of elements of a shape, Π shape[d] (1 for `[]`). @example numel([2, 3]); // 6 */
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -15,6 +15,7 @@ export type TypedArray = Float32Array | Float64Array | Int32Array;
 export type NestedArray = number | boolean | readonly NestedArray[];
 type Operand = Tensor | number;
 
+/** A zero-filled typed array of `n` elements for `dtype`. @example arrayFor('float64', 3); // Float64Array [0, 0, 0] */
 export function arrayFor(dtype: DType, n: number): TypedArray {
   if (dtype === 'float32') return new Float32Array(n);
   if (dtype === 'float64') return new Float64Array(n);
@@ -276,6 +277,7 @@ function flatArgs(args: number[] | [readonly number[]]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
 }
 
+/** Is `x` a Tensor? @example isTensor(zeros([2])); // true */
 export function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
 }
@@ -356,18 +358,48 @@ export function full(shape: Shape, value: number, opts: TensorOptions = {}): Ten
   arr.fill(value);
   return new Tensor(arr, shape, opts.requiresGrad ?? false);
 }
+/**
+ * A tensor of `shape` filled with 0.
+ *
+ * @example
+ * zeros([2, 3], { dtype: 'float64', requiresGrad: true }); // float64 [2,3]
+ */
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
   return full(shape, 0, opts);
 }
+/**
+ * A tensor of `shape` filled with 1.
+ *
+ * @example
+ * ones([3]); // [1, 1, 1]
+ */
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
+/**
+ * Zeros with `t`'s shape and dtype (`opts` may change the dtype or set requiresGrad).
+ *
+ * @example
+ * zerosLike(randn([2, 3])); // float32 [2,3] of 0
+ */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return full(t.shape, 0, { dtype: t.dtype, ...opts });
 }
+/**
+ * Ones with `t`'s shape and dtype.
+ *
+ * @example
+ * onesLike(randn([2])); // [1, 1]
+ */
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return full(t.shape, 1, { dtype: t.dtype, ...opts });
 }
+/**
+ * `value` everywhere, with `t`'s shape and dtype.
+ *
+ * @example
+ * fullLike(randn([2]), 7); // [7, 7]
+ */
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
   return full(t.shape, value, { dtype: t.dtype, ...opts });
 }

@@ -134,6 +134,12 @@ const powOp: (a: Tensor, b: Tensor) => Tensor = defineOp('pow',
   },
 );
 
+/**
+ * −x elementwise.
+ *
+ * @example
+ * neg(tensor([1, -2])); // [-1, 2]
+ */
 export const neg: (x: Tensor) => Tensor = defineOp('neg',
   (_ctx, x: Tensor) => {
     assertFloat('neg', 'x', x);
@@ -143,6 +149,12 @@ export const neg: (x: Tensor) => Tensor = defineOp('neg',
   (_ctx, g) => neg(g),
 );
 
+/**
+ * eˣ elementwise.
+ *
+ * @example
+ * exp(tensor([0, 1])); // [1, 2.71828]
+ */
 export const exp: (x: Tensor) => Tensor = defineOp('exp',
   (ctx, x: Tensor) => {
     assertFloat('exp', 'x', x);
@@ -154,6 +166,12 @@ export const exp: (x: Tensor) => Tensor = defineOp('exp',
   (ctx, g) => mul(g, exp(ctx.savedTensors[0]!)),
 );
 
+/**
+ * Natural logarithm ln x elementwise (−Infinity at 0, NaN below).
+ *
+ * @example
+ * log(tensor([1, Math.E])); // [0, 1]
+ */
 export const log: (x: Tensor) => Tensor = defineOp('log',
   (ctx, x: Tensor) => {
     assertFloat('log', 'x', x);
@@ -164,6 +182,12 @@ export const log: (x: Tensor) => Tensor = defineOp('log',
   (ctx, g) => div(g, ctx.savedTensors[0]!),
 );
 
+/**
+ * √x elementwise.
+ *
+ * @example
+ * sqrt(tensor([4, 9])); // [2, 3]
+ */
 export const sqrt: (x: Tensor) => Tensor = defineOp('sqrt',
   (ctx, x: Tensor) => {
     assertFloat('sqrt', 'x', x);
@@ -174,6 +198,12 @@ export const sqrt: (x: Tensor) => Tensor = defineOp('sqrt',
   (ctx, g) => div(g, mul(sqrt(ctx.savedTensors[0]!), 2)),
 );
 
+/**
+ * |x| elementwise; its gradient at 0 is 0, as in PyTorch.
+ *
+ * @example
+ * abs(tensor([-2, 3])); // [2, 3]
+ */
 export const abs: (x: Tensor) => Tensor = defineOp('abs',
   (ctx, x: Tensor) => {
     assertFloat('abs', 'x', x);
@@ -184,6 +214,12 @@ export const abs: (x: Tensor) => Tensor = defineOp('abs',
   (ctx, g) => mul(g, unaryRaw('sign', ctx.savedTensors[0]!)),
 );
 
+/**
+ * tanh x elementwise.
+ *
+ * @example
+ * tanh(tensor([0])); // [0]
+ */
 export const tanh: (x: Tensor) => Tensor = defineOp('tanh',
   (ctx, x: Tensor) => {
     assertFloat('tanh', 'x', x);
@@ -197,6 +233,12 @@ export const tanh: (x: Tensor) => Tensor = defineOp('tanh',
   },
 );
 
+/**
+ * σ(x) = 1 / (1 + e⁻ˣ) elementwise.
+ *
+ * @example
+ * sigmoid(tensor([0])); // [0.5]
+ */
 export const sigmoid: (x: Tensor) => Tensor = defineOp('sigmoid',
   (ctx, x: Tensor) => {
     assertFloat('sigmoid', 'x', x);
@@ -210,6 +252,12 @@ export const sigmoid: (x: Tensor) => Tensor = defineOp('sigmoid',
   },
 );
 
+/**
+ * max(x, 0) elementwise; its gradient at 0 is 0.
+ *
+ * @example
+ * relu(tensor([-1, 2])); // [0, 2]
+ */
 export const relu: (x: Tensor) => Tensor = defineOp('relu',
   (ctx, x: Tensor) => {
     assertFloat('relu', 'x', x);
@@ -357,11 +405,22 @@ function compare(op: BinaryOp, a: Operand, b: Operand): Tensor {
   const [ta, tb] = operandTensors(op, a, b);
   return binaryRaw(op, ta, tb, promoteDtype(ta.dtype, tb.dtype));
 }
-/** Masks (1 where true, 0 where false) in the inputs' float dtype; no gradient. */
+/**
+ * Comparisons a = b, a ≠ b, a < b, a ≤ b, a > b, a ≥ b, broadcasting: masks (1 where true,
+ * 0 where false) in the inputs' float dtype; no gradient.
+ *
+ * @example
+ * lt(tensor([1, 5]), 3); // [1, 0]
+ */
 export const eq = (a: Operand, b: Operand): Tensor => compare('eq', a, b);
+/** a ≠ b as a mask (see {@link eq}). */
 export const ne = (a: Operand, b: Operand): Tensor => compare('ne', a, b);
+/** a < b as a mask (see {@link eq}). */
 export const lt = (a: Operand, b: Operand): Tensor => compare('lt', a, b);
+/** a ≤ b as a mask (see {@link eq}). */
 export const le = (a: Operand, b: Operand): Tensor => compare('le', a, b);
+/** a > b as a mask (see {@link eq}). */
 export const gt = (a: Operand, b: Operand): Tensor => compare('gt', a, b);
+/** a ≥ b as a mask (see {@link eq}). */
 export const ge = (a: Operand, b: Operand): Tensor => compare('ge', a, b);
 
