@@ -102,6 +102,18 @@ export function addRowBias(a: FloatArray, N: number, C: number, bias: FloatArray
   }
 }
 
+/**
+ * b_ih + b_hh (G·H), with b_hh added only to its first `foldH` entries: the gate blocks where
+ * the two biases simply add (all of them but the GRU's n block with resetAfter, where r
+ * multiplies b_hn). Null without biases. One bias pass over x W_ihᵀ then serves both.
+ */
+export function foldedBias(p: CellParams, foldH: number): FloatArray | null {
+  if (!p.biasIh || !p.biasHh) return null;
+  const bias = p.biasIh.slice();
+  for (let j = 0; j < foldH; j++) bias[j] += p.biasHh[j]!;
+  return bias;
+}
+
 /** Sums the rows of a (N, C) into a new (C) array (a bias gradient: one pass over all steps). */
 export function columnSums(a: FloatArray, N: number, C: number): FloatArray {
   const out = alloc(a, C);

@@ -1,11 +1,12 @@
 import { kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid, tanh } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, sigmoid, tanh } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
 /**
  * What `lstmForward` keeps for `lstmBackward`, (B, T, ·) indexed by real time t, zeros at
- * padded steps. S is the size of h: P with a projection, else H. `x` is referenced.
+ * padded steps (except gates, whose padded rows are never read). S is the size of h: P with a
+ * projection, else H. `x` is referenced.
  */
 export interface LstmCache {
   dims: SeqDims;
@@ -66,11 +67,11 @@ export function lstmForward(
   const proj = S !== H || (dims.P ?? 0) > 0;
   const GH = 4 * H;
   const times = scanTimes(B, T, opts);
-  // xw (B, T, 4H) = x W_ihᵀ + b_ih for every step in one GEMM.
-  const xw = alloc(x, B * T * GH);
-  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, xw, 0, GH);
-  addRowBias(xw, B * T, GH, p.biasIh);
-  const bhh = p.biasHh;
+  // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
+  // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
+  const gates = alloc(x, B * T * GH);
+  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, gates, 0, GH);
+  addRowBias(gates, B * T, GH, foldedBias(p, GH));
   const h = alloc(x, B * S);
   if (h0) h.set(h0);
   const c = alloc(x, B * H);
@@ -78,7 +79,6 @@ export function lstmForward(
   const hh = alloc(x, B * GH);
   const mStep = proj ? alloc(x, B * H) : null;
   const hNew = proj ? alloc(x, B * S) : null;
-  const gates = alloc(x, B * T * GH);
   const cPrev = alloc(x, B * T * H);
   const tanhC = alloc(x, B * T * H);
   const hPrev = alloc(x, B * T * S);
@@ -95,10 +95,10 @@ export function lstmForward(
       const hb = b * GH;
       for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
       for (let j = 0; j < H; j++) {
-        const ai = xw[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
-        const af = xw[row + H + j]! + hh[hb + H + j]! + (bhh ? bhh[H + j]! : 0);
-        const ag = xw[row + 2 * H + j]! + hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
-        const ao = xw[row + 3 * H + j]! + hh[hb + 3 * H + j]! + (bhh ? bhh[3 * H + j]! : 0);
+        const ai = gates[row + j]! + hh[hb + j]!;
+        const af = gates[row + H + j]! + hh[hb + H + j]!;
+        const ag = gates[row + 2 * H + j]! + hh[hb + 2 * H + j]!;
+        const ao = gates[row + 3 * H + j]! + hh[hb + 3 * H + j]!;
         const i = sigmoid(ai);
         const f = sigmoid(af);
         const g = tanh(ag);
@@ -238,7 +238,13 @@ export function lstmBackward(
     dWeightHr = alloc(x, S * H);
     kernels.gemm(true, false, S, H, B * T, 1, dHidden!, 0, S, cache.m!, 0, H, 0, dWeightHr, 0, H);
   }
-  const out: LstmSeqGrads = { ...base, dc0: dc, dWeightHr };
+  // One literal of fixed shape (a spread of base made a new hidden class per call, and the
+  // optimized code deoptimized on it again after every full GC).
+  const out: LstmSeqGrads = {
+    dx: base.dx, dh0: base.dh0, dWeightIh: base.dWeightIh, dWeightHh: base.dWeightHh,
+    dBiasIh: base.dBiasIh, dBiasHh: base.dBiasHh, dGates: base.dGates, dc0: dc, dWeightHr,
+  };
+  if (base.dHidden) out.dHidden = base.dHidden;
   if (dCell) out.dCell = dCell;
   return out;
 }

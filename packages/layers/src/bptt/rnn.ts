@@ -157,12 +157,10 @@ export function finishGrads(
   const dWeightHh = alloc(x, GH * S);
   kernels.gemm(true, false, GH, S, N, 1, dGh, 0, GH, hPrev, 0, S, 0, dWeightHh, 0, S);
   const hasBias = p.biasIh !== null && p.biasIh !== undefined;
-  const out: SeqGrads = {
-    dx, dh0, dWeightIh, dWeightHh,
-    dBiasIh: hasBias ? columnSums(dGi, N, GH) : null,
-    dBiasHh: hasBias ? columnSums(dGh, N, GH) : null,
-    dGates: dGi,
-  };
+  const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
+  // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).
+  const dBiasHh = dBiasIh && (dGh === dGi ? dBiasIh.slice() : columnSums(dGh, N, GH));
+  const out: SeqGrads = { dx, dh0, dWeightIh, dWeightHh, dBiasIh, dBiasHh, dGates: dGi };
   if (dHidden) out.dHidden = dHidden;
   return out;
 }
