@@ -278,13 +278,17 @@ export function runBackward(
   const accumulateCaptured = (slot: number, g: Tensor) => {
     captured![slot] = captured![slot] ? h.add(captured![slot]!, g) : g;
   };
+  // `.grad` of a leaf or of a retained non-leaf: recorded only with createGraph.
+  const accumulateGrad = (t: Tensor, g: Tensor) => {
+    if (t.grad) t.grad = createGraph ? h.add(t.grad, g) : setGradEnabled(false, () => h.add(t.grad!, g));
+    else t.grad = createGraph ? g : h.clone(g.detach());
+  };
   const deliverToLeaf = (leaf: Tensor, g: Tensor) => {
     if (capture) {
       for (const slot of captureLeaf.get(leaf) ?? []) accumulateCaptured(slot, g);
       return;
     }
-    if (leaf.grad) leaf.grad = createGraph ? h.add(leaf.grad, g) : setGradEnabled(false, () => h.add(leaf.grad!, g));
-    else leaf.grad = createGraph ? g : h.clone(g.detach());
+    accumulateGrad(leaf, g);
   };
 
   // 1. Count, for every reachable node, how many gradient contributions it will receive.
@@ -344,10 +348,7 @@ export function runBackward(
       const gradOutputs = slots.map((g, i) => g ?? h.zeros(node.outputShapes[i]!, node.outputDtypes[i]!));
       // Retained gradients are filled by backward(), not by grad() (as PyTorch's retain_grad).
       if (node.retained && !capture) {
-        for (const { tensor, outputIndex } of node.retained) {
-          const g = gradOutputs[outputIndex]!;
-          tensor.grad = tensor.grad ? h.add(tensor.grad, g) : createGraph ? g : h.clone(g.detach());
-        }
+        for (const { tensor, outputIndex } of node.retained) accumulateGrad(tensor, gradOutputs[outputIndex]!);
       }
       for (const { outputIndex, slot } of captureNode.get(node) ?? []) accumulateCaptured(slot, gradOutputs[outputIndex]!);
 
