@@ -19,9 +19,7 @@ const B = 2;
 
 function expectClose(a: Tensor, b: Tensor, tol = 1e-12): void {
   expect(a.shape).toEqual(b.shape);
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
-  expect(worst).toBeLessThan(tol);
+  expect(maxAbsDiff(a, b)).toBeLessThan(tol);
 }
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
