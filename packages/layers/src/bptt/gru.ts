@@ -1,11 +1,11 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, scanTimes, sigmoid, tanh } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, sigmoid, tanh } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
  * What `gruForward` keeps for `gruBackward`, (B, T, ·) by real time t, zeros at padded
- * steps. `x` is referenced.
+ * steps (except gates, whose padded rows are never read). `x` is referenced.
  */
 export interface GruCache {
   dims: SeqDims;
@@ -56,16 +56,17 @@ export function gruForward(
   if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
   const GH = 3 * H;
   const times = scanTimes(B, T, opts);
-  // xw (B, T, 3H) = x W_ihᵀ + b_ih for every step in one GEMM.
-  const xw = alloc(x, B * T * GH);
-  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, xw, 0, GH);
-  addRowBias(xw, B * T, GH, p.biasIh);
-  const bhh = p.biasHh;
+  // gates (B, T, 3H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM (b_hn stays out with
+  // resetAfter: r multiplies it); the step loops add h W_hhᵀ and overwrite each row with its
+  // activations r, z, n, the gates of the cache.
+  const gates = alloc(x, B * T * GH);
+  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, gates, 0, GH);
+  addRowBias(gates, B * T, GH, foldedBias(p, resetAfter ? 2 * H : GH));
+  const bhh = resetAfter ? p.biasHh : null;
   const h = alloc(x, B * H);
   if (h0) h.set(h0);
   const hh = alloc(x, B * GH);
   const rh = resetAfter ? null : alloc(x, B * H);
-  const gates = alloc(x, B * T * GH);
   const hPrev = alloc(x, B * T * H);
   const hn = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
@@ -84,8 +85,8 @@ export function gruForward(
       const row = bt * GH;
       const hb = b * GH;
       for (let j = 0; j < H; j++) {
-        const r = sigmoid(xw[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0));
-        const z = sigmoid(xw[row + H + j]! + hh[hb + H + j]! + (bhh ? bhh[H + j]! : 0));
+        const r = sigmoid(gates[row + j]! + hh[hb + j]!);
+        const z = sigmoid(gates[row + H + j]! + hh[hb + H + j]!);
         gates[row + j] = r;
         gates[row + H + j] = z;
         hPrev[bt * H + j] = h[b * H + j]!;
@@ -106,13 +107,14 @@ export function gruForward(
       for (let j = 0; j < H; j++) {
         const r = gates[row + j]!;
         const z = gates[row + H + j]!;
+        // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
         const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
         let n: number;
         if (resetAfter) {
           hn[bt * H + j] = hnv;
-          n = tanh(xw[row + 2 * H + j]! + r * hnv);
+          n = tanh(gates[row + 2 * H + j]! + r * hnv);
         } else {
-          n = tanh(xw[row + 2 * H + j]! + hnv);
+          n = tanh(gates[row + 2 * H + j]! + hnv);
         }
         gates[row + 2 * H + j] = n;
         const v = (1 - z) * n + z * h[b * H + j]!;

@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, scanTimes, tanh } from './common.js';
+import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, foldedBias, scanTimes, tanh } from './common.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ export interface RnnCache {
   x: FloatArray;
   /** h_{t−1} as step t saw it (B, T, H). */
   hPrev: FloatArray;
-  /** h_t (B, T, H). */
+  /** h_t (B, T, H) (padded steps: unused values, never read). */
   h: FloatArray;
   /** Scan order: times[s·B + b] = t or −1 (see SeqOptions). */
   times: Int32Array;
@@ -52,16 +52,15 @@ export function rnnForward(
   }
   const relu = nonlinearity === 'relu';
   const times = scanTimes(B, T, opts);
-  // pre (B, T, H) = x W_ihᵀ + b_ih: one GEMM for every step.
-  const pre = alloc(x, B * T * H);
-  kernels.gemm(false, true, B * T, H, I, 1, x, 0, I, p.weightIh, 0, I, 0, pre, 0, H);
-  addRowBias(pre, B * T, H, p.biasIh);
-  const bhh = p.biasHh;
+  // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
+  // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
+  const hs = alloc(x, B * T * H);
+  kernels.gemm(false, true, B * T, H, I, 1, x, 0, I, p.weightIh, 0, I, 0, hs, 0, H);
+  addRowBias(hs, B * T, H, foldedBias(p, H));
   const h = alloc(x, B * H);
   if (h0) h.set(h0);
   const hh = alloc(x, B * H);
   const hPrev = alloc(x, B * T * H);
-  const hs = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
   for (let s = 0; s < T; s++) {
     // hh (B, H) = h_{t−1} W_hhᵀ
@@ -72,7 +71,7 @@ export function rnnForward(
       const row = (b * T + t) * H;
       const hb = b * H;
       for (let j = 0; j < H; j++) {
-        const a = pre[row + j]! + hh[hb + j]! + (bhh ? bhh[j]! : 0);
+        const a = hs[row + j]! + hh[hb + j]!;
         const v = relu ? (a > 0 ? a : 0) : tanh(a);
         hPrev[row + j] = h[hb + j]!;
         h[hb + j] = v;
