@@ -42,7 +42,7 @@ async function makeCell(name: string, I: number, H: number, gen: Generator): Pro
   const factory = await loadCellFactory(name);
   const cell = factory(I, H, opts);
   if (cell.dtype !== 'float64') {
-    // A custom cell built in float32: convert its parameters so finite differences are meaningful.
+    // A custom cell that ignores the dtype option is refused: finite differences in float32 are mostly noise.
     throw new CliError(`--cell ${name}: the cell was built in ${cell.dtype}; gradcheck needs float64 (pass the dtype option through to RecurrentCell: new Cell(I, H, { dtype }))`);
   }
   return cell;
