@@ -1,5 +1,5 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, select, stack, where, unbind,
+  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, stack, where, unbind,
 } from '@seqgrad/autograd';
 import { checkInput } from './basic.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';

@@ -1,5 +1,5 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, mul, permute, reshape, select, stack, where, zeros, unbind,
+  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, select, stack, where, zeros, unbind,
 } from '@seqgrad/autograd';
 import { checkInput, checkPositiveInt, param } from './basic.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';

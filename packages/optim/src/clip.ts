@@ -1,4 +1,4 @@
-import { SeqgradError, type Tensor, type TypedArray } from '@seqgrad/autograd';
+import { SeqgradError, type TypedArray } from '@seqgrad/autograd';
 import { flattenParams, type ParamsInput } from './params.js';
 
 export interface ClipGradNormOptions {
