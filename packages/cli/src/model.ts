@@ -6,7 +6,9 @@
 import * as autograd from '@seqgrad/autograd';
 import { Generator, type Tensor, select, unbind } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
-import { Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked } from '@seqgrad/layers';
+import {
+  Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked, forwardSequence,
+} from '@seqgrad/layers';
 import { vectorNorm } from '@seqgrad/optim';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -128,16 +130,7 @@ export class SequenceModel extends Module {
    */
   run(input: Tensor, state?: unknown): { output: Tensor; state: unknown } {
     const x = this.embedding ? this.embedding.forward(input) : input;
-    const rnn = this.rnn;
-    if (rnn instanceof LSTM) {
-      const r = rnn.forward(x, state as { h: Tensor; c: Tensor } | undefined);
-      return { output: this.head.forward(r.output), state: { h: r.h, c: r.c } };
-    }
-    if (rnn instanceof RNN || rnn instanceof GRU) {
-      const r = rnn.forward(x, state as { h: Tensor } | undefined);
-      return { output: this.head.forward(r.output), state: { h: r.h } };
-    }
-    const r = (rnn.forward as (x: Tensor, s?: unknown) => { output: Tensor; state: unknown })(x, state);
+    const r = forwardSequence(this.rnn, x, state);
     return { output: this.head.forward(r.output), state: r.state };
   }
 

@@ -18,4 +18,4 @@ export {
   type RNNMode, type RNNBaseOptions, type RNNForwardOptions, type RNNResult, type LSTMResult, type DirectionParams,
 } from './rnn.js';
 export * from './bptt/index.js';
-export { truncatedBptt, detachState, type TruncatedBpttOptions, type TruncatableLayer } from './tbptt.js';
+export { truncatedBptt, detachState, forwardSequence, type TruncatedBpttOptions, type TruncatableLayer } from './tbptt.js';

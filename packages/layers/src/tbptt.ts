@@ -29,7 +29,19 @@ export function detachState<S>(s: S): S {
   return s;
 }
 
-function run(layer: TruncatableLayer, x: Tensor, state: unknown): { output: Tensor; state: unknown } {
+/**
+ * Runs any sequence layer with one signature, (x, state) → { output, state }: RNN, LSTM and
+ * GRU return `{ output, h[, c] }`, which becomes `{ output, state: { h[, c] } }`, a state the
+ * same layer accepts back; the other layers already answer this way.
+ *
+ * Shapes: as the layer's own forward (x (B, T, I) with batchFirst; state in the layer's format).
+ *
+ * @example
+ * const lstm = new LSTM(3, 8);
+ * let r = forwardSequence(lstm, randn([2, 5, 3]));     // r.state: { h, c }, each [1, 2, 8]
+ * r = forwardSequence(lstm, randn([2, 5, 3]), r.state); // continues from there
+ */
+export function forwardSequence(layer: TruncatableLayer, x: Tensor, state?: unknown): { output: Tensor; state: unknown } {
   if (layer instanceof RNNBase) {
     const r = (layer as unknown as { forward(x: Tensor, s: unknown): { output: Tensor; h: Tensor; c?: Tensor } }).forward(x, state);
     return { output: r.output, state: r.c ? { h: r.h, c: r.c } : { h: r.h } };
@@ -78,11 +90,11 @@ export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: Truncate
     let s = boundary.get(from);
     let prefix: Tensor | null = null;
     if (from < windowStart) {
-      const r = noGrad(() => run(layer, narrow(x, axis, from, windowStart - from), s));
+      const r = noGrad(() => forwardSequence(layer, narrow(x, axis, from, windowStart - from), s));
       s = detachState(r.state);
       if (windowStart > start) prefix = narrow(r.output, axis, start - from, windowStart - start);
     }
-    const r = run(layer, narrow(x, axis, windowStart, end - windowStart), s);
+    const r = forwardSequence(layer, narrow(x, axis, windowStart, end - windowStart), s);
     let output = windowStart < start ? narrow(r.output, axis, start - windowStart, end - start) : r.output;
     if (prefix) output = concat([prefix, output], axis);
     const loss = opts.loss(output, { start, end });
