@@ -24,6 +24,13 @@ export function checkPositiveInt(op: string, name: string, v: unknown): void {
   }
 }
 
+/** The Elman activation, 'tanh' (default) or 'relu'; throws naming the op for anything else. */
+export function checkNonlinearity(op: string, nonlinearity: unknown): 'tanh' | 'relu' {
+  const nl = nonlinearity ?? 'tanh';
+  if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError(op, `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
+  return nl;
+}
+
 /** Throws unless `x` is a tensor whose dtype matches the layer's parameters. */
 export function checkInput(op: string, arg: string, x: unknown, dtype: FloatDType): asserts x is Tensor {
   if (x === null || typeof x !== 'object' || !('shape' in x) || !('dtype' in x)) {

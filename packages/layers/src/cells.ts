@@ -1,5 +1,5 @@
-import { type FloatDType, type Generator, SeqgradError, type Tensor, linear } from '@seqgrad/autograd';
-import { param } from './basic.js';
+import { type FloatDType, type Generator, type Tensor, linear } from '@seqgrad/autograd';
+import { checkNonlinearity, param } from './basic.js';
 import { type CellState, RecurrentCell } from './cell.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 
@@ -56,9 +56,7 @@ export class RNNCell extends GatedCell<{ h: Tensor }> {
   readonly stateSizes: { h: number };
   constructor(inputSize: number, hiddenSize: number, opts: CellOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
     super(inputSize, hiddenSize, 1, opts);
-    const nl = opts.nonlinearity ?? 'tanh';
-    if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError('RNNCell', `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
-    this.nonlinearity = nl;
+    this.nonlinearity = checkNonlinearity('RNNCell', opts.nonlinearity);
     this.stateSizes = { h: hiddenSize };
   }
   step(x: Tensor, s: { h: Tensor }): { h: Tensor } {

@@ -1,7 +1,7 @@
 import {
   type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, select, stack, where, zeros, unbind,
 } from '@seqgrad/autograd';
-import { checkInput, checkPositiveInt, param } from './basic.js';
+import { checkInput, checkNonlinearity, checkPositiveInt, param } from './basic.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
 import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
@@ -307,8 +307,7 @@ function stateArg(op: string, s: Tensor | { h?: Tensor } | undefined): { h?: Ten
  */
 export class RNN extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
-    const nl = opts.nonlinearity ?? 'tanh';
-    if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError('RNN', `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
+    const nl = checkNonlinearity('RNN', opts.nonlinearity);
     super(nl === 'relu' ? 'RNN_RELU' : 'RNN_TANH', inputSize, hiddenSize, opts);
   }
   get nonlinearity(): 'tanh' | 'relu' {
