@@ -116,20 +116,21 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   return div(sumOp(x, ax, keepdim), count);
 }
 
+function extreme(op: 'max' | 'min', x: Tensor, axes: Axes, keepdim: boolean): Tensor {
+  assertFloat(op, 'x', x);
+  const ax = normAxes(op, axes, x.ndim);
+  if (x.size === 0) throw new SeqgradError(op, `cannot reduce an empty tensor ${fmt(x.shape)}`);
+  return (op === 'max' ? amaxOp : aminOp)(x, ax, keepdim);
+}
+
 /** Maximum over `axes`; the gradient goes to the (first) element that attains it. */
 export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  assertFloat('max', 'x', x);
-  const ax = normAxes('max', axes, x.ndim);
-  if (x.size === 0) throw new SeqgradError('max', `cannot reduce an empty tensor ${fmt(x.shape)}`);
-  return amaxOp(x, ax, keepdim);
+  return extreme('max', x, axes, keepdim);
 }
 
 /** Minimum over `axes`; the gradient goes to the (first) element that attains it. */
 export function min(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  assertFloat('min', 'x', x);
-  const ax = normAxes('min', axes, x.ndim);
-  if (x.size === 0) throw new SeqgradError('min', `cannot reduce an empty tensor ${fmt(x.shape)}`);
-  return aminOp(x, ax, keepdim);
+  return extreme('min', x, axes, keepdim);
 }
 
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
