@@ -38,10 +38,8 @@ class LineProgress implements Progress {
   start(label: string, total: number, startStep = 0): ProgressHandle {
     const t0 = performance.now();
     const every = Math.max(1, this.every(total));
-    let last = startStep;
     return {
       update: (step, loss, accuracy) => {
-        last = step;
         if (step % every !== 0 && step !== total) return;
         const secs = (performance.now() - t0) / 1000;
         const rate = (step - startStep) / Math.max(secs, 1e-9);
@@ -50,7 +48,7 @@ class LineProgress implements Progress {
         );
       },
       log: (message) => this.out.write(`[${label}] ${message}\n`),
-      stop: () => void last,
+      stop: () => {},
     };
   }
   log(message: string): void {
