@@ -4,9 +4,8 @@ import {
   SeqgradError, Tensor,
   abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sqrt, square, sub, tanh, tensor, where,
 } from '@seqgrad/autograd';
-import { allcloseReport, broadcastPairArb, f64, numelOf, tensorArb } from './helpers.js';
+import { allcloseReport, broadcastPairArb, f64, num, numelOf, tensorArb } from './helpers.js';
 
-const num = (t: Tensor | null) => Array.from(t!.data);
 
 describe('broadcasting', () => {
   test('add: [2,3] + [3] adds the row to every row', () => {

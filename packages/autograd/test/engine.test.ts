@@ -4,9 +4,8 @@ import {
   binaryCrossEntropyWithLogits, crossEntropy, defineFunction, detectAnomaly, enableGrad, exp, grad, isGradEnabled, log, logsumexp, matmul,
   mseLoss, noGrad, ones, sigmoid, softmax, tanh, tensor, valueAndGrad, zeros,
 } from '@seqgrad/autograd';
-import { f64 } from './helpers.js';
+import { f64, num } from './helpers.js';
 
-const num = (t: Tensor | null | undefined) => Array.from(t!.data);
 
 describe('backward', () => {
   test('backward: a chain of 100,000 ops does not overflow the stack', () => {

@@ -8,6 +8,9 @@ import { type NestedArray, Tensor, tensor } from '@seqgrad/autograd';
  * small fast-check arbitraries for shapes and float64 tensors.
  */
 
+/** A tensor's values as a plain array (for `toEqual` on exact results). */
+export const num = (t: Tensor | null | undefined): number[] => Array.from(t!.data);
+
 export interface AllcloseOptions {
   atol?: number;
   rtol?: number;

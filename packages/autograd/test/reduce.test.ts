@@ -3,9 +3,8 @@ import { describe, expect, test } from 'vitest';
 import {
   type Tensor, argmax, argmin, grad, logsumexp, max, mean, min, norm, sum, sumTo, tensor, variance,
 } from '@seqgrad/autograd';
-import { allcloseReport, f64, shapeArb, tensorArb } from './helpers.js';
+import { allcloseReport, f64, num, shapeArb, tensorArb } from './helpers.js';
 
-const num = (t: Tensor | null) => Array.from(t!.data);
 const m = () => f64([[1, 2, 3], [4, 5, 6]]);
 
 describe('sum and mean', () => {

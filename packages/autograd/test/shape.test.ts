@@ -1,11 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import {
-  type Tensor, arange, chunk, concat, expand, flatten, flip, narrow, permute, reshape, select, slice, split, squeeze, stack, tensor,
+  arange, chunk, concat, expand, flatten, flip, narrow, permute, reshape, select, slice, split, squeeze, stack, tensor,
   transpose, unsqueeze,
 } from '@seqgrad/autograd';
-import { f64 } from './helpers.js';
+import { f64, num } from './helpers.js';
 
-const num = (t: Tensor | null) => Array.from(t!.data);
 const x23 = () => f64([[1, 2, 3], [4, 5, 6]]);
 
 describe('reshape family', () => {
