@@ -8,7 +8,13 @@ import * as init from './init.js';
  * sequence in a layer). Gate order is PyTorch's.
  */
 
-/** h' = act(gi + W_hh h + b_hh), act = tanh or relu. */
+/**
+ * h' = act(gi + W_hh h + b_hh), act = tanh or relu. Shapes: gi (B, H), h (B, H), W_hh (H, H), b_hh (H).
+ *
+ * @example
+ * const gi = linear(x, wIh, bIh);                 // (B, H), once per step or per sequence
+ * const h1 = rnnStep(gi, h0, wHh, bHh, 'tanh');  // (B, H)
+ */
 export function rnnStep(gi: Tensor, h: Tensor, wHh: Tensor, bHh: Tensor | null, nonlinearity: 'tanh' | 'relu'): Tensor {
   const pre = add(gi, linear(h, wHh, bHh));
   return nonlinearity === 'relu' ? relu(pre) : tanh(pre);
@@ -17,6 +23,10 @@ export function rnnStep(gi: Tensor, h: Tensor, wHh: Tensor, bHh: Tensor | null, 
 /**
  * i, f, g, o = σ, σ, tanh, σ of the four (B, H) blocks of gi + W_hh h + b_hh;
  * c' = f c + i g;  h' = o tanh(c'), then h' = W_hr h' when projecting (projSize).
+ * Shapes: gi (B, 4H), h (B, H or P), c (B, H), W_hh (4H, H or P), b_hh (4H), W_hr (P, H).
+ *
+ * @example
+ * const { h, c } = lstmStep(linear(x, wIh, bIh), h0, c0, wHh, bHh); // (B, H) each
  */
 export function lstmStep(
   gi: Tensor, h: Tensor, c: Tensor, wHh: Tensor, bHh: Tensor | null, wHr: Tensor | null = null,
@@ -36,6 +46,10 @@ export function lstmStep(
  * r, z = σ(gi_r + gh_r), σ(gi_z + gh_z);  h' = (1 − z) n + z h, with
  * n = tanh(gi_n + r (W_hn h + b_hn))    when resetAfter (PyTorch, cuDNN), or
  * n = tanh(gi_n + W_hn (r h) + b_hn)    otherwise (Cho et al. 2014).
+ * Shapes: gi (B, 3H), h (B, H), W_hh (3H, H), b_hh (3H).
+ *
+ * @example
+ * const h1 = gruStep(linear(x, wIh, bIh), h0, wHh, bHh); // (B, H)
  */
 export function gruStep(gi: Tensor, h: Tensor, wHh: Tensor, bHh: Tensor | null, resetAfter = true): Tensor {
   const H = h.shape[h.ndim - 1]!;
@@ -74,6 +88,10 @@ export interface RecurrentInitOptions {
 /**
  * PyTorch's default U(−1/√H, 1/√H) for every weight and bias of one layer and direction,
  * then the requested options. `gates` is 1 (RNN), 3 (GRU) or 4 (LSTM).
+ *
+ * @example
+ * const cell = new LSTMCell(3, 8);
+ * initRecurrent(cell, 8, 4, { recurrentInit: 'orthogonal', forgetBias: 1, generator: new Generator(0) });
  */
 export function initRecurrent(
   p: { weightIh: Tensor; weightHh: Tensor; biasIh: Tensor | null; biasHh: Tensor | null; weightHr?: Tensor | null },
