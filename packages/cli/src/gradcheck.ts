@@ -11,9 +11,10 @@
 import * as autograd from '@seqgrad/autograd';
 import { GradcheckError, Generator, Tensor, gradcheck, randn, select } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
-import { type BpttCell, GRUCell, LSTMCell, RNNCell, type RecurrentCell, checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell } from '@seqgrad/layers';
+import { type BpttCell, GRUCell, LSTMCell, type RecurrentCell, checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell } from '@seqgrad/layers';
 import { CliError } from './errors.js';
-import { loadCellFactory, loadCellModule } from './model.js';
+import { isBuiltinCell } from './cellNames.js';
+import { builtinCell, loadCellFactory, loadCellModule } from './model.js';
 
 export interface GradcheckCommandOptions {
   cell: string;
@@ -36,9 +37,7 @@ export function gateNames(cell: RecurrentCell, gates: number): string[] {
 
 async function makeCell(name: string, I: number, H: number, gen: Generator): Promise<RecurrentCell> {
   const opts = { dtype: 'float64' as const, generator: gen };
-  if (name === 'rnn') return new RNNCell(I, H, opts);
-  if (name === 'lstm') return new LSTMCell(I, H, opts);
-  if (name === 'gru') return new GRUCell(I, H, opts);
+  if (isBuiltinCell(name)) return builtinCell(name, I, H, opts);
   const factory = await loadCellFactory(name);
   const cell = factory(I, H, opts);
   if (cell.dtype !== 'float64') {

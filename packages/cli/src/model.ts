@@ -13,7 +13,7 @@ import { vectorNorm } from '@seqgrad/optim';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import { isBuiltinCell } from './cellNames.js';
+import { type BuiltinCell, isBuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
 
 export interface ModelConfig {
@@ -69,6 +69,13 @@ export async function loadCellFactory(path: string): Promise<CellFactory> {
     }
     return cell;
   };
+}
+
+/** A built-in composed cell by its CLI name: RNNCell (tanh), LSTMCell or GRUCell. */
+export function builtinCell(name: BuiltinCell, inputSize: number, hiddenSize: number, opts: CellBuildOptions = {}): RecurrentCell {
+  if (name === 'rnn') return new RNNCell(inputSize, hiddenSize, opts);
+  if (name === 'lstm') return new LSTMCell(inputSize, hiddenSize, opts);
+  return new GRUCell(inputSize, hiddenSize, opts);
 }
 
 /** Imports a cell module given on the command line (relative to the working directory). */
@@ -147,7 +154,7 @@ export class SequenceModel extends Module {
     if (this.rnn instanceof Recurrent) cell = this.rnn.cell;
     else {
       const inSize = this.embedding ? config.embed : config.inputSize;
-      const made = config.cell === 'rnn' ? new RNNCell(inSize, config.hidden) : config.cell === 'lstm' ? new LSTMCell(inSize, config.hidden) : new GRUCell(inSize, config.hidden);
+      const made = builtinCell(config.cell as BuiltinCell, inSize, config.hidden);
       const sd = this.rnn.stateDict();
       made.loadStateDict({ weight_ih: sd.weight_ih_l0!, weight_hh: sd.weight_hh_l0!, bias_ih: sd.bias_ih_l0!, bias_hh: sd.bias_hh_l0! });
       cell = made;
