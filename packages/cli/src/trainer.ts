@@ -3,7 +3,7 @@
  * gradient clipping, and a data generator whose state goes into every checkpoint, so that a
  * resumed run draws exactly the batches the uninterrupted run would have drawn.
  */
-import { Generator, noGrad } from '@seqgrad/autograd';
+import { Generator, type Tensor, noGrad } from '@seqgrad/autograd';
 import { Adam, CosineAnnealingLR, LinearLR, SequentialLR, clipGradNorm, gradNorm, type OptimizerStateDict } from '@seqgrad/optim';
 import { type CheckpointData, checkStateDictMatches } from './checkpoint.js';
 import { CliError } from './errors.js';
@@ -51,6 +51,8 @@ export function warmupSteps(steps: number): number {
 
 export class Trainer {
   step = 0;
+  /** The model's parameters, listed once (loading a checkpoint writes into these same tensors). */
+  private readonly params: Tensor[];
 
   private constructor(
     readonly config: TrainConfig,
@@ -59,7 +61,9 @@ export class Trainer {
     readonly optimizer: Adam,
     readonly scheduler: SequentialLR,
     readonly data: Generator,
-  ) {}
+  ) {
+    this.params = model.parameters();
+  }
 
   /** A fresh run; `text` is the charlm training text (undefined: the embedded one). */
   static async create(config: TrainConfig, text?: string): Promise<Trainer> {
@@ -92,8 +96,7 @@ export class Trainer {
     const { loss, accuracy } = this.task.evaluate(out, batch);
     this.optimizer.zeroGrad();
     loss.backward();
-    const params = this.model.parameters();
-    const norm = this.config.clip === null ? gradNorm(params) : clipGradNorm(params, this.config.clip);
+    const norm = this.config.clip === null ? gradNorm(this.params) : clipGradNorm(this.params, this.config.clip);
     this.optimizer.step();
     this.scheduler.step();
     this.step += 1;
