@@ -173,9 +173,8 @@ export class CosineAnnealingLR extends LRScheduler {
     const { tMax, etaMin, lastEpoch: t } = this;
     const lrs = this.groupLrs();
     if (t === 0) return lrs;
-    if (this.stepCount === 1 && t > 0) {
-      return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((t * Math.PI) / tMax))) / 2);
-    }
+    // PyTorch's first step after construction with lastEpoch > 0 uses the closed form.
+    if (this.stepCount === 1 && t > 0) return this.closedFormLr();
     if (pyMod(t - 1 - tMax, 2 * tMax) === 0) {
       return lrs.map((lr, i) => lr + ((this.baseLrs[i]! - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
     }
