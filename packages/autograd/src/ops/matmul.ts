@@ -1,4 +1,5 @@
 import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
+import { broadcastStrides } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { cast } from './elementwise.js';
@@ -18,12 +19,7 @@ function batchOffsets(batch: readonly number[], outBatch: readonly number[]): In
   const n = numel(outBatch);
   const offs = new Int32Array(n);
   const rank = outBatch.length;
-  const str = new Array<number>(rank).fill(0);
-  let s = 1;
-  for (let d = batch.length - 1; d >= 0; d--) {
-    str[rank - batch.length + d] = batch[d] === 1 ? 0 : s;
-    s *= batch[d]!;
-  }
+  const str = broadcastStrides(batch, outBatch);
   const idx = new Array<number>(rank).fill(0);
   let off = 0;
   for (let i = 0; i < n; i++) {
