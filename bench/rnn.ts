@@ -3,7 +3,7 @@
  * S, M, L (float32) for seqgrad impl 'fused' and 'composed' and TensorFlow.js 4.22 (wasm and
  * cpu backends), alternating in one process, median of at least 5 timed steps after a warm-up.
  * Writes bench/results/latest.md and latest.json (quick.md and quick.json with --quick). Run node with --expose-gc (as the package
- * script does): before each timed step the harness then forces a GC and runs one untimed step,
+ * script does): before each timed step the harness then forces a GC and runs untimed steps (settle),
  * so no peer pays for the garbage of the peer timed before it.
  *
  *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
@@ -191,7 +191,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
                 if (c.runner) {
                   await c.runner.activate?.();
                   // Collect the previous peer's garbage now, so that its GC is not timed here, then
-                  // (for steps under a second) one untimed step to bring this peer's heap and
+                  // (for steps under a second) untimed steps to bring this peer's heap and
                   // caches back to the state of a training loop that runs only it.
                   collectGarbage();
                   settle(c.runner, c.warmMs);
