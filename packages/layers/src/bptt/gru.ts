@@ -55,6 +55,7 @@ export function gruForward(
   const resetAfter = opts.resetAfter ?? true;
   if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
   const GH = 3 * H;
+  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // gates (B, T, 3H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM (b_hn stays out with
   // resetAfter: r multiplies it); the step loops add h W_hhᵀ and overwrite each row with its
@@ -85,8 +86,8 @@ export function gruForward(
       const row = bt * GH;
       const hb = b * GH;
       for (let j = 0; j < H; j++) {
-        const r = sigmoid(gates[row + j]! + hh[hb + j]!);
-        const z = sigmoid(gates[row + H + j]! + hh[hb + H + j]!);
+        const r = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
+        const z = sigmoid(gates[row + H + j]! + hh[hb + H + j]!, f32);
         gates[row + j] = r;
         gates[row + H + j] = z;
         hPrev[bt * H + j] = h[b * H + j]!;
@@ -112,9 +113,9 @@ export function gruForward(
         let n: number;
         if (resetAfter) {
           hn[bt * H + j] = hnv;
-          n = tanh(gates[row + 2 * H + j]! + r * hnv);
+          n = tanh(gates[row + 2 * H + j]! + r * hnv, f32);
         } else {
-          n = tanh(gates[row + 2 * H + j]! + hnv);
+          n = tanh(gates[row + 2 * H + j]! + hnv, f32);
         }
         gates[row + 2 * H + j] = n;
         const v = (1 - z) * n + z * h[b * H + j]!;

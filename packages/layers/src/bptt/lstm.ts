@@ -66,6 +66,7 @@ export function lstmForward(
   checkOptional(fn, 'c0', c0, [B, H]);
   const proj = S !== H || (dims.P ?? 0) > 0;
   const GH = 4 * H;
+  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
@@ -94,22 +95,19 @@ export function lstmForward(
       const row = bt * GH;
       const hb = b * GH;
       for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
+      // The activations in place, one short loop per function (i and f are one block): small
+      // loop bodies that V8 inlines and the CPU overlaps.
+      for (let j = 0; j < 2 * H; j++) gates[row + j] = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
+      for (let j = 2 * H; j < 3 * H; j++) gates[row + j] = tanh(gates[row + j]! + hh[hb + j]!, f32);
+      for (let j = 3 * H; j < GH; j++) gates[row + j] = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
       for (let j = 0; j < H; j++) {
-        const ai = gates[row + j]! + hh[hb + j]!;
-        const af = gates[row + H + j]! + hh[hb + H + j]!;
-        const ag = gates[row + 2 * H + j]! + hh[hb + 2 * H + j]!;
-        const ao = gates[row + 3 * H + j]! + hh[hb + 3 * H + j]!;
-        const i = sigmoid(ai);
-        const f = sigmoid(af);
-        const g = tanh(ag);
-        const o = sigmoid(ao);
-        gates[row + j] = i;
-        gates[row + H + j] = f;
-        gates[row + 2 * H + j] = g;
-        gates[row + 3 * H + j] = o;
+        const i = gates[row + j]!;
+        const f = gates[row + H + j]!;
+        const g = gates[row + 2 * H + j]!;
+        const o = gates[row + 3 * H + j]!;
         const cp = c[b * H + j]!;
         const cn = f * cp + i * g;
-        const tc = tanh(cn);
+        const tc = tanh(cn, f32);
         cPrev[bt * H + j] = cp;
         c[b * H + j] = cn;
         tanhC[bt * H + j] = tc;

@@ -51,6 +51,7 @@ export function rnnForward(
     throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
   }
   const relu = nonlinearity === 'relu';
+  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
@@ -72,7 +73,7 @@ export function rnnForward(
       const hb = b * H;
       for (let j = 0; j < H; j++) {
         const a = hs[row + j]! + hh[hb + j]!;
-        const v = relu ? (a > 0 ? a : 0) : tanh(a);
+        const v = relu ? (a > 0 ? a : 0) : tanh(a, f32);
         hPrev[row + j] = h[hb + j]!;
         h[hb + j] = v;
         hs[row + j] = v;
