@@ -34,8 +34,8 @@ describe('hand BPTT GEMM arrangement', () => {
     expect(calls.slice(0, T)).toEqual(Array(T).fill({ M: B, N: H, K: H })); // da W_hh per step
     expect(calls.slice(T)).toEqual([
       { M: B * T, N: I, K: H }, // dx
-      { M: H, N: I, K: B * T }, // dW_ih summed over all steps
-      { M: H, N: H, K: B * T }, // dW_hh summed over all steps
+      { M: I, N: H, K: B * T }, // dW_ihᵀ = xᵀ da summed over all steps (then transposed)
+      { M: H, N: H, K: B * T }, // dW_hhᵀ = h_prevᵀ da summed over all steps (then transposed)
     ]);
   });
 

