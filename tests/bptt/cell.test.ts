@@ -28,7 +28,7 @@ function cellRun(c: Case, v: Values, dh: Float64Array | null, dc: Float64Array |
 /** T = 1, all of the batch valid, upstream gradient on the new state(s) only. */
 const stepCase = (variant: (typeof VARIANTS)[number]) =>
   caseArb(variant, { maxT: 1 }).map((c): Case => ({
-    ...c, lengths: undefined, reverse: false, dOutput: null,
+    ...c, lengths: undefined, reverse: false, dOutput: null, dCells: null,
     dhT: c.dhT ?? c.dOutput, dcT: c.variant.family === 'lstm' ? (c.dcT ?? new Float64Array(c.B * c.H).fill(0.5)) : null,
   }));
 
@@ -40,6 +40,9 @@ describe.each(VARIANTS)('hand cell $name', (variant) => {
       fc.property(stepCase(variant), (c) => {
         const hand = cellRun(c, c.values, c.dhT, c.dcT);
         const ref = composedRun(c);
+        // A relu pre-activation within rounding of 0 may take either side of the kink, since
+        // the two computations sum in different orders.
+        if (variant.nonlinearity === 'relu') fc.pre(ref.minAbsPre > 1e-9);
         expect(maxRelErr(hand.h, ref.hT)).toBeLessThan(1e-9);
         if (ref.cT) expect(maxRelErr(hand.c!, ref.cT)).toBeLessThan(1e-9);
         for (const n of Object.keys(ref.grads) as InputName[]) {

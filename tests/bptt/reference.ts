@@ -9,7 +9,7 @@ import {
   Tensor, concat, defineFunction, grad, linear, stack, zeros, type FunctionCtx,
 } from '@seqgrad/autograd';
 import {
-  gruBackward, gruForward, lstmBackward, lstmForward, rnnBackward, rnnForward, type CellParams, type FloatArray,
+  gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward, type CellParams, type FloatArray,
 } from '@seqgrad/layers';
 
 export type Family = 'rnn' | 'lstm' | 'gru';
@@ -46,6 +46,8 @@ export interface Case {
   dOutput: Float64Array | null;
   dhT: Float64Array | null;
   dcT: Float64Array | null;
+  /** LSTM only: upstream gradient of every step's cell state (B, T, H), as with returnAllStates. */
+  dCells?: Float64Array | null;
 }
 
 export const gatesOf = (f: Family): number => (f === 'rnn' ? 1 : f === 'lstm' ? 4 : 3);
@@ -65,8 +67,8 @@ const vals = (n: number, max = 1) => fc.float64Array({ min: -max, max, noNaN: tr
 
 /**
  * Random B 1–4, T 1–8, I and H 1–6 (P 1..H−1 for the projection), weights, inputs, initial
- * states (given or zero), upstream gradients (many-to-many or many-to-one), with or
- * without bias, lengths and reverse.
+ * states (given or zero), upstream gradients (many-to-many or many-to-one, and for the LSTM
+ * sometimes on every step's cell state), with or without bias, lengths and reverse.
  */
 export function caseArb(variant: Variant, opts: { maxT?: number } = {}): fc.Arbitrary<Case> {
   const H = variant.proj ? fc.integer({ min: 2, max: 6 }) : fc.integer({ min: 1, max: 6 });
@@ -81,6 +83,7 @@ export function caseArb(variant: Variant, opts: { maxT?: number } = {}): fc.Arbi
         upstream: fc.constantFrom('both', 'outputs', 'final'),
         lengths: fc.option(fc.array(fc.integer({ min: 1, max: T }), { minLength: B, maxLength: B }), { nil: undefined }),
         reverse: fc.boolean(),
+        withCells: fc.boolean(),
       }),
     )
     .chain((d) => {
@@ -99,12 +102,13 @@ export function caseArb(variant: Variant, opts: { maxT?: number } = {}): fc.Arbi
         dOutput: d.upstream !== 'final' ? vals(d.B * d.T * S) : fc.constant(null),
         dhT: d.upstream !== 'outputs' ? vals(d.B * S) : fc.constant(null),
         dcT: d.upstream !== 'outputs' && lstm ? vals(d.B * d.H) : fc.constant(null),
+        dCells: d.withCells && lstm ? vals(d.B * d.T * d.H) : fc.constant(null),
       }).map((v): Case => ({
         variant, B: d.B, T: d.T, I: d.I, H: d.H, P: d.P,
         lengths: d.lengths ? Int32Array.from(d.lengths) : undefined,
         reverse: d.reverse,
         values: { x: v.x, h0: v.h0, c0: v.c0, weightIh: v.weightIh, weightHh: v.weightHh, biasIh: v.biasIh, biasHh: v.biasHh, weightHr: v.weightHr },
-        dOutput: v.dOutput, dhT: v.dhT, dcT: v.dcT,
+        dOutput: v.dOutput, dhT: v.dhT, dcT: v.dcT, dCells: v.dCells,
       }));
     });
 }
@@ -113,6 +117,8 @@ export interface RunResult {
   output: FloatArray;
   hT: FloatArray;
   cT: FloatArray | null;
+  /** LSTM cases with dCells: every step's cell state (B, T, H), 0 at padded steps. */
+  cells?: FloatArray;
   grads: Grads;
 }
 
@@ -121,7 +127,9 @@ function paramsOf(v: Record<InputName, FloatArray | null>): CellParams {
 }
 
 /** The hand functions on a case: forward, then backward with the case's upstream gradients. */
-export function handRun(c: Case, values = c.values, up = { dOutput: c.dOutput, dhT: c.dhT, dcT: c.dcT }): RunResult {
+export function handRun(
+  c: Case, values = c.values, up: { dOutput: Float64Array | null; dhT: Float64Array | null; dcT: Float64Array | null; dCells?: Float64Array | null } = c,
+): RunResult {
   const { B, T, I, H, P, variant } = c;
   const dims = P ? { B, T, I, H, P } : { B, T, I, H };
   const p = paramsOf(values);
@@ -134,9 +142,9 @@ export function handRun(c: Case, values = c.values, up = { dOutput: c.dOutput, d
   }
   if (variant.family === 'lstm') {
     const f = lstmForward(p, values.x!, values.h0, values.c0, dims, opts);
-    const g = lstmBackward(p, f.cache, up.dOutput, up.dhT, up.dcT);
+    const g = lstmBackward(p, f.cache, up.dOutput, up.dhT, up.dcT, { dCells: up.dCells ?? null });
     return {
-      output: f.output, hT: f.hT, cT: f.cT,
+      output: f.output, hT: f.hT, cT: f.cT, ...(c.dCells ? { cells: lstmCells(f.cache) } : {}),
       grads: { x: g.dx, h0: g.dh0, c0: g.dc0, weightIh: g.dWeightIh, weightHh: g.dWeightHh, biasIh: g.dBiasIh, biasHh: g.dBiasHh, weightHr: g.dWeightHr } as Grads,
     };
   }
@@ -190,11 +198,13 @@ export function composedRun(c: Case): RunResult & { minAbsPre: number } {
   const outs: Tensor[] = [];
   const hTs: Tensor[] = [];
   const cTs: Tensor[] = [];
+  const cellSeqs: Tensor[] = [];
   for (let b = 0; b < B; b++) {
     const len = c.lengths ? c.lengths[b]! : T;
     let h = leaves.h0 ? leaves.h0.narrow(0, b, 1) : zeros([1, S], { dtype: 'float64' });
     let cell = variant.family === 'lstm' ? (leaves.c0 ? leaves.c0.narrow(0, b, 1) : zeros([1, H], { dtype: 'float64' })) : null;
     const steps: Tensor[] = new Array(T);
+    const cellSteps: Tensor[] = new Array(T);
     const xb = leaves.x!.select(0, b);
     for (let k = 0; k < len; k++) {
       const t = c.reverse ? len - 1 - k : k;
@@ -203,9 +213,14 @@ export function composedRun(c: Case): RunResult & { minAbsPre: number } {
       h = r.h;
       cell = r.c;
       steps[t] = h;
+      if (cell) cellSteps[t] = cell;
     }
-    for (let t = len; t < T; t++) steps[t] = zeros([1, S], { dtype: 'float64' });
+    for (let t = len; t < T; t++) {
+      steps[t] = zeros([1, S], { dtype: 'float64' });
+      cellSteps[t] = zeros([1, H], { dtype: 'float64' });
+    }
     outs.push(concat(steps, 0));
+    if (cell) cellSeqs.push(concat(cellSteps, 0));
     hTs.push(h);
     if (cell) cTs.push(cell);
   }
@@ -216,6 +231,8 @@ export function composedRun(c: Case): RunResult & { minAbsPre: number } {
   if (c.dOutput) terms.push(output.mul(new Tensor(c.dOutput, output.shape)).sum());
   if (c.dhT) terms.push(hT.mul(new Tensor(c.dhT, hT.shape)).sum());
   if (c.dcT && cT) terms.push(cT.mul(new Tensor(c.dcT, cT.shape)).sum());
+  const cells = c.dCells ? stack(cellSeqs, 0) : null;
+  if (c.dCells && cells) terms.push(cells.mul(new Tensor(c.dCells, cells.shape)).sum());
   const loss = terms.reduce((a, t) => a.add(t));
   const present = NAMES.filter((n) => leaves[n] !== null);
   const g = grad(loss, present.map((n) => leaves[n]!), { allowUnused: true });
@@ -223,7 +240,10 @@ export function composedRun(c: Case): RunResult & { minAbsPre: number } {
   present.forEach((n, k) => {
     grads[n] = (g[k]?.data as Float64Array | undefined) ?? new Float64Array(leaves[n]!.size);
   });
-  return { output: output.data as FloatArray, hT: hT.data as FloatArray, cT: cT ? (cT.data as FloatArray) : null, grads, minAbsPre };
+  return {
+    output: output.data as FloatArray, hT: hT.data as FloatArray, cT: cT ? (cT.data as FloatArray) : null,
+    ...(cells ? { cells: cells.data as FloatArray } : {}), grads, minAbsPre,
+  };
 }
 
 /**
@@ -236,7 +256,8 @@ export function handAsFunction(c: Case): { fn: (...inputs: Tensor[]) => Tensor[]
   const shapes = shapesOf(c);
   const S = c.P || c.H;
   const lstm = c.variant.family === 'lstm';
-  const outShapes = [[c.B, c.T, S], [c.B, S], ...(lstm ? [[c.B, c.H]] : [])];
+  const withCells = lstm && Boolean(c.dCells);
+  const outShapes = [[c.B, c.T, S], [c.B, S], ...(lstm ? [[c.B, c.H]] : []), ...(withCells ? [[c.B, c.T, c.H]] : [])];
   const toValues = (ts: Tensor[]) => {
     const v = Object.fromEntries(NAMES.map((n) => [n, null])) as Record<InputName, Float64Array | null>;
     present.forEach((n, k) => { v[n] = ts[k]!.data as Float64Array; });
@@ -247,11 +268,15 @@ export function handAsFunction(c: Case): { fn: (...inputs: Tensor[]) => Tensor[]
     forward(ctx: FunctionCtx, ...ts: Tensor[]) {
       ctx.values = toValues(ts);
       const r = handRun(c, ctx.values as Record<InputName, Float64Array | null>, { dOutput: null, dhT: null, dcT: null });
-      return [new Tensor(r.output, outShapes[0]!), new Tensor(r.hT, outShapes[1]!), ...(lstm ? [new Tensor(r.cT!, outShapes[2]!)] : [])];
+      return [
+        new Tensor(r.output, outShapes[0]!), new Tensor(r.hT, outShapes[1]!),
+        ...(lstm ? [new Tensor(r.cT!, outShapes[2]!)] : []), ...(withCells ? [new Tensor(r.cells!, outShapes[3]!)] : []),
+      ];
     },
     backward(ctx: FunctionCtx, ...gs: Tensor[]) {
       const r = handRun(c, ctx.values as Record<InputName, Float64Array | null>, {
         dOutput: gs[0]!.data as Float64Array, dhT: gs[1]!.data as Float64Array, dcT: lstm ? (gs[2]!.data as Float64Array) : null,
+        dCells: withCells ? (gs[3]!.data as Float64Array) : null,
       });
       return present.map((n) => new Tensor(r.grads[n]!, shapes[n]));
     },

@@ -14,8 +14,12 @@ describe.each(VARIANTS)('hand BPTT $name', (variant) => {
       fc.property(caseArb(variant), (c) => {
         const hand = handRun(c);
         const ref = composedRun(c);
+        // A relu pre-activation within rounding of 0 may take either side of the kink, since
+        // the two computations sum in different orders.
+        if (variant.nonlinearity === 'relu') fc.pre(ref.minAbsPre > 1e-9);
         let err = Math.max(maxRelErr(hand.output, ref.output), maxRelErr(hand.hT, ref.hT));
         if (ref.cT) err = Math.max(err, maxRelErr(hand.cT!, ref.cT));
+        if (ref.cells) err = Math.max(err, maxRelErr(hand.cells!, ref.cells));
         expect(err, 'forward').toBeLessThan(1e-9);
         for (const n of Object.keys(ref.grads) as InputName[]) {
           const want = ref.grads[n];

@@ -7,8 +7,8 @@ import { relErr } from './helpers.js';
 /**
  * The fused path (hand-derived BPTT as one autograd function per layer and direction) and
  * the composed path (cells op by op, gradients from the engine) agree in float64 to 1e-9
- * on random configurations: outputs, final states, and the gradients of every parameter,
- * the input and the initial states. In float32, where the fused gate loops use
+ * on random configurations: outputs, final states (and every step's cell state with
+ * returnAllStates), and the gradients of every parameter, the input and the initial states. In float32, where the fused gate loops use
  * tanhF32/sigmoidF32 and round every stored intermediate, they agree to float32 precision.
  */
 const config = fc.record({
@@ -21,6 +21,7 @@ const config = fc.record({
   withProj: fc.boolean(),
   withState: fc.boolean(),
   withLengths: fc.boolean(),
+  returnAllStates: fc.boolean(),
   dropout: fc.constantFrom(0, 0.3),
   B: fc.integer({ min: 1, max: 3 }),
   T: fc.integer({ min: 1, max: 5 }),
@@ -53,9 +54,10 @@ function run(c: Config, impl: 'fused' | 'composed', dtype: FloatDType = 'float64
   const h0 = c.withState ? r([c.numLayers * D, c.B, S], true) : null;
   const c0 = c.withState && c.mode === 'LSTM' ? r([c.numLayers * D, c.B, c.H], true) : null;
   const lengths = c.withLengths ? Array.from({ length: c.B }, () => 1 + Math.floor(g.uniform() * c.T)) : undefined;
-  const res = (net as LSTM).forward(x, h0 ? ({ h: h0, c: c0 } as { h: Tensor; c: Tensor }) : undefined, { lengths });
+  const res = (net as LSTM).forward(x, h0 ? ({ h: h0, c: c0 } as { h: Tensor; c: Tensor }) : undefined, { lengths, returnAllStates: c.returnAllStates });
   let loss = add(sum(mul(res.output, r(res.output.shape as number[]))), sum(mul(res.h, r(res.h.shape as number[]))));
   if (res.c) loss = add(loss, sum(mul(res.c, r(res.c.shape as number[]))));
+  if (res.cAll) loss = add(loss, sum(mul(res.cAll, r(res.cAll.shape as number[]))));
   const inputs = [...net.parameters(), x, ...(h0 ? [h0] : []), ...(c0 ? [c0] : [])];
   const names = [...net.namedParameters().map(([n]) => n), 'x', 'h0', 'c0'];
   const grads = grad(loss, inputs);
@@ -70,6 +72,8 @@ test('fused vs composed: outputs, states and every gradient agree in float64 to 
       expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-9);
       expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-9);
       if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-9);
+      expect(Boolean(a.res.cAll), 'cAll present').toBe(Boolean(b.res.cAll));
+      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-9);
       a.grads.forEach((ga, i) => {
         expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-9);
       });
@@ -86,6 +90,7 @@ test('fused vs composed in float32: outputs, states and every gradient agree to 
       expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-5);
       expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-5);
       if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-5);
+      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-5);
       a.grads.forEach((ga, i) => {
         expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-5);
       });

@@ -1,5 +1,5 @@
 import { type FunctionCtx, SeqgradError, Tensor, defineFunction, isGradEnabled } from '@seqgrad/autograd';
-import { gruBackward, gruForward, lstmBackward, lstmForward, rnnBackward, rnnForward } from './bptt/index.js';
+import { gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward } from './bptt/index.js';
 import type { CellParams, FloatArray, SeqDims } from './bptt/index.js';
 import type { DirectionParams, DirectionResult, RNNMode } from './rnn.js';
 
@@ -17,6 +17,8 @@ interface FusedConfig {
   dims: SeqDims;
   reverse: boolean;
   lengths: Int32Array | null;
+  /** LSTM: also output every step's cell state (returnAllStates). */
+  keepC: boolean;
 }
 
 type Arg = Tensor | null;
@@ -38,7 +40,10 @@ function refuseDoubleBackward(cfg: FusedConfig): void {
 
 const asTensor = (a: FloatArray | null, shape: number[]): Tensor | null => (a ? new Tensor(a, shape) : null);
 
-/** fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for LSTM, [output, hT] otherwise. */
+/**
+ * fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for
+ * LSTM, plus cAll (B,T,H) with cfg.keepC; [output, hT] otherwise.
+ */
 const makeFused = (name: string) => defineFunction({
   name,
   onceDifferentiable: true,
@@ -53,7 +58,9 @@ const makeFused = (name: string) => defineFunction({
     if (cfg.mode === 'LSTM') {
       const r = lstmForward(p, raw(x)!, raw(h0), raw(c0), cfg.dims, opts);
       ctx.cache = r.cache;
-      return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
+      const outs = [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
+      if (cfg.keepC) outs.push(new Tensor(lstmCells(r.cache), [B, T, H]));
+      return outs;
     }
     const r = cfg.mode === 'GRU'
       ? gruForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, resetAfter: cfg.resetAfter })
@@ -61,7 +68,7 @@ const makeFused = (name: string) => defineFunction({
     ctx.cache = r.cache;
     return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
   },
-  backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor) {
+  backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor, dcAll?: Tensor) {
     const cfg = ctx.cfg as FusedConfig;
     refuseDoubleBackward(cfg);
     const p = ctx.p as CellParams;
@@ -70,7 +77,7 @@ const makeFused = (name: string) => defineFunction({
     const S = cfg.dims.P || H;
     const G = shapes.wIh[0]!;
     const g = cfg.mode === 'LSTM'
-      ? lstmBackward(p, ctx.cache as Parameters<typeof lstmBackward>[1], raw(dOutput), raw(dhT), raw(dcT ?? null))
+      ? lstmBackward(p, ctx.cache as Parameters<typeof lstmBackward>[1], raw(dOutput), raw(dhT), raw(dcT ?? null), { dCells: raw(dcAll ?? null) })
       : cfg.mode === 'GRU'
         ? gruBackward(p, ctx.cache as Parameters<typeof gruBackward>[1], raw(dOutput), raw(dhT))
         : rnnBackward(p, ctx.cache as Parameters<typeof rnnBackward>[1], raw(dOutput), raw(dhT));
@@ -102,12 +109,12 @@ const fusedLayers: Record<RNNMode, ReturnType<typeof makeFused>> = {
 export function fusedDirection(
   mode: RNNMode,
   resetAfter: boolean,
-  a: { x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null },
+  a: { x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null; keepC: boolean },
 ): DirectionResult {
   const [B, T, I] = a.x.shape as [number, number, number];
   const H = a.p.weightHh.shape[0]! / (mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1);
   const dims: SeqDims = { B, T, I, H, ...(a.p.weightHr ? { P: a.p.weightHr.shape[0]! } : {}) };
-  const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths };
+  const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths, keepC: mode === 'LSTM' && a.keepC };
   const outs = fusedLayers[mode](a.x, a.h0, a.c0, a.p.weightIh, a.p.weightHh, a.p.biasIh, a.p.biasHh, a.p.weightHr, cfg);
-  return { output: outs[0]!, h: outs[1]!, c: outs[2] ?? null, cAll: null };
+  return { output: outs[0]!, h: outs[1]!, c: outs[2] ?? null, cAll: outs[3] ?? null };
 }

@@ -195,7 +195,7 @@ export abstract class RNNBase extends Module {
     const c0 = isLSTM ? checkState('state.c', state?.c, this.hiddenSize) : null;
     if (isLSTM && (h0 === null) !== (c0 === null)) throw new SeqgradError(op, 'state needs both h and c (or neither)');
 
-    const useFused = this.impl === 'fused' && !(opts.returnAllStates && isLSTM);
+    const useFused = this.impl === 'fused';
     const hs: Tensor[] = [];
     const cs: Tensor[] = [];
     let layerInput = x3;

@@ -4,14 +4,14 @@
  * Derivations: docs/bptt.md.
  */
 export type {
-  FloatArray, CellParams, SeqDims, CellDims, SeqOptions, RnnOptions, GruOptions, Nonlinearity, BackwardOptions, SeqGrads,
+  FloatArray, CellParams, SeqDims, CellDims, SeqOptions, RnnOptions, GruOptions, Nonlinearity, BackwardOptions, LstmBackwardOptions, SeqGrads,
 } from './types.js';
 export {
   rnnForward, rnnBackward, rnnCellForward, rnnCellBackward,
   type RnnCache, type RnnForwardResult, type CellGrads,
 } from './rnn.js';
 export {
-  lstmForward, lstmBackward, lstmCellForward, lstmCellBackward,
+  lstmForward, lstmBackward, lstmCells, lstmCellForward, lstmCellBackward,
   type LstmCache, type LstmForwardResult, type LstmSeqGrads, type LstmCellGrads,
 } from './lstm.js';
 export {

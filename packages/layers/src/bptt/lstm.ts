@@ -1,7 +1,7 @@
 import { kernels } from '@seqgrad/autograd';
 import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, sigmoid, tanh } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
-import type { BackwardOptions, CellDims, CellParams, FloatArray, SeqDims, SeqGrads, SeqOptions } from './types.js';
+import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
 /**
  * What `lstmForward` keeps for `lstmBackward`, (B, T, ·) indexed by real time t, zeros at
@@ -150,7 +150,7 @@ export function lstmForward(
  */
 export function lstmBackward(
   p: CellParams, cache: LstmCache, dOutput: FloatArray | null, dhT: FloatArray | null, dcT: FloatArray | null,
-  opts: BackwardOptions = {},
+  opts: LstmBackwardOptions = {},
 ): LstmSeqGrads {
   const fn = 'lstmBackward';
   const { B, T, I, H } = cache.dims;
@@ -162,6 +162,8 @@ export function lstmBackward(
   checkOptional(fn, 'dOutput', dOutput, [B, T, S]);
   checkOptional(fn, 'dhT', dhT, [B, S]);
   checkOptional(fn, 'dcT', dcT, [B, H]);
+  const dCells = opts.dCells ?? null;
+  checkOptional(fn, 'opts.dCells', dCells, [B, T, H]);
   checkArray(fn, 'p.weightIh', p.weightIh, [GH, I]);
   checkArray(fn, 'p.weightHh', p.weightHh, [GH, S]);
   if (proj) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
@@ -204,8 +206,8 @@ export function lstmBackward(
         const o = gates[row + 3 * H + j]!;
         const tc = tanhC[bt * H + j]!;
         const dmj = dmv[b * H + j]!;
-        // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t)
-        const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc);
+        // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t) (+ dL/dc_t from outside)
+        const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc) + (dCells ? dCells[bt * H + j]! : 0);
         if (dCell) dCell[bt * H + j] = dct;
         const dai = dct * g * i * (1 - i);
         const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
@@ -245,6 +247,32 @@ export function lstmBackward(
   if (base.dHidden) out.dHidden = base.dHidden;
   if (dCell) out.dCell = dCell;
   return out;
+}
+
+/**
+ * The cell state c_t of every step (B, T, H), 0 at padded steps, from what `lstmForward` kept:
+ * c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, the same arithmetic on the same stored values as the forward
+ * pass, so equal to its c_t bit for bit. Its gradient goes to `lstmBackward` as `opts.dCells`.
+ *
+ * @example
+ * const { cache } = lstmForward(p, x, null, null, dims);
+ * const cells = lstmCells(cache); // cells[(b·T + t)·H + j] = c_t[b, j]
+ */
+export function lstmCells(cache: LstmCache): FloatArray {
+  const { B, T, H } = cache.dims;
+  const { gates, cPrev, times } = cache;
+  const GH = 4 * H;
+  const cells = alloc(cache.x, B * T * H);
+  for (let k = 0; k < times.length; k++) {
+    const t = times[k]!;
+    if (t < 0) continue;
+    const bt = (k % B) * T + t;
+    const row = bt * GH;
+    for (let j = 0; j < H; j++) {
+      cells[bt * H + j] = gates[row + H + j]! * cPrev[bt * H + j]! + gates[row + j]! * gates[row + 2 * H + j]!;
+    }
+  }
+  return cells;
 }
 
 export interface LstmCellGrads extends CellGrads {

@@ -73,6 +73,16 @@ export interface BackwardOptions {
   keepStateGrads?: boolean;
 }
 
+/** `lstmBackward`'s options. */
+export interface LstmBackwardOptions extends BackwardOptions {
+  /**
+   * (B, T, H): upstream gradient of every step's cell state c_t, for when the cell states
+   * themselves are outputs (`lstmCells`, the layers' `returnAllStates`). Entries at padded
+   * steps are ignored.
+   */
+  dCells?: FloatArray | null;
+}
+
 /** What every sequence backward returns (gradients have the layout of what they differentiate). */
 export interface SeqGrads {
   /** (B, T, I). */
