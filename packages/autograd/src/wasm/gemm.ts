@@ -22,14 +22,14 @@ interface GemmExports {
   memory: { buffer: ArrayBuffer };
   pack_a_f32(src: number, rs: number, cs: number, mc: number, kc: number): void;
   pack_b_f32(src: number, rs: number, cs: number, kc: number, nc: number): void;
-  macro_f32(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number): void;
+  macro_f32(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number, ctile: number): void;
   pack_a_f64(src: number, rs: number, cs: number, mc: number, kc: number): void;
   pack_b_f64(src: number, rs: number, cs: number, kc: number, nc: number): void;
-  macro_f64(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number): void;
+  macro_f64(mc: number, nc: number, kc: number, cs: number, alpha: number, load: number, ctile: number): void;
 }
 
 // Byte offsets of the areas in the module's memory (see gemm.wat).
-const BRAW = 524288;
+const BRAW = 655360;
 const ARAW = 1179648;
 const CTILE = 1310720;
 
@@ -39,7 +39,7 @@ const BLOCKS = {
   f64: { KC: 256, NC: 256, MC: 64 },
 } as const;
 
-function decodeBase64(text: string): Uint8Array {
+export function decodeBase64(text: string): Uint8Array {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -133,7 +133,7 @@ export function createWasmGemm(fallback: GemmKernel): GemmKernel | null {
           }
           const cStart = cOff + i0 * ldc + j0;
           if (load) stage(mem, C, cStart, ldc, mc, nc, cTile, ncPad);
-          macro(mc, nc, kc, ncPad * es, alpha, load);
+          macro(mc, nc, kc, ncPad * es, alpha, load, CTILE);
           unstage(mem, cTile, ncPad, mc, nc, C, cStart, ldc);
         }
       }
@@ -142,7 +142,7 @@ export function createWasmGemm(fallback: GemmKernel): GemmKernel | null {
 }
 
 /** Copies rows×cols of `src` (row stride `ld`) to `mem` at `dst` (row stride `dstLd`): one copy when both are contiguous. */
-function stage(mem: FloatArray, src: FloatArray, start: number, ld: number, rows: number, cols: number, dst: number, dstLd = cols): void {
+export function stage(mem: FloatArray, src: FloatArray, start: number, ld: number, rows: number, cols: number, dst: number, dstLd = cols): void {
   if ((ld === cols && dstLd === cols) || rows === 1) {
     mem.set(src.subarray(start, start + (rows - 1) * ld + cols), dst);
     return;
@@ -151,7 +151,7 @@ function stage(mem: FloatArray, src: FloatArray, start: number, ld: number, rows
 }
 
 /** Copies the rows×cols C tile (row stride `tileLd`) back into C (row stride `ldc`). */
-function unstage(mem: FloatArray, tile: number, tileLd: number, rows: number, cols: number, C: FloatArray, start: number, ldc: number): void {
+export function unstage(mem: FloatArray, tile: number, tileLd: number, rows: number, cols: number, C: FloatArray, start: number, ldc: number): void {
   if ((tileLd === cols && ldc === cols) || rows === 1) {
     C.set(mem.subarray(tile, tile + (rows - 1) * tileLd + cols), start);
     return;

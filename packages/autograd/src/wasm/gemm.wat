@@ -14,26 +14,36 @@
 ;; calls macro, and copies the C tile out. The memory has a fixed size and never grows, so no
 ;; call leaves anything behind.
 ;;
-;; Memory layout (bytes; the same for f32 and f64, whose block sizes are chosen to fit):
+;; Every address the functions compute is relative to $base: the packed blocks, which each thread
+;; needs for itself. The single-threaded module below has $base = 0 and owns its memory. The
+;; threaded variant (gemmSharedBytes, for threads.ts) is assembled from this same file with the
+;; two declarations after `(module` replaced by imports: `(import "env" "memory" (memory 1 65536
+;; shared))` and `(import "env" "base" (global $base i32))`, so each thread's instance packs into
+;; its own area of one shared memory and reads the staged blocks and the C tile wherever the caller
+;; put them (part_{T} takes their addresses).
+;;
+;; Memory layout of the single-threaded module (bytes; the same for f32 and f64, whose block
+;; sizes are chosen to fit). The first two areas are the ones at $base in the threaded variant.
 ;;   BPACK      0 .. 524288   packed op(B) block, panels of NR columns: [panel][k][NR]
-;;   BRAW  524288 .. 1048576  op(B) block as copied from the caller
-;;   APACK 1048576 .. 1179648 packed op(A) block, panels of 4 rows: [panel][k][4]
+;;   APACK 524288 .. 655360   packed op(A) block, panels of 4 rows: [panel][k][4]
+;;   BRAW  655360 .. 1179648  op(B) block as copied from the caller
 ;;   ARAW  1179648 .. 1310720 op(A) block as copied from the caller
 ;;   CTILE 1310720 .. 1441792 C tile, 64 rows of at most 2048 bytes (512 f32 or 256 f64)
 (module
   (memory (export "memory") 22 22)
+  (global $base i32 (i32.const 0))
 
   ;; TEMPLATE-BEGIN
 
   ;; Packs an MC×KC block of op(A): element (i, k) is at src + i*rs + k*cs (bytes).
   ;; APACK[(i & ~3)*kc + k*4 + (i & 3)] = el(i, k); rows from mc up to a multiple of 4 are zero.
-  (func (export "pack_a_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $mc i32) (param $kc i32)
+  (func $pack_a_{T} (export "pack_a_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $mc i32) (param $kc i32)
     (local $i i32) (local $mcPad i32) (local $s i32) (local $d i32) (local $end i32)
     (local.set $mcPad (i32.and (i32.add (local.get $mc) (i32.const 3)) (i32.const -4)))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $i) (local.get $mcPad)))
-        (local.set $d (i32.add (i32.const 1048576)
+        (local.set $d (i32.add (i32.add (global.get $base) (i32.const 524288))
           (i32.mul (i32.add (i32.mul (i32.and (local.get $i) (i32.const -4)) (local.get $kc))
                             (i32.and (local.get $i) (i32.const 3)))
                    (i32.const {ES}))))
@@ -58,7 +68,7 @@
   ;; BPACK[(j & ~NRMASK)*kc + k*NR + (j & NRMASK)] = el(k, j); columns from nc up to a multiple
   ;; of NR are zero. Full panels take a vector path: two v128 per k and panel when rows are
   ;; contiguous (cs = ES), 4×4 (f32) or 2×2 (f64) transposes when columns are (rs = ES).
-  (func (export "pack_b_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32)
+  (func $pack_b_{T} (export "pack_b_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32)
     (local $j i32) (local $k i32) (local $ncPad i32) (local $ncFull i32) (local $s i32) (local $d i32) (local $end i32)
     (local.set $ncPad (i32.and (i32.add (local.get $nc) (i32.const {NRMASK})) (i32.const -{NR})))
     (local.set $ncFull (i32.and (local.get $nc) (i32.const -{NR})))
@@ -70,7 +80,7 @@
     (if (i32.eq (local.get $cs) (i32.const {ES}))
       (then
         ;; Full panels: for each panel, copy 32 bytes of every row k, writing the panel in order.
-        (local.set $d (i32.const 0))
+        (local.set $d (global.get $base))
         (block $pdone
           (loop $panels
             (br_if $pdone (i32.ge_u (local.get $j) (local.get $ncFull)))
@@ -90,10 +100,10 @@
     (block $done
       (loop $cols
         (br_if $done (i32.ge_u (local.get $j) (local.get $ncPad)))
-        (local.set $d
+        (local.set $d (i32.add (global.get $base)
           (i32.mul (i32.add (i32.mul (i32.and (local.get $j) (i32.const -{NR})) (local.get $kc))
                             (i32.and (local.get $j) (i32.const {NRMASK})))
-                   (i32.const {ES})))
+                   (i32.const {ES}))))
         (local.set $end (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const 32))))
         (if (i32.lt_u (local.get $j) (local.get $nc))
           (then
@@ -168,10 +178,10 @@
     (v128.store (local.get $c3) (local.get $c30))
     (v128.store offset=16 (local.get $c3) (local.get $c31)))
 
-  ;; The C tile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack: panels of B
-  ;; outside (one stays in L1), panels of A inside.
-  ;; The tile's rows are cs bytes apart (a multiple of 32 bytes, at most 2048, so that 64 rows fit).
-  (func (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $cs i32) (param $alpha {T}) (param $load i32)
+  ;; The C tile at ctile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack:
+  ;; panels of B outside (one stays in L1), panels of A inside. The tile's rows are cs bytes apart
+  ;; (a multiple of 32 bytes).
+  (func $macro_{T} (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $cs i32) (param $alpha {T}) (param $load i32) (param $ctile i32)
     (local $i i32) (local $j i32)
     (block $jdone
       (loop $jpanels
@@ -181,15 +191,39 @@
           (loop $ipanels
             (br_if $idone (i32.ge_u (local.get $i) (local.get $mc)))
             (call $kernel_{T}
-              (i32.add (i32.const 1048576) (i32.mul (i32.mul (local.get $i) (local.get $kc)) (i32.const {ES})))
-              (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES}))
-              (i32.add (i32.const 1310720)
+              (i32.add (i32.add (global.get $base) (i32.const 524288)) (i32.mul (i32.mul (local.get $i) (local.get $kc)) (i32.const {ES})))
+              (i32.add (global.get $base) (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES})))
+              (i32.add (local.get $ctile)
                 (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.mul (local.get $j) (i32.const {ES}))))
               (local.get $cs) (local.get $kc) (local.get $alpha) (local.get $load))
             (local.set $i (i32.add (local.get $i) (i32.const 4)))
             (br $ipanels)))
         (local.set $j (i32.add (local.get $j) (i32.const {NR})))
         (br $jpanels))))
+
+  ;; One thread's share of a threaded GEMM step: rows 0..mc of op(A) (element (i, k) at
+  ;; a + i*ars + k*acs) times columns 0..nc of a KC×NC op(B) block (element (k, j) at
+  ;; b + k*brs + j*bcs) into the C tile at c (row stride cs bytes). The B block is packed first when
+  ;; packB is 1 (else the packed block from the previous call is reused); then op(A) is packed and
+  ;; multiplied 64 rows at a time.
+  (func (export "part_{T}")
+    (param $a i32) (param $ars i32) (param $acs i32) (param $mc i32)
+    (param $b i32) (param $brs i32) (param $bcs i32) (param $nc i32) (param $kc i32)
+    (param $c i32) (param $cs i32) (param $alpha {T}) (param $load i32) (param $packB i32)
+    (local $i i32) (local $h i32)
+    (if (local.get $packB)
+      (then (call $pack_b_{T} (local.get $b) (local.get $brs) (local.get $bcs) (local.get $kc) (local.get $nc))))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $i) (local.get $mc)))
+        (local.set $h (i32.sub (local.get $mc) (local.get $i)))
+        (if (i32.gt_u (local.get $h) (i32.const 64)) (then (local.set $h (i32.const 64))))
+        (call $pack_a_{T} (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars)))
+          (local.get $ars) (local.get $acs) (local.get $h) (local.get $kc))
+        (call $macro_{T} (local.get $h) (local.get $nc) (local.get $kc) (local.get $cs) (local.get $alpha) (local.get $load)
+          (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs))))
+        (local.set $i (i32.add (local.get $i) (i32.const 64)))
+        (br $blocks))))
 
   ;; TEMPLATE-END
 
@@ -204,7 +238,7 @@
     (block $done
       (loop $panels
         (br_if $done (i32.ge_u (local.get $j) (local.get $ncFull)))
-        (local.set $d (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 4)))
+        (local.set $d (i32.add (global.get $base) (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 4))))
         (local.set $r0 (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $cs))))
         (local.set $r1 (i32.add (local.get $r0) (local.get $cs)))
         (local.set $r2 (i32.add (local.get $r1) (local.get $cs)))
@@ -286,7 +320,7 @@
     (block $done
       (loop $panels
         (br_if $done (i32.ge_u (local.get $j) (local.get $ncFull)))
-        (local.set $d (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 8)))
+        (local.set $d (i32.add (global.get $base) (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const 8))))
         (local.set $r0 (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $cs))))
         (local.set $r1 (i32.add (local.get $r0) (local.get $cs)))
         (local.set $r2 (i32.add (local.get $r1) (local.get $cs)))
