@@ -2,6 +2,8 @@
  * Elementwise kernels: plain loops over typed arrays. The operation is chosen once per call
  * (or once per row when broadcasting), never by a closure per element.
  */
+import { createWasmBinary } from '../wasm/elementwise.js';
+
 export type AnyArray = Float32Array | Float64Array | Int32Array;
 export type FloatArray = Float32Array | Float64Array;
 
@@ -29,6 +31,23 @@ function binaryRun(
 }
 
 /**
+ * The WebAssembly SIMD kernel for add/mul/div on equal shapes or against a single value
+ * (bit-identical results), or null where WebAssembly SIMD is unavailable; see `setWasmElementwise`.
+ */
+let wasmBinary = createWasmBinary();
+const wasmBinaryBuilt = wasmBinary;
+
+/**
+ * Turns the WebAssembly elementwise kernel off (false) or back on (true, where available);
+ * returns whether it was on. For tests and benchmarks: results are the same either way.
+ */
+export function setWasmElementwise(on: boolean): boolean {
+  const was = wasmBinary !== null;
+  wasmBinary = on ? wasmBinaryBuilt : null;
+  return was;
+}
+
+/**
  * Broadcasting binary op. `outShape` is the broadcast shape; `aShape`/`bShape` are
  * right-aligned against it. Walks the output one last-axis row at a time.
  */
@@ -37,6 +56,7 @@ export function binaryBroadcast(
 ): void {
   const n = out.length;
   if (n === 0) return;
+  if (wasmBinary && (a.length === n || b.length === n) && wasmBinary(op, out as FloatArray, a as FloatArray, b as FloatArray, n)) return;
   if (a.length === n && b.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 1, n);
   if (b.length === 1 && a.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 0, n);
   if (a.length === 1 && b.length === n) return binaryRun(op, out, 0, a, 0, 0, b, 0, 1, n);

@@ -1,0 +1,94 @@
+/**
+ * WebAssembly SIMD elementwise binary kernels (elementwise.wat, assembled into
+ * elementwiseBytes.generated.ts): out = a ⊙ b for add, mul, div over float32 (f32x4) and
+ * float64 (f64x2), both operands full arrays of n values or one of them a single value. The
+ * results are bit-identical to the TypeScript loops (IEEE operations in both); the gain is
+ * SIMD and no per-element float32 ↔ double conversion: 6–7× on 8192 float32 values, copies
+ * included. Compiled synchronously on first use, like the GEMM.
+ */
+import type { FloatArray } from '../kernels/gemm.js';
+import { ELEMENTWISE_WASM_BASE64 } from './elementwiseBytes.generated.js';
+
+// The few WebAssembly JS API members used here (the project's lib is ES2022, without DOM).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+/** The operations this module has (the rest of BinaryOp stays in TypeScript). */
+export type WasmBinaryOp = 'add' | 'mul' | 'div';
+
+type Kernel = (n: number) => void;
+type ScalarKernel = (n: number, s: number) => void;
+interface Kernels { vv: Kernel; vs: ScalarKernel; sv: ScalarKernel }
+
+/** Byte offset of b's area; a's area (also the result) starts at 0. */
+const B_AREA = 65536;
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Below this many values the TypeScript loop is as fast as the copies and the call. */
+export const WASM_BINARY_MIN = 256;
+
+/**
+ * Builds the WebAssembly elementwise kernel, or returns null where WebAssembly SIMD is
+ * unavailable. The returned function computes out = a ⊙ b and returns true, or returns false
+ * (doing nothing) for what it does not handle: another op, mixed or integer arrays, fewer than
+ * WASM_BINARY_MIN values, or lengths other than (n, n), (n, 1), (1, n).
+ */
+export function createWasmBinary(): ((op: string, out: FloatArray, a: FloatArray, b: FloatArray, n: number) => boolean) | null {
+  let exports: Record<string, unknown>;
+  try {
+    if (typeof WebAssembly !== 'object') return null;
+    const module = new WebAssembly.Module(decodeBase64(ELEMENTWISE_WASM_BASE64));
+    exports = new WebAssembly.Instance(module, {}).exports as Record<string, unknown>;
+  } catch {
+    return null; // no WebAssembly, or no SIMD: the TypeScript loops stay
+  }
+  const buffer = (exports.memory as { buffer: ArrayBuffer }).buffer;
+  const mem32 = new Float32Array(buffer);
+  const mem64 = new Float64Array(buffer);
+  const table = (t: 'f32' | 'f64') => {
+    const k = {} as Record<WasmBinaryOp, Kernels>;
+    for (const op of ['add', 'mul', 'div'] as const) {
+      k[op] = { vv: exports[`${op}_vv_${t}`] as Kernel, vs: exports[`${op}_vs_${t}`] as ScalarKernel, sv: exports[`${op}_sv_${t}`] as ScalarKernel };
+    }
+    return k;
+  };
+  const f32 = table('f32');
+  const f64 = table('f64');
+
+  return (op, out, a, b, n) => {
+    if (n < WASM_BINARY_MIN || (op !== 'add' && op !== 'mul' && op !== 'div')) return false;
+    const is64 = out instanceof Float64Array;
+    if (is64 ? !(a instanceof Float64Array && b instanceof Float64Array) : !(out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array)) return false;
+    const aFull = a.length === n;
+    const bFull = b.length === n;
+    if (!(aFull && (bFull || b.length === 1)) && !(bFull && a.length === 1)) return false;
+    const k = (is64 ? f64 : f32)[op];
+    const mem: FloatArray = is64 ? mem64 : mem32;
+    const chunk = B_AREA / (is64 ? 8 : 4);
+    const bOff = chunk; // b's area, in elements
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      if (aFull && bFull) {
+        mem.set(a.subarray(i, i + m), 0);
+        mem.set(b.subarray(i, i + m), bOff);
+        k.vv(m);
+      } else if (aFull) {
+        mem.set(a.subarray(i, i + m), 0);
+        k.vs(m, b[0]!);
+      } else {
+        mem.set(b.subarray(i, i + m), 0);
+        k.sv(m, a[0]!);
+      }
+      out.set(mem.subarray(0, m), i);
+    }
+    return true;
+  };
+}
