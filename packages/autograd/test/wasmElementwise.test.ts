@@ -6,7 +6,7 @@ import { Tensor, add, div, kernels, mul, sub } from '@seqgrad/autograd';
 
 /**
  * The WebAssembly SIMD elementwise kernel (add, mul, div; float32 and float64; equal
- * lengths or one single value) against the TypeScript loops it replaces: bit for bit, over
+ * lengths, one single value, or a row repeated along the leading axes) against the TypeScript loops it replaces: bit for bit, over
  * lengths around the vector width, the threshold and the chunk size, with NaN, ±Infinity, ±0
  * and subnormals among the values.
  */
@@ -61,6 +61,38 @@ describe('WebAssembly elementwise kernel', () => {
         expect(sameBits(run(op, a, b, n, true), run(op, a, b, n, false))).toBe(true);
       },
     ));
+  });
+
+  test.each(OPS)('%s: bit-identical for a row repeated along the leading axes (a bias), float32 and float64', (op) => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 200 }), fc.boolean(), fc.boolean(), fc.integer(),
+      (rows, mid, C, twoAxes, f64, seed) => {
+        const outShape = [rows, mid, C];
+        const bShape = twoAxes ? [mid, C] : [1, C];
+        const n = rows * mid * C;
+        const a = values(n, f64, seed);
+        const b = values(bShape[0]! * C, f64, seed + 1);
+        const results = [true, false].map((on) => {
+          kernels.setWasmElementwise(on);
+          const out = f64 ? new Float64Array(n) : new Float32Array(n);
+          kernels.binaryBroadcast(op, out, outShape, a, outShape, b, bShape);
+          return out;
+        });
+        expect(sameBits(results[0]!, results[1]!)).toBe(true);
+      },
+    ));
+  });
+
+  test('a row longer than a chunk (20,000 float32 values) is left to the TypeScript loop, with the same result', () => {
+    const a = values(40_000, false, 1);
+    const b = values(20_000, false, 2);
+    const results = [true, false].map((on) => {
+      kernels.setWasmElementwise(on);
+      const out = new Float32Array(40_000);
+      kernels.binaryBroadcast('add', out, [2, 20_000], a, [2, 20_000], b, [20_000]);
+      return out;
+    });
+    expect(sameBits(results[0]!, results[1]!)).toBe(true);
   });
 
   test('lengths at the edges: below the threshold, vector tails, exactly one chunk and one past it', () => {

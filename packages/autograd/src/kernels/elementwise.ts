@@ -56,7 +56,7 @@ export function binaryBroadcast(
 ): void {
   const n = out.length;
   if (n === 0) return;
-  if (wasmBinary && (a.length === n || b.length === n) && wasmBinary(op, out as FloatArray, a as FloatArray, b as FloatArray, n)) return;
+  if (wasmBinary && (a.length === n || b.length === n) && wasmBinary(op, out as FloatArray, a as FloatArray, b as FloatArray, n, rowLength(bShape, outShape))) return;
   if (a.length === n && b.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 1, n);
   if (b.length === 1 && a.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 0, n);
   if (a.length === 1 && b.length === n) return binaryRun(op, out, 0, a, 0, 0, b, 0, 1, n);
@@ -81,6 +81,23 @@ export function binaryBroadcast(
       idx[d] = 0;
     }
   }
+}
+
+/**
+ * b.length when `shape`, without its leading 1s, equals the trailing axes of `outShape` (b is one
+ * row repeated along the leading axes, as a bias is); else 0.
+ */
+function rowLength(shape: readonly number[], outShape: readonly number[]): number {
+  let first = 0;
+  while (first < shape.length && shape[first] === 1) first++;
+  const k = shape.length - first;
+  if (k === 0 || k > outShape.length) return 0;
+  let len = 1;
+  for (let d = 0; d < k; d++) {
+    if (shape[first + d] !== outShape[outShape.length - k + d]) return 0;
+    len *= shape[first + d]!;
+  }
+  return len;
 }
 
 /** Strides of `shape` read against the broadcast `outShape` (0 on broadcast axes). */
