@@ -159,11 +159,12 @@ export const exp: (x: Tensor) => Tensor = defineOp('exp',
   (ctx, x: Tensor) => {
     assertFloat('exp', 'x', x);
     const y = unaryRaw('exp', x);
-    ctx.saveForBackward(x);
+    ctx.saveForBackward(y);
     return y;
   },
-  // d exp(x) = exp(x) dx
-  (ctx, g) => mul(g, exp(ctx.savedTensors[0]!)),
+  // d exp(x) = exp(x) dx, from the saved output: it is this op's own output in the graph, so
+  // a backward that records (createGraph) still differentiates through it, back to x.
+  (ctx, g) => mul(g, ctx.savedTensors[0]!),
 );
 
 /**
@@ -223,12 +224,13 @@ export const abs: (x: Tensor) => Tensor = defineOp('abs',
 export const tanh: (x: Tensor) => Tensor = defineOp('tanh',
   (ctx, x: Tensor) => {
     assertFloat('tanh', 'x', x);
-    ctx.saveForBackward(x);
-    return unaryRaw('tanh', x);
+    const y = unaryRaw('tanh', x);
+    ctx.saveForBackward(y);
+    return y;
   },
-  // d tanh(x) = (1 − tanh²(x)) dx   (recomputed from x so that grad-of-grad is exact)
+  // d tanh(x) = (1 − y²) dx with y the saved output (differentiable back to x under createGraph)
   (ctx, g) => {
-    const y = tanh(ctx.savedTensors[0]!);
+    const y = ctx.savedTensors[0]!;
     return mul(g, sub(1, mul(y, y)));
   },
 );
@@ -242,12 +244,13 @@ export const tanh: (x: Tensor) => Tensor = defineOp('tanh',
 export const sigmoid: (x: Tensor) => Tensor = defineOp('sigmoid',
   (ctx, x: Tensor) => {
     assertFloat('sigmoid', 'x', x);
-    ctx.saveForBackward(x);
-    return unaryRaw('sigmoid', x);
+    const y = unaryRaw('sigmoid', x);
+    ctx.saveForBackward(y);
+    return y;
   },
-  // d σ(x) = σ(x) (1 − σ(x)) dx
+  // d σ(x) = y (1 − y) dx with y the saved output (differentiable back to x under createGraph)
   (ctx, g) => {
-    const y = sigmoid(ctx.savedTensors[0]!);
+    const y = ctx.savedTensors[0]!;
     return mul(g, mul(y, sub(1, y)));
   },
 );
