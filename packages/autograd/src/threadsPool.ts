@@ -1,0 +1,364 @@
+/**
+ * The machinery of `@seqgrad/autograd/threads` (internal, not a package export): a shared
+ * WebAssembly memory, the worker threads that wait on it, and the split of one GEMM between them.
+ * See threads.ts for the public API.
+ *
+ * Work sharing: the caller stages a job (a chunk of op(A), a block of op(B), a chunk of C) into the
+ * shared memory, publishes it, and then every thread, the caller included, claims items of the
+ * job (64-row blocks of the C chunk, or column ranges when M < N) from one counter with
+ * `Atomics.compareExchange` until none is left. A worker that is busy elsewhere or descheduled
+ * simply claims fewer items, so on a loaded machine a product is never much slower than on one
+ * thread. The caller then waits until every claimed item is done and copies the C chunk back.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { FloatArray } from './kernels/gemm.js';
+import { decodeBase64, stage, unstage } from './wasm/gemm.js';
+import { GEMM_WASM_SHARED_BASE64 } from './wasm/gemmBytes.generated.js';
+
+// The few WebAssembly JS API members used here (the project's lib is ES2022, without DOM).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer };
+};
+
+// Shared memory layout (bytes): the control words in the first page, then each thread's packing
+// area (BPACK + APACK of gemm.wat, at the thread's $base), then the staged op(B) block, op(A)
+// chunk and C chunk that every thread reads (and writes, C, in disjoint items).
+const PAGE = 65536;
+const PRIVATE_BYTES = 655360;
+const B_JOB_BYTES = 524288; // per thread: KC × the NC columns one thread packs
+const A_JOB_BYTES = 2 << 20;
+const C_JOB_BYTES = 2 << 20; // per thread
+const KC = 256;
+const MC = 64;
+/** Most threads a pool takes (its memory grows with the count). */
+export const MAX_THREADS = 16;
+// How long a thread polls for the next job, or the caller for the last items, before it sleeps in
+// Atomics.wait: a futex round trip measured 13–70 µs here, a polled hand-over under 1 µs.
+const SPIN_MS = 0.2;
+
+// Control words (Int32 indices). CLAIM = (job sequence number << 16) | next unclaimed item, or -1
+// to stop the workers; DONE counts finished items and sits on its own cache line.
+const CLAIM = 0;
+const ITEMS = 1;
+const ERROR = 2;
+const DONE = 16;
+// The job, written before CLAIM is published: element type, split, chunk sizes, byte addresses and
+// strides of the staged blocks (as part_f32 / part_f64 in gemm.wat take them), load, B block id.
+const F64 = 32, BY_ROWS = 33, STEP = 34, ROWS = 35, COLS = 36, DEPTH = 37;
+const A_AT = 38, ARS = 39, ACS = 40, B_AT = 41, BRS = 42, BCS = 43, C_AT = 44, CS = 45, LOAD = 46, GROUP = 47;
+const ALPHA = 32; // Float64 index (bytes 256..263)
+const CONTROL_INTS = 128;
+
+/**
+ * Claims and runs items of the published job until none is left; returns the CLAIM value it last
+ * saw (negative: stop). The same source runs in the caller and in every worker, so both compute an
+ * item identically. `state.group` is the B block this thread last packed (by rows every item of a
+ * K slice uses the whole block, packed once per thread; by columns each item packs its own).
+ */
+const WORK_BODY = `
+for (;;) {
+  const c = Atomics.load(ctl, ${CLAIM});
+  if (c < 0) return c;
+  const items = ctl[${ITEMS}];
+  const next = c & 0xffff;
+  if (next >= items) return c;
+  if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
+  try {
+    const byRows = ctl[${BY_ROWS}] === 1, step = ctl[${STEP}], group = ctl[${GROUP}];
+    const from = next * step;
+    const r0 = byRows ? from : 0, r1 = byRows ? Math.min(ctl[${ROWS}], from + step) : ctl[${ROWS}];
+    const c0 = byRows ? 0 : from, c1 = byRows ? ctl[${COLS}] : Math.min(ctl[${COLS}], from + step);
+    const packB = !byRows || state.group !== group ? 1 : 0;
+    state.group = byRows ? group : -1;
+    const f64 = ctl[${F64}] === 1, ars = ctl[${ARS}], bcs = ctl[${BCS}], cs = ctl[${CS}];
+    (f64 ? wasm.part_f64 : wasm.part_f32)(ctl[${A_AT}] + r0 * ars, ars, ctl[${ACS}], r1 - r0,
+      ctl[${B_AT}] + c0 * bcs, ctl[${BRS}], bcs, c1 - c0, ctl[${DEPTH}],
+      ctl[${C_AT}] + r0 * cs + c0 * (f64 ? 8 : 4), cs, alpha[${ALPHA}], ctl[${LOAD}], packB);
+  } catch (e) {
+    state.group = -1;
+    Atomics.store(ctl, ${ERROR}, 1);
+    report(e);
+  }
+  if (Atomics.add(ctl, ${DONE}, 1) + 1 === items) Atomics.notify(ctl, ${DONE});
+}
+`;
+
+type Work = (wasm: PartExports, ctl: Int32Array, alpha: Float64Array, state: { group: number }, report: (e: unknown) => void) => number;
+const work = new Function('wasm', 'ctl', 'alpha', 'state', 'report', WORK_BODY) as Work;
+
+// The worker: instantiates the shared module at its own base, then claims items of each job,
+// polls briefly for the next one and sleeps in Atomics.wait. Plain JavaScript run with eval, so it
+// is the same from dist/ and from the TypeScript sources.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, base, port } = workerData;
+const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_INTS});
+const alpha = new Float64Array(memory.buffer, 0, ${CONTROL_INTS / 2});
+const state = { group: -1 };
+const report = (e) => port.postMessage(String(e));
+function work(wasm, ctl, alpha, state, report) {${WORK_BODY}}
+let wasm = null;
+try {
+  wasm = new WebAssembly.Instance(module, { env: { memory, base } }).exports;
+} catch (e) {
+  report(e); // the caller instantiated the same module, so this does not happen; if it did, the caller runs every item
+}
+while (wasm) {
+  const seen = work(wasm, ctl, alpha, state, report);
+  if (seen < 0) break;
+  const until = performance.now() + ${SPIN_MS};
+  while (Atomics.load(ctl, ${CLAIM}) === seen && performance.now() < until);
+  Atomics.wait(ctl, ${CLAIM}, seen);
+}
+`;
+
+interface PartExports {
+  part_f32: (...args: number[]) => void;
+  part_f64: (...args: number[]) => void;
+}
+
+/** One job: items of a staged chunk of C, and where the staged blocks are (byte addresses, strides). */
+export interface GemmJob {
+  f64: boolean;
+  byRows: boolean;
+  /** Rows (by rows) or columns (by columns) per item. */
+  step: number;
+  rows: number;
+  cols: number;
+  depth: number;
+  a: number; ars: number; acs: number;
+  b: number; brs: number; bcs: number;
+  c: number; cs: number;
+  alpha: number;
+  load: 0 | 1;
+  /** Id of the staged B block: equal ids let a thread reuse what it packed (by rows only). */
+  group: number;
+}
+
+/** One job of `run`'s plan: columns j0.., rows i0.. and the K slice k0.. of C; `chunk` counts (column block, row chunk) pairs. */
+interface PlannedJob {
+  j0: number;
+  nc: number;
+  ncPad: number;
+  i0: number;
+  mc: number;
+  k0: number;
+  kc: number;
+  chunk: number;
+}
+
+export class GemmThreadPool {
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+  readonly bJob: number;
+  readonly aJob: number;
+  readonly cJob: number;
+  private readonly ctl: Int32Array;
+  private readonly alpha: Float64Array;
+  private readonly main: PartExports;
+  private readonly state = { group: -1 };
+  private readonly workers: { worker: Worker; port: MessagePort }[] = [];
+  private readonly errors: string[] = [];
+  private seq = 0;
+  private group = 0;
+  private stopped = false;
+
+  /**
+   * Starts `threads - 1` workers (unref()ed). A call that waits longer than `timeoutMs` for the
+   * workers' items stops the pool, calls `onTimeout` and throws.
+   */
+  constructor(
+    readonly threads: number,
+    readonly timeoutMs: number,
+    private readonly onTimeout: () => void = () => {},
+  ) {
+    // Two of each staging area (double buffering, see run).
+    this.bJob = PAGE + threads * PRIVATE_BYTES;
+    this.aJob = this.bJob + 2 * threads * B_JOB_BYTES;
+    this.cJob = this.aJob + 2 * A_JOB_BYTES;
+    const pages = Math.ceil((this.cJob + 2 * threads * C_JOB_BYTES) / PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const module = new WebAssembly.Module(decodeBase64(GEMM_WASM_SHARED_BASE64));
+    this.main = new WebAssembly.Instance(module, { env: { memory, base: PAGE } }).exports as PartExports;
+    this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
+    this.alpha = new Float64Array(memory.buffer, 0, CONTROL_INTS / 2);
+    for (let t = 1; t < threads; t++) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        name: `seqgrad gemm ${t}`,
+        workerData: { module, memory, base: PAGE + t * PRIVATE_BYTES, port: port2 },
+        transferList: [port2],
+      });
+      worker.on('error', (e) => this.errors.push(`worker ${t}: ${String(e)}`));
+      worker.unref();
+      port1.unref();
+      this.workers.push({ worker, port: port1 });
+    }
+  }
+
+  /** Tells the workers to leave their loop; they exit on their own (and never hold the process). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    Atomics.store(this.ctl, CLAIM, -1);
+    Atomics.notify(this.ctl, CLAIM);
+    for (const w of this.workers) w.port.close();
+  }
+
+  /**
+   * Same contract as `GemmKernel`, for same-typed arrays, K > 0 and alpha ≠ 0.
+   *
+   * The product is cut into jobs (a column block × a row chunk × a KC-deep slice of K) that run
+   * one after the other as a pipeline: while the threads claim the items of job i, this thread
+   * first stages the op(A) and op(B) blocks of job i + 1 (and its C chunk when it starts one) into
+   * the other half of the double-buffered areas, and after job i it publishes job i + 1 before
+   * copying a finished C chunk back. A C chunk stays in the shared memory over all its K slices.
+   */
+  run(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: FloatArray, aOff: number, lda: number, B: FloatArray, bOff: number, ldb: number,
+    beta: number, C: FloatArray, cOff: number, ldc: number,
+  ): void {
+    const f64 = C instanceof Float64Array;
+    // beta = 0 overwrites C on the first K slice (NaN in C never leaks); other betas scale C first.
+    if (beta !== 0 && beta !== 1) {
+      for (let i = 0; i < M; i++) {
+        const row = cOff + i * ldc;
+        for (let j = 0; j < N; j++) C[row + j]! *= beta;
+      }
+    }
+    const n = this.threads;
+    const mem: FloatArray = f64 ? this.f64 : this.f32;
+    const es = f64 ? 8 : 4;
+    const nr = f64 ? 4 : 8; // register-tile columns
+    const ncThread = f64 ? 256 : 512; // columns one thread can pack (its BPACK holds KC of them)
+    // By rows when M ≥ N (each thread packs a job's B block once); by columns otherwise (each item
+    // packs its columns of B and the few rows of A), with n times wider column blocks.
+    const byRows = M >= N;
+    const ncJob = byRows ? ncThread : n * ncThread;
+    const what = `gemm (${n} threads, M=${M} N=${N} K=${K})`;
+
+    const jobs: PlannedJob[] = [];
+    let chunk = -1;
+    for (let j0 = 0; j0 < N; j0 += ncJob) {
+      const nc = Math.min(ncJob, N - j0);
+      const ncPad = Math.ceil(nc / nr) * nr;
+      const rowsMax = Math.max(MC, Math.floor(Math.min(A_JOB_BYTES / (KC * es), (n * C_JOB_BYTES) / (ncPad * es)) / MC) * MC);
+      for (let i0 = 0; i0 < M; i0 += rowsMax) {
+        chunk++;
+        for (let k0 = 0; k0 < K; k0 += KC) {
+          jobs.push({ j0, nc, ncPad, i0, mc: Math.min(rowsMax, M - i0), k0, kc: Math.min(KC, K - k0), chunk });
+        }
+      }
+    }
+    const aBuf = (j: number) => this.aJob + (j & 1) * A_JOB_BYTES;
+    const bBuf = (j: number) => this.bJob + (j & 1) * n * B_JOB_BYTES;
+    const cBuf = (p: PlannedJob) => this.cJob + (p.chunk & 1) * n * C_JOB_BYTES;
+
+    // Stages job j's blocks of op(A) and op(B), and its C chunk when it is the chunk's first K slice and beta ≠ 0.
+    const prepare = (j: number): GemmJob => {
+      const p = jobs[j]!;
+      const { j0, nc, ncPad, i0, mc, k0, kc } = p;
+      const a = aBuf(j), b = bBuf(j), c = cBuf(p);
+      // op(B)[k0:k0+kc, j0:j0+nc]: element (k, j) at b + k·brs + j·bcs.
+      if (!transB) stage(mem, B, bOff + k0 * ldb + j0, ldb, kc, nc, b / es);
+      else stage(mem, B, bOff + j0 * ldb + k0, ldb, nc, kc, b / es);
+      // op(A)[i0:i0+mc, k0:k0+kc]: element (i, k) at a + i·ars + k·acs.
+      if (!transA) stage(mem, A, aOff + i0 * lda + k0, lda, mc, kc, a / es);
+      else stage(mem, A, aOff + k0 * lda + i0, lda, kc, mc, a / es);
+      if (k0 === 0 && beta !== 0) stage(mem, C, cOff + i0 * ldc + j0, ldc, mc, nc, c / es, ncPad);
+      return {
+        f64, byRows, step: byRows ? MC : Math.min(ncThread, nr * Math.max(8, Math.ceil(nc / nr / (4 * n)))),
+        rows: mc, cols: nc, depth: kc,
+        a, ars: transA ? es : kc * es, acs: transA ? mc * es : es,
+        b, brs: transB ? es : nc * es, bcs: transB ? kc * es : es,
+        c, cs: ncPad * es, alpha, load: k0 === 0 && beta === 0 ? 0 : 1, group: (this.group = (this.group + 1) & 0x3fffffff),
+      };
+    };
+
+    let items = this.publish(prepare(0));
+    for (let j = 0; j < jobs.length; j++) {
+      const next = j + 1 < jobs.length ? prepare(j + 1) : null;
+      this.finish(items, what);
+      if (next) items = this.publish(next);
+      const p = jobs[j]!;
+      if (p.k0 + p.kc === K) unstage(mem, cBuf(p) / es, p.ncPad, p.mc, p.nc, C, cOff + p.i0 * ldc + p.j0, ldc);
+    }
+  }
+
+  /** Runs one job to the end: `publish`, then `finish` (claiming items here unless `callerWorks` is false, for tests). */
+  runJob(job: GemmJob, what: string, callerWorks = true): void {
+    this.finish(this.publish(job), what, callerWorks);
+  }
+
+  /** Writes `job` into the control words and wakes the workers; returns its number of items. */
+  private publish(job: GemmJob): number {
+    const ctl = this.ctl;
+    const items = Math.ceil((job.byRows ? job.rows : job.cols) / job.step);
+    ctl[F64] = job.f64 ? 1 : 0;
+    ctl[BY_ROWS] = job.byRows ? 1 : 0;
+    ctl[STEP] = job.step;
+    ctl[ROWS] = job.rows;
+    ctl[COLS] = job.cols;
+    ctl[DEPTH] = job.depth;
+    ctl[A_AT] = job.a;
+    ctl[ARS] = job.ars;
+    ctl[ACS] = job.acs;
+    ctl[B_AT] = job.b;
+    ctl[BRS] = job.brs;
+    ctl[BCS] = job.bcs;
+    ctl[C_AT] = job.c;
+    ctl[CS] = job.cs;
+    ctl[LOAD] = job.load;
+    ctl[GROUP] = job.group;
+    this.alpha[ALPHA] = job.alpha;
+    ctl[ITEMS] = items;
+    ctl[ERROR] = 0;
+    Atomics.store(ctl, DONE, 0);
+    this.seq = (this.seq + 1) & 0x7fff;
+    Atomics.store(ctl, CLAIM, this.seq << 16);
+    Atomics.notify(ctl, CLAIM);
+    this.errors.length = 0;
+    return items;
+  }
+
+  /**
+   * Claims items of the published job on this thread too, and returns when all `items` are done;
+   * throws, naming `what`, if one failed or the workers did not finish theirs within the timeout.
+   */
+  private finish(items: number, what: string, callerWorks = true): void {
+    const ctl = this.ctl;
+    if (callerWorks) work(this.main, ctl, this.alpha, this.state, (e) => this.errors.push(`calling thread: ${String(e)}`));
+
+    const spinUntil = performance.now() + SPIN_MS;
+    while (Atomics.load(ctl, DONE) !== items && performance.now() < spinUntil);
+    const deadline = performance.now() + this.timeoutMs;
+    for (;;) {
+      const done = Atomics.load(ctl, DONE);
+      if (done === items) break;
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(ctl, DONE, done, left) === 'timed-out') {
+        if (Atomics.load(ctl, DONE) === items) break;
+        this.stop();
+        this.onTimeout();
+        throw new Error(
+          `${what}: the worker threads did not finish their share within ${this.timeoutMs} ms ` +
+            `(${Atomics.load(ctl, DONE)} of ${items} items done${this.errors.length ? `; ${this.errors.join('; ')}` : ''}); ` +
+            'threads are disabled, the single-threaded GEMM is back in place',
+        );
+      }
+    }
+    if (ctl[ERROR] !== 0) {
+      for (const [t, w] of this.workers.entries()) {
+        for (let m = receiveMessageOnPort(w.port); m; m = receiveMessageOnPort(w.port)) this.errors.push(`worker ${t + 1}: ${String(m.message)}`);
+      }
+      const more = this.errors.length > 1 ? ` (and ${this.errors.length - 1} more errors)` : '';
+      throw new Error(`${what} failed: ${this.errors[0] ?? 'no message'}${more}`);
+    }
+  }
+}

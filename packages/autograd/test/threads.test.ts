@@ -1,0 +1,288 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterEach, describe, expect, test } from 'vitest';
+import { kernels } from '@seqgrad/autograd';
+// The vitest alias maps '@seqgrad/autograd' to src/index.ts and so cannot resolve the
+// '@seqgrad/autograd/threads' subpath: the tests import the source; the subprocess tests use it by name.
+import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '../src/threads.js';
+import { GemmThreadPool, type GemmJob } from '../src/threadsPool.js';
+
+type FloatArray = kernels.FloatArray;
+type GemmKernel = kernels.GemmKernel;
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const wasm = kernels.gemmWasm!;
+
+function filled(len: number, f64: boolean, seed: number): FloatArray {
+  const a = f64 ? new Float64Array(len) : new Float32Array(len);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+interface Case {
+  f64: boolean; transA: boolean; transB: boolean; M: number; N: number; K: number;
+  aOff: number; bOff: number; cOff: number; padA: number; padB: number; padC: number;
+  alpha: number; beta: number; seed: number;
+}
+
+/** Runs the case through `kernel` and through `gemmWasm`; throws at the first element that differs in any bit. */
+function expectSameAsWasm(kernel: GemmKernel, c: Case): void {
+  const lda = (c.transA ? c.M : c.K) + c.padA;
+  const ldb = (c.transB ? c.K : c.N) + c.padB;
+  const ldc = c.N + c.padC;
+  const A = filled(c.aOff + lda * (c.transA ? c.K : c.M), c.f64, c.seed);
+  const B = filled(c.bOff + ldb * (c.transB ? c.N : c.K), c.f64, c.seed + 1);
+  const C0 = filled(c.cOff + ldc * c.M + c.padC, c.f64, c.seed + 2);
+  const expected = C0.slice();
+  const actual = C0.slice();
+  wasm(c.transA, c.transB, c.M, c.N, c.K, c.alpha, A, c.aOff, lda, B, c.bOff, ldb, c.beta, expected, c.cOff, ldc);
+  kernel(c.transA, c.transB, c.M, c.N, c.K, c.alpha, A, c.aOff, lda, B, c.bOff, ldb, c.beta, actual, c.cOff, ldc);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) {
+      throw new Error(`${JSON.stringify(c)}: C[${i}] = ${actual[i]} but gemmWasm gives ${expected[i]}`);
+    }
+  }
+}
+
+const plain = { aOff: 0, bOff: 0, cOff: 0, padA: 0, padB: 0, padC: 0, alpha: 1, beta: 0, seed: 1 };
+
+afterEach(() => disableGemmThreads());
+
+describe('gemm on threads', () => {
+  test('enableGemmThreads: equals gemmWasm bit for bit over random shapes, transposes, offsets, leading dimensions, alpha, beta, float32 and float64', () => {
+    enableGemmThreads(2, { minWork: 0 }); // split every call, however small
+    fc.assert(
+      fc.property(
+        fc.record({
+          f64: fc.boolean(), transA: fc.boolean(), transB: fc.boolean(),
+          M: fc.integer({ min: 1, max: 300 }), N: fc.integer({ min: 1, max: 300 }), K: fc.integer({ min: 1, max: 300 }),
+          aOff: fc.nat(3), bOff: fc.nat(3), cOff: fc.nat(3), padA: fc.nat(5), padB: fc.nat(5), padC: fc.nat(5),
+          alpha: fc.constantFrom(1, -1, 0.5, 2.25), beta: fc.constantFrom(0, 1, -0.5, 3), seed: fc.nat(1000),
+        }),
+        (c) => expectSameAsWasm(kernels.gemm, c),
+      ),
+    );
+  });
+
+  test('enableGemmThreads: with minWork 0, products under 1024 multiply-adds still give gemmWasm\'s results (which come from gemmJs there)', () => {
+    enableGemmThreads(2, { minWork: 0 });
+    // The property test's shrunk counterexample: the split kernel rounded differently from gemmJs.
+    expectSameAsWasm(kernels.gemm, { ...plain, f64: false, transA: false, transB: false, M: 2, N: 1, K: 1, aOff: 2, bOff: 1, cOff: 2, padC: 1, beta: 3, seed: 223 });
+  });
+
+  test('enableGemmThreads: equals gemmWasm across row chunks, column blocks and K slices (sizes not multiples of any tile)', () => {
+    enableGemmThreads(2, { minWork: 0 });
+    const shapes: [boolean, number, number, number][] = [
+      [true, 1100, 8, 600], // float64: two row chunks of op(A), three K slices, by rows
+      [false, 2100, 20, 40], // float32: two row chunks
+      [false, 3, 1100, 300], // by columns: two column blocks, two K slices
+      [true, 5, 530, 70], // float64 by columns: two column blocks
+      [false, 700, 530, 257], // by rows: two column blocks, a K slice of 1
+      [false, 31, 257, 1025], // five K slices
+    ];
+    for (const [f64, M, N, K] of shapes) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        for (const beta of [0, 1, -0.5]) {
+          expectSameAsWasm(kernels.gemm, { ...plain, f64, transA, transB, M, N, K, aOff: 2, bOff: 1, cOff: 3, padA: 3, padB: 1, padC: 2, alpha: 1.5, beta });
+        }
+      }
+    }
+  });
+
+  test('enableGemmThreads(3): more threads than this machine has cores still equals gemmWasm', () => {
+    enableGemmThreads(3, { minWork: 0 });
+    expect(gemmThreads()).toBe(3);
+    for (const f64 of [false, true]) {
+      expectSameAsWasm(kernels.gemm, { ...plain, f64, transA: false, transB: true, M: 333, N: 200, K: 300, beta: 1 });
+      expectSameAsWasm(kernels.gemm, { ...plain, f64, transA: true, transB: false, M: 40, N: 900, K: 100, beta: 0.5 });
+    }
+  });
+
+  test('enableGemmThreads: products under minWork, and mixed float32/float64 calls, go to the kernel active before', () => {
+    let calls = 0;
+    const counting: GemmKernel = (...args) => {
+      calls++;
+      wasm(...args);
+    };
+    const original = kernels.setGemmKernel(counting);
+    try {
+      enableGemmThreads(2);
+      const small = Math.floor(Math.cbrt(GEMM_THREADS_MIN_WORK)) - 1; // n³ < minWork
+      expectSameAsWasm(kernels.gemm, { ...plain, f64: false, transA: false, transB: false, M: small, N: small, K: small });
+      expect(calls).toBe(1);
+      expectSameAsWasm(kernels.gemm, { ...plain, f64: false, transA: false, transB: false, M: 256, N: 256, K: 256 });
+      expect(calls).toBe(1); // 256³ ≥ minWork: split, not handed on
+      const A = filled(64 * 64, true, 1);
+      const B = filled(64 * 64, false, 2);
+      kernels.gemm(false, false, 64, 64, 64, 1, A, 0, 64, B, 0, 64, 0, new Float64Array(64 * 64), 0, 64);
+      expect(calls).toBe(2);
+    } finally {
+      disableGemmThreads();
+      kernels.setGemmKernel(original);
+    }
+  });
+
+  test('enableGemmThreads, disableGemmThreads: a round trip puts the previous kernel back; enabling again replaces the pool; threads = 1 disables', () => {
+    const before = kernels.setGemmKernel(wasm);
+    kernels.setGemmKernel(before);
+    expect(gemmThreads()).toBe(1);
+    enableGemmThreads();
+    expect(gemmThreads()).toBe(2);
+    const threaded = kernels.setGemmKernel(wasm);
+    kernels.setGemmKernel(threaded);
+    expect(threaded).not.toBe(before);
+    enableGemmThreads(3);
+    expect(gemmThreads()).toBe(3);
+    expectSameAsWasm(kernels.gemm, { ...plain, f64: false, transA: false, transB: false, M: 200, N: 200, K: 200 });
+    enableGemmThreads(1);
+    expect(gemmThreads()).toBe(1);
+    disableGemmThreads(); // a no-op now
+    const after = kernels.setGemmKernel(wasm);
+    kernels.setGemmKernel(after);
+    expect(after).toBe(before);
+  });
+
+  test('disableGemmThreads: a kernel installed after enableGemmThreads stays in place', () => {
+    const original = kernels.setGemmKernel(wasm);
+    try {
+      enableGemmThreads(2);
+      kernels.setGemmKernel(kernels.gemmJs);
+      disableGemmThreads();
+      expect(gemmThreads()).toBe(1);
+      expect(kernels.setGemmKernel(wasm)).toBe(kernels.gemmJs);
+    } finally {
+      kernels.setGemmKernel(original);
+    }
+  });
+
+  test('enableGemmThreads: rejects a thread count outside 1..16 and a negative minWork, naming the function', () => {
+    expect(() => enableGemmThreads(0)).toThrow(/enableGemmThreads: threads must be an integer from 1 to 16, got 0/);
+    expect(() => enableGemmThreads(2.5)).toThrow(/got 2\.5/);
+    expect(() => enableGemmThreads(17)).toThrow(/got 17/);
+    expect(() => enableGemmThreads(2, { minWork: -1 })).toThrow(/enableGemmThreads: minWork must be ≥ 0/);
+    expect(gemmThreads()).toBe(1);
+  });
+});
+
+describe('GemmThreadPool', () => {
+  /** A by-rows job over the pool's staged areas: 32 items of 64 rows × 512 columns × 256 (valid addresses). */
+  const bigJob = (pool: GemmThreadPool): GemmJob => ({
+    f64: false, byRows: true, step: 64, rows: 2048, cols: 512, depth: 256,
+    a: pool.aJob, ars: 256 * 4, acs: 4, b: pool.bJob, brs: 512 * 4, bcs: 4, c: pool.cJob, cs: 512 * 4,
+    alpha: 1, load: 0, group: 1,
+  });
+
+  test('GemmThreadPool: an error in a worker is thrown by the caller, with the worker\'s message and the op', () => {
+    const pool = new GemmThreadPool(2, 20_000);
+    try {
+      // Only the worker claims items (callerWorks = false), and its first item reads past the memory.
+      const job = { ...bigJob(pool), a: 0x7ff00000 };
+      expect(() => pool.runJob(job, 'gemm (test job)', false)).toThrow(/^gemm \(test job\) failed: worker 1: RuntimeError: memory access out of bounds/);
+      // The pool stays usable after a failed job.
+      pool.runJob({ ...bigJob(pool), rows: 64 }, 'gemm (test job)', false);
+    } finally {
+      pool.stop();
+    }
+  });
+
+  test('GemmThreadPool: workers that do not finish in time make the call throw (naming the op and the timeout) instead of hanging', () => {
+    let timedOut = 0;
+    // Started just now, the worker is still booting (tens of ms) when a 1 ms timeout expires.
+    const pool = new GemmThreadPool(2, 1, () => timedOut++);
+    try {
+      expect(() => pool.runJob(bigJob(pool), 'gemm (test job)', false)).toThrow(
+        /^gemm \(test job\): the worker threads did not finish their share within 1 ms \(\d+ of 32 items done\); threads are disabled/,
+      );
+      expect(timedOut).toBe(1);
+    } finally {
+      pool.stop();
+    }
+  });
+});
+
+describe('gemm on threads, as a package', () => {
+  /** Builds packages/autograd/dist (a no-op when up to date), taking turns with the CLI tests' builds. */
+  function buildAutograd(): void {
+    const lock = join(tmpdir(), 'seqgrad-cli-build.lock');
+    const start = Date.now();
+    for (;;) {
+      try {
+        mkdirSync(lock);
+        break;
+      } catch {
+        let age = 0;
+        try {
+          age = Date.now() - statSync(lock).mtimeMs;
+        } catch {
+          continue;
+        }
+        if (age > 180_000) rmSync(lock, { recursive: true, force: true });
+        if (Date.now() - start > 240_000) throw new Error(`waited 4 minutes for ${lock}`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      }
+    }
+    try {
+      const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/autograd'], { cwd: root, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`tsc -b packages/autograd failed:\n${r.stdout}${r.stderr}`);
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+
+  /** Runs an ES module with node from the repository root (where @seqgrad/autograd resolves to the built dist/). */
+  function runModule(source: string): { status: number | null; out: string; ms: number } {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}`, ms: Date.now() - t0 };
+  }
+
+  test('enableGemmThreads: a process that enabled threads and used them exits by itself, within seconds', () => {
+    buildAutograd();
+    const { status, out, ms } = runModule(`
+      import { kernels } from '@seqgrad/autograd';
+      import { enableGemmThreads, gemmThreads } from '@seqgrad/autograd/threads';
+      enableGemmThreads(2);
+      const n = 512, A = new Float32Array(n * n).fill(0.5), B = new Float32Array(n * n).fill(2), C = new Float32Array(n * n);
+      for (let r = 0; r < 5; r++) kernels.gemm(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n);
+      if (C[0] !== n || C[n * n - 1] !== n) throw new Error('wrong product ' + C[0]);
+      console.log('ok', gemmThreads());
+    `);
+    expect(out).toContain('ok 2');
+    expect(status).toBe(0);
+    expect(ms).toBeLessThan(10_000); // node starts in well under a second; a worker keeping the process alive would hit the 20 s kill
+  });
+
+  test('docs: the "Using the second core" example of docs/performance.md runs in node', () => {
+    buildAutograd();
+    const doc = readFileSync(join(root, 'docs/performance.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Using the second core'));
+    const example = /```js\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(example, 'a ```js block in the section').toBeDefined();
+    const { status, out } = runModule(example!);
+    expect(status, out).toBe(0);
+  });
+
+  test('@seqgrad/autograd: no module the main entry imports uses node: (it runs in browsers; only the threads subpath needs Node)', () => {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(join(src, file), 'utf8');
+      expect(text, file).not.toMatch(/from\s+['"]node:|import\(\s*['"]node:|require\(/);
+      for (const m of text.matchAll(/from\s+'(\.{1,2}\/[^']+)\.js'/g)) visit(join(file, '..', `${m[1]}.ts`));
+    };
+    visit('index.ts');
+    expect(seen.size).toBeGreaterThan(10);
+    expect([...seen].some((f) => f.startsWith('threads'))).toBe(false);
+    expect(readdirSync(src)).toContain('threads.ts');
+  });
+});
