@@ -333,6 +333,9 @@ async function main(): Promise<void> {
   };
   const list = <T extends string>(name: string) => arg(name)?.split(',') as T[] | undefined;
   const quick = args.includes('--quick');
+  // --threads N: seqgrad's large GEMMs on N threads (@seqgrad/autograd/threads), for every seqgrad peer.
+  const threads = Number(arg('--threads') ?? 1);
+  if (threads > 1) (await import('@seqgrad/autograd/threads')).enableGemmThreads(threads);
   if (args.includes('--soak')) {
     const steps = Number(arg('--soak') ?? 1000) || 1000;
     const soak = runSoak((list<LayerKind>('--layers') ?? ['LSTM'])[0], list('--sizes')?.[0] ?? 'S', steps);
