@@ -1,8 +1,12 @@
 /**
  * `pnpm bench:matmul`: GFLOP/s of C = A·B (square, float32) for the seqgrad GEMM kernels and
  * TensorFlow.js 4.22 (wasm, and cpu at the smaller sizes), all in one process, alternating.
+ * "WASM 2 threads" is the WebAssembly GEMM split between this thread and a worker
+ * (`@seqgrad/autograd/threads`) at every size (threshold 0), to show where splitting pays.
  *
- *   node dist/matmul.js [--sizes 64,128,256] [--budget 1000] [--quick] [--clock wall|cpu]
+ *   node dist/matmul.js [--sizes 64,128,256] [--budget 1000] [--quick] [--clock wall|cpu] [--threads 2]
+ *
+ * (`--threads 1` leaves the threaded column out.)
  *
  * Writes bench/results/matmul.md and matmul.json.
  */
@@ -70,17 +74,29 @@ function tfColumn(backend: 'cpu' | 'wasm', maxN: number): Column {
   };
 }
 
+const threadedColumn = (threads: number) => `WASM ${threads} threads (f32)`;
+
 export interface MatmulRow {
   n: number;
   gflops: Record<string, number | null>;
 }
 
-export async function runMatmul(sizes: number[], budgetMs: number, clock: 'wall' | 'cpu' = 'wall'): Promise<{ columns: string[]; rows: MatmulRow[] }> {
+/** `threads` > 1 adds the column of the WebAssembly GEMM split between that many threads. */
+export async function runMatmul(sizes: number[], budgetMs: number, clock: 'wall' | 'cpu' = 'wall', threads = 1): Promise<{ columns: string[]; rows: MatmulRow[] }> {
   const k = kernels as typeof kernels & { gemmWasm?: GemmKernel };
+  // The threaded kernel goes through kernels.gemm; every other column calls its kernel directly.
+  // Imported only when asked for: the vitest alias of @seqgrad/autograd does not map the subpath.
+  let threaded: Column[] = [];
+  if (threads > 1 && kernels.wasmSimdAvailable()) {
+    const { enableGemmThreads } = await import('@seqgrad/autograd/threads');
+    enableGemmThreads(threads, { minWork: 0 });
+    threaded = [kernelColumn(threadedColumn(threads), kernels.gemm, false, 4096)];
+  }
   const columns: Column[] = [
     kernelColumn('TS before (f32)', gemmBaseline, false, 2048),
     kernelColumn('TS now (f32)', kernels.gemmJs, false, 2048),
     kernelColumn('WASM SIMD (f32)', k.gemmWasm, false, 4096),
+    ...threaded,
     tfColumn('wasm', 4096),
     tfColumn('cpu', 512),
     kernelColumn('TS now (f64)', kernels.gemmJs, true, 1024),
@@ -109,17 +125,19 @@ export async function runMatmul(sizes: number[], budgetMs: number, clock: 'wall'
 export function matmulMarkdown(columns: string[], rows: MatmulRow[], clock: 'wall' | 'cpu' = 'wall'): string {
   const wasm = 'WASM SIMD (f32)';
   const peer = 'TF.js wasm';
+  const threaded = columns.find((c) => /^WASM \d+ threads/.test(c));
   const lines = [
     `GEMM C = A·B, n×n, GFLOP/s (2n³ / median ${clock === 'cpu' ? 'CPU' : 'wall-clock'} time), higher is better. ${machine()}`,
     '',
-    `| n | ${columns.join(' | ')} | WASM / TF.js wasm |`,
-    `|---|${columns.map(() => '---:').join('|')}|---:|`,
+    `| n | ${columns.join(' | ')} | WASM / TF.js wasm |${threaded ? ` ${threaded.replace(' (f32)', '')} / 1 |` : ''}`,
+    `|---|${columns.map(() => '---:').join('|')}|---:|${threaded ? '---:|' : ''}`,
   ];
   for (const r of rows) {
     const cells = columns.map((c) => (r.gflops[c] == null ? '–' : r.gflops[c]!.toFixed(2)));
     const w = r.gflops[wasm];
     const p = r.gflops[peer];
-    lines.push(`| ${r.n} | ${cells.join(' | ')} | ${w && p ? `${(w / p).toFixed(2)}×` : '–'} |`);
+    const t = threaded ? r.gflops[threaded] : undefined;
+    lines.push(`| ${r.n} | ${cells.join(' | ')} | ${w && p ? `${(w / p).toFixed(2)}×` : '–'} |${threaded ? ` ${w && t ? `${(t / w).toFixed(2)}×` : '–'} |` : ''}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -134,7 +152,8 @@ async function main(): Promise<void> {
   const sizes = (arg('--sizes') ?? (quick ? '64,128' : '64,128,256,512,1024,2048')).split(',').map(Number);
   const budget = Number(arg('--budget') ?? (quick ? 100 : 1500));
   const clock = arg('--clock') === 'cpu' ? 'cpu' : 'wall';
-  const { columns, rows } = await runMatmul(sizes, budget, clock);
+  const threads = Number(arg('--threads') ?? 2);
+  const { columns, rows } = await runMatmul(sizes, budget, clock, threads);
   const md = matmulMarkdown(columns, rows, clock);
   console.log('\n' + md);
   const out = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../results/' : './results/', import.meta.url));
