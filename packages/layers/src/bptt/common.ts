@@ -6,25 +6,43 @@ export function alloc(like: FloatArray, n: number): FloatArray {
   return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
-/**
- * σ(v) for a value stored into the caller's arrays: with f32 (float32 arrays) `kernels.sigmoidF32`
- * (within 1 float32 ulp, no Math call), else 1 / (1 + e^−v). The flag is hoisted out of the
- * loop by the caller, so the branch costs nothing per element.
- */
-export function sigmoid(v: number, f32: boolean): number {
-  return f32 ? kernels.sigmoidF32(v) : 1 / (1 + Math.exp(-v));
+const { sigmoidF32, tanhF32 } = kernels;
+
+/** σ(v) in float64 arithmetic, for float64 arrays. */
+function sigmoid64(v: number): number {
+  return 1 / (1 + Math.exp(-v));
 }
 
 /**
- * tanh(v) for a value stored into the caller's arrays: with f32 `kernels.tanhF32`; else
- * e / (e + 2) with e = exp(2v) − 1 (Math.expm1, accurate near 0), within 1 ulp of Math.tanh and a
- * little faster than it in the gate loops (Node 20). v is capped at 20, where tanh is 1 in
+ * tanh(v) in float64: e / (e + 2) with e = exp(2v) − 1 (Math.expm1, accurate near 0), within
+ * 1 ulp of Math.tanh and a little faster than it (Node 20). v is capped at 20, where tanh is 1 in
  * float64, so e never overflows.
  */
-export function tanh(v: number, f32: boolean): number {
-  if (f32) return kernels.tanhF32(v);
+function tanh64(v: number): number {
   const e = Math.expm1(2 * Math.min(v, 20));
   return e / (e + 2);
+}
+
+// The gate activations, one row at a time. Each is a small function with one loop per element
+// type, so V8 inlines the activation into the loop (inside the large cell functions it would
+// be a call per element); float32 arrays use kernels.sigmoidF32 / tanhF32, float64 Math.
+
+/** a[o + j] = σ(a[o + j] + b[bo + j]) for j < n. */
+export function addSigmoidRow(a: FloatArray, o: number, b: FloatArray, bo: number, n: number): void {
+  if (a instanceof Float32Array) for (let j = 0; j < n; j++) a[o + j] = sigmoidF32(a[o + j]! + b[bo + j]!);
+  else for (let j = 0; j < n; j++) a[o + j] = sigmoid64(a[o + j]! + b[bo + j]!);
+}
+
+/** a[o + j] = tanh(a[o + j] + b[bo + j]) for j < n. */
+export function addTanhRow(a: FloatArray, o: number, b: FloatArray, bo: number, n: number): void {
+  if (a instanceof Float32Array) for (let j = 0; j < n; j++) a[o + j] = tanhF32(a[o + j]! + b[bo + j]!);
+  else for (let j = 0; j < n; j++) a[o + j] = tanh64(a[o + j]! + b[bo + j]!);
+}
+
+/** a[o + j] = tanh(a[o + j]) for j < n. */
+export function tanhRow(a: FloatArray, o: number, n: number): void {
+  if (a instanceof Float32Array) for (let j = 0; j < n; j++) a[o + j] = tanhF32(a[o + j]!);
+  else for (let j = 0; j < n; j++) a[o + j] = tanh64(a[o + j]!);
 }
 
 function isFloatArray(a: unknown): a is FloatArray {
@@ -100,13 +118,10 @@ export function scanTimes(B: number, T: number, opts: SeqOptions): Int32Array {
   return times;
 }
 
-/** rows (N, C) += bias (C) on every row. */
+/** rows (N, C) += bias (C) on every row (the broadcasting kernel: WebAssembly SIMD where available). */
 export function addRowBias(a: FloatArray, N: number, C: number, bias: FloatArray | null): void {
   if (!bias) return;
-  for (let r = 0; r < N; r++) {
-    const o = r * C;
-    for (let j = 0; j < C; j++) a[o + j] += bias[j]!;
-  }
+  kernels.binaryBroadcast('add', a, [N, C], a, [N, C], bias, [C]);
 }
 
 /**

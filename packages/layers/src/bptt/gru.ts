@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, sigmoid, tanh } from './common.js';
+import { addRowBias, addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -55,7 +55,6 @@ export function gruForward(
   const resetAfter = opts.resetAfter ?? true;
   if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
   const GH = 3 * H;
-  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // gates (B, T, 3H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM (b_hn stays out with
   // resetAfter: r multiplies it); the step loops add h W_hhᵀ and overwrite each row with its
@@ -85,14 +84,11 @@ export function gruForward(
       const bt = b * T + t;
       const row = bt * GH;
       const hb = b * GH;
+      addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
       for (let j = 0; j < H; j++) {
-        const r = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
-        const z = sigmoid(gates[row + H + j]! + hh[hb + H + j]!, f32);
-        gates[row + j] = r;
-        gates[row + H + j] = z;
         hPrev[bt * H + j] = h[b * H + j]!;
         if (rh) {
-          rh[b * H + j] = r * h[b * H + j]!;
+          rh[b * H + j] = gates[row + j]! * h[b * H + j]!;
           hn[bt * H + j] = rh[b * H + j]!;
         }
       }
@@ -106,18 +102,19 @@ export function gruForward(
       const row = bt * GH;
       const hb = b * GH;
       for (let j = 0; j < H; j++) {
-        const r = gates[row + j]!;
-        const z = gates[row + H + j]!;
         // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
         const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
-        let n: number;
         if (resetAfter) {
           hn[bt * H + j] = hnv;
-          n = tanh(gates[row + 2 * H + j]! + r * hnv, f32);
+          gates[row + 2 * H + j] += gates[row + j]! * hnv;
         } else {
-          n = tanh(gates[row + 2 * H + j]! + hnv, f32);
+          gates[row + 2 * H + j] += hnv;
         }
-        gates[row + 2 * H + j] = n;
+      }
+      tanhRow(gates, row + 2 * H, H); // n in place
+      for (let j = 0; j < H; j++) {
+        const z = gates[row + H + j]!;
+        const n = gates[row + 2 * H + j]!;
         const v = (1 - z) * n + z * h[b * H + j]!;
         h[b * H + j] = v;
         output[bt * H + j] = v;

@@ -1,5 +1,5 @@
 import { kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, sigmoid, tanh } from './common.js';
+import { addRowBias, addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
@@ -66,7 +66,6 @@ export function lstmForward(
   checkOptional(fn, 'c0', c0, [B, H]);
   const proj = S !== H || (dims.P ?? 0) > 0;
   const GH = 4 * H;
-  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
@@ -95,28 +94,28 @@ export function lstmForward(
       const row = bt * GH;
       const hb = b * GH;
       for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
-      // The activations in place, one short loop per function (i and f are one block): small
-      // loop bodies that V8 inlines and the CPU overlaps.
-      for (let j = 0; j < 2 * H; j++) gates[row + j] = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
-      for (let j = 2 * H; j < 3 * H; j++) gates[row + j] = tanh(gates[row + j]! + hh[hb + j]!, f32);
-      for (let j = 3 * H; j < GH; j++) gates[row + j] = sigmoid(gates[row + j]! + hh[hb + j]!, f32);
+      // i, f (one block), g, o: activations in place, a row at a time
+      addSigmoidRow(gates, row, hh, hb, 2 * H);
+      addTanhRow(gates, row + 2 * H, hh, hb + 2 * H, H);
+      addSigmoidRow(gates, row + 3 * H, hh, hb + 3 * H, H);
+      const cb = bt * H;
       for (let j = 0; j < H; j++) {
-        const i = gates[row + j]!;
-        const f = gates[row + H + j]!;
-        const g = gates[row + 2 * H + j]!;
-        const o = gates[row + 3 * H + j]!;
+        // c_t = f ⊙ c_{t−1} + i ⊙ g, its tanh taken over the row below
         const cp = c[b * H + j]!;
-        const cn = f * cp + i * g;
-        const tc = tanh(cn, f32);
-        cPrev[bt * H + j] = cp;
+        const cn = gates[row + H + j]! * cp + gates[row + j]! * gates[row + 2 * H + j]!;
+        cPrev[cb + j] = cp;
         c[b * H + j] = cn;
-        tanhC[bt * H + j] = tc;
+        tanhC[cb + j] = cn;
+      }
+      tanhRow(tanhC, cb, H);
+      for (let j = 0; j < H; j++) {
+        const v = gates[row + 3 * H + j]! * tanhC[cb + j]!;
         if (proj) {
-          mStep![b * H + j] = o * tc;
-          m![bt * H + j] = o * tc;
+          mStep![b * H + j] = v;
+          m![cb + j] = v;
         } else {
-          h[b * H + j] = o * tc;
-          output[bt * H + j] = o * tc;
+          h[b * H + j] = v;
+          output[cb + j] = v;
         }
       }
     }

@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, foldedBias, scanTimes, tanh } from './common.js';
+import { addRowBias, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, foldedBias, scanTimes } from './common.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -51,7 +51,6 @@ export function rnnForward(
     throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
   }
   const relu = nonlinearity === 'relu';
-  const f32 = x instanceof Float32Array;
   const times = scanTimes(B, T, opts);
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
@@ -71,12 +70,18 @@ export function rnnForward(
       if (t < 0) continue;
       const row = (b * T + t) * H;
       const hb = b * H;
+      if (relu) {
+        for (let j = 0; j < H; j++) {
+          const a = hs[row + j]! + hh[hb + j]!;
+          hs[row + j] = a > 0 ? a : 0;
+        }
+      } else {
+        addTanhRow(hs, row, hh, hb, H);
+      }
       for (let j = 0; j < H; j++) {
-        const a = hs[row + j]! + hh[hb + j]!;
-        const v = relu ? (a > 0 ? a : 0) : tanh(a, f32);
+        const v = hs[row + j]!;
         hPrev[row + j] = h[hb + j]!;
         h[hb + j] = v;
-        hs[row + j] = v;
         output[row + j] = v;
       }
     }
