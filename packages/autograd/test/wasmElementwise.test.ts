@@ -95,6 +95,40 @@ describe('WebAssembly elementwise kernel', () => {
     expect(sameBits(results[0]!, results[1]!)).toBe(true);
   });
 
+  test('sum over leading axes (a broadcast gradient): bit-identical to the TypeScript reduction, float32 and float64', () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.integer(),
+      (shape, lead, f64, seed) => {
+        const k = Math.min(lead, shape.length - 1);
+        const reduced = shape.map((_, d) => d < k);
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = values(n, f64, seed);
+        const outLen = shape.slice(k).reduce((a, b) => a * b, 1);
+        const results = [true, false].map((on) => {
+          kernels.setWasmElementwise(on);
+          const out = f64 ? new Float64Array(outLen) : new Float32Array(outLen);
+          kernels.reduce('sum', out, x, shape, reduced);
+          return out;
+        });
+        expect(sameBits(results[0]!, results[1]!)).toBe(true);
+      },
+    ));
+  });
+
+  test('sum over leading axes with rows wider than a chunk, or a 20,000-row column, matches too', () => {
+    for (const shape of [[3, 20_000], [20_000, 1], [700, 33]]) {
+      const n = shape[0]! * shape[1]!;
+      const x = values(n, false, 5);
+      const results = [true, false].map((on) => {
+        kernels.setWasmElementwise(on);
+        const out = new Float32Array(shape[1]!);
+        kernels.reduce('sum', out, x, shape, [true, false]);
+        return out;
+      });
+      expect(sameBits(results[0]!, results[1]!), shape.join('x')).toBe(true);
+    }
+  });
+
   test('lengths at the edges: below the threshold, vector tails, exactly one chunk and one past it', () => {
     for (const n of [1, 3, 255, 256, 257, 259, 16383, 16384, 16385, 8192, 8193, 32769]) {
       for (const f64 of [false, true]) {

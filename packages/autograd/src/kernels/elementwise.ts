@@ -32,7 +32,8 @@ function binaryRun(
 
 /**
  * The WebAssembly SIMD kernel for add/mul/div on equal shapes or against a single value
- * (bit-identical results), or null where WebAssembly SIMD is unavailable; see `setWasmElementwise`.
+ * (bit-identical results), or null where WebAssembly SIMD is unavailable or it is turned off
+ * (`setWasmElementwise`, which also governs the WebAssembly row sum of `reduce`).
  */
 let wasmBinary = createWasmBinary();
 const wasmBinaryBuilt = wasmBinary;
@@ -45,6 +46,11 @@ export function setWasmElementwise(on: boolean): boolean {
   const was = wasmBinary !== null;
   wasmBinary = on ? wasmBinaryBuilt : null;
   return was;
+}
+
+/** Whether the WebAssembly elementwise kernels are in use (see `setWasmElementwise`). */
+export function useWasmElementwise(): boolean {
+  return wasmBinary !== null;
 }
 
 /**

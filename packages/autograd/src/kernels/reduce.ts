@@ -1,4 +1,8 @@
-import type { AnyArray, FloatArray } from './elementwise.js';
+import { createWasmSumRows } from '../wasm/elementwise.js';
+import { type AnyArray, type FloatArray, useWasmElementwise } from './elementwise.js';
+
+/** The WebAssembly sum over leading axes (bit-identical), or null without WebAssembly SIMD. */
+const wasmSumRows = createWasmSumRows();
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -22,6 +26,14 @@ export function reduce(
   out.fill(init);
   if (argOut) argOut.fill(-1);
   if (n === 0) return;
+  // A sum over leading axes only (a broadcast's gradient: (B, C) → (C)): rows added in order.
+  if (op === 'sum' && wasmSumRows && useWasmElementwise() && reduced[0] && !reduced[rank - 1]) {
+    let k = 0;
+    while (k < rank && reduced[k]) k++;
+    let tail = k;
+    while (tail < rank && !reduced[tail]) tail++;
+    if (tail === rank && wasmSumRows(out, x as FloatArray, n / out.length, out.length)) return;
+  }
   const last = shape[rank - 1] ?? 1;
   const lastReduced = rank > 0 && reduced[rank - 1]!;
   const rows = rank === 0 ? 1 : n / last;

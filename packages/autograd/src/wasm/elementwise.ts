@@ -33,6 +33,23 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
+let loaded: { exports: Record<string, unknown>; mem32: Float32Array; mem64: Float64Array } | null | undefined;
+
+/** The module's one instance (compiled on first use), or null without WebAssembly SIMD. */
+function instance(): typeof loaded {
+  if (loaded !== undefined) return loaded;
+  try {
+    if (typeof WebAssembly !== 'object') return (loaded = null);
+    const module = new WebAssembly.Module(decodeBase64(ELEMENTWISE_WASM_BASE64));
+    const exports = new WebAssembly.Instance(module, {}).exports as Record<string, unknown>;
+    const buffer = (exports.memory as { buffer: ArrayBuffer }).buffer;
+    loaded = { exports, mem32: new Float32Array(buffer), mem64: new Float64Array(buffer) };
+  } catch {
+    loaded = null; // no WebAssembly, or no SIMD: the TypeScript loops stay
+  }
+  return loaded;
+}
+
 /** Below this many values the TypeScript loop is as fast as the copies and the call. */
 export const WASM_BINARY_MIN = 256;
 
@@ -44,17 +61,9 @@ export const WASM_BINARY_MIN = 256;
  * (n, bRow): b repeated n / bRow times (bRow must divide n and fit a chunk).
  */
 export function createWasmBinary(): ((op: string, out: FloatArray, a: FloatArray, b: FloatArray, n: number, bRow?: number) => boolean) | null {
-  let exports: Record<string, unknown>;
-  try {
-    if (typeof WebAssembly !== 'object') return null;
-    const module = new WebAssembly.Module(decodeBase64(ELEMENTWISE_WASM_BASE64));
-    exports = new WebAssembly.Instance(module, {}).exports as Record<string, unknown>;
-  } catch {
-    return null; // no WebAssembly, or no SIMD: the TypeScript loops stay
-  }
-  const buffer = (exports.memory as { buffer: ArrayBuffer }).buffer;
-  const mem32 = new Float32Array(buffer);
-  const mem64 = new Float64Array(buffer);
+  const inst = instance();
+  if (!inst) return null;
+  const { exports, mem32, mem64 } = inst;
   const table = (t: 'f32' | 'f64') => {
     const k = {} as Record<WasmBinaryOp, Kernels>;
     for (const op of ['add', 'mul', 'div'] as const) {
@@ -104,6 +113,38 @@ export function createWasmBinary(): ((op: string, out: FloatArray, a: FloatArray
       }
       out.set(mem.subarray(0, m), i);
     }
+    return true;
+  };
+}
+
+/**
+ * Builds the WebAssembly row sum, or null without WebAssembly SIMD: out (cols) += the sum of the
+ * rows × cols values of x, row after row, in x's element type: the same additions in the same
+ * order as the TypeScript reduction over leading axes, so bit-identical. Returns false (doing
+ * nothing) for mixed or integer arrays, fewer than WASM_BINARY_MIN values, or rows wider than a chunk.
+ */
+export function createWasmSumRows(): ((out: FloatArray, x: FloatArray, rows: number, cols: number) => boolean) | null {
+  const inst = instance();
+  if (!inst) return null;
+  const { exports, mem32, mem64 } = inst;
+  const f32 = exports.add_rows_f32 as (rows: number, cols: number) => void;
+  const f64 = exports.add_rows_f64 as (rows: number, cols: number) => void;
+  return (out, x, rows, cols) => {
+    if (rows * cols < WASM_BINARY_MIN) return false;
+    const is64 = out instanceof Float64Array;
+    if (is64 ? !(x instanceof Float64Array) : !(out instanceof Float32Array && x instanceof Float32Array)) return false;
+    const chunk = B_AREA / (is64 ? 8 : 4);
+    if (cols > chunk) return false;
+    const mem: FloatArray = is64 ? mem64 : mem32;
+    const kernel = is64 ? f64 : f32;
+    const rowsPerChunk = Math.floor(chunk / cols);
+    mem.set(out, chunk); // the accumulator row, in b's area
+    for (let r = 0; r < rows; r += rowsPerChunk) {
+      const m = Math.min(rowsPerChunk, rows - r);
+      mem.set(x.subarray(r * cols, (r + m) * cols), 0);
+      kernel(m, cols);
+    }
+    out.set(mem.subarray(chunk, chunk + cols));
     return true;
   };
 }

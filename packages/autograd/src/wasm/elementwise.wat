@@ -1,6 +1,6 @@
 ;; WebAssembly SIMD elementwise kernels for seqgrad: a ⊙ b for ⊙ in add, mul, div over
 ;; float32 (f32x4) and float64 (f64x2), with both operands full arrays or one of them a single
-;; value. These are IEEE operations, so every result equals the TypeScript loop's
+;; value, and rows folded into one accumulator row (with add: a sum over leading axes). These are IEEE operations, so every result equals the TypeScript loop's
 ;; bit for bit (float32: the double result of two float32 values, rounded to float32, is the
 ;; correctly rounded float32 operation).
 ;;
@@ -73,6 +73,34 @@
         ({T}.store (local.get $p) ({T}.{OP} (local.get $s) ({T}.load (local.get $p))))
         (local.set $p (i32.add (local.get $p) (i32.const {ES})))
         (br $l))))
+
+  ;; acc[j] = acc[j] {OP} a[r·cols + j] for r < rows, j < cols, row after row (acc at byte 65536,
+  ;; the rows at byte 0): with add, the sum over leading axes that a broadcast's gradient needs.
+  (func (export "{OP}_rows_{T}") (param $rows i32) (param $cols i32)
+    (local $r i32) (local $p i32) (local $q i32) (local $rowEnd i32) (local $vend i32) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $cols) (i32.const {LOG})))
+    (block $rdone
+      (loop $rl
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $q (i32.const 65536))
+        (local.set $rowEnd (i32.add (local.get $p) (local.get $bytes)))
+        (local.set $vend (i32.add (local.get $p) (i32.and (local.get $bytes) (i32.const -16))))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+            (v128.store (local.get $q) ({V}.{OP} (v128.load (local.get $q)) (v128.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $v)))
+        (block $sdone
+          (loop $s
+            (br_if $sdone (i32.ge_u (local.get $p) (local.get $rowEnd)))
+            ({T}.store (local.get $q) ({T}.{OP} ({T}.load (local.get $q)) ({T}.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (i32.const {ES})))
+            (local.set $q (i32.add (local.get $q) (i32.const {ES})))
+            (br $s)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rl))))
 
   ;; TEMPLATE-END
 )
