@@ -139,10 +139,7 @@ export function foldedBias(p: CellParams, foldH: number): FloatArray | null {
 /** Sums the rows of a (N, C) into a new (C) array (a bias gradient: one pass over all steps). */
 export function columnSums(a: FloatArray, N: number, C: number): FloatArray {
   const out = alloc(a, C);
-  for (let r = 0; r < N; r++) {
-    const o = r * C;
-    for (let j = 0; j < C; j++) out[j] += a[o + j]!;
-  }
+  kernels.reduce('sum', out, a, [N, C], [true, false]);
   return out;
 }
 
