@@ -4,17 +4,16 @@
  * `enableGemmThreads(2)` starts one worker thread and installs, through `setGemmKernel`, a GEMM
  * that splits every large product between the calling thread and the worker; products below
  * `GEMM_THREADS_MIN_WORK` multiply-adds keep the kernel that was active before. The API stays
- * synchronous: the caller stages each block into a shared `WebAssembly.Memory`, wakes the worker
- * with `Atomics.notify`, computes its own share, and blocks in `Atomics.wait` until the worker's
- * share is done. The worker is `unref()`ed, so it never keeps a process alive.
+ * synchronous: the caller copies each block into a shared `WebAssembly.Memory` (the worker cannot
+ * read the caller's arrays), publishes it with `Atomics.notify`, works on it too, and waits in
+ * `Atomics.wait` until it is done. The worker is `unref()`ed, so it never keeps a process alive.
  *
- * How a product is split (the same GotoBLAS blocking as the single-threaded kernel): for each
- * block of columns of C and KC-deep slice of K, the caller copies the op(B) block, then row
- * chunks of op(A) and of C, into the shared memory; each thread packs what it needs into its own
- * area and runs the register-tiled kernel over a disjoint part of the C chunk, by rows when
- * M ≥ N, else by columns (so a thread never packs the larger operand twice); the caller copies
- * the C chunk back. Every element of C is computed by exactly the same sequence of operations as
- * in the single-threaded kernel, so results are bit-identical to `kernels.gemmWasm`.
+ * How a product is split (threadsPool.ts): into jobs of the single-threaded kernel's GotoBLAS
+ * blocking (column block × row chunk × KC slice of K), run as a pipeline with double-buffered
+ * staging areas; within a job, the threads claim 64-row blocks (or column ranges when M < N) from
+ * one counter, so a worker the OS has not scheduled does fewer of them. Every element of C is
+ * computed by the same operations as in the single-threaded kernel, so results are bit-identical
+ * to `kernels.gemmWasm`.
  *
  * Browsers: this entry point imports `node:worker_threads` and is not for browsers. A browser port
  * would need a cross-origin-isolated page (SharedArrayBuffer) and could not block the main thread
@@ -25,11 +24,13 @@ import { GemmThreadPool, MAX_THREADS } from './threadsPool.js';
 import { WASM_MIN_WORK, wasmSimdAvailable } from './wasm/gemm.js';
 
 /**
- * Smallest M·N·K for which the threaded GEMM splits a product; smaller ones go to the kernel
- * that was active before `enableGemmThreads`. Chosen from `pnpm bench:matmul` and the recurrent
- * shapes of the fused layers on a 2-core machine (docs/performance.md, "Using the second core").
+ * Smallest M·N·K for which the threaded GEMM splits a product (2²², e.g. 32 × 512 × 256, about
+ * 0.15 ms on one core); smaller ones go to the kernel that was active before `enableGemmThreads`.
+ * On the 2-core reference machine, split products of 2²¹ measured from 0.6× to 1.5× the single
+ * thread, of 2²² from 1.0× to 1.4× and of 2²³ (the LSTM's recurrent 32 × 1024 × 256) 1.3–1.6×
+ * (docs/performance.md, "Using the second core").
  */
-export const GEMM_THREADS_MIN_WORK = 1 << 21;
+export const GEMM_THREADS_MIN_WORK = 1 << 22;
 
 /** Options of `enableGemmThreads`. */
 export interface GemmThreadsOptions {

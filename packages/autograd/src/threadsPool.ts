@@ -164,6 +164,7 @@ export class GemmThreadPool {
   private seq = 0;
   private group = 0;
   private stopped = false;
+  private lost: string | null = null;
 
   /**
    * Starts `threads - 1` workers (unref()ed). A call that waits longer than `timeoutMs` for the
@@ -194,7 +195,9 @@ export class GemmThreadPool {
         workerData: { module, memory, base: PAGE + t * PRIVATE_BYTES, port: port2 },
         transferList: [port2],
       });
-      worker.on('error', (e) => this.errors.push(`worker ${t}: ${String(e)}`));
+      // Reported by Node asynchronously, so only seen by a later call (in its timeout message).
+      worker.on('error', (e) => (this.lost ??= `worker ${t} threw ${String(e)}`));
+      worker.on('exit', (code) => (this.lost ??= this.stopped ? null : `worker ${t} exited with code ${code}`));
       worker.unref();
       port1.unref();
       this.workers.push({ worker, port: port1 });
@@ -237,8 +240,10 @@ export class GemmThreadPool {
     const es = f64 ? 8 : 4;
     const nr = f64 ? 4 : 8; // register-tile columns
     const ncThread = f64 ? 256 : 512; // columns one thread can pack (its BPACK holds KC of them)
-    // By rows when M ≥ N (each thread packs a job's B block once); by columns otherwise (each item
-    // packs its columns of B and the few rows of A), with n times wider column blocks.
+    // By rows when M ≥ N (64-row items; each thread packs a job's B block once); by columns
+    // otherwise, with n times wider column blocks cut into 2n items, each packing its columns of B
+    // and all rows of A (so few and wide: 8 items per job measured slower than a single thread on
+    // 64 × 512 × 2048).
     const byRows = M >= N;
     const ncJob = byRows ? ncThread : n * ncThread;
     const what = `gemm (${n} threads, M=${M} N=${N} K=${K})`;
@@ -273,7 +278,7 @@ export class GemmThreadPool {
       else stage(mem, A, aOff + k0 * lda + i0, lda, kc, mc, a / es);
       if (k0 === 0 && beta !== 0) stage(mem, C, cOff + i0 * ldc + j0, ldc, mc, nc, c / es, ncPad);
       return {
-        f64, byRows, step: byRows ? MC : Math.min(ncThread, nr * Math.max(8, Math.ceil(nc / nr / (4 * n)))),
+        f64, byRows, step: byRows ? MC : Math.min(ncThread, nr * Math.max(8, Math.ceil(nc / nr / (2 * n)))),
         rows: mc, cols: nc, depth: kc,
         a, ars: transA ? es : kc * es, acs: transA ? mc * es : es,
         b, brs: transB ? es : nc * es, bcs: transB ? kc * es : es,
@@ -348,7 +353,7 @@ export class GemmThreadPool {
         this.onTimeout();
         throw new Error(
           `${what}: the worker threads did not finish their share within ${this.timeoutMs} ms ` +
-            `(${Atomics.load(ctl, DONE)} of ${items} items done${this.errors.length ? `; ${this.errors.join('; ')}` : ''}); ` +
+            `(${Atomics.load(ctl, DONE)} of ${items} items done${this.lost ? `; ${this.lost}` : ''}); ` +
             'threads are disabled, the single-threaded GEMM is back in place',
         );
       }
