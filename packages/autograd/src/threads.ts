@@ -27,7 +27,7 @@ import { WASM_MIN_WORK, wasmSimdAvailable } from './wasm/gemm.js';
  * Smallest M·N·K for which the threaded GEMM splits a product (2²², e.g. 32 × 512 × 256, about
  * 0.15 ms on one core); smaller ones go to the kernel that was active before `enableGemmThreads`.
  * On the 2-core reference machine, split products of 2²¹ measured from 0.6× to 1.5× the single
- * thread, of 2²² from 1.0× to 1.4× and of 2²³ (the LSTM's recurrent 32 × 1024 × 256) 1.3–1.6×
+ * thread, of 2²² from 1.0× to 1.4× and of 2²³ (the LSTM's recurrent 32 × 1024 × 256) 1.1–1.6×
  * (docs/performance.md, "Using the second core").
  */
 export const GEMM_THREADS_MIN_WORK = 1 << 22;
