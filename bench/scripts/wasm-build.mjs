@@ -1,0 +1,58 @@
+// What the WebAssembly build scripts share: expanding a .wat template, assembling with wabt,
+// and writing (or with --check, comparing) the generated TypeScript file that carries the
+// module as base64 and the SHA-256 of its source.
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import wabtInit from 'wabt';
+
+/**
+ * The source with its TEMPLATE-BEGIN … TEMPLATE-END part repeated once per entry of `variants`,
+ * each `{NAME}` placeholder replaced by the entry's value.
+ */
+export function expandTemplate(file, source, variants) {
+  const begin = source.indexOf(';; TEMPLATE-BEGIN');
+  const end = source.indexOf(';; TEMPLATE-END');
+  if (begin < 0 || end < begin) throw new Error(`${file}: TEMPLATE-BEGIN / TEMPLATE-END markers missing`);
+  const template = source.slice(begin, end);
+  return source.slice(0, begin) +
+    variants.map((v) => template.replace(/\{(\w+)\}/g, (m, key) => {
+      if (!(key in v)) throw new Error(`${file}: unknown placeholder ${m}`);
+      return v[key];
+    })).join('\n') +
+    source.slice(end);
+}
+
+const wabt = await wabtInit();
+
+/** Assembles WAT text with wabt (features as wabt names them: simd, threads). */
+export function assemble(file, text, features) {
+  const parsed = wabt.parseWat(file, text, features);
+  parsed.resolveNames();
+  parsed.validate(features);
+  const { buffer } = parsed.toBinary({ log: false, write_debug_names: false });
+  parsed.destroy();
+  return buffer;
+}
+
+export const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+
+/** A module's bytes as a TypeScript string expression of 100-character base64 lines. */
+export const base64Lines = (buffer) =>
+  (Buffer.from(buffer).toString('base64').match(/.{1,100}/g) ?? []).map((l) => `  '${l}'`).join(' +\n');
+
+/** Writes `text` to `target`, or with --check on the command line exits 1 if that would change the file. */
+export function writeGenerated(target, text, summary) {
+  let current = '';
+  try { current = readFileSync(target, 'utf8'); } catch {}
+  const name = target.split('/').pop();
+  if (process.argv.includes('--check')) {
+    if (current !== text) {
+      console.error(`${target} is out of date: run pnpm build:wasm`);
+      process.exit(1);
+    }
+    console.log(`${name} is up to date`);
+  } else {
+    writeFileSync(target, text);
+    console.log(`wrote ${target} (${summary})`);
+  }
+}
