@@ -9,6 +9,7 @@
  */
 import type { FloatArray } from '../kernels/gemm.js';
 import { ELEMENTWISE_WASM_BASE64 } from './elementwiseBytes.generated.js';
+import { decodeBase64 } from './gemm.js';
 
 // The few WebAssembly JS API members used here (the project's lib is ES2022, without DOM).
 declare const WebAssembly: {
@@ -25,13 +26,6 @@ interface Kernels { vv: Kernel; vs: ScalarKernel; sv: ScalarKernel }
 
 /** Byte offset of b's area; a's area (also the result) starts at 0. */
 const B_AREA = 65536;
-
-function decodeBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 let loaded: { exports: Record<string, unknown>; mem32: Float32Array; mem64: Float64Array } | null | undefined;
 
