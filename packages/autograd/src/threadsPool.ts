@@ -34,8 +34,11 @@ const KC = 256;
 const MC = 64;
 /** Most threads a pool takes (its memory grows with the count). */
 export const MAX_THREADS = 16;
-// How long a thread polls for the next job, or the caller for the last items, before it sleeps in
-// Atomics.wait: a futex round trip measured 13–70 µs here, a polled hand-over under 1 µs.
+// How long a thread polls for the next job, or the caller for the last items, at most, before it
+// sleeps in Atomics.wait: a futex round trip measured 13–70 µs here, a polled hand-over under 1 µs.
+// Each thread adapts its own budget: halved when what it waited for came later than SPIN_MS (the
+// other thread was busy or not scheduled: polling would only take the core from it), doubled back
+// when it came sooner.
 const SPIN_MS = 0.2;
 
 // Control words (Int32 indices). CLAIM = (job sequence number << 16) | next unclaimed item, or -1
@@ -105,12 +108,15 @@ try {
 } catch (e) {
   report(e); // the caller instantiated the same module, so this does not happen; if it did, the caller runs every item
 }
+let spin = ${SPIN_MS};
 while (wasm) {
   const seen = work(wasm, ctl, alpha, state, report);
   if (seen < 0) break;
-  const until = performance.now() + ${SPIN_MS};
-  while (Atomics.load(ctl, ${CLAIM}) === seen && performance.now() < until);
+  const t0 = performance.now();
+  while (Atomics.load(ctl, ${CLAIM}) === seen && performance.now() - t0 < spin);
+  if (Atomics.load(ctl, ${CLAIM}) !== seen) continue;
   Atomics.wait(ctl, ${CLAIM}, seen);
+  spin = performance.now() - t0 < ${SPIN_MS} ? Math.min(${SPIN_MS}, 2 * spin + 0.01) : spin / 2;
 }
 `;
 
@@ -165,6 +171,8 @@ export class GemmThreadPool {
   private group = 0;
   private stopped = false;
   private lost: string | null = null;
+  /** This thread's polling budget while it waits for the workers' last items (see SPIN_MS). */
+  private spinMs = SPIN_MS;
 
   /**
    * Starts `threads - 1` workers (unref()ed). A call that waits longer than `timeoutMs` for the
@@ -340,9 +348,10 @@ export class GemmThreadPool {
     const ctl = this.ctl;
     if (callerWorks) work(this.main, ctl, this.alpha, this.state, (e) => this.errors.push(`calling thread: ${String(e)}`));
 
-    const spinUntil = performance.now() + SPIN_MS;
-    while (Atomics.load(ctl, DONE) !== items && performance.now() < spinUntil);
-    const deadline = performance.now() + this.timeoutMs;
+    const t0 = performance.now();
+    while (Atomics.load(ctl, DONE) !== items && performance.now() - t0 < this.spinMs);
+    if (Atomics.load(ctl, DONE) === items) return this.checkErrors(what);
+    const deadline = t0 + this.timeoutMs;
     for (;;) {
       const done = Atomics.load(ctl, DONE);
       if (done === items) break;
@@ -358,7 +367,13 @@ export class GemmThreadPool {
         );
       }
     }
-    if (ctl[ERROR] !== 0) {
+    this.spinMs = performance.now() - t0 < SPIN_MS ? Math.min(SPIN_MS, 2 * this.spinMs + 0.01) : this.spinMs / 2;
+    this.checkErrors(what);
+  }
+
+  /** Throws, naming `what` and the first error, if an item of the finished job failed. */
+  private checkErrors(what: string): void {
+    if (this.ctl[ERROR] !== 0) {
       for (const [t, w] of this.workers.entries()) {
         for (let m = receiveMessageOnPort(w.port); m; m = receiveMessageOnPort(w.port)) this.errors.push(`worker ${t + 1}: ${String(m.message)}`);
       }
