@@ -7,11 +7,13 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 // test run never depends on a stale dist/. Subprocess tests (the CLI) use the built dist/.
 export default defineConfig({
   resolve: {
-    alias: {
-      '@seqgrad/autograd': src('autograd'),
-      '@seqgrad/layers': src('layers'),
-      '@seqgrad/optim': src('optim'),
-    },
+    // Exact names (a plain prefix alias would turn '@seqgrad/autograd/threads' into a path under index.ts).
+    alias: [
+      { find: /^@seqgrad\/autograd\/threads$/, replacement: fileURLToPath(new URL('./packages/autograd/src/threads.ts', import.meta.url)) },
+      { find: /^@seqgrad\/autograd$/, replacement: src('autograd') },
+      { find: /^@seqgrad\/layers$/, replacement: src('layers') },
+      { find: /^@seqgrad\/optim$/, replacement: src('optim') },
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts', 'bench/test/**/*.test.ts'],
