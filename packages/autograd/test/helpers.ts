@@ -119,3 +119,14 @@ export function distinct(values: ArrayLike<number>, gap = 1e-3): boolean {
 export function f64(data: NestedArray, requiresGrad = false): Tensor {
   return tensor(data, { dtype: 'float64', requiresGrad });
 }
+
+/** `len` deterministic values in [−0.5, 0.5) (a linear congruential stream from `seed`), float32 or float64. */
+export function filled(len: number, f64: boolean, seed: number): Float32Array | Float64Array {
+  const a = f64 ? new Float64Array(len) : new Float32Array(len);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}

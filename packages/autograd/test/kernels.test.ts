@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { kernels } from '@seqgrad/autograd';
+import { filled } from './helpers.js';
 
 type FloatArray = kernels.FloatArray;
 type GemmKernel = kernels.GemmKernel;
@@ -27,15 +28,6 @@ interface GemmCase {
   C: FloatArray;
 }
 
-function filled(len: number, f64: boolean, seed: number): FloatArray {
-  const a = f64 ? new Float64Array(len) : new Float32Array(len);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
 
 function makeCase(
   f64: boolean, transA: boolean, transB: boolean, M: number, N: number, K: number,

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -10,6 +9,8 @@ import { kernels } from '@seqgrad/autograd';
 // '@seqgrad/autograd/threads' subpath: the tests import the source; the subprocess tests use it by name.
 import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '../src/threads.js';
 import { GemmThreadPool, type GemmJob } from '../src/threadsPool.js';
+import { buildProject } from '../../../tests/setup/build.js';
+import { filled } from './helpers.js';
 
 type FloatArray = kernels.FloatArray;
 type GemmKernel = kernels.GemmKernel;
@@ -17,15 +18,6 @@ type GemmKernel = kernels.GemmKernel;
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const wasm = kernels.gemmWasm!;
 
-function filled(len: number, f64: boolean, seed: number): FloatArray {
-  const a = f64 ? new Float64Array(len) : new Float32Array(len);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
 
 interface Case {
   f64: boolean; transA: boolean; transB: boolean; M: number; N: number; K: number;
@@ -209,34 +201,6 @@ describe('GemmThreadPool', () => {
 });
 
 describe('gemm on threads, as a package', () => {
-  /** Builds packages/autograd/dist (a no-op when up to date), taking turns with the CLI tests' builds. */
-  function buildAutograd(): void {
-    const lock = join(tmpdir(), 'seqgrad-cli-build.lock');
-    const start = Date.now();
-    for (;;) {
-      try {
-        mkdirSync(lock);
-        break;
-      } catch {
-        let age = 0;
-        try {
-          age = Date.now() - statSync(lock).mtimeMs;
-        } catch {
-          continue;
-        }
-        if (age > 180_000) rmSync(lock, { recursive: true, force: true });
-        if (Date.now() - start > 240_000) throw new Error(`waited 4 minutes for ${lock}`);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-      }
-    }
-    try {
-      const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/autograd'], { cwd: root, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`tsc -b packages/autograd failed:\n${r.stdout}${r.stderr}`);
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
-  }
-
   /** Runs an ES module with node from the repository root (where @seqgrad/autograd resolves to the built dist/). */
   function runModule(source: string): { status: number | null; out: string; ms: number } {
     const t0 = Date.now();
@@ -245,7 +209,7 @@ describe('gemm on threads, as a package', () => {
   }
 
   test('enableGemmThreads: a process that enabled threads and used them exits by itself, within seconds', () => {
-    buildAutograd();
+    buildProject('packages/autograd');
     const { status, out, ms } = runModule(`
       import { kernels } from '@seqgrad/autograd';
       import { enableGemmThreads, gemmThreads } from '@seqgrad/autograd/threads';
@@ -261,7 +225,7 @@ describe('gemm on threads, as a package', () => {
   });
 
   test('docs: the "Using the second core" example of docs/performance.md runs in node', () => {
-    buildAutograd();
+    buildProject('packages/autograd');
     const doc = readFileSync(join(root, 'docs/performance.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## Using the second core'));
     const example = /```js\n([\s\S]*?)\n```/.exec(section)?.[1];
