@@ -118,10 +118,17 @@ export function scanTimes(B: number, T: number, opts: SeqOptions): Int32Array {
   return times;
 }
 
-/** rows (N, C) += bias (C) on every row (the broadcasting kernel: WebAssembly SIMD where available). */
-export function addRowBias(a: FloatArray, N: number, C: number, bias: FloatArray | null): void {
-  if (!bias) return;
-  kernels.binaryBroadcast('add', a, [N, C], a, [N, C], bias, [C]);
+/**
+ * The input projection of every step at once, (N, GH) = x W_ihᵀ + b_ih + b_hh for x (N, I): one
+ * GEMM and one bias pass (the broadcasting kernel: WebAssembly SIMD where available), with b_hh
+ * folded into the first `foldH` columns only (see `foldedBias`).
+ */
+export function inputProjection(p: CellParams, x: FloatArray, N: number, I: number, GH: number, foldH: number): FloatArray {
+  const out = alloc(x, N * GH);
+  kernels.gemm(false, true, N, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, out, 0, GH);
+  const bias = foldedBias(p, foldH);
+  if (bias) kernels.binaryBroadcast('add', out, [N, GH], out, [N, GH], bias, [GH]);
+  return out;
 }
 
 /**
@@ -129,7 +136,7 @@ export function addRowBias(a: FloatArray, N: number, C: number, bias: FloatArray
  * the two biases simply add (all of them but the GRU's n block with resetAfter, where r
  * multiplies b_hn). Null without biases. One bias pass over x W_ihᵀ then serves both.
  */
-export function foldedBias(p: CellParams, foldH: number): FloatArray | null {
+function foldedBias(p: CellParams, foldH: number): FloatArray | null {
   if (!p.biasIh || !p.biasHh) return null;
   const bias = p.biasIh.slice();
   for (let j = 0; j < foldH; j++) bias[j] += p.biasHh[j]!;

@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, tanhRow } from './common.js';
+import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -59,9 +59,7 @@ export function gruForward(
   // gates (B, T, 3H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM (b_hn stays out with
   // resetAfter: r multiplies it); the step loops add h W_hhᵀ and overwrite each row with its
   // activations r, z, n, the gates of the cache.
-  const gates = alloc(x, B * T * GH);
-  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, gates, 0, GH);
-  addRowBias(gates, B * T, GH, foldedBias(p, resetAfter ? 2 * H : GH));
+  const gates = inputProjection(p, x, B * T, I, GH, resetAfter ? 2 * H : GH);
   const bhh = resetAfter ? p.biasHh : null;
   const h = alloc(x, B * H);
   if (h0) h.set(h0);

@@ -1,5 +1,5 @@
 import { kernels } from '@seqgrad/autograd';
-import { addRowBias, addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, foldedBias, scanTimes, tanhRow } from './common.js';
+import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './rnn.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 
@@ -69,9 +69,7 @@ export function lstmForward(
   const times = scanTimes(B, T, opts);
   // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
-  const gates = alloc(x, B * T * GH);
-  kernels.gemm(false, true, B * T, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, gates, 0, GH);
-  addRowBias(gates, B * T, GH, foldedBias(p, GH));
+  const gates = inputProjection(p, x, B * T, I, GH, GH);
   const h = alloc(x, B * S);
   if (h0) h.set(h0);
   const c = alloc(x, B * H);

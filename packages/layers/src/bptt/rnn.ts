@@ -1,5 +1,5 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addRowBias, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, foldedBias, scanTimes } from './common.js';
+import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, inputProjection, scanTimes } from './common.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -54,9 +54,7 @@ export function rnnForward(
   const times = scanTimes(B, T, opts);
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
-  const hs = alloc(x, B * T * H);
-  kernels.gemm(false, true, B * T, H, I, 1, x, 0, I, p.weightIh, 0, I, 0, hs, 0, H);
-  addRowBias(hs, B * T, H, foldedBias(p, H));
+  const hs = inputProjection(p, x, B * T, I, H, H);
   const h = alloc(x, B * H);
   if (h0) h.set(h0);
   const hh = alloc(x, B * H);
@@ -164,23 +162,16 @@ export function finishGrads(
   kernels.gemm(true, false, I, GH, N, 1, x, 0, I, dGi, 0, GH, 0, dWeightIhT, 0, GH);
   const dWeightHhT = alloc(x, S * GH);
   kernels.gemm(true, false, S, GH, N, 1, hPrev, 0, S, dGh, 0, GH, 0, dWeightHhT, 0, GH);
-  const dWeightIh = transpose(dWeightIhT, I, GH);
-  const dWeightHh = transpose(dWeightHhT, S, GH);
+  const dWeightIh = alloc(x, GH * I);
+  kernels.permuteCopy(dWeightIh, dWeightIhT, [I, GH], [1, 0]);
+  const dWeightHh = alloc(x, GH * S);
+  kernels.permuteCopy(dWeightHh, dWeightHhT, [S, GH], [1, 0]);
   const hasBias = p.biasIh !== null && p.biasIh !== undefined;
   const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
   // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).
   const dBiasHh = dBiasIh && (dGh === dGi ? dBiasIh.slice() : columnSums(dGh, N, GH));
   const out: SeqGrads = { dx, dh0, dWeightIh, dWeightHh, dBiasIh, dBiasHh, dGates: dGi };
   if (dHidden) out.dHidden = dHidden;
-  return out;
-}
-
-/** The transpose (cols, rows) of a (rows, cols) array, as a new array. */
-function transpose(a: FloatArray, rows: number, cols: number): FloatArray {
-  const out = alloc(a, rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  }
   return out;
 }
 
