@@ -15,7 +15,10 @@ const types = [
   { T: 'f64', V: 'f64x2', ES: '8', LOG: '3' },
 ];
 const ops = ['add', 'mul', 'div']; // the BinaryOps with a gradient that are not comparisons (sub is add of neg)
-const expanded = expandTemplate('elementwise.wat', source, types.flatMap((t) => ops.map((OP) => ({ ...t, OP }))));
+// TEMPLATE: once per element type and operation; ROWS (the row sum): once per element type.
+const expanded = expandTemplate(
+  'elementwise.wat', expandTemplate('elementwise.wat', source, types.flatMap((t) => ops.map((OP) => ({ ...t, OP })))), types, 'ROWS',
+);
 const buffer = assemble('elementwise.wat', expanded, { simd: true });
 
 const out =

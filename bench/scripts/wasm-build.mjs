@@ -6,13 +6,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
 /**
- * The source with its TEMPLATE-BEGIN … TEMPLATE-END part repeated once per entry of `variants`,
- * each `{NAME}` placeholder replaced by the entry's value.
+ * The source with its `section`-BEGIN … `section`-END part (TEMPLATE by default) repeated once
+ * per entry of `variants`, each `{NAME}` placeholder replaced by the entry's value.
  */
-export function expandTemplate(file, source, variants) {
-  const begin = source.indexOf(';; TEMPLATE-BEGIN');
-  const end = source.indexOf(';; TEMPLATE-END');
-  if (begin < 0 || end < begin) throw new Error(`${file}: TEMPLATE-BEGIN / TEMPLATE-END markers missing`);
+export function expandTemplate(file, source, variants, section = 'TEMPLATE') {
+  const begin = source.indexOf(`;; ${section}-BEGIN`);
+  const end = source.indexOf(`;; ${section}-END`);
+  if (begin < 0 || end < begin) throw new Error(`${file}: ${section}-BEGIN / ${section}-END markers missing`);
   const template = source.slice(begin, end);
   return source.slice(0, begin) +
     variants.map((v) => template.replace(/\{(\w+)\}/g, (m, key) => {

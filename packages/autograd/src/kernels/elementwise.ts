@@ -31,26 +31,26 @@ function binaryRun(
 }
 
 /**
- * The WebAssembly SIMD kernel for add/mul/div on equal shapes or against a single value
- * (bit-identical results), or null where WebAssembly SIMD is unavailable or it is turned off
- * (`setWasmElementwise`, which also governs the WebAssembly row sum of `reduce`).
+ * The WebAssembly SIMD kernel for add/mul/div on equal shapes, against a single value or a row
+ * (bit-identical results), or null where WebAssembly SIMD is unavailable.
  */
-let wasmBinary = createWasmBinary();
-const wasmBinaryBuilt = wasmBinary;
+const wasmBinary = createWasmBinary();
+/** Whether the WebAssembly elementwise kernels run: this one and the row sum of `reduce`. */
+let wasmOn = wasmBinary !== null;
 
 /**
- * Turns the WebAssembly elementwise kernel off (false) or back on (true, where available);
- * returns whether it was on. For tests and benchmarks: results are the same either way.
+ * Turns the WebAssembly elementwise kernels off (false) or back on (true, where available);
+ * returns whether they were on. For tests and benchmarks: results are the same either way.
  */
 export function setWasmElementwise(on: boolean): boolean {
-  const was = wasmBinary !== null;
-  wasmBinary = on ? wasmBinaryBuilt : null;
+  const was = wasmOn;
+  wasmOn = on && wasmBinary !== null;
   return was;
 }
 
 /** Whether the WebAssembly elementwise kernels are in use (see `setWasmElementwise`). */
 export function useWasmElementwise(): boolean {
-  return wasmBinary !== null;
+  return wasmOn;
 }
 
 /**
@@ -62,7 +62,7 @@ export function binaryBroadcast(
 ): void {
   const n = out.length;
   if (n === 0) return;
-  if (wasmBinary && (a.length === n || b.length === n) && wasmBinary(op, out as FloatArray, a as FloatArray, b as FloatArray, n, rowLength(bShape, outShape))) return;
+  if (wasmOn && (a.length === n || b.length === n) && wasmBinary!(op, out as FloatArray, a as FloatArray, b as FloatArray, n, rowLength(bShape, outShape))) return;
   if (a.length === n && b.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 1, n);
   if (b.length === 1 && a.length === n) return binaryRun(op, out, 0, a, 0, 1, b, 0, 0, n);
   if (a.length === 1 && b.length === n) return binaryRun(op, out, 0, a, 0, 0, b, 0, 1, n);
@@ -163,15 +163,8 @@ export function unary(op: UnaryOp, out: FloatArray, x: AnyArray): void {
       else for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]!);
       break;
     case 'sigmoid':
-      if (out instanceof Float32Array) {
-        for (let i = 0; i < n; i++) out[i] = sigmoidF32(x[i]!);
-        break;
-      }
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        if (v >= 0) out[i] = 1 / (1 + Math.exp(-v));
-        else { const e = Math.exp(v); out[i] = e / (1 + e); }
-      }
+      if (out instanceof Float32Array) for (let i = 0; i < n; i++) out[i] = sigmoidF32(x[i]!);
+      else for (let i = 0; i < n; i++) out[i] = sigmoidScalar(x[i]!);
       break;
     case 'relu': for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = v > 0 ? v : 0; } break;
     case 'reluMask': for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? 1 : 0; break;

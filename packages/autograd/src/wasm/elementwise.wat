@@ -6,8 +6,9 @@
 ;;
 ;; This file is a template. `pnpm build:wasm` (bench/scripts/build-wasm-elementwise.mjs)
 ;; expands the part between TEMPLATE-BEGIN and TEMPLATE-END once per element type and
-;; operation, assembles the module with wabt and writes elementwiseBytes.generated.ts next to
-;; this file; a test checks that file is up to date. Placeholders: {T} scalar type, {V} vector
+;; operation and the part between ROWS-BEGIN and ROWS-END once per element type, assembles
+;; the module with wabt and writes elementwiseBytes.generated.ts next to this file; a test
+;; checks that file is up to date. Placeholders: {T} scalar type, {V} vector
 ;; shape, {ES} element bytes, {LOG} log2 of element bytes, {OP} operation.
 ;;
 ;; The JavaScript side (elementwise.ts) copies up to CHUNK values of a into the area at byte 0 and
@@ -74,9 +75,13 @@
         (local.set $p (i32.add (local.get $p) (i32.const {ES})))
         (br $l))))
 
-  ;; acc[j] = acc[j] {OP} a[r·cols + j] for r < rows, j < cols, row after row (acc at byte 65536,
-  ;; the rows at byte 0): with add, the sum over leading axes that a broadcast's gradient needs.
-  (func (export "{OP}_rows_{T}") (param $rows i32) (param $cols i32)
+  ;; TEMPLATE-END
+
+  ;; ROWS-BEGIN
+
+  ;; acc[j] = acc[j] + a[r·cols + j] for r < rows, j < cols, row after row (acc at byte 65536,
+  ;; the rows at byte 0): the sum over leading axes that a broadcast's gradient needs.
+  (func (export "add_rows_{T}") (param $rows i32) (param $cols i32)
     (local $r i32) (local $p i32) (local $q i32) (local $rowEnd i32) (local $vend i32) (local $bytes i32)
     (local.set $bytes (i32.shl (local.get $cols) (i32.const {LOG})))
     (block $rdone
@@ -88,19 +93,19 @@
         (block $vdone
           (loop $v
             (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
-            (v128.store (local.get $q) ({V}.{OP} (v128.load (local.get $q)) (v128.load (local.get $p))))
+            (v128.store (local.get $q) ({V}.add (v128.load (local.get $q)) (v128.load (local.get $p))))
             (local.set $p (i32.add (local.get $p) (i32.const 16)))
             (local.set $q (i32.add (local.get $q) (i32.const 16)))
             (br $v)))
         (block $sdone
           (loop $s
             (br_if $sdone (i32.ge_u (local.get $p) (local.get $rowEnd)))
-            ({T}.store (local.get $q) ({T}.{OP} ({T}.load (local.get $q)) ({T}.load (local.get $p))))
+            ({T}.store (local.get $q) ({T}.add ({T}.load (local.get $q)) ({T}.load (local.get $p))))
             (local.set $p (i32.add (local.get $p) (i32.const {ES})))
             (local.set $q (i32.add (local.get $q) (i32.const {ES})))
             (br $s)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rl))))
 
-  ;; TEMPLATE-END
+  ;; ROWS-END
 )
