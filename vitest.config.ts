@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@seqgrad\/autograd$/, replacement: src('autograd') },
       { find: /^@seqgrad\/layers$/, replacement: src('layers') },
       { find: /^@seqgrad\/optim$/, replacement: src('optim') },
+      { find: /^@seqgrad\/io$/, replacement: src('io') },
     ],
   },
   test: {
