@@ -14,7 +14,7 @@ function markdownFiles(): string[] {
   const files = [join(root, 'README.md')];
   const docs = join(root, 'docs');
   if (existsSync(docs)) {
-    for (const f of readdirSync(docs)) if (f.endsWith('.md') && f !== 'CONTRIBUTING-AGENTS.md') files.push(join(docs, f));
+    for (const f of readdirSync(docs)) if (f.endsWith('.md')) files.push(join(docs, f));
   }
   for (const pkg of readdirSync(join(root, 'packages'))) {
     const readme = join(root, 'packages', pkg, 'README.md');
