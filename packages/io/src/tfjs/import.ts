@@ -86,9 +86,10 @@ export function importTfjsLayers(source: TfjsLayersSource, opts: ImportTfjsOptio
         const w = layerWeights(layerName, useBias ? ['kernel', 'bias'] : ['kernel']);
         checkShape(at, 'kernel', w.kernel!, [features, units]);
         if (useBias) checkShape(at, 'bias', w.bias!, [units]);
-        const lin = new Linear(features, units, { bias: useBias });
+        const I = features;
+        const lin = new Linear(I, units, { bias: useBias });
         loads.push(() => {
-          setTransposed(lin.weight, w.kernel!.data, features!, units);
+          setTransposed(lin.weight, w.kernel!.data, I, units);
           if (useBias) lin.bias!.data.set(w.bias!.data);
         });
         specs.push({ layer: lin, activation: activation(at, cfg, 'activation'), name: layerName });
