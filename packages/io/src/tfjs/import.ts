@@ -420,7 +420,8 @@ function linearChain(all: LayerJson[], cfg: Config): { layers: LayerJson[]; outp
     const nodes = l.inbound;
     if (l.className === 'InputLayer') continue;
     if (!Array.isArray(nodes) || nodes.length !== 1 || !Array.isArray(nodes[0]) || nodes[0].length !== 1) {
-      throw new SeqgradError(OP, `${at} is called ${Array.isArray(nodes) ? nodes.length : 0} times or on several inputs; only a linear chain of layers, each called once on one tensor, is supported`);
+      const how = !Array.isArray(nodes) || nodes.length !== 1 ? `is called ${Array.isArray(nodes) ? nodes.length : 0} times` : `takes ${Array.isArray(nodes[0]) ? nodes[0].length : 0} inputs`;
+      throw new SeqgradError(OP, `${at} ${how}; only a linear chain of layers, each called once on one tensor, is supported`);
     }
     const inb = nodes[0][0] as unknown[];
     const [src, node, tensorIndex] = ref(inb, `${at} inbound node`);
