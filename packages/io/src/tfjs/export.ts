@@ -81,8 +81,6 @@ export function exportTfjsLayers(model: KerasModel, opts: ExportTfjsOptions = {}
       },
     };
   }
-  topology.keras_version = 'tfjs-layers 4.22.0';
-  topology.backend = 'tensor_flow.js';
 
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const weightData = new Uint8Array(4 * total);
