@@ -1,6 +1,6 @@
 import { Generator } from '@seqgrad/autograd';
 import { KerasModel, type KerasLayerSpec, type KerasMergeMode, exportTfjsLayers, importTfjsLayers } from '@seqgrad/io';
-import { Embedding, GRU, LSTM, Linear, RNN } from '@seqgrad/layers';
+import { Dropout, Embedding, GRU, LSTM, Linear, RNN } from '@seqgrad/layers';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { expectClose } from '../layers/helpers.js';
@@ -33,6 +33,8 @@ const modelConfig = fc.record({
   layers: fc.array(layerConfig, { minLength: 1, maxLength: 2 }),
   embedding: fc.option(fc.record({ vocab: fc.integer({ min: 2, max: 9 }), dim: fc.integer({ min: 1, max: 4 }) }), { nil: undefined }),
   dense: fc.option(fc.record({ units: fc.integer({ min: 1, max: 4 }), activation: fc.constantFrom('linear', 'relu', 'tanh', 'sigmoid', 'softmax') as fc.Arbitrary<'linear'> }), { nil: undefined }),
+  activation: fc.option(fc.constantFrom('relu', 'tanh', 'sigmoid', 'softmax') as fc.Arbitrary<'relu'>, { nil: undefined }),
+  dropout: fc.boolean(),
   I: fc.integer({ min: 1, max: 4 }),
   T: fc.integer({ min: 1, max: 6 }),
   B: fc.integer({ min: 1, max: 3 }),
@@ -61,7 +63,9 @@ function buildModel(c: ModelConfig, tfjsOnly: boolean): KerasModel {
     });
     features = l.bidirectional && l.mergeMode === 'concat' ? 2 * l.units : l.units;
   });
+  if (c.dropout) specs.push({ layer: new Dropout(0.3) });
   if (c.dense) specs.push({ layer: new Linear(features, c.dense.units, { generator }), activation: c.dense.activation });
+  if (c.activation) specs.push({ activation: c.activation });
   // With returnState somewhere, the model returns the states as well (a functional model).
   const outputs: [number, number][] = [[specs.length - 1, 0]];
   const offset = c.embedding ? 1 : 0;
@@ -115,6 +119,21 @@ describe('exportTfjsLayers: seqgrad models load into TensorFlow.js', () => {
     expect(cfg(after).recurrent_activation).toBe('sigmoid');
     expect(after.weightsManifest[0]!.weights.map((w) => w.shape)).toEqual([[2, 9], [3, 9], [2, 9]]);
     expect(before.weightsManifest[0]!.weights.map((w) => w.shape)).toEqual([[2, 9], [3, 9], [9]]);
+  });
+
+  test('exportTfjsLayers: frozen parameters travel as trainable: false and come back frozen', async () => {
+    const model = new KerasModel([{ layer: new LSTM(2, 3), name: 'enc' }, { layer: new Linear(3, 1), name: 'head' }]);
+    for (const p of model.steps[0]!.kind === 'recurrent' ? model.steps[0]!.module.parameters() : []) p.requiresGrad = false;
+    const { modelJson, artifacts } = exportTfjsLayers(model);
+    const layers = (modelJson.modelTopology.config as { layers: { config: { trainable: boolean } }[] }).layers;
+    expect(layers.map((l) => l.config.trainable)).toEqual([false, true]);
+    const tfModel = await tfl.loadLayersModel(tf.io.fromMemory(artifacts as unknown as tf.io.ModelArtifacts));
+    expect(tfModel.layers.map((l) => l.trainable)).toEqual([false, true]);
+    const back = importTfjsLayers(artifacts);
+    expect(back.namedParameters().map(([n, p]) => [n, p.requiresGrad])).toEqual([
+      ['enc.weight_ih_l0', false], ['enc.weight_hh_l0', false], ['enc.bias_ih_l0', false], ['enc.bias_hh_l0', false],
+      ['head.weight', true], ['head.bias', true],
+    ]);
   });
 
   test('exportTfjsLayers: refuses what Keras layers cannot express, naming it', () => {

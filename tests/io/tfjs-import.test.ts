@@ -49,6 +49,7 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
           embedding: fc.option(fc.record({ vocab: fc.integer({ min: 2, max: 9 }), dim: fc.integer({ min: 1, max: 4 }) }), { nil: undefined }),
           dense: fc.option(fc.record({ units: fc.integer({ min: 1, max: 4 }), activation: fc.constantFrom('linear', 'relu', 'tanh', 'sigmoid', 'softmax') }), { nil: undefined }),
           activation: fc.option(fc.constantFrom('relu', 'tanh', 'sigmoid', 'softmax'), { nil: undefined }),
+          dropout: fc.boolean(),
           I: fc.integer({ min: 1, max: 4 }),
           T: fc.integer({ min: 1, max: 6 }),
           B: fc.integer({ min: 1, max: 3 }),
@@ -66,6 +67,7 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
             const layer = tfjsRecurrent(l, last ? l.returnSequences : true, {}, k === 0 && !c.embedding ? first : {});
             model.add(layer as tfl.layers.Layer);
           });
+          if (c.dropout) model.add(tfl.layers.dropout({ rate: 0.4 }));
           if (c.dense) model.add(tfl.layers.dense({ units: c.dense.units, activation: c.dense.activation }));
           if (c.activation) model.add(tfl.layers.activation({ activation: c.activation }));
           randomizeWeights(model, c.seed);
