@@ -1,9 +1,9 @@
 import { sum } from '@seqgrad/autograd';
-import { importTfjsLayers } from '@seqgrad/io';
+import { type TfjsModelArtifacts, importTfjsLayers } from '@seqgrad/io';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { expectClose } from '../layers/helpers.js';
-import { asFiles, randomInput, randomizeWeights, saveArtifacts, tfjsPredict, tfl } from './tfjs-helpers.js';
+import { asFiles, randomInput, randomizeWeights, saveArtifacts, tf, tfjsPredict, tfl } from './tfjs-helpers.js';
 
 /**
  * Models built and saved by TensorFlow.js (CPU backend, float32) load into seqgrad and give
@@ -96,6 +96,23 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
     const [want] = tfjsPredict(model, ids);
     expectClose(seq.forward(ids), want!, TOL, 'int32 ids');
     expectClose(seq.forward(ids.to('float32')), want!, TOL, 'float ids');
+  });
+
+  test('importTfjsLayers: a model saved with its optimizer state loads (the optimizer weights are skipped)', async () => {
+    const model = tfl.sequential();
+    model.add(tfl.layers.simpleRNN({ units: 3, recurrentInitializer: 'glorotUniform', batchInputShape: [null, 4, 2] }));
+    model.add(tfl.layers.dense({ units: 1 }));
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const x = randomInput([3, 4, 2], 7);
+    await model.fit(tf.tensor(Float32Array.from(x.data), [3, 4, 2]), tf.zeros([3, 1]), { epochs: 1, verbose: 0 });
+    let artifacts: TfjsModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      artifacts = a as unknown as TfjsModelArtifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }), { includeOptimizer: true });
+    expect(artifacts!.weightSpecs.some((w) => w.group === 'optimizer')).toBe(true);
+    const [want] = tfjsPredict(model, x);
+    expectClose(importTfjsLayers(artifacts!).forward(x), want!, TOL, 'with optimizer state');
   });
 
   test('importTfjsLayers: parameters arrive under the Keras layer names and train', async () => {

@@ -5,6 +5,8 @@ export interface TfjsWeightSpec {
   name: string;
   shape: number[];
   dtype: 'float32';
+  /** 'optimizer' for an optimizer's state (`model.save(..., { includeOptimizer: true })`), which is skipped on import. */
+  group?: 'model' | 'optimizer';
 }
 
 /** One group of a `weightsManifest`: the shards `paths` hold the `weights` back to back. */
@@ -78,8 +80,12 @@ function parseJson(text: string | Uint8Array | Record<string, unknown>): Record<
   return parsed;
 }
 
-/** Checks one manifest entry; returns its byte length. Nothing is allocated here. */
-function checkSpec(v: unknown, where: string): TfjsWeightSpec & { bytes: number } {
+/**
+ * Checks one manifest entry; returns its byte length and whether it is skipped (an
+ * optimizer's state: its size still counts, its values are not the model's). Nothing is
+ * allocated here.
+ */
+function checkSpec(v: unknown, where: string): TfjsWeightSpec & { bytes: number; skip: boolean } {
   if (!isObject(v)) throw new SeqgradError(OP, `${where} must be an object`);
   const { name, shape, dtype } = v;
   if (typeof name !== 'string' || name === '') throw new SeqgradError(OP, `${where}.name must be a non-empty string`);
@@ -89,18 +95,21 @@ function checkSpec(v: unknown, where: string): TfjsWeightSpec & { bytes: number 
   if (v.quantization !== undefined && v.quantization !== null) {
     throw new SeqgradError(OP, `weight '${name}' is quantized (${JSON.stringify(v.quantization)}); only float32 weights are supported`);
   }
-  if (dtype !== 'float32') throw new SeqgradError(OP, `weight '${name}' has dtype ${JSON.stringify(dtype)}; only float32 weights are supported`);
+  const skip = v.group === 'optimizer';
+  if (dtype !== 'float32' && !(skip && dtype === 'int32')) {
+    throw new SeqgradError(OP, `weight '${name}' has dtype ${JSON.stringify(dtype)}; only float32 weights are supported`);
+  }
   let n = 1;
   for (const d of shape as number[]) {
     n *= d;
     if (n > MAX_ELEMENTS) throw new SeqgradError(OP, `weight '${name}' of shape ${fmt(shape as number[])} is larger than ${MAX_ELEMENTS} elements`);
   }
-  return { name, shape: [...(shape as number[])], dtype, bytes: 4 * n };
+  return { name, shape: [...(shape as number[])], dtype: 'float32', bytes: 4 * n, skip };
 }
 
 interface Group {
   what: string;
-  specs: (TfjsWeightSpec & { bytes: number })[];
+  specs: (TfjsWeightSpec & { bytes: number; skip: boolean })[];
   shards: Uint8Array[];
 }
 
@@ -166,6 +175,7 @@ export function readTfjsSource(source: TfjsLayersSource): { topology: Record<str
       throw new SeqgradError(OP, `${g.what} holds ${have} bytes but its weights [${list}] need ${need} bytes (float32)${have < need ? ': the shard is truncated' : ''}`);
     }
     for (const w of g.specs) {
+      if (w.skip) continue;
       if (seen.has(w.name)) throw new SeqgradError(OP, `weight '${w.name}' appears twice in the manifest`);
       seen.add(w.name);
     }
@@ -178,6 +188,10 @@ export function readTfjsSource(source: TfjsLayersSource): { topology: Record<str
     const view = new DataView(all.buffer, all.byteOffset, all.byteLength);
     let offset = 0;
     for (const w of g.specs) {
+      if (w.skip) {
+        offset += w.bytes;
+        continue;
+      }
       const out = new Float32Array(w.bytes / 4);
       for (let i = 0; i < out.length; i++, offset += 4) out[i] = view.getFloat32(offset, true);
       weights.set(w.name, { shape: w.shape, data: out });
