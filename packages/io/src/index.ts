@@ -7,4 +7,4 @@
 // ONNX
 
 // TensorFlow.js / Keras layers format
-export {};
+export * from './tfjs/index.js';
