@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from '../../packages/cli/src/safetensors.js';
+import { Tensor } from '@seqgrad/autograd';
+import { loadSafetensors, saveSafetensors } from '@seqgrad/io';
 import { bin, buildCli, root, seqgrad, tmp } from './helpers.js';
 
 // Every test runs the built bin as a subprocess, at tiny sizes.
@@ -85,17 +86,17 @@ describe.concurrent('seqgrad: bad input', () => {
     const dir = tmp();
     const out = join(dir, 'ck.safetensors');
     expect((await seqgrad(['train', ...tinyCharlm, '--steps', '2', '--out', out])).code).toBe(0);
-    const file = decodeSafetensors(readFileSync(out));
+    const file = loadSafetensors(readFileSync(out));
     const w = file.tensors.get('rnn.weight_hh_l0')!;
     // Same number of values, another shape: the model's (24, 8) becomes (8, 24).
-    file.tensors.set('rnn.weight_hh_l0', { ...w, shape: [w.shape[1]!, w.shape[0]!] });
+    file.tensors.set('rnn.weight_hh_l0', new Tensor(w.data, [w.shape[1]!, w.shape[0]!]));
     const bad = join(dir, 'reshaped.safetensors');
-    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
-    expectOneLineError(await seqgrad(['sample', '--checkpoint', bad]), /tensor 'rnn\.weight_hh_l0' has shape \[8, 24\] in the file but \[24, 8\] in the model/);
+    writeFileSync(bad, saveSafetensors(file.tensors, file.metadata));
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', bad]), /tensor 'rnn\.weight_hh_l0' has shape \[8,24\] in the file but the config \(hidden 8, 1 layer\(s\)\) makes \[24,8\]/);
 
     file.tensors.set('rnn.weight_hh_l0', w);
     file.tensors.delete('head.bias');
-    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
+    writeFileSync(bad, saveSafetensors(file.tensors, file.metadata));
     expectOneLineError(await seqgrad(['train', ...tinyCharlm, '--resume', '--out', bad]), /tensor 'head\.bias' .*missing/);
   });
 
@@ -114,8 +115,8 @@ describe('seqgrad train / sample', () => {
     const r = await seqgrad(['train', ...tinyCharlm, '--steps', '20', '--checkpoint-every', '5', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/step 20: held-out loss [\d.]+, accuracy [\d.]+%, [\d.]+ bits\/char/);
-    const ck = decodeSafetensors(readFileSync(out));
-    expect(ck.metadata.format).toBe('seqgrad.checkpoint.v1');
+    const ck = loadSafetensors(readFileSync(out));
+    expect(ck.metadata.format).toBe('seqgrad.checkpoint.v2');
     expect(ck.metadata.step).toBe('20');
     // PyTorch's parameter names.
     expect([...ck.tensors.keys()].filter((k) => !k.startsWith('optimizer.')).sort()).toEqual(
@@ -155,7 +156,7 @@ describe('seqgrad train / sample', () => {
     });
     expect(interrupted.code, interrupted.stderr).toBe(130);
     expect(interrupted.stderr).toMatch(/SIGINT: stopped at step \d+; checkpoint written/);
-    const step = Number(decodeSafetensors(readFileSync(cut)).metadata.step);
+    const step = Number(loadSafetensors(readFileSync(cut)).metadata.step);
     expect(step).toBeGreaterThanOrEqual(5);
     expect(step).toBeLessThan(600);
 
@@ -173,7 +174,7 @@ describe('seqgrad train / sample', () => {
     const cell = `tests/cli/fixtures/${file}`;
     const r = await seqgrad(['train', '--task', 'adding', '--cell', cell, '--hidden', '5', '--batch', '4', '--seq-len', '6', '--steps', '5', '--progress', 'none', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect([...decodeSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
+    expect([...loadSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
     const g = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
     expect(g.code, g.stdout + g.stderr).toBe(0);
     expect(g.stdout).toMatch(/checkBptt .*skipped/);

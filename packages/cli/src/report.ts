@@ -93,7 +93,8 @@ function curveSpec(runs: RunResult[], field: 'loss' | 'accuracy' | 'gradNorm', t
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'training step' },
         y: { field: 'value', type: 'quantitative', title, scale: log ? { type: 'log' } : { domain: [0, 1] } },
-        color: { field: 'cell', type: 'nominal', title: 'cell', scale: { domain: ['rnn', 'lstm', 'gru'] } },
+        // The legend lists the cells that ran, in the order given (custom cells by their name).
+        color: { field: 'cell', type: 'nominal', title: 'cell', scale: { domain: [...new Set(runs.map((r) => r.cell))] } },
         strokeDash: { field: 'clipping', type: 'nominal', title: 'clipping' },
         detail: { field: 'clipping', type: 'nominal' },
       },
