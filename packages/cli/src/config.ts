@@ -124,6 +124,10 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const CONFIG_KEYS = [
+  'task', 'cell', 'cellSha256', 'hidden', 'layers', 'bidirectional', 'steps', 'batch', 'lr', 'clip', 'seed', 'seqLen', 'delay', 'symbols', 'embed', 'forgetBias', 'text', 'textSha256', 'vocab',
+];
+
 /**
  * Reads a checkpoint's config field by field (types, ranges, the vocabulary) and returns it as
  * a TrainConfig; anything else is a one-line error naming the field.
@@ -140,6 +144,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string): Tr
     if (typeof v !== 'string' || !pattern.test(v)) throw bad(field, `is ${JSON.stringify(v)?.slice(0, 80)}, not ${pattern.source}`);
     return v;
   };
+  const unknown = Object.keys(raw).filter((k) => !CONFIG_KEYS.includes(k));
+  if (unknown.length) throw bad(unknown[0]!.slice(0, 40), 'is not a setting seqgrad writes');
   const task = raw.task;
   if (typeof task !== 'string' || !(TASK_NAMES as readonly string[]).includes(task)) throw bad('task', `is ${JSON.stringify(task)?.slice(0, 40)}, not one of ${TASK_NAMES.join(', ')}`);
   const cellSha256 = raw.cellSha256 === undefined ? undefined : str('cellSha256', /^[0-9a-f]{64}$/);
