@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CliError } from './errors.js';
 import { type ProgressHandle, type ProgressMode, createProgress } from './progress.js';
-import { type RunResult, renderReport, resultRows, textTable } from './report.js';
+import { type RunResult, markdownTable, renderReport, resultRows, textTable } from './report.js';
 import { type RunEvent, type RunSpec, executeRun, runLabel } from './run.js';
 import { TASK_DEFAULTS, type TaskName, makeTask } from './tasks.js';
 import { SIGNAL_EXIT, readText } from './train.js';
@@ -205,7 +205,7 @@ function writeReportFile(path: string, content: string): void {
 }
 
 /** `seqgrad report`: renders report.html again from an experiment's results.json. */
-export async function reportCommand(file: string, opts: { out: string | null }): Promise<void> {
+export async function reportCommand(file: string, opts: { out: string | null; markdown?: boolean }): Promise<void> {
   let data: { command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
   let bytes: Uint8Array;
   try {
@@ -224,6 +224,10 @@ export async function reportCommand(file: string, opts: { out: string | null }):
   // JSON has no NaN: a diverged run's numbers come back as null.
   const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
   const runs = data.runs.map((r) => ({ ...r, finalLoss: num(r.finalLoss), finalAccuracy: num(r.finalAccuracy), bitsPerChar: r.bitsPerChar === undefined ? undefined : num(r.bitsPerChar) }));
+  if (opts.markdown) {
+    process.stdout.write(`${markdownTable(resultRows(runs))}\n`);
+    return;
+  }
   const html = await renderReport({
     title: 'seqgrad experiment: RNN vs LSTM vs GRU', command: data.command ?? 'seqgrad experiment', settings: data.settings ?? {}, tasks: data.tasks ?? {},
     runs, totalSeconds: data.totalSeconds ?? 0,

@@ -163,6 +163,7 @@ export function buildProgram(): Command {
     .description("render report.html again from an experiment's results.json (after changing the plots, or to move a report)")
     .argument('<results.json>', 'the results.json an experiment wrote')
     .addOption(new Option('--out <dir>', 'where to write report.html').default(null, "the results file's directory"))
+    .addOption(new Option('--markdown', 'print the results table as Markdown (as docs/cli.md quotes it) instead of writing report.html').default(false))
     .action(async (file, opts) => (await import('./experiment.js')).reportCommand(file, opts));
 
   for (const cmd of program.commands) {

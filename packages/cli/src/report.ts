@@ -166,6 +166,12 @@ export function textTable(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
+/** The same rows as a Markdown table (docs/cli.md quotes one). */
+export function markdownTable(rows: string[][]): string {
+  const line = (r: string[]) => `| ${r.join(' | ')} |`;
+  return [line(rows[0]!), line(rows[0]!.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
+}
+
 /** Renders every plot and returns the self-contained report HTML. */
 export async function renderReport(input: ReportInput): Promise<string> {
   const plots: { id: string; caption: string; spec: TopLevelSpec }[] = [
