@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Tensor } from '@seqgrad/autograd';
 import { loadSafetensors, saveSafetensors } from '@seqgrad/io';
@@ -178,6 +178,79 @@ describe('seqgrad train / sample', () => {
     const g = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
     expect(g.code, g.stdout + g.stderr).toBe(0);
     expect(g.stdout).toMatch(/checkBptt .*skipped/);
+  });
+});
+
+/** Runs `seqgrad <args>` and sends `signal` once stderr matches `when`. */
+function interrupt(args: string[], signal: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe.concurrent('seqgrad train: signals, custom cells and texts', () => {
+  test.each([['SIGTERM', 143], ['SIGHUP', 129]] as const)('train: %s writes a checkpoint and exits with status %i', async (signal, status) => {
+    const out = join(tmp(), 'ck.safetensors');
+    const r = await interrupt(['train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--batch', '2', '--seq-len', '4', '--steps', '100000', '--checkpoint-every', '100000', '--progress', 'lines', '--log-every', '1', '--out', out], signal, /step 3\//);
+    expect(r.code, r.stderr).toBe(status);
+    expect(r.stderr).toMatch(new RegExp(`${signal}: stopped at step \\d+; checkpoint written`));
+    expect(Number(loadSafetensors(readFileSync(out)).metadata.step)).toBeGreaterThanOrEqual(3);
+    // The lock is released and no temporary file is left.
+    expect(readdirSync(dirname(out))).toEqual(['ck.safetensors']);
+  });
+
+  test('train: a second trainer of the same --out is refused while the first runs', async () => {
+    const out = join(tmp(), 'ck.safetensors');
+    const first = spawn(process.execPath, [bin, 'train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--batch', '2', '--seq-len', '4', '--steps', '100000', '--progress', 'lines', '--log-every', '1', '--out', out], { cwd: root });
+    await new Promise<void>((resolve) => first.stderr.on('data', (d) => /step 1\//.test(String(d)) && resolve()));
+    const second = await seqgrad(['train', '--task', 'adding', '--steps', '2', '--progress', 'none', '--out', out]);
+    first.kill('SIGINT');
+    await new Promise((r) => first.on('close', r));
+    expectOneLineError(second, new RegExp(`--out ${out}: another process \\(pid ${first.pid}\\) is writing this file`));
+  });
+
+  test('train: a custom cell resumes bit for bit when its module is given again', async () => {
+    const dir = tmp();
+    const cell = 'examples/cells/mgu.mjs';
+    const args = ['train', '--task', 'echo', '--cell', cell, '--hidden', '4', '--batch', '4', '--seq-len', '6', '--delay', '2', '--steps', '300', '--checkpoint-every', '1000'];
+    const whole = await seqgrad([...args, '--out', join(dir, 'full.safetensors'), '--progress', 'none']);
+    expect(whole.code, whole.stderr).toBe(0);
+    const cut = join(dir, 'cut.safetensors');
+    const stopped = await interrupt([...args, '--out', cut, '--progress', 'lines', '--log-every', '1'], 'SIGINT', /step 5\//);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const config = JSON.parse(loadSafetensors(readFileSync(cut)).metadata.config!);
+    // Recorded by name and hash: no path to import.
+    expect(config.cell).toBe('mgu');
+    expect(config.cellSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(config)).not.toContain('/');
+    const resumed = await seqgrad(['train', '--resume', '--out', cut, '--cell', cell, '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(cut), readFileSync(join(dir, 'full.safetensors')))).toBe(0);
+  });
+
+  test('train: a text without "t", "h" or "e" trains and samples from a prompt of its own characters', async () => {
+    const dir = tmp();
+    const text = join(dir, 'abc.txt');
+    writeFileSync(text, 'abc cab bca acb '.repeat(10));
+    const out = join(dir, 'lm.safetensors');
+    const r = await seqgrad(['train', ...tinyCharlm, '--steps', '3', '--text', text, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sample: "abc /m);
+    const config = JSON.parse(loadSafetensors(readFileSync(out)).metadata.config!);
+    expect(config.text).toBe('abc.txt');
+    expect(config.textSha256).toMatch(/^[0-9a-f]{64}$/);
+    const resumed = await seqgrad(['train', '--resume', '--out', out, '--text', text, '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
   });
 });
 
