@@ -98,9 +98,38 @@ export async function loadCellFactory(path: string, expectSha256?: string, expec
     if (!(cell instanceof RecurrentCell)) {
       throw new CliError(`--cell ${path}: the factory did not return a RecurrentCell (extend layers.RecurrentCell from the library it is given)`);
     }
+    checkStepState(cell, i, `--cell ${path}`);
     return cell;
   };
   return { factory, name: cellNameOf(path), sha256: hash, path: abs };
+}
+
+/**
+ * Runs one step of a cell on zeros (batch 2, no gradient) and checks that the state it returns
+ * has exactly the keys of `stateSizes`, each of shape [B, size], so a cell returning H+1
+ * columns is refused by name here rather than failing later inside a Linear.
+ */
+export function checkStepState(cell: RecurrentCell, inputSize: number, where: string): void {
+  const B = 2;
+  const sizes = cell.stateSizes as Record<string, number>;
+  let next: Record<string, unknown>;
+  try {
+    next = autograd.noGrad(() => cell.step(autograd.zeros([B, inputSize], { dtype: cell.dtype }), cell.initialState(B))) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`${where}: step(x[${B},${inputSize}], state) failed: ${(err as Error).message?.split('\n')[0]}`);
+  }
+  const want = Object.keys(sizes);
+  const got = next && typeof next === 'object' ? Object.keys(next) : [];
+  if (want.length !== got.length || want.some((k) => !got.includes(k))) {
+    throw new CliError(`${where}: step returned a state with keys {${got.join(', ')}} but stateSizes has {${want.join(', ')}}`);
+  }
+  for (const k of want) {
+    const t = next[k];
+    const shape = t instanceof autograd.Tensor ? t.shape : null;
+    if (!shape || shape.length !== 2 || shape[0] !== B || shape[1] !== sizes[k]) {
+      throw new CliError(`${where}: step returned state ${k}${shape ? `[${shape.join(',')}]` : ` (not a Tensor)`} for a batch of ${B}, but stateSizes.${k} is ${sizes[k]}, so it must be [${B},${sizes[k]}]`);
+    }
+  }
 }
 
 /** A built-in composed cell by its CLI name: RNNCell (tanh), LSTMCell or GRUCell. */
