@@ -5,6 +5,7 @@
 // safetensors and module checkpoints
 
 // ONNX
+export * from './onnx/index.js';
 
 // TensorFlow.js / Keras layers format
 export {};

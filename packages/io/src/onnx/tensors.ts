@@ -18,10 +18,16 @@ export function tensorDims(op: string, what: string, t: TensorProtoMsg): number[
   return dims;
 }
 
-function toInt32(op: string, what: string, values: ArrayLike<number>): Int32Array {
+/**
+ * Integer data as int32. 64-bit values clamp to the int32 range: ONNX graphs use ±2⁶³−1 as
+ * "to the end" in Slice bounds, which clip identically; any real index or dimension past 2³¹
+ * could not address a seqgrad tensor anyway.
+ */
+function toInt32(op: string, what: string, values: ArrayLike<number>, clamp64 = false): Int32Array {
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
+    let v = values[i]!;
+    if (clamp64) v = Math.min(2147483647, Math.max(-2147483648, v));
     if (!(v >= -2147483648 && v <= 2147483647)) {
       throw new SeqgradError(op, `${what} holds ${v}, outside the int32 range seqgrad uses for integer tensors`);
     }
@@ -80,7 +86,7 @@ export function decodeTensor(op: string, what: string, t: TensorProtoMsg): Tenso
             : type === DataType.INT8 ? v.getInt8(o)
             : v.getUint8(o);
         }
-        return new Tensor(toInt32(op, what, vals), dims);
+        return new Tensor(toInt32(op, what, vals, type === DataType.INT64 || type === DataType.UINT64), dims);
       }
     }
   }
@@ -98,7 +104,7 @@ export function decodeTensor(op: string, what: string, t: TensorProtoMsg): Tenso
   }
   if (type === DataType.FLOAT) return new Tensor(Float32Array.from(values), dims);
   if (type === DataType.DOUBLE) return new Tensor(Float64Array.from(values), dims);
-  return new Tensor(toInt32(op, what, values), dims);
+  return new Tensor(toInt32(op, what, values, type === DataType.INT64 || type === DataType.UINT64), dims);
 }
 
 /** Encodes a seqgrad tensor as a TensorProto with raw little-endian data; int32 as INT32 unless `asInt64`. */
