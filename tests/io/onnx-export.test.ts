@@ -1,0 +1,127 @@
+import { Generator, Tensor, manualSeed, noGrad, randint, randn, tensor } from '@seqgrad/autograd';
+import { Activation, exportOnnx, importOnnx } from '@seqgrad/io';
+import {
+  Dropout, Embedding, GRU, GRUCell, LSTM, LayerNorm, Linear, Module, RNN, type RNNBase, Recurrent, Sequential, Stacked,
+} from '@seqgrad/layers';
+import { fc, test as propTest } from '@fast-check/vitest';
+import { describe, expect, test } from 'vitest';
+// The CLI's model from source: its built dist would bring a second copy of @seqgrad/layers.
+import { SequenceModel } from '../../packages/cli/src/model.js';
+import { runOrt, toOrt } from './ort.js';
+
+function maxDiff(a: Tensor, b: Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
+  return m;
+}
+
+type Kind = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' | 'gru_cho';
+
+function build(kind: Kind, I: number, H: number, opts: { numLayers: number; bidirectional: boolean; batchFirst: boolean; bias: boolean; seed: number }): RNNBase {
+  const o = { ...opts, generator: new Generator(opts.seed) };
+  if (kind === 'lstm') return new LSTM(I, H, o);
+  if (kind === 'gru' || kind === 'gru_cho') return new GRU(I, H, { ...o, resetAfter: kind === 'gru' });
+  return new RNN(I, H, { ...o, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
+}
+
+describe('exportOnnx: recurrent layers in ONNX Runtime', () => {
+  propTest.prop([
+    fc.constantFrom<Kind>('rnn_tanh', 'rnn_relu', 'lstm', 'gru', 'gru_cho'),
+    fc.record({
+      I: fc.integer({ min: 1, max: 5 }), H: fc.integer({ min: 1, max: 6 }), B: fc.integer({ min: 1, max: 4 }), T: fc.integer({ min: 1, max: 7 }),
+      numLayers: fc.integer({ min: 1, max: 3 }), bidirectional: fc.boolean(), batchFirst: fc.boolean(), bias: fc.boolean(),
+      useLengths: fc.boolean(), useState: fc.boolean(), seed: fc.integer({ min: 0, max: 1000 }),
+    }),
+  ])('exportOnnx: a random RNN/LSTM/GRU agrees with ONNX Runtime to 1e-5 (cell, layers, directions, batchFirst, lengths, states)', async (kind, c) => {
+    const m = build(kind, c.I, c.H, c).eval();
+    const gen = new Generator(c.seed + 1);
+    const x = randn(c.batchFirst ? [c.B, c.T, c.I] : [c.T, c.B, c.I], { generator: gen });
+    const lengths = c.useLengths ? tensor(Array.from({ length: c.B }, (_, b) => (b === 0 ? c.T : 1 + ((c.seed + b) % c.T))), { dtype: 'int32' }) : undefined;
+    const LD = c.numLayers * (c.bidirectional ? 2 : 1);
+    const h0 = c.useState ? randn([LD, c.B, c.H], { generator: gen }) : undefined;
+    const c0 = c.useState ? randn([LD, c.B, c.H], { generator: gen }) : undefined;
+    const bytes = exportOnnx(m, x, { lengths: c.useLengths, initialState: c.useState });
+    const feeds: Record<string, ReturnType<typeof toOrt>> = { input: toOrt(x) };
+    if (lengths) feeds.lengths = toOrt(lengths);
+    if (h0) feeds.h0 = toOrt(h0);
+    if (c0 && kind === 'lstm') feeds.c0 = toOrt(c0);
+    const out = await runOrt(bytes, feeds);
+    const ref = noGrad(() => (m as LSTM).forward(x, h0 ? (kind === 'lstm' ? { h: h0, c: c0! } : ({ h: h0 } as never)) : undefined, { lengths }));
+    expect(maxDiff(out.output!, ref.output)).toBeLessThan(1e-5);
+    expect(maxDiff(out.h_n!, ref.h)).toBeLessThan(1e-5);
+    if (kind === 'lstm') expect(maxDiff(out.c_n!, ref.c)).toBeLessThan(1e-5);
+    // seqgrad's importer reads the export back to the same function.
+    const back = importOnnx(bytes).run(Object.fromEntries(Object.entries({ input: x, lengths, h0, c0: kind === 'lstm' ? c0 : undefined }).filter(([, v]) => v)) as Record<string, Tensor>);
+    expect(maxDiff(back.output!, ref.output)).toBeLessThan(1e-5);
+  });
+
+  test('exportOnnx: batch and sequence axes are dynamic (exported at B=2, T=3; run at B=5, T=9)', async () => {
+    manualSeed(3);
+    const m = new GRU(3, 4, { numLayers: 2, bidirectional: true }).eval();
+    const bytes = exportOnnx(m, randn([2, 3, 3]));
+    const x = randn([5, 9, 3]);
+    const out = await runOrt(bytes, { input: toOrt(x) });
+    expect(maxDiff(out.output!, noGrad(() => m.forward(x).output))).toBeLessThan(1e-5);
+  });
+});
+
+describe('exportOnnx: tensor modules', () => {
+  test('exportOnnx: Sequential of Linear, LayerNorm, Dropout and every activation agrees with ONNX Runtime on 2-D and 3-D inputs', async () => {
+    manualSeed(5);
+    const net = new Sequential(
+      new Linear(4, 8), new Activation('tanh'), new LayerNorm(8), new Dropout(0.3), new Linear(8, 6), new Activation('relu'),
+      new Linear(6, 6), new Activation('sigmoid'), new Linear(6, 3, { bias: false }), new Activation('logSoftmax'), new Activation('softmax', -1),
+    ).eval();
+    for (const shape of [[3, 4], [2, 5, 4]]) {
+      const x = randn(shape);
+      const out = await runOrt(exportOnnx(net, x), { input: toOrt(x) });
+      expect(maxDiff(out.output!, noGrad(() => net.forward(x)))).toBeLessThan(1e-5);
+    }
+  });
+
+  test('exportOnnx: Embedding takes int32 token ids', async () => {
+    manualSeed(6);
+    const net = new Sequential(new Embedding(10, 4), new Linear(4, 2));
+    const ids = randint(0, 10, [3, 5]);
+    const out = await runOrt(exportOnnx(net, ids), { input: toOrt(ids) });
+    expect(maxDiff(out.output!, noGrad(() => net.forward(ids)))).toBeLessThan(1e-5);
+  });
+
+  for (const cfg of [
+    { cell: 'lstm', inputKind: 'tokens', readout: 'all', layers: 2, bidirectional: true },
+    { cell: 'gru', inputKind: 'dense', readout: 'last', layers: 1, bidirectional: false },
+    { cell: 'rnn', inputKind: 'tokens', readout: 'last', layers: 2, bidirectional: true },
+  ] as const) {
+    test(`exportOnnx: the CLI's model (${cfg.cell}, ${cfg.inputKind}, readout ${cfg.readout}) agrees with ONNX Runtime`, async () => {
+      const model = new SequenceModel({ ...cfg, hidden: 5, inputSize: 7, outputSize: 3, embed: 4 }, new Generator(9)).eval();
+      const x = cfg.inputKind === 'tokens' ? randint(0, 7, [2, 6], { generator: new Generator(1) }) : randn([2, 6, 7], { generator: new Generator(1) });
+      const bytes = exportOnnx(model, x);
+      const x2 = cfg.inputKind === 'tokens' ? randint(0, 7, [3, 4], { generator: new Generator(2) }) : randn([3, 4, 7], { generator: new Generator(2) });
+      const out = await runOrt(bytes, { input: toOrt(x2) });
+      expect(maxDiff(out.output!, noGrad(() => model.forward(x2)))).toBeLessThan(1e-5);
+    });
+  }
+});
+
+describe('exportOnnx: refusals', () => {
+  test('exportOnnx: a custom cell is refused with its name', () => {
+    class PeepholeCell extends GRUCell {}
+    const layer = new Stacked([new Recurrent(new PeepholeCell(3, 4))]);
+    expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/PeepholeCell.*not exported to ONNX/);
+    const model = new SequenceModel({ cell: 'custom.js', hidden: 4, layers: 1, bidirectional: false, inputKind: 'dense', inputSize: 3, outputSize: 2, readout: 'last', embed: 0 }, new Generator(1), (i, h) => new PeepholeCell(i, h));
+    expect(() => exportOnnx(model, randn([2, 5, 3]))).toThrow(/exportOnnx: rnn\. runs the cell PeepholeCell/);
+  });
+
+  test('exportOnnx: an LSTM with projSize, a module of another kind and a mismatched example are refused', () => {
+    expect(() => exportOnnx(new LSTM(3, 4, { projSize: 2 }), randn([2, 5, 3]))).toThrow(/projSize=2 has no ONNX LSTM equivalent/);
+    class Custom extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    expect(() => exportOnnx(new Custom(), randn([2, 3]))).toThrow(/Custom, which has no ONNX export/);
+    expect(() => exportOnnx(new Linear(3, 2), randn([2, 4]))).toThrow(/exportOnnx: the module does not accept example\[2,4\]/);
+    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { lengths: true })).toThrow(/apply to a bare RNN\/LSTM\/GRU/);
+  });
+});
