@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Tensor, manualSeed } from '@seqgrad/autograd';
+import { Tensor, crossEntropy, manualSeed, reshape } from '@seqgrad/autograd';
+import { Adam } from '@seqgrad/optim';
 import { importOnnx } from '@seqgrad/io';
 import { describe, expect, test } from 'vitest';
 import { runOrt, toOrt } from './ort.js';
@@ -52,4 +53,30 @@ describe('importOnnx: PyTorch exports', () => {
       }
     });
   }
+});
+
+describe('importOnnx: fine-tuning', () => {
+  test('importOnnx: a PyTorch LSTM model keeps its weights as trainable parameters and its loss falls under Adam', () => {
+    manualSeed(11);
+    const { bytes, fixture } = load('emb_lstm');
+    const { module, run } = importOnnx(bytes);
+    const names = module.namedParameters().map(([n]) => n);
+    expect(names).toContain('embedding.weight');
+    expect(names).toContain('head.bias');
+    expect(names.filter((n) => n.endsWith('weight_ih_l0_reverse'))).toHaveLength(2); // two LSTM nodes, bidirectional
+    const tokens = toTensor(fixture.inputs.tokens!);
+    const [B, T] = tokens.shape as [number, number];
+    const target = new Tensor(Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 4), [B * T]);
+    const loss = () => crossEntropy(reshape(run({ tokens }).log_probs!, [B * T, 4]), target);
+    const opt = new Adam(module.parameters(), { lr: 0.05 });
+    const first = loss().item();
+    for (let step = 0; step < 10; step++) {
+      opt.zeroGrad();
+      const l = loss();
+      l.backward();
+      opt.step();
+    }
+    const last = loss().item();
+    expect(last).toBeLessThan(0.7 * first);
+  });
 });

@@ -180,3 +180,21 @@ export function encodeModel(model: ModelMsg): Uint8Array {
 export function decodeModel(bytes: Uint8Array): ModelMsg {
   return ModelProtoType.toObject(ModelProtoType.decode(bytes), { defaults: false, arrays: true, longs: Number }) as ModelMsg;
 }
+
+/**
+ * The ModelProto in `bytes` as a plain object (field names in camelCase, 64-bit integers as
+ * numbers, tensor data as Uint8Array), to inspect or edit a graph before `importOnnx`. No
+ * check beyond the protobuf wire format: `importOnnx` does the validation.
+ *
+ * @example
+ * const model = decodeOnnxModel(bytes);
+ * model.graph!.node!.map((n) => n.opType); // ['Gather', 'Transpose', 'LSTM', …]
+ */
+export function decodeOnnxModel(bytes: Uint8Array): ModelMsg {
+  return decodeModel(bytes);
+}
+
+/** Serializes a ModelProto object (as `decodeOnnxModel` returns) back to bytes. */
+export function encodeOnnxModel(model: ModelMsg): Uint8Array {
+  return encodeModel(model);
+}

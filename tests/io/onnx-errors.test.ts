@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { SeqgradError, Tensor, randn, tensor } from '@seqgrad/autograd';
+import { type OnnxModelProto, decodeOnnxModel, encodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
+import { Linear } from '@seqgrad/layers';
+import { describe, expect, test } from 'vitest';
+
+const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/onnx/${name}.onnx`, import.meta.url)));
+
+/** A fixture decoded, edited by `edit`, and encoded again. */
+function edited(name: string, edit: (m: OnnxModelProto) => void): Uint8Array {
+  const m = decodeOnnxModel(fixture(name));
+  edit(m);
+  return encodeOnnxModel(m);
+}
+
+function refusal(bytes: Uint8Array): string {
+  try {
+    importOnnx(bytes);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SeqgradError);
+    return (err as Error).message;
+  }
+  throw new Error('importOnnx accepted the file');
+}
+
+describe('importOnnx: bad files', () => {
+  test('importOnnx: a truncated protobuf is refused as truncated', () => {
+    const bytes = fixture('emb_lstm');
+    expect(refusal(bytes.subarray(0, Math.floor(bytes.length / 2)))).toMatch(/^importOnnx: the \d+ bytes are not a valid ONNX model \(truncated or corrupt protobuf: /);
+  });
+
+  test('importOnnx: every truncation of a model is refused, none runs', () => {
+    const bytes = fixture('lstm_states');
+    for (let n = 0; n < bytes.length; n += 7) expect(() => importOnnx(bytes.subarray(0, n)), `cut at ${n}`).toThrow(SeqgradError);
+  });
+
+  test('importOnnx: a tensor whose data is shorter than its shape is refused, naming it and both sizes', () => {
+    const bytes = edited('mlp', (m) => {
+      const t = m.graph!.initializer!.find((i) => i.name === 'net.0.weight')!;
+      t.rawData = t.rawData!.subarray(0, 4 * 30);
+    });
+    expect(refusal(bytes)).toBe("importOnnx: initializer 'net.0.weight'[8,5] (FLOAT) needs 40 elements but its data holds 30: the tensor is truncated or corrupt");
+  });
+
+  test('importOnnx: an operator that does not exist is refused with its name and the node index', () => {
+    const bytes = edited('mlp', (m) => {
+      m.graph!.node![1]!.opType = 'Frobnicate';
+    });
+    expect(refusal(bytes)).toMatch(/^importOnnx: node 1 \(Frobnicate '.*'\): 'Frobnicate' is not an ONNX operator$/);
+  });
+
+  test('importOnnx: an ONNX operator seqgrad does not run is refused with its name and the node index', () => {
+    const bytes = edited('mlp', (m) => {
+      m.graph!.node![1]!.opType = 'Conv';
+    });
+    expect(refusal(bytes)).toMatch(/^importOnnx: node 1 \(Conv '.*'\): operator 'Conv' is not supported by seqgrad's importer$/);
+    const custom = edited('mlp', (m) => {
+      m.graph!.node![0]!.domain = 'com.microsoft';
+    });
+    expect(refusal(custom)).toMatch(/node 0 .* of domain 'com\.microsoft' is not supported/);
+  });
+
+  test('importOnnx: a graph with a cycle is refused, naming the nodes on it', () => {
+    const bytes = edited('mlp', (m) => {
+      const [a, b] = m.graph!.node!;
+      a!.input![0] = b!.output![0]!; // node 0 now reads node 1's output, which reads node 0's
+    });
+    expect(refusal(bytes)).toMatch(/^importOnnx: the graph has a cycle: node 0 \(Gemm .*\), node 1 \(Relu .*\)/);
+  });
+
+  test('importOnnx: external data is refused and never opened', () => {
+    const bytes = edited('mlp', (m) => {
+      const t = m.graph!.initializer![0]!;
+      t.rawData = new Uint8Array();
+      t.dataLocation = 1;
+      t.externalData = [{ key: 'location', value: '/etc/passwd' }];
+    });
+    expect(refusal(bytes)).toMatch(/refers to external data \(location=\/etc\/passwd\); seqgrad reads self-contained models only/);
+  });
+
+  test('importOnnx: a dangling reference, an old opset, no graph and a non-Uint8Array are refused', () => {
+    expect(refusal(edited('mlp', (m) => { m.graph!.node![2]!.input![0] = 'nowhere'; }))).toMatch(/node 2 .*input 'nowhere' is not a graph input, an initializer or any node's output/);
+    expect(refusal(edited('mlp', (m) => { m.opsetImport = [{ domain: '', version: 9 }]; }))).toMatch(/opset 9 of the default domain: seqgrad imports opsets 13 to/);
+    expect(refusal(new Uint8Array())).toMatch(/hold no ONNX graph/);
+    expect(refusal(new TextEncoder().encode('{"format": "not onnx at all"}'))).toMatch(/^importOnnx: /);
+    expect(() => importOnnx([1, 2, 3] as never)).toThrow(/importOnnx: bytes must be a Uint8Array/);
+  });
+});
+
+describe('OnnxModule.run: feeds', () => {
+  const { run } = importOnnx(exportOnnx(new Linear(3, 2), randn([1, 3])));
+  test('run: a missing, unknown, wrongly typed or wrongly shaped input is refused by name', () => {
+    expect(() => run({})).toThrow("run: input 'input' is missing (inputs: input)");
+    expect(() => run({ input: randn([2, 3]), other: randn([1]) })).toThrow(/feed 'other' is not an input of the graph/);
+    expect(() => run({ input: randn([2, 3], { dtype: 'float64' }) })).toThrow(/input 'input'\[2,3\] is float64 but the model runs in float32/);
+    expect(() => run({ input: randn([2, 4]) })).toThrow("run: input 'input'[2,4] does not match the graph's shape [batch,3]");
+    expect(() => run({ input: tensor([[1, 2, 3]], { dtype: 'int32' }) })).toThrow(/is int32 but the model runs in float32/);
+    expect(run({ input: new Tensor(new Float32Array(12), [4, 3]) }).output!.shape).toEqual([4, 2]);
+  });
+});
