@@ -80,6 +80,19 @@ describe('exportOnnx: tensor modules', () => {
     }
   });
 
+  test('exportOnnx: a float64 module is written as float32 by default and as float64 on request', async () => {
+    manualSeed(7);
+    const m = new LSTM(3, 4, { dtype: 'float64', numLayers: 2 }).eval();
+    const x = randn([2, 5, 3], { dtype: 'float64' });
+    const ref = noGrad(() => m.forward(x).output);
+    const out = await runOrt(exportOnnx(m, x), { input: toOrt(x.to('float32')) });
+    expect(out.output!.dtype).toBe('float32');
+    expect(maxDiff(out.output!, ref)).toBeLessThan(1e-5);
+    const back = importOnnx(exportOnnx(m, x, { dtype: 'float64' }), { dtype: 'float64' }).run({ input: x }).output!;
+    expect(back.dtype).toBe('float64');
+    expect(maxDiff(back, ref)).toBeLessThan(1e-12);
+  });
+
   test('exportOnnx: Embedding takes int32 token ids', async () => {
     manualSeed(6);
     const net = new Sequential(new Embedding(10, 4), new Linear(4, 2));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Tensor, crossEntropy, manualSeed, reshape } from '@seqgrad/autograd';
+import { Tensor, crossEntropy, gradcheck, manualSeed, narrow, reshape } from '@seqgrad/autograd';
 import { Adam } from '@seqgrad/optim';
 import { importOnnx } from '@seqgrad/io';
 import { describe, expect, test } from 'vitest';
@@ -78,5 +78,20 @@ describe('importOnnx: fine-tuning', () => {
     }
     const last = loss().item();
     expect(last).toBeLessThan(0.7 * first);
+  });
+});
+
+describe('importOnnx: float64', () => {
+  test('importOnnx: with dtype float64 the gradients of the imported weights pass gradcheck', () => {
+    const { bytes, fixture } = load('gru_state');
+    const { module, run } = importOnnx(bytes, { dtype: 'float64' });
+    const x = toTensor(fixture.inputs.x!).to('float64');
+    const h0 = toTensor(fixture.inputs.h0!).to('float64');
+    const out = run({ x, h0 });
+    expect(maxDiff(out.y!, toTensor(fixture.outputs.y!))).toBeLessThan(1e-5);
+    const params = module.parameters();
+    expect(params.every((p) => p.dtype === 'float64' && p.requiresGrad)).toBe(true);
+    const xs = narrow(x, 0, 0, 3);
+    expect(gradcheck(() => run({ x: xs, h0 }).y!, params)).toBe(true);
   });
 });

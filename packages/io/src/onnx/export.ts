@@ -6,7 +6,7 @@
  * (dropped: the graph is the eval-mode function), activations, Sequential, and the CLI's
  * Embedding → recurrent → Linear model. Batch and sequence axes are dynamic.
  */
-import { SeqgradError, Tensor, fmt, noGrad } from '@seqgrad/autograd';
+import { SeqgradError, Tensor, cast, fmt, noGrad } from '@seqgrad/autograd';
 import {
   Bidirectional, Dropout, Embedding, LSTM, LayerNorm, Linear, Module, RNNBase, Recurrent, RecurrentCell, Sequential, Stacked,
 } from '@seqgrad/layers';
@@ -37,6 +37,12 @@ export interface ExportOnnxOptions {
   producerName?: string;
   /** Graph name (default the module's class name). */
   graphName?: string;
+  /**
+   * Float type of the weights and float inputs/outputs in the file (default 'float32', what
+   * ONNX Runtime's kernels run everywhere; its CPU RNN/LSTM do not run 'float64').
+   * A float64 module is converted.
+   */
+  dtype?: 'float32' | 'float64';
 }
 
 type Dim = number | string;
@@ -78,8 +84,10 @@ class GraphBuilder {
     return outs;
   }
 
+  constructor(readonly dtype: 'float32' | 'float64') {}
+
   tensor(name: string, t: Tensor): string {
-    this.initializers.push(encodeTensor(this.fresh(name), t));
+    this.initializers.push(encodeTensor(this.fresh(name), t.dtype === this.dtype ? t : cast(t.detach(), this.dtype)));
     return this.initializers[this.initializers.length - 1]!.name!;
   }
   ints(values: readonly (number | bigint)[], base = 'const'): string {
@@ -120,11 +128,13 @@ function describeCell(path: string, m: Module): string {
 }
 
 class Exporter {
-  readonly g = new GraphBuilder();
+  readonly g: GraphBuilder;
   readonly inputs: ValueInfoMsg[] = [];
   readonly outputs: ValueInfoMsg[] = [];
 
-  constructor(readonly dtype: 'float32' | 'float64') {}
+  constructor(readonly dtype: 'float32' | 'float64') {
+    this.g = new GraphBuilder(dtype);
+  }
 
   get elemType(): number {
     return this.dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT;
@@ -202,7 +212,7 @@ class Exporter {
     const order = GATE_ORDER[m.mode]!;
     for (let l = 0; l < L; l++) {
       const dirs = m.params[l]!;
-      const dt = m.dtype;
+      const dt = this.dtype;
       const inSize = dirs[0]!.weightIh.shape[1]!;
       const W = concatRows(dirs.map((p) => reorderBlocks(p.weightIh, H, order)) as Float32Array[], [D, order.length * H, inSize], dt);
       const R = concatRows(dirs.map((p) => reorderBlocks(p.weightHh, H, order)) as Float32Array[], [D, order.length * H, H], dt);
@@ -308,7 +318,7 @@ function paramDtype(m: Module): 'float32' | 'float64' {
  * Graph inputs and outputs: `input` → `output` for tensor modules (Sequential, Linear, …) and
  * the CLI's model; a bare RNN/LSTM/GRU has `input` [, `lengths`, `h0`, `c0`] →
  * `output`, `h_n` [, `c_n`] in the layer's own layout (batch-first unless `batchFirst: false`).
- * Float inputs are float32 (float64 for float64 modules); token ids and lengths are int32.
+ * Float inputs and outputs are float32 (or `opts.dtype`); token ids and lengths are int32.
  *
  * @example
  * const lstm = new LSTM(3, 8, { numLayers: 2, bidirectional: true });
@@ -318,7 +328,9 @@ function paramDtype(m: Module): 'float32' | 'float64' {
 export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOptions = {}): Uint8Array {
   if (!(module instanceof Module)) throw new SeqgradError(OP, `module must be a seqgrad Module, got ${module === null ? 'null' : typeof module}`);
   if (!(example instanceof Tensor)) throw new SeqgradError(OP, `example must be a Tensor, got ${example === null ? 'null' : typeof example}`);
-  const dtype = paramDtype(module);
+  paramDtype(module);
+  const dtype = opts.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new SeqgradError(OP, `opts.dtype must be 'float32' or 'float64', got '${String(dtype)}'`);
   const ex = new Exporter(dtype);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
@@ -327,7 +339,7 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   if (recurrentOnly && !(module instanceof RNNBase)) {
     throw new SeqgradError(OP, `options lengths, initialState and finalState apply to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
   }
-  const elemOf = (t: Tensor) => (t.dtype === 'int32' ? DataType.INT32 : t.dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT);
+  const elemOf = (t: Tensor) => (t.dtype === 'int32' ? DataType.INT32 : ex.elemType);
 
   // The module must accept the example as it is (dtype, rank, feature size).
   noGrad(() => {
