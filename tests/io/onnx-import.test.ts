@@ -35,7 +35,7 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-const FIXTURES = ['emb_lstm', 'gru_state', 'rnn_relu', 'lstm_states', 'gru_bi_tokens', 'mlp'];
+const FIXTURES = ['emb_lstm', 'gru_state', 'rnn_relu', 'lstm_states', 'gru_bi_tokens', 'mlp', 'activations_opset14', 'activations_opset17'];
 
 describe('importOnnx: PyTorch exports', () => {
   for (const name of FIXTURES) {
@@ -93,5 +93,18 @@ describe('importOnnx: float64', () => {
     expect(params.every((p) => p.dtype === 'float64' && p.requiresGrad)).toBe(true);
     const xs = narrow(x, 0, 0, 3);
     expect(gradcheck(() => run({ x: xs, h0 }).y!, params)).toBe(true);
+  });
+
+  test('importOnnx: the activations PyTorch writes out op by op (GELU through Erf, ELU, SELU, Softplus, Softsign, LayerNorm) pass gradcheck', () => {
+    for (const name of ['activations_opset14', 'activations_opset17']) {
+      const { bytes, fixture } = load(name);
+      const { module, run } = importOnnx(bytes, { dtype: 'float64' });
+      const x = toTensor(fixture.inputs.x!).to('float64');
+      expect(maxDiff(run({ x }).log_probs!, toTensor(fixture.outputs.log_probs!))).toBeLessThan(1e-5);
+      const x1 = narrow(x, 0, 0, 1);
+      x1.requiresGrad = true;
+      expect(gradcheck((xi) => run({ x: xi }).log_probs!, [x1])).toBe(true);
+      expect(gradcheck(() => run({ x: x1.detach() }).log_probs!, module.parameters().slice(0, 4))).toBe(true);
+    }
   });
 });

@@ -5,7 +5,7 @@
  * float64 and is cast back, exact in the int32 range.
  */
 import {
-  SeqgradError, Tensor, abs, add, cast, concat, div, exp, expand, fmt, indexSelect, log, logSoftmax, matmul, mean, mul, neg,
+  SeqgradError, Tensor, abs, add, defineFunction, square, sum, cast, concat, div, exp, expand, fmt, indexSelect, log, logSoftmax, matmul, mean, mul, neg,
   permute, pow, relu, reshape, sigmoid, slice, softmax, sqrt, sub, tanh, variance, where, gt, maximum, minimum, clamp,
 } from '@seqgrad/autograd';
 import type { RNNBase } from '@seqgrad/layers';
@@ -105,6 +105,59 @@ function arith(f: (a: Tensor, b: Tensor) => Tensor, intRound?: (v: number) => nu
 
 function unary(f: (x: Tensor) => Tensor): OpImpl {
   return (c) => [f(needFloat(c, 0, 'X'))];
+}
+
+/** erf in float64: its Taylor series below 2.5, the continued fraction of erfc above, ±1 past 6. */
+export function erfScalar(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  if (ax < 2.5) {
+    let term = x;
+    let total = x;
+    for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(total); n++) {
+      term *= (-x * x) / n;
+      total += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * total;
+  }
+  // erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))), evaluated from the tail.
+  let f = ax;
+  for (let k = 80; k >= 1; k--) f = ax + k / 2 / f;
+  const erfc = Math.exp(-ax * ax) / (Math.sqrt(Math.PI) * f);
+  return Math.sign(x) * (1 - erfc);
+}
+
+const erf = defineFunction({
+  forward: (ctx, x: Tensor) => {
+    ctx.saveForBackward(x);
+    const out = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+    for (let i = 0; i < out.length; i++) out[i] = erfScalar(x.data[i]!);
+    return new Tensor(out, x.shape);
+  },
+  // d erf(x) = 2/√π · e^{−x²} dx
+  backward: (ctx, g) => {
+    const [x] = ctx.savedTensors as [Tensor];
+    return mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)));
+  },
+});
+
+/** ELU: x for x > 0, α(eˣ − 1) otherwise (SELU scales it by γ). */
+function elu(x: Tensor, alpha: number): Tensor {
+  return where(gt(x, 0), x, mul(sub(exp(minimum(x, 0)), 1), alpha));
+}
+
+/** ReduceMean / ReduceSum: axes from the input (opset 13 ReduceSum, 18+) or the attribute. */
+function reduce(f: typeof sum): OpImpl {
+  return (c) => {
+    const x = needFloat(c, 0, 'data');
+    const given = c.inputs[1] ? ints(c, 1, 'axes') : attrInts(c, 'axes');
+    const keep = attrInt(c, 'keepdims', 1) === 1;
+    if (!given || given.length === 0) {
+      if (attrInt(c, 'noop_with_empty_axes', 0) === 1) return [x];
+      return [f(x, undefined, keep)];
+    }
+    return [f(x, given.map((a) => normAxis(c, a, x.ndim)), keep)];
+  };
 }
 
 function castTo(c: OpContext, t: Tensor, to: number): Tensor {
@@ -372,6 +425,15 @@ export const OPS: Record<string, OpImpl> = {
     const hi = c.inputs[2] ? c.inputs[2].data[0]! : Infinity;
     return [clamp(x, lo, hi)];
   },
+  Erf: unary((x) => erf(x)),
+  Elu: (c) => [elu(needFloat(c, 0, 'X'), attrFloat(c, 'alpha', 1))],
+  Selu: (c) => [mul(elu(needFloat(c, 0, 'X'), attrFloat(c, 'alpha', 1.67326319217681884765625)), attrFloat(c, 'gamma', 1.05070102214813232421875))],
+  // softplus(x) = max(x, 0) + log(1 + e^{−|x|}), stable for large |x|
+  Softplus: unary((x) => add(relu(x), log(add(exp(neg(abs(x))), 1)))),
+  Softsign: unary((x) => div(x, add(abs(x), 1))),
+  HardSigmoid: (c) => [clamp(add(mul(needFloat(c, 0, 'X'), attrFloat(c, 'alpha', 0.2)), attrFloat(c, 'beta', 0.5)), 0, 1)],
+  ReduceMean: reduce(mean),
+  ReduceSum: reduce(sum),
   Softmax: softmaxLike(softmax),
   LogSoftmax: softmaxLike(logSoftmax),
   LayerNormalization: (c) => {
