@@ -87,6 +87,25 @@ describe('importOnnx: bad files', () => {
   });
 });
 
+describe('importOnnx: sizes a file asks for', () => {
+  test('run: a ConstantOfShape of 10¹⁰ elements is refused before any allocation', () => {
+    const bytes = encodeOnnxModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'huge',
+        node: [
+          { opType: 'Constant', input: [], output: ['shape'], attribute: [{ name: 'value_ints', type: 7, ints: [100000, 100000] }] },
+          { opType: 'ConstantOfShape', input: ['shape'], output: ['y'], name: 'fill' },
+        ],
+        output: [{ name: 'y', type: { tensorType: { elemType: 1 } } }],
+      },
+    });
+    const { run } = importOnnx(bytes);
+    expect(() => run({})).toThrow(/^importOnnx: node 1 \(ConstantOfShape 'fill'\): shape \[100000,100000\] asks for 10000000000 elements, more than the 134217728/);
+  });
+});
+
 describe('OnnxModule.run: feeds', () => {
   const { run } = importOnnx(exportOnnx(new Linear(3, 2), randn([1, 3])));
   test('run: a missing, unknown, wrongly typed or wrongly shaped input is refused by name', () => {

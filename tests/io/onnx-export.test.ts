@@ -1,5 +1,5 @@
 import { Generator, Tensor, manualSeed, noGrad, randint, randn, tensor } from '@seqgrad/autograd';
-import { Activation, exportOnnx, importOnnx } from '@seqgrad/io';
+import { Activation, decodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
 import {
   Dropout, Embedding, GRU, GRUCell, LSTM, LayerNorm, Linear, Module, RNN, type RNNBase, Recurrent, Sequential, Stacked,
 } from '@seqgrad/layers';
@@ -93,12 +93,18 @@ describe('exportOnnx: tensor modules', () => {
     expect(maxDiff(back, ref)).toBeLessThan(1e-12);
   });
 
-  test('exportOnnx: Embedding takes int32 token ids', async () => {
+  test('exportOnnx: Embedding takes int32 token ids, or int64 ones with tokenType int64', async () => {
     manualSeed(6);
     const net = new Sequential(new Embedding(10, 4), new Linear(4, 2));
     const ids = randint(0, 10, [3, 5]);
+    const expected = noGrad(() => net.forward(ids));
     const out = await runOrt(exportOnnx(net, ids), { input: toOrt(ids) });
-    expect(maxDiff(out.output!, noGrad(() => net.forward(ids)))).toBeLessThan(1e-5);
+    expect(maxDiff(out.output!, expected)).toBeLessThan(1e-5);
+    const bytes64 = exportOnnx(net, ids, { tokenType: 'int64' });
+    expect(decodeOnnxModel(bytes64).graph!.input![0]!.type!.tensorType!.elemType).toBe(7); // INT64
+    const out64 = await runOrt(bytes64, { input: toOrt(ids, true) });
+    expect(maxDiff(out64.output!, expected)).toBeLessThan(1e-5);
+    expect(maxDiff(importOnnx(bytes64).run({ input: ids }).output!, expected)).toBeLessThan(1e-5);
   });
 
   for (const cfg of [
@@ -121,9 +127,10 @@ describe('exportOnnx: refusals', () => {
   test('exportOnnx: a custom cell is refused with its name', () => {
     class PeepholeCell extends GRUCell {}
     const layer = new Stacked([new Recurrent(new PeepholeCell(3, 4))]);
-    expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/PeepholeCell.*not exported to ONNX/);
+    expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/PeepholeCell.*not exported to ONNX.*use the built-in RNN, LSTM or GRU layers/);
     const model = new SequenceModel({ cell: 'custom.js', hidden: 4, layers: 1, bidirectional: false, inputKind: 'dense', inputSize: 3, outputSize: 2, readout: 'last', embed: 0 }, new Generator(1), (i, h) => new PeepholeCell(i, h));
     expect(() => exportOnnx(model, randn([2, 5, 3]))).toThrow(/exportOnnx: rnn\. runs the cell PeepholeCell/);
+    expect(() => exportOnnx(new Sequential(new Recurrent(new GRUCell(3, 4)) as never), randn([2, 5, 3]))).toThrow(/for the built-in GRUCell, export the GRU layer/);
   });
 
   test('exportOnnx: an LSTM with projSize, a module of another kind and a mismatched example are refused', () => {

@@ -8,7 +8,8 @@
  */
 import { SeqgradError, Tensor, cast, fmt, noGrad } from '@seqgrad/autograd';
 import {
-  Bidirectional, Dropout, Embedding, LSTM, LayerNorm, Linear, Module, RNNBase, Recurrent, RecurrentCell, Sequential, Stacked,
+  Bidirectional, Dropout, Embedding, GRUCell, LSTM, LSTMCell, LayerNorm, Linear, Module, RNNBase, RNNCell, Recurrent, RecurrentCell, Sequential,
+  Stacked,
 } from '@seqgrad/layers';
 import { Activation } from './activation.js';
 import { AttrType, DataType, type AttributeMsg, type GraphMsg, type NodeMsg, type TensorProtoMsg, type ValueInfoMsg, encodeModel } from './proto.js';
@@ -37,6 +38,11 @@ export interface ExportOnnxOptions {
   producerName?: string;
   /** Graph name (default the module's class name). */
   graphName?: string;
+  /**
+   * Element type of a token-id graph input (an int32 example): 'int32' (default, seqgrad's
+   * index type) or 'int64' (PyTorch's, for serving code written against torch.onnx exports).
+   */
+  tokenType?: 'int32' | 'int64';
   /**
    * Float type of the weights and float inputs/outputs in the file (default 'float32', what
    * ONNX Runtime's kernels run everywhere; its CPU RNN/LSTM do not run 'float64').
@@ -175,7 +181,9 @@ class Exporter {
       throw new SeqgradError(OP, `${path || 'the module'} (${m.constructor.name}) returns { output, h }, not a tensor: export it on its own or as the recurrent part of an Embedding → recurrent → Linear model`);
     }
     if (m instanceof Recurrent || m instanceof Bidirectional || m instanceof Stacked || m instanceof RecurrentCell) {
-      throw new SeqgradError(OP, `${describeCell(path, m)}: cells driven by Recurrent/Bidirectional/Stacked (custom cells) are not exported to ONNX; use the built-in RNN, LSTM or GRU layers`);
+      const cell = m.modules().find((c) => c instanceof RecurrentCell) ?? m;
+      const builtin = [RNNCell, LSTMCell, GRUCell].some((k) => cell.constructor === k);
+      throw new SeqgradError(OP, `${describeCell(path, m)}: cells driven by Recurrent/Bidirectional/Stacked are not exported to ONNX (a custom cell would need an ONNX Scan over its traced step); ${builtin ? `for the built-in ${cell.constructor.name}, export the ${cell.constructor.name.replace('Cell', '')} layer, which computes the same function with the same weights under the names weight_ih_l0, weight_hh_l0, …` : 'use the built-in RNN, LSTM or GRU layers'}`);
     }
     throw new SeqgradError(OP, `${path || 'the module'} is a ${m.constructor.name}, which has no ONNX export (supported: Linear, Embedding, LayerNorm, Dropout, Activation, Sequential, RNN, LSTM, GRU and the Embedding → recurrent → Linear model)`);
   }
@@ -339,7 +347,9 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   if (recurrentOnly && !(module instanceof RNNBase)) {
     throw new SeqgradError(OP, `options lengths, initialState and finalState apply to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
   }
-  const elemOf = (t: Tensor) => (t.dtype === 'int32' ? DataType.INT32 : ex.elemType);
+  const tokenType = opts.tokenType ?? 'int32';
+  if (tokenType !== 'int32' && tokenType !== 'int64') throw new SeqgradError(OP, `opts.tokenType must be 'int32' or 'int64', got '${String(tokenType)}'`);
+  const elemOf = (t: Tensor) => (t.dtype === 'int32' ? (tokenType === 'int64' ? DataType.INT64 : DataType.INT32) : ex.elemType);
 
   // The module must accept the example as it is (dtype, rank, feature size).
   noGrad(() => {

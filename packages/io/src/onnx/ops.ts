@@ -33,6 +33,18 @@ function fail(c: OpContext, msg: string): never {
   throw new SeqgradError(OP, `${c.where}: ${msg}`);
 }
 
+/**
+ * The most elements an operator may create from sizes the file gives (ConstantOfShape,
+ * Expand): 2²⁷ (512 MB of float32), so a few bytes of graph cannot ask for unbounded memory.
+ */
+export const MAX_CREATED_ELEMENTS = 2 ** 27;
+
+function checkCreated(c: OpContext, shape: readonly number[]): void {
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(c, `shape ${fmt(shape)} has a negative or non-integer size`);
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n > MAX_CREATED_ELEMENTS) fail(c, `shape ${fmt(shape)} asks for ${n} elements, more than the ${MAX_CREATED_ELEMENTS} seqgrad creates from sizes in a file`);
+}
+
 export function attrInt(c: OpContext, name: string, dflt?: number): number {
   const a = c.attrs.get(name);
   if (!a) {
@@ -291,6 +303,7 @@ export const OPS: Record<string, OpImpl> = {
   },
   ConstantOfShape: (c) => {
     const shape = ints(c, 0, 'input');
+    checkCreated(c, shape);
     const a = c.attrs.get('value');
     const v = a?.t ? decodeTensor(OP, `${c.where} value`, a.t) : new Tensor(Float32Array.of(0), [1]);
     if (v.size !== 1) fail(c, `value must hold one element`);
@@ -380,6 +393,7 @@ export const OPS: Record<string, OpImpl> = {
       if (d !== s && d !== 1 && s !== 1) fail(c, `input${fmt(x.shape)} cannot be broadcast to ${fmt(shape)}`);
       return d === 1 ? s : d;
     });
+    checkCreated(c, target);
     return [expand(reshape(x, xs), target)];
   },
   MatMul: (c) => [matmul(needFloat(c, 0, 'A'), needFloat(c, 1, 'B'))],
