@@ -123,6 +123,23 @@ describe('exportOnnx: tensor modules', () => {
   }
 });
 
+test("exportOnnx: the CLI's language model with states in and out continues a sequence chunk by chunk in ONNX Runtime as SequenceModel.run does", async () => {
+  const model = new SequenceModel({ cell: 'lstm', inputKind: 'tokens', readout: 'all', layers: 2, bidirectional: false, hidden: 6, inputSize: 9, outputSize: 9, embed: 4 }, new Generator(4)).eval();
+  const gen = new Generator(5);
+  const chunk1 = randint(0, 9, [2, 5], { generator: gen });
+  const chunk2 = randint(0, 9, [2, 3], { generator: gen });
+  const bytes = exportOnnx(model, chunk1, { initialState: true, finalState: true });
+  const zeros = new Tensor(new Float32Array(2 * 2 * 6), [2, 2, 6]);
+  const first = await runOrt(bytes, { input: toOrt(chunk1), h0: toOrt(zeros), c0: toOrt(zeros) });
+  const second = await runOrt(bytes, { input: toOrt(chunk2), h0: toOrt(first.h_n!), c0: toOrt(first.c_n!) });
+  const ref1 = noGrad(() => model.run(chunk1));
+  const ref2 = noGrad(() => model.run(chunk2, ref1.state)) as { output: Tensor; state: { h: Tensor; c: Tensor } };
+  expect(maxDiff(first.output!, ref1.output)).toBeLessThan(1e-5);
+  expect(maxDiff(second.output!, ref2.output)).toBeLessThan(1e-5);
+  expect(maxDiff(second.h_n!, ref2.state.h)).toBeLessThan(1e-5);
+  expect(maxDiff(second.c_n!, ref2.state.c)).toBeLessThan(1e-5);
+});
+
 describe('exportOnnx: refusals', () => {
   test('exportOnnx: a custom cell is refused with its name', () => {
     class PeepholeCell extends GRUCell {}
@@ -142,6 +159,7 @@ describe('exportOnnx: refusals', () => {
     }
     expect(() => exportOnnx(new Custom(), randn([2, 3]))).toThrow(/Custom, which has no ONNX export/);
     expect(() => exportOnnx(new Linear(3, 2), randn([2, 4]))).toThrow(/exportOnnx: the module does not accept example\[2,4\]/);
-    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { lengths: true })).toThrow(/apply to a bare RNN\/LSTM\/GRU/);
+    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { lengths: true })).toThrow(/lengths applies to a bare RNN\/LSTM\/GRU, not to a Linear/);
+    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { initialState: true })).toThrow(/initialState and finalState apply to a bare RNN\/LSTM\/GRU or the CLI's model/);
   });
 });

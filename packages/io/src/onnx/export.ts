@@ -30,9 +30,15 @@ export interface ExportOnnxOptions {
    * `sequence_lens` (packed-sequence semantics, as `forward(x, state, { lengths })`).
    */
   lengths?: boolean;
-  /** Bare RNN/LSTM/GRU only: graph inputs 'h0' (and 'c0' for an LSTM), (layers·D, batch, H). */
+  /**
+   * A bare RNN/LSTM/GRU or the CLI's model: graph inputs 'h0' (and 'c0' for an LSTM),
+   * (layers·D, batch, H), the state the sequence starts from (zeros when false).
+   */
   initialState?: boolean;
-  /** Bare RNN/LSTM/GRU only: graph outputs 'h_n' (and 'c_n'); default true. */
+  /**
+   * Graph outputs 'h_n' (and 'c_n'), the final state: default true for a bare RNN/LSTM/GRU,
+   * false for the CLI's model (true there serves a language model one chunk at a time).
+   */
   finalState?: boolean;
   /** ModelProto.producer_name (default 'seqgrad'). */
   producerName?: string;
@@ -343,10 +349,26 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
   const seqModel = asSequenceModel(module);
-  const recurrentOnly = opts.lengths || opts.initialState || opts.finalState !== undefined;
-  if (recurrentOnly && !(module instanceof RNNBase)) {
-    throw new SeqgradError(OP, `options lengths, initialState and finalState apply to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
+  const stateful = seqModel && seqModel.rnn instanceof RNNBase;
+  if (opts.lengths && !(module instanceof RNNBase)) {
+    throw new SeqgradError(OP, `option lengths applies to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
   }
+  if ((opts.initialState || opts.finalState !== undefined) && !(module instanceof RNNBase) && !stateful) {
+    throw new SeqgradError(OP, `options initialState and finalState apply to a bare RNN/LSTM/GRU or the CLI's model, not to a ${module.constructor.name}`);
+  }
+  /** Graph inputs h0 (and c0) for a recurrent layer: (layers·D, batch, H). */
+  const stateInputs = (m: RNNBase): { h0?: string; c0?: string } => {
+    if (!opts.initialState) return {};
+    const LD = m.numLayers * m.numDirections;
+    const h0 = ex.input('h0', ex.elemType, [LD, 'batch', m.outputHiddenSize]).name;
+    return m instanceof LSTM ? { h0, c0: ex.input('c0', ex.elemType, [LD, 'batch', m.hiddenSize]).name } : { h0 };
+  };
+  const stateOutputs = (m: RNNBase, r: { h: string; c: string | null }, dflt: boolean): void => {
+    if (!(opts.finalState ?? dflt)) return;
+    const LD = m.numLayers * m.numDirections;
+    ex.output('h_n', { name: r.h, shape: [LD, 'batch', m.outputHiddenSize] });
+    if (r.c) ex.output('c_n', { name: r.c, shape: [LD, 'batch', m.hiddenSize] });
+  };
   const tokenType = opts.tokenType ?? 'int32';
   if (tokenType !== 'int32' && tokenType !== 'int64') throw new SeqgradError(OP, `opts.tokenType must be 'int32' or 'int64', got '${String(tokenType)}'`);
   const elemOf = (t: Tensor) => (t.dtype === 'int32' ? (tokenType === 'int64' ? DataType.INT64 : DataType.INT32) : ex.elemType);
@@ -367,25 +389,18 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   if (module instanceof RNNBase) {
     if (example.ndim !== 3) throw new SeqgradError(OP, `example${fmt(example.shape)} for a ${module.constructor.name} must be batched, ${module.batchFirst ? '(B, T, I)' : '(T, B, I)'}`);
     const x = ex.input(inputName, elemOf(example), inputShape(example, !module.batchFirst));
-    const LD = module.numLayers * module.numDirections;
     const extra: { lengths?: string; h0?: string; c0?: string } = {};
     if (opts.lengths) extra.lengths = ex.input('lengths', DataType.INT32, ['batch']).name;
-    if (opts.initialState) {
-      extra.h0 = ex.input('h0', ex.elemType, [LD, 'batch', module.outputHiddenSize]).name;
-      if (module instanceof LSTM) extra.c0 = ex.input('c0', ex.elemType, [LD, 'batch', module.hiddenSize]).name;
-    }
+    Object.assign(extra, stateInputs(module));
     const r = ex.recurrent('', module, x, extra);
     ex.output(outputName, r.y);
-    if (opts.finalState ?? true) {
-      ex.output('h_n', { name: r.h, shape: [LD, 'batch', module.outputHiddenSize] });
-      if (r.c) ex.output('c_n', { name: r.c, shape: [LD, 'batch', module.hiddenSize] });
-    }
+    stateOutputs(module, r, true);
   } else if (seqModel) {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     let v = seqModel.embedding ? ex.emit('embedding.', seqModel.embedding, x) : x;
     const rnn = seqModel.rnn;
     if (!(rnn instanceof RNNBase)) ex.emit('rnn.', rnn, v); // refuses custom cells with their name
-    const r = ex.recurrent('rnn.', rnn as RNNBase, v, {});
+    const r = ex.recurrent('rnn.', rnn as RNNBase, v, stateInputs(rnn as RNNBase));
     v = r.y;
     if (seqModel.config.readout === 'last') {
       // The last step, out[:, -1]: Slice [-1, end) on the time axis, then drop the axis.
@@ -394,6 +409,7 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
       v = { name: sq!, shape: [v.shape[0]!, v.shape[2]!] };
     }
     ex.output(outputName, ex.linear('head.', seqModel.head, v));
+    stateOutputs(rnn as RNNBase, r, false);
   } else {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     ex.output(outputName, ex.emit('', module, x));
