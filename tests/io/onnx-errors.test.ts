@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { SeqgradError, Tensor, randn, tensor } from '@seqgrad/autograd';
 import { type OnnxModelProto, decodeOnnxModel, encodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
 import { Linear } from '@seqgrad/layers';
@@ -115,5 +115,27 @@ describe('OnnxModule.run: feeds', () => {
     expect(() => run({ input: randn([2, 4]) })).toThrow("run: input 'input'[2,4] does not match the graph's shape [batch,3]");
     expect(() => run({ input: tensor([[1, 2, 3]], { dtype: 'int32' }) })).toThrow(/is int32 but the model runs in float32/);
     expect(run({ input: new Tensor(new Float32Array(12), [4, 3]) }).output!.shape).toEqual([4, 2]);
+  });
+
+  test('run: an initializer listed among the graph inputs (IR < 4 style) is a parameter, not a feed', () => {
+    const bytes = edited('mlp', (m) => {
+      m.graph!.input!.push({ name: 'net.0.bias', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 8 }] } } } });
+    });
+    const imported = importOnnx(bytes);
+    const x = randn([2, 5]);
+    expect(imported.run({ x }).probs!.shape).toEqual([2, 3]);
+    expect(() => imported.run({ x, 'net.0.bias': randn([8]) })).toThrow(/feed 'net\.0\.bias' names an initializer, which is a parameter of the module here/);
+  });
+});
+
+describe('@seqgrad/io ONNX sources', () => {
+  test('exportOnnx/importOnnx: the library code imports no Node module, so it runs in browsers', () => {
+    const dir = new URL('../../packages/io/src/onnx/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) {
+      const imports = [...readFileSync(new URL(f, dir), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      for (const i of imports) expect(i, `${f} imports ${i}`).toMatch(/^(\.\/|@seqgrad\/(autograd|layers)$|protobufjs\/light\.js$)/);
+    }
   });
 });

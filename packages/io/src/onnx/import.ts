@@ -197,9 +197,13 @@ export class OnnxModule extends Module {
   run(feeds: Record<string, Tensor>): Record<string, Tensor> {
     if (feeds === null || typeof feeds !== 'object') throw new SeqgradError('run', `feeds must be an object of tensors by input name, got ${String(feeds)}`);
     const env = new Map(this.values);
-    const known = new Set(this.inputs.map((v) => v.name));
+    const known = new Set(this.feedInputs.map((v) => v.name));
     for (const k of Object.keys(feeds)) {
-      if (!known.has(k)) throw new SeqgradError('run', `feed '${k}' is not an input of the graph (inputs: ${this.feedInputs.map((v) => v.name).join(', ')})`);
+      if (known.has(k)) continue;
+      if (this.inputs.some((v) => v.name === k)) {
+        throw new SeqgradError('run', `feed '${k}' names an initializer, which is a parameter of the module here: change it through module.parameters()`);
+      }
+      throw new SeqgradError('run', `feed '${k}' is not an input of the graph (inputs: ${this.feedInputs.map((v) => v.name).join(', ')})`);
     }
     const dims = new Map<string, number>();
     for (const v of this.feedInputs) {
