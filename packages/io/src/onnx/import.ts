@@ -161,7 +161,7 @@ export class OnnxModule extends Module {
     const I = W.shape[2]!;
     if (R.ndim !== 3 || R.shape[0] !== D || R.shape[1] !== G * H || R.shape[2] !== H) throw new SeqgradError(OP, `${p.where}: R${fmt(R.shape)} must be (${D}, ${G * H}, ${H})`);
     if (B && (B.ndim !== 2 || B.shape[0] !== D || B.shape[1] !== 2 * G * H)) throw new SeqgradError(OP, `${p.where}: B${fmt(B.shape)} must be (${D}, ${2 * G * H})`);
-    const opts = { bidirectional: D === 2, batchFirst: false, dtype: this.dtype };
+    const opts = { bidirectional: D === 2, batchFirst: false, dtype: this.dtype, bias: B !== null };
     let layer: RNNBase;
     if (op === 'LSTM') layer = new LSTM(I, H, opts);
     else if (op === 'GRU') layer = new GRU(I, H, { ...opts, resetAfter: attrInt(ctx, 'linear_before_reset', 0) === 1 });
@@ -185,9 +185,6 @@ export class OnnxModule extends Module {
       if (B) {
         block(B, d, 0, 1, prm.biasIh!);
         block(B, d, G * H, 1, prm.biasHh!);
-      } else {
-        prm.biasIh!.data.fill(0);
-        prm.biasHh!.data.fill(0);
       }
     }
     return layer;
