@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { SeqgradError, Tensor, randn, tensor } from '@seqgrad/autograd';
 import { type OnnxModelProto, decodeOnnxModel, encodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
 import { Linear } from '@seqgrad/layers';
+import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/onnx/${name}.onnx`, import.meta.url)));
@@ -138,4 +139,27 @@ describe('@seqgrad/io ONNX sources', () => {
       for (const i of imports) expect(i, `${f} imports ${i}`).toMatch(/^(\.\/|@seqgrad\/(autograd|layers)$|protobufjs\/light\.js$)/);
     }
   });
+});
+
+describe('importOnnx: corrupted bytes', () => {
+  const fixtureFeeds = (name: string): Record<string, Tensor> => {
+    const rec = JSON.parse(readFileSync(new URL(`../fixtures/onnx/${name}.json`, import.meta.url), 'utf8')) as { inputs: Record<string, { dtype: string; shape: number[]; data: number[] }> };
+    return Object.fromEntries(Object.entries(rec.inputs).map(([k, v]) => [k, v.dtype.startsWith('int') ? new Tensor(Int32Array.from(v.data), v.shape) : new Tensor(Float32Array.from(v.data), v.shape)]));
+  };
+  for (const name of ['rnn_relu', 'lstm_states', 'emb_lstm', 'activations_opset17']) {
+    const bytes = fixture(name);
+    const feeds = fixtureFeeds(name);
+    propTest.prop([fc.array(fc.record({ at: fc.nat({ max: bytes.length - 1 }), value: fc.nat({ max: 255 }) }), { minLength: 1, maxLength: 4 })])(
+      `importOnnx: ${name} with random bytes overwritten is refused with a SeqgradError or runs; it never fails any other way`,
+      (edits) => {
+        const bad = bytes.slice();
+        for (const e of edits) bad[e.at] = e.value;
+        try {
+          importOnnx(bad).run(feeds);
+        } catch (err) {
+          if (!(err instanceof SeqgradError)) throw err;
+        }
+      },
+    );
+  }
 });

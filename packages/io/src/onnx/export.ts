@@ -78,6 +78,8 @@ class GraphBuilder {
   private readonly used = new Set<string>();
   private counter = 0;
 
+  constructor(readonly dtype: 'float32' | 'float64') {}
+
   fresh(base: string): string {
     let name = base;
     while (this.used.has(name)) name = `${base}_${++this.counter}`;
@@ -95,8 +97,6 @@ class GraphBuilder {
     this.nodes.push({ opType, input: inputs, output: outs, name: this.fresh(`${base}_node`), attribute: attributes, domain: '' });
     return outs;
   }
-
-  constructor(readonly dtype: 'float32' | 'float64') {}
 
   tensor(name: string, t: Tensor): string {
     this.initializers.push(encodeTensor(this.fresh(name), t.dtype === this.dtype ? t : cast(t.detach(), this.dtype)));

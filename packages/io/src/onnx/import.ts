@@ -229,7 +229,14 @@ export class OnnxModule extends Module {
     for (const p of this.plan) {
       const inputs = (p.node.input ?? []).map((n) => (n ? env.get(n)! : null));
       const outs = p.node.output ?? [];
-      const results = OPS[p.node.opType!]!(this.context(p, inputs, outs.filter(Boolean).length));
+      let results: (Tensor | null)[];
+      try {
+        results = OPS[p.node.opType!]!(this.context(p, inputs, outs.filter(Boolean).length));
+      } catch (err) {
+        // An op's own error (matmul: inner dimensions differ, …) gains the node it happened in.
+        if (err instanceof SeqgradError && !err.message.startsWith(`${OP}: `)) throw new SeqgradError(OP, `${p.where}: ${err.message}`);
+        throw err;
+      }
       outs.forEach((name, k) => {
         if (!name) return;
         const r = results[k];
