@@ -35,7 +35,7 @@ function maxDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-const FIXTURES = ['emb_lstm', 'gru_state', 'rnn_relu', 'lstm_states', 'gru_bi_tokens', 'mlp', 'activations_opset14', 'activations_opset17', 'gru_nobias_opset17'];
+const FIXTURES = ['emb_lstm', 'gru_state', 'rnn_relu', 'lstm_states', 'gru_bi_tokens', 'mlp', 'activations_opset14', 'activations_opset17', 'gru_nobias_opset17', 'emb_lstm_opset9', 'rnn_relu_opset9', 'activations_opset11'];
 
 describe('importOnnx: PyTorch exports', () => {
   for (const name of FIXTURES) {

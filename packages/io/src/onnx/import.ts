@@ -11,8 +11,12 @@ import { OP, OPS, type OpContext, attrInt, attrString, attrStrings, checkRecurre
 import { type AttributeMsg, DATA_TYPE_NAMES, type GraphMsg, type ModelMsg, type NodeMsg, type ValueInfoMsg, decodeModel, int64ToNumber } from './proto.js';
 import { decodeTensor } from './tensors.js';
 
-/** Opsets whose operator semantics the importer implements (Squeeze/Unsqueeze/Slice take inputs, Softmax is per-axis). */
-export const MIN_OPSET = 13;
+/**
+ * Opsets whose operator semantics the importer implements: from 9 (PyTorch's default export
+ * opset before 1.12; ConstantOfShape and Erf appear), with each later change of Softmax,
+ * Slice, Clip, Squeeze/Unsqueeze and the reductions handled by the operator.
+ */
+export const MIN_OPSET = 9;
 export const MAX_OPSET = 23;
 
 export interface ImportOnnxOptions {
@@ -73,7 +77,7 @@ export class OnnxModule extends Module {
   private readonly graphOutputs: string[];
   private readonly feedInputs: OnnxValueInfo[];
 
-  constructor(graph: GraphMsg, readonly dtype: 'float32' | 'float64') {
+  constructor(graph: GraphMsg, readonly dtype: 'float32' | 'float64', readonly opset: number) {
     super();
     const initNames = new Set<string>();
     for (const [k, t] of (graph.initializer ?? []).entries()) {
@@ -146,7 +150,7 @@ export class OnnxModule extends Module {
   }
 
   private context(p: PlannedNode, inputs: (Tensor | null)[], numOutputs: number): OpContext {
-    return { where: p.where, inputs, attrs: p.attrs, dtype: this.dtype, layer: p.layer, numOutputs };
+    return { where: p.where, inputs, attrs: p.attrs, dtype: this.dtype, opset: this.opset, layer: p.layer, numOutputs };
   }
 
   private buildLayer(p: PlannedNode, W: Tensor, R: Tensor, B: Tensor | null): RNNBase {
@@ -319,7 +323,7 @@ function sortNodes(graph: GraphMsg, available: Set<string>, outputs: string[]): 
  * that takes and returns tensors by the graph's own input and output names and layouts, as
  * ONNX Runtime's `session.run` does. int64 graph inputs (PyTorch's token ids) take int32 tensors.
  * Supports what `torch.onnx.export` produces for Embedding, RNN/LSTM/GRU (layers, directions,
- * batch_first), Linear, activations and softmax, at opsets 13 to 23.
+ * batch_first), Linear, activations and softmax, at opsets 9 to 23.
  *
  * @example
  * const { module, run } = importOnnx(bytes);
@@ -345,7 +349,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOnnxOptions = {}): Onn
   if (version < MIN_OPSET || version > MAX_OPSET) {
     throw new SeqgradError(OP, opset ? `opset ${version} of the default domain: seqgrad imports opsets ${MIN_OPSET} to ${MAX_OPSET} (re-export with opset_version in that range)` : `the model imports no default-domain opset`);
   }
-  const module = new OnnxModule(graph, dtype);
+  const module = new OnnxModule(graph, dtype, version);
   return { module, inputs: module.inputs, outputs: module.outputs, run: (feeds) => module.run(feeds) };
 }
 

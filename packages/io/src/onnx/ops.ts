@@ -22,6 +22,8 @@ export interface OpContext {
   attrs: Map<string, AttributeMsg>;
   /** Float dtype of the imported model. */
   dtype: 'float32' | 'float64';
+  /** The model's default-domain opset (semantics of Softmax, Slice and Clip changed at 13, 10, 11). */
+  opset: number;
   /** The seqgrad layer an RNN/LSTM/GRU node runs (built at import from its W, R, B). */
   layer?: RNNBase;
   numOutputs: number;
@@ -215,7 +217,11 @@ function reshapeTarget(c: OpContext, x: Tensor, shape: number[], allowZero: bool
 function softmaxLike(f: typeof softmax): OpImpl {
   return (c) => {
     const x = needFloat(c, 0, 'input');
-    return [f(x, normAxis(c, attrInt(c, 'axis', -1), x.ndim))];
+    if (c.opset >= 13) return [f(x, normAxis(c, attrInt(c, 'axis', -1), x.ndim))];
+    // Before opset 13 the input is seen as 2-D, (∏ shape[:axis], ∏ shape[axis:]), default axis 1.
+    const axis = normAxis(c, attrInt(c, 'axis', 1), x.ndim);
+    const rows = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+    return [reshape(f(reshape(x, [rows, x.size / rows]), 1), x.shape)];
   };
 }
 
@@ -352,10 +358,12 @@ export const OPS: Record<string, OpImpl> = {
   },
   Slice: (c) => {
     let x = need(c, 0, 'data');
-    const starts = ints(c, 1, 'starts');
-    const ends = ints(c, 2, 'ends');
-    const axes = c.inputs[3] ? ints(c, 3, 'axes') : starts.map((_, i) => i);
-    const steps = c.inputs[4] ? ints(c, 4, 'steps') : starts.map(() => 1);
+    // Before opset 10, starts, ends and axes are attributes.
+    const old = c.opset < 10;
+    const starts = old ? attrInts(c, 'starts') ?? fail(c, 'starts are required') : ints(c, 1, 'starts');
+    const ends = old ? attrInts(c, 'ends') ?? fail(c, 'ends are required') : ints(c, 2, 'ends');
+    const axes = (old ? attrInts(c, 'axes') : c.inputs[3] ? ints(c, 3, 'axes') : undefined) ?? starts.map((_, i) => i);
+    const steps = !old && c.inputs[4] ? ints(c, 4, 'steps') : starts.map(() => 1);
     if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) fail(c, `starts, ends, axes and steps differ in length`);
     axes.forEach((a, i) => {
       if (steps[i] !== 1) fail(c, `step ${steps[i]} is not supported (only 1)`);
@@ -435,8 +443,9 @@ export const OPS: Record<string, OpImpl> = {
   },
   Clip: (c) => {
     const x = needFloat(c, 0, 'input');
-    const lo = c.inputs[1] ? c.inputs[1].data[0]! : -Infinity;
-    const hi = c.inputs[2] ? c.inputs[2].data[0]! : Infinity;
+    // Before opset 11, min and max are attributes.
+    const lo = c.opset < 11 ? attrFloat(c, 'min', -Infinity) : c.inputs[1] ? c.inputs[1].data[0]! : -Infinity;
+    const hi = c.opset < 11 ? attrFloat(c, 'max', Infinity) : c.inputs[2] ? c.inputs[2].data[0]! : Infinity;
     return [clamp(x, lo, hi)];
   },
   Erf: unary((x) => erf(x)),
