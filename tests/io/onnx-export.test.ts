@@ -1,7 +1,8 @@
 import { Generator, Tensor, manualSeed, noGrad, randint, randn, tensor } from '@seqgrad/autograd';
 import { Activation, decodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
 import {
-  Dropout, Embedding, GRU, GRUCell, LSTM, LayerNorm, Linear, Module, RNN, type RNNBase, Recurrent, Sequential, Stacked,
+  Bidirectional, Dropout, Embedding, GRU, GRUCell, LSTM, LSTMCell, LayerNorm, Linear, Module, RNN, RNNCell, type RNNBase, Recurrent, Sequential,
+  Stacked,
 } from '@seqgrad/layers';
 import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
@@ -140,6 +141,34 @@ test("exportOnnx: the CLI's language model with states in and out continues a se
   expect(maxDiff(second.c_n!, ref2.state.c)).toBeLessThan(1e-5);
 });
 
+describe('exportOnnx: built-in cells', () => {
+  propTest.prop([
+    fc.constantFrom('rnn_tanh', 'rnn_relu', 'lstm', 'gru', 'gru_cho'),
+    fc.record({ layers: fc.integer({ min: 1, max: 3 }), bidirectional: fc.boolean(), bias: fc.boolean(), I: fc.integer({ min: 1, max: 4 }), H: fc.integer({ min: 1, max: 5 }), seed: fc.nat(1000) }),
+  ])('exportOnnx: Recurrent, Bidirectional and Stacked over RNNCell/LSTMCell/GRUCell export as ONNX operators and agree with ONNX Runtime', async (kind, c) => {
+    const gen = new Generator(c.seed);
+    const cell = (i: number) => {
+      const o = { bias: c.bias, generator: gen };
+      if (kind === 'lstm') return new LSTMCell(i, c.H, o);
+      if (kind === 'gru' || kind === 'gru_cho') return new GRUCell(i, c.H, { ...o, resetAfter: kind === 'gru' });
+      return new RNNCell(i, c.H, { ...o, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
+    };
+    const D = c.bidirectional ? 2 : 1;
+    const layer = (i: number) => (c.bidirectional ? new Bidirectional(cell(i), cell(i)) : new Recurrent(cell(i)));
+    const net = c.layers === 1 ? layer(c.I) : new Stacked(Array.from({ length: c.layers }, (_, l) => layer(l === 0 ? c.I : D * c.H)));
+    const x = randn([3, 4, c.I], { generator: gen });
+    const out = await runOrt(exportOnnx(net, x), { input: toOrt(x) });
+    expect(maxDiff(out.output!, noGrad(() => net.forward(x).output))).toBeLessThan(1e-5);
+  });
+
+  test('exportOnnx: arrangements of built-in cells without an ONNX operator are refused', () => {
+    const x = randn([2, 3, 2]);
+    expect(() => exportOnnx(new Recurrent(new GRUCell(2, 3), { reverse: true }), x)).toThrow(/running backward in time on its own has no ONNX equivalent/);
+    expect(() => exportOnnx(new Bidirectional(new GRUCell(2, 3), new GRUCell(2, 3), { mergeMode: 'sum' }), x)).toThrow(/mergeMode 'sum' is not exported/);
+    expect(() => exportOnnx(new Stacked([new Recurrent(new GRUCell(2, 3)), new Recurrent(new LSTMCell(3, 3))]), x)).toThrow(/mix cell types/);
+  });
+});
+
 describe('exportOnnx: refusals', () => {
   test('exportOnnx: a custom cell is refused with its name', () => {
     class PeepholeCell extends GRUCell {}
@@ -147,7 +176,7 @@ describe('exportOnnx: refusals', () => {
     expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/PeepholeCell.*not exported to ONNX.*use the built-in RNN, LSTM or GRU layers/);
     const model = new SequenceModel({ cell: 'custom.js', hidden: 4, layers: 1, bidirectional: false, inputKind: 'dense', inputSize: 3, outputSize: 2, readout: 'last', embed: 0 }, new Generator(1), (i, h) => new PeepholeCell(i, h));
     expect(() => exportOnnx(model, randn([2, 5, 3]))).toThrow(/exportOnnx: rnn\. runs the cell PeepholeCell/);
-    expect(() => exportOnnx(new Sequential(new Recurrent(new GRUCell(3, 4)) as never), randn([2, 5, 3]))).toThrow(/for the built-in GRUCell, export the GRU layer/);
+    expect(() => exportOnnx(new Sequential(new Recurrent(new GRUCell(3, 4)) as never), randn([2, 5, 3]))).toThrow(/built-in GRUCells export when the Recurrent\/Bidirectional\/Stacked layer is the module exported/);
   });
 
   test('exportOnnx: an LSTM with projSize, a module of another kind and a mismatched example are refused', () => {

@@ -8,8 +8,8 @@
  */
 import { SeqgradError, Tensor, cast, fmt, noGrad } from '@seqgrad/autograd';
 import {
-  Bidirectional, Dropout, Embedding, GRUCell, LSTM, LSTMCell, LayerNorm, Linear, Module, RNNBase, RNNCell, Recurrent, RecurrentCell, Sequential,
-  Stacked,
+  Bidirectional, Dropout, Embedding, GRU, GRUCell, LSTM, LSTMCell, LayerNorm, Linear, Module, RNN, RNNBase, RNNCell, Recurrent, RecurrentCell,
+  Sequential, Stacked,
 } from '@seqgrad/layers';
 import { Activation } from './activation.js';
 import { AttrType, DataType, type AttributeMsg, type GraphMsg, type NodeMsg, type TensorProtoMsg, type ValueInfoMsg, encodeModel } from './proto.js';
@@ -189,7 +189,7 @@ class Exporter {
     if (m instanceof Recurrent || m instanceof Bidirectional || m instanceof Stacked || m instanceof RecurrentCell) {
       const cell = m.modules().find((c) => c instanceof RecurrentCell) ?? m;
       const builtin = [RNNCell, LSTMCell, GRUCell].some((k) => cell.constructor === k);
-      throw new SeqgradError(OP, `${describeCell(path, m)}: cells driven by Recurrent/Bidirectional/Stacked are not exported to ONNX (a custom cell would need an ONNX Scan over its traced step); ${builtin ? `for the built-in ${cell.constructor.name}, export the ${cell.constructor.name.replace('Cell', '')} layer, which computes the same function with the same weights under the names weight_ih_l0, weight_hh_l0, …` : 'use the built-in RNN, LSTM or GRU layers'}`);
+      throw new SeqgradError(OP, `${describeCell(path, m)}: cells driven by Recurrent/Bidirectional/Stacked are not exported to ONNX (a custom cell would need an ONNX Scan over its traced step); ${builtin ? `built-in ${cell.constructor.name}s export when the Recurrent/Bidirectional/Stacked layer is the module exported (or the CLI model's rnn), not inside a Sequential` : 'use the built-in RNN, LSTM or GRU layers'}`);
     }
     throw new SeqgradError(OP, `${path || 'the module'} is a ${m.constructor.name}, which has no ONNX export (supported: Linear, Embedding, LayerNorm, Dropout, Activation, Sequential, RNN, LSTM, GRU and the Embedding → recurrent → Linear model)`);
   }
@@ -286,6 +286,70 @@ function valueInfo(name: string, elemType: number, shape: Dim[]): ValueInfoMsg {
   };
 }
 
+/**
+ * Recurrent / Bidirectional (concat) / Stacked over the built-in RNNCell, LSTMCell or GRUCell as
+ * the equivalent batch-first RNN/LSTM/GRU layer (same weights, same function), so they export
+ * as ONNX's own operators. Null when a cell is not a built-in one (a custom cell); an error
+ * when the cells are built-in but the arrangement has no ONNX operator.
+ */
+function builtinCellsAsLayer(path: string, m: Module): RNNBase | null {
+  const where = path || 'the module';
+  const layers: RecurrentCell[][] = [];
+  const direction = (r: Module, reverse: boolean): RecurrentCell | null => {
+    if (!(r instanceof Recurrent)) return null;
+    if (r.reverse !== reverse) throw new SeqgradError(OP, `${where}: a Recurrent running ${r.reverse ? 'backward' : 'forward'} in time on its own has no ONNX equivalent here; wrap forward and backward cells in Bidirectional`);
+    if (!r.returnSequences) throw new SeqgradError(OP, `${where}: Recurrent with returnSequences=false is not exported; export the sequence and take its last step`);
+    return r.cell;
+  };
+  const addLayer = (l: Module): boolean => {
+    if (l instanceof Recurrent) {
+      const c = direction(l, false);
+      if (!c) return false;
+      layers.push([c]);
+      return true;
+    }
+    if (l instanceof Bidirectional) {
+      if (l.mergeMode !== 'concat') throw new SeqgradError(OP, `${where}: Bidirectional with mergeMode '${l.mergeMode}' is not exported (ONNX's bidirectional operators concatenate)`);
+      layers.push([direction(l.forwardLayer, false)!, direction(l.backwardLayer, true)!]);
+      return true;
+    }
+    return false;
+  };
+  if (m instanceof Stacked) {
+    if (!m.layers.every((l) => addLayer(l))) return null;
+  } else if (!addLayer(m)) return null;
+  const cells = layers.flat();
+  const first = cells[0]!;
+  const kind = (c: RecurrentCell): string | null =>
+    c.constructor === LSTMCell ? 'LSTM'
+    : c.constructor === GRUCell ? `GRU:${(c as GRUCell).resetAfter}`
+    : c.constructor === RNNCell ? `RNN:${(c as RNNCell).nonlinearity}`
+    : null;
+  if (cells.some((c) => kind(c) === null)) return null;
+  const k = kind(first)!;
+  const D = layers[0]!.length;
+  const H = first.hiddenSize;
+  const bias = (first as GRUCell).biasIh !== null;
+  if (cells.some((c) => kind(c) !== k || c.hiddenSize !== H || ((c as GRUCell).biasIh !== null) !== bias) || layers.some((l) => l.length !== D)) {
+    throw new SeqgradError(OP, `${where}: its layers mix cell types, hidden sizes, biases or directions, which one ONNX operator per layer cannot hold; export a uniform stack`);
+  }
+  const opts = { numLayers: layers.length, bidirectional: D === 2, bias, batchFirst: true, dtype: first.dtype };
+  const layer = k === 'LSTM' ? new LSTM(first.inputSize, H, opts)
+    : k.startsWith('GRU') ? new GRU(first.inputSize, H, { ...opts, resetAfter: (first as GRUCell).resetAfter })
+    : new RNN(first.inputSize, H, { ...opts, nonlinearity: (first as RNNCell).nonlinearity });
+  layers.forEach((dirs, l) => dirs.forEach((c, d) => {
+    const cell = c as GRUCell;
+    const p = layer.params[l]![d]!;
+    p.weightIh.data.set(cell.weightIh.data);
+    p.weightHh.data.set(cell.weightHh.data);
+    if (bias) {
+      p.biasIh!.data.set(cell.biasIh!.data);
+      p.biasHh!.data.set(cell.biasHh!.data);
+    }
+  }));
+  return layer;
+}
+
 /** The CLI's model shape: optional `embedding`, recurrent `rnn`, Linear `head`, `config.readout`. */
 interface SequenceModelLike extends Module {
   embedding: Embedding | null;
@@ -349,7 +413,7 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
   const seqModel = asSequenceModel(module);
-  const stateful = seqModel && seqModel.rnn instanceof RNNBase;
+  const stateful = seqModel !== null;
   if (opts.lengths && !(module instanceof RNNBase)) {
     throw new SeqgradError(OP, `option lengths applies to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
   }
@@ -386,7 +450,15 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
     }
   });
 
-  if (module instanceof RNNBase) {
+  const cellLayer = module instanceof RNNBase ? null : builtinCellsAsLayer('', module);
+  if (cellLayer) {
+    // Recurrent/Bidirectional/Stacked over built-in cells: input (B, T, I) → output (B, T, D·H).
+    if (opts.lengths || opts.initialState || opts.finalState) {
+      throw new SeqgradError(OP, `options lengths, initialState and finalState apply to the RNN/LSTM/GRU layers; export ${module.constructor.name}'s cells as the equivalent ${cellLayer.constructor.name} layer to use them`);
+    }
+    const x = ex.input(inputName, elemOf(example), inputShape(example, false));
+    ex.output(outputName, ex.recurrent('', cellLayer, x, {}).y);
+  } else if (module instanceof RNNBase) {
     if (example.ndim !== 3) throw new SeqgradError(OP, `example${fmt(example.shape)} for a ${module.constructor.name} must be batched, ${module.batchFirst ? '(B, T, I)' : '(T, B, I)'}`);
     const x = ex.input(inputName, elemOf(example), inputShape(example, !module.batchFirst));
     const extra: { lengths?: string; h0?: string; c0?: string } = {};
@@ -398,9 +470,15 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   } else if (seqModel) {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     let v = seqModel.embedding ? ex.emit('embedding.', seqModel.embedding, x) : x;
-    const rnn = seqModel.rnn;
-    if (!(rnn instanceof RNNBase)) ex.emit('rnn.', rnn, v); // refuses custom cells with their name
-    const r = ex.recurrent('rnn.', rnn as RNNBase, v, stateInputs(rnn as RNNBase));
+    const rnn = seqModel.rnn instanceof RNNBase ? seqModel.rnn : builtinCellsAsLayer('rnn.', seqModel.rnn);
+    if (!rnn) {
+      ex.emit('rnn.', seqModel.rnn, v); // refuses custom cells with their name
+      throw new SeqgradError(OP, `rnn. is a ${seqModel.rnn.constructor.name}, not a recurrent layer`);
+    }
+    if (rnn !== seqModel.rnn && (opts.initialState || opts.finalState)) {
+      throw new SeqgradError(OP, `options initialState and finalState need the model's recurrent part to be an RNN/LSTM/GRU layer, not ${seqModel.rnn.constructor.name} over cells`);
+    }
+    const r = ex.recurrent('rnn.', rnn, v, stateInputs(rnn));
     v = r.y;
     if (seqModel.config.readout === 'last') {
       // The last step, out[:, -1]: Slice [-1, end) on the time axis, then drop the axis.
@@ -409,7 +487,7 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
       v = { name: sq!, shape: [v.shape[0]!, v.shape[2]!] };
     }
     ex.output(outputName, ex.linear('head.', seqModel.head, v));
-    stateOutputs(rnn as RNNBase, r, false);
+    stateOutputs(rnn!, r, false);
   } else {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     ex.output(outputName, ex.emit('', module, x));
