@@ -101,17 +101,20 @@ export class OnnxModule extends Module {
     this.plan = sortNodes(graph, new Set([...initNames, ...this.feedInputs.map((v) => v.name)]), this.graphOutputs);
 
     // Recurrent nodes: a seqgrad layer per node, built from W, R, B; those initializers are
-    // then owned by the layer (converted layout) instead of being parameters of their own.
-    const ownedByLayer = new Set<string>();
-    const usedElsewhere = new Set<string>();
-    for (const p of this.plan) {
-      if (['RNN', 'LSTM', 'GRU'].includes(p.node.opType!)) continue;
-      for (const i of p.node.input ?? []) usedElsewhere.add(i);
+    // then owned by the layer (converted layout) instead of being parameters of their own,
+    // unless something else reads them too.
+    const recurrentNodes = this.plan.filter((p) => ['RNN', 'LSTM', 'GRU'].includes(p.node.opType!));
+    const usedElsewhere = new Set<string>(this.graphOutputs);
+    for (const p of this.plan) if (!recurrentNodes.includes(p)) for (const i of p.node.input ?? []) usedElsewhere.add(i);
+    const ownedByLayer = new Set(recurrentNodes.flatMap((p) => (p.node.input ?? []).slice(1, 4)).filter((n) => n && !usedElsewhere.has(n)));
+    // Float initializers become trainable parameters, nested by their dotted names.
+    for (const [name, t] of this.values) {
+      if (t.dtype === 'int32' || ownedByLayer.has(name)) continue;
+      t.requiresGrad = true;
+      this.registerNested(name, t);
     }
-    for (const p of this.plan) {
-      if (!['RNN', 'LSTM', 'GRU'].includes(p.node.opType!)) continue;
-      const ctx = this.context(p, [], 0);
-      checkRecurrentAttrs(ctx, p.node.opType!);
+    for (const p of recurrentNodes) {
+      checkRecurrentAttrs(this.context(p, [], 0), p.node.opType!);
       const [, wName, rName, bName] = p.node.input ?? [];
       const get = (n: string | undefined, what: string, required: boolean): Tensor | null => {
         if (!n) {
@@ -119,18 +122,11 @@ export class OnnxModule extends Module {
           return null;
         }
         const t = this.values.get(n);
-        if (!t) throw new SeqgradError(OP, `${p.where}: ${what} ('${n}') must be an initializer (seqgrad turns it into the layer's parameters)`);
-        if (!usedElsewhere.has(n)) ownedByLayer.add(n);
+        if (!t || t.dtype === 'int32') throw new SeqgradError(OP, `${p.where}: ${what} ('${n}') must be a float initializer (seqgrad turns it into the layer's parameters)`);
         return t;
       };
       p.layer = this.buildLayer(p, get(wName, 'W', true)!, get(rName, 'R', true)!, get(bName, 'B', false));
       this.registerModule(uniqueChildName(this, safeName((p.node.name || `${p.node.opType}_${p.index}`).replace(/^\/+/, '').replace(/\//g, '_'))), p.layer);
-    }
-    // Float initializers become trainable parameters, nested by their dotted names.
-    for (const [name, t] of this.values) {
-      if (t.dtype === 'int32' || ownedByLayer.has(name)) continue;
-      t.requiresGrad = true;
-      this.registerNested(name, t);
     }
     for (const n of ownedByLayer) this.values.delete(n);
   }
@@ -140,6 +136,7 @@ export class OnnxModule extends Module {
     let owner: Module = this;
     for (const part of parts.slice(0, -1)) {
       const existing = new Map(owner.namedChildren()).get(part);
+      if (existing !== undefined && !(existing instanceof ParameterTree)) throw new SeqgradError(OP, `initializer '${name}' clashes with another initializer's name`);
       owner = existing ?? owner.registerModule(part, new ParameterTree());
     }
     const leaf = parts[parts.length - 1]!;
