@@ -106,6 +106,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
           this.state.set(p, state);
         }
         this.update(p, grad.data, state, group);
+        p.bumpVersion();
       }
     }
   };
@@ -119,7 +120,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       for (const p of group.params) {
         if (!p.grad) continue;
         if (setToNone) p.grad = null;
-        else (p.grad.data as Float64Array).fill(0);
+        else {
+          (p.grad.data as Float64Array).fill(0);
+          p.grad.bumpVersion();
+        }
       }
     }
   }
