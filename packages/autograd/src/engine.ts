@@ -84,7 +84,9 @@ export class FunctionCtx {
   /** Keeps tensors for backward, with their version counters: a tensor changed in place before backward is an error. */
   saveForBackward(...tensors: Tensor[]): void {
     this.saved = tensors;
-    this.savedVersions = tensors.map((t) => t.version);
+    const versions = new Array<number>(tensors.length);
+    for (let i = 0; i < tensors.length; i++) versions[i] = tensors[i]!.version;
+    this.savedVersions = versions;
   }
 
   get savedTensors(): Tensor[] {
