@@ -24,7 +24,7 @@ describe.each(['fused', 'composed'] as const)('finite differences (%s)', (impl) 
     const c0 = randn([4, 2, net.hiddenSize], { ...f64, generator: g, requiresGrad: true });
     const params = net.parameters();
     const fn = (xi: Tensor, hi: Tensor, ci: Tensor): Tensor[] => {
-      const r = (net as LSTM).forward(xi, { h: hi, c: ci }, { lengths: [3, 2] });
+      const r = (net as LSTM).forward(xi, (mode === 'LSTM' ? { h: hi, c: ci } : { h: hi }) as { h: Tensor; c: Tensor }, { lengths: [3, 2] });
       return r.c ? [r.output, r.h, r.c] : [r.output, r.h];
     };
     const inputs = mode === 'LSTM' ? [x, h0, c0, ...params] : [x, h0, ...params];

@@ -60,7 +60,7 @@ export function runMisuseSuite(table: string, cases: readonly MisuseCase[]): voi
     test(c.name, async () => {
       const { outcome, message } = await classify(c);
       counts[outcome]++;
-      expect({ outcome, message }, `expected an error containing ${c.expect.map(String).join(', ')}`).toMatchObject({ outcome: 'named' });
+      expect({ outcome, message }, `expected an error containing ${c.expect.map(String).join(', ')}; got ${outcome}: ${message}`).toMatchObject({ outcome: 'named' });
     });
   }
   test(`${table}: counts per outcome`, () => {

@@ -77,8 +77,16 @@ export class FunctionCtx {
   // User values stored on the context (PyTorch's `ctx.foo = ...`).
   [key: string]: unknown;
 
+  /** @internal The op this context belongs to, for messages. */
+  opName = 'customFunction';
+  private savedVersions: number[] = [];
+
+  /** Keeps tensors for backward, with their version counters: a tensor changed in place before backward is an error. */
   saveForBackward(...tensors: Tensor[]): void {
     this.saved = tensors;
+    const versions = new Array<number>(tensors.length);
+    for (let i = 0; i < tensors.length; i++) versions[i] = tensors[i]!.version;
+    this.savedVersions = versions;
   }
 
   get savedTensors(): Tensor[] {
@@ -89,7 +97,19 @@ export class FunctionCtx {
           'pass { retainGraph: true } to the first backward if you need to backward twice',
       );
     }
-    return this.saved;
+    const saved = this.saved;
+    for (let i = 0; i < saved.length; i++) {
+      const now = saved[i]!.version;
+      if (now !== this.savedVersions[i]) {
+        throw new SeqgradError(
+          this.opName,
+          `a tensor needed for gradient computation has been modified by an inplace operation: saved tensor ${i}${fmt(saved[i]!.shape)} ` +
+            `(${saved[i]!.dtype}) is at version ${now}; it was at version ${this.savedVersions[i]} when this op saved it. ` +
+            'Change it after backward(), or pass a clone() to the op',
+        );
+      }
+    }
+    return saved;
   }
 
   /** @internal Frees saved tensors once backward has used them. */
@@ -188,6 +208,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
   return (...args: Args) => {
     const h = hooks!;
     const ctx = new FunctionCtx();
+    ctx.opName = name;
     const tensorArgs = args.map((a) => (h.isTensor(a) ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
     const record = gradEnabled && ctx.needsInputGrad.some(Boolean);

@@ -1,5 +1,5 @@
 import { setGradEnabled } from './engine.js';
-import { SeqgradError, fmt, stridesOf } from './errors.js';
+import { SeqgradError, checkOptions, fmt, show, stridesOf } from './errors.js';
 import { Generator } from './random.js';
 import { Tensor, grad, randn } from './tensor.js';
 
@@ -33,9 +33,35 @@ function unravel(flat: number, shape: readonly number[]): number[] {
   return shape.map((_, d) => Math.floor(flat / strides[d]!) % shape[d]!);
 }
 
-function outputsOf(fn: Fn, inputs: Tensor[]): Tensor[] {
-  const out = fn(...inputs);
-  return out instanceof Tensor ? [out] : [...out];
+function outputsOf(fn: Fn, inputs: Tensor[], op = 'gradcheck'): Tensor[] {
+  const out: unknown = fn(...inputs);
+  if (out instanceof Tensor) return [out];
+  if (!Array.isArray(out)) throw new SeqgradError(op, `fn must return a Tensor or an array of Tensors, got ${show(out)}`);
+  out.forEach((o, i) => {
+    if (!(o instanceof Tensor)) throw new SeqgradError(op, `fn returned an array whose output ${i} is ${show(o)}, not a Tensor`);
+  });
+  return out as Tensor[];
+}
+
+const GRADCHECK_OPTIONS = ['eps', 'atol', 'rtol', 'fastMode', 'seed', 'raise', 'names'];
+
+/** Checks gradcheck's arguments before anything runs, naming the public function. */
+function checkArgs(op: string, fn: unknown, inputs: unknown, opts: GradcheckOptions): void {
+  if (typeof fn !== 'function') throw new SeqgradError(op, `fn must be a function of the inputs, got ${show(fn)}`);
+  if (!Array.isArray(inputs)) throw new SeqgradError(op, `inputs must be an array of tensors, got ${show(inputs)}`);
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new SeqgradError(op, `input ${i} must be a Tensor, got ${show(t)}`);
+  });
+  checkOptions(op, opts, GRADCHECK_OPTIONS);
+  if (opts.eps !== undefined && !(typeof opts.eps === 'number' && opts.eps > 0 && Number.isFinite(opts.eps))) {
+    throw new SeqgradError(op, `eps must be a positive finite number, got ${show(opts.eps)}`);
+  }
+  for (const k of ['atol', 'rtol'] as const) {
+    const v = opts[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
+      throw new SeqgradError(op, `${k} must be a non-negative finite number, got ${show(v)}`);
+    }
+  }
 }
 
 /**
@@ -48,6 +74,7 @@ function outputsOf(fn: Fn, inputs: Tensor[]): Tensor[] {
  * gradcheck((a) => a.tanh().sum(1), [x]); // true, or throws naming output, input and element
  */
 export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
+  checkArgs('gradcheck', fn, inputs, opts);
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;
@@ -208,9 +235,10 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
 export function gradgradcheck(
   fn: Fn, inputs: readonly Tensor[], gradOutputs?: readonly Tensor[], opts: GradcheckOptions = {},
 ): boolean {
+  checkArgs('gradgradcheck', fn, inputs, opts);
   const gen = new Generator((opts.seed ?? 0) + 1);
   const ins = [...inputs];
-  const outs = setGradEnabled(true, () => outputsOf(fn, ins));
+  const outs = setGradEnabled(true, () => outputsOf(fn, ins, 'gradgradcheck'));
   const gos = gradOutputs
     ? gradOutputs.map((g) => new Tensor(g.data, g.shape, true))
     : outs.map((o) => randn(o.shape, { dtype: 'float64', generator: gen, requiresGrad: true }));

@@ -1,7 +1,7 @@
 /**
  * @seqgrad/autograd — tensors with reverse-mode autograd, built for recurrent networks.
  */
-export { SeqgradError, fmt, numel, broadcastShapes, type Shape } from './errors.js';
+export { SeqgradError, fmt, numel, broadcastShapes, checkOptions, checkShape, show, MAX_NUMEL, type Shape } from './errors.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
 export {
   Tensor, tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,

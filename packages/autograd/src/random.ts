@@ -14,12 +14,17 @@ export class Generator {
   private spareNormal: number | null = null;
 
   constructor(seed = 0) {
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+      throw new SeqgradError('Generator', `seed must be a finite number, got ${typeof seed === 'string' ? `'${seed}'` : String(seed)}`);
+    }
     this.manualSeed(seed);
   }
 
   /** Re-seeds in place (splitmix32 expands the seed into the 128-bit state). */
   manualSeed(seed: number): this {
-    if (!Number.isFinite(seed)) throw new SeqgradError('manualSeed', `seed must be a finite number, got ${seed}`);
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+      throw new SeqgradError('manualSeed', `seed must be a finite number, got ${typeof seed === 'string' ? `'${seed}'` : String(seed)}`);
+    }
     let x = (Math.floor(Math.abs(seed)) ^ (seed < 0 ? 0x9e3779b9 : 0)) >>> 0;
     const hi = Math.floor(Math.abs(seed) / 2 ** 32) >>> 0;
     x = (x ^ Math.imul(hi, 0x85ebca6b)) >>> 0;

@@ -1,5 +1,5 @@
 import { type BackwardResult, installEngineHooks, type Node, runBackward, setGradEnabled } from './engine.js';
-import { SeqgradError, type Shape, fmt, numel, sameShape } from './errors.js';
+import { MAX_NUMEL, SeqgradError, type Shape, checkOptions, checkShape, fmt, numel, sameShape, show, stridesOf } from './errors.js';
 import { Generator, defaultGenerator } from './random.js';
 import * as E from './ops/elementwise.js';
 import * as R from './ops/reduce.js';
@@ -30,6 +30,9 @@ export function dtypeOf(data: TypedArray): DType {
   throw new SeqgradError('tensor', 'data must be a Float32Array, Float64Array or Int32Array');
 }
 
+/** In-place write counters, per buffer: views of one buffer share their counter. */
+const versions = new WeakMap<TypedArray, number>();
+
 /**
  * An n-dimensional array with reverse-mode autograd: a contiguous row-major typed array
  * plus a shape. Ops never modify a tensor; optimizers update `data` in place under `noGrad`.
@@ -42,7 +45,10 @@ export function dtypeOf(data: TypedArray): DType {
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** The values, row-major. Mutating it in place bypasses autograd (like PyTorch's `.data`). */
+  /**
+   * The values, row-major. Mutating it in place bypasses autograd (like PyTorch's `.data`);
+   * call `bumpVersion()` afterwards so a backward that saved this tensor can tell.
+   */
   readonly data: TypedArray;
   private _grad: Tensor | null = null;
   /** Optional name, used in gradcheck messages. */
@@ -120,6 +126,30 @@ export class Tensor {
     this._requiresGrad = true;
   }
 
+  /**
+   * How many in-place writes the values have had. Every in-place write the library makes
+   * (optimizer steps, `init.*`, `loadStateDict`, clipping) bumps it; tensors sharing a buffer
+   * (`reshape`, `detach`) share it. An op that saved this tensor for backward refuses to run
+   * its backward once the version has changed, like PyTorch's version counter.
+   */
+  get version(): number {
+    return versions.get(this.data) ?? 0;
+  }
+
+  /**
+   * Records an in-place write: call it after changing `data` yourself, so that a backward
+   * that needs the old values fails by name instead of returning a wrong gradient.
+   *
+   * @example
+   * const y = x.tanh();   // tanh saves y for its backward
+   * y.data[0] = 0; y.bumpVersion();
+   * y.sum().backward();   // throws: tanh: a tensor needed for gradient computation has been modified ...
+   */
+  bumpVersion(): this {
+    versions.set(this.data, (versions.get(this.data) ?? 0) + 1);
+    return this;
+  }
+
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.data.length !== 1) {
@@ -190,6 +220,8 @@ export class Tensor {
         throw new SeqgradError('backward', `grad can be implicitly created only for one-element outputs; this output has shape ${fmt(this.shape)}`);
       }
       g = onesLike(this);
+    } else if (!(g instanceof Tensor)) {
+      throw new SeqgradError('backward', `grad must be a Tensor of the output's shape ${fmt(this.shape)}, got ${show(g)}`);
     } else if (!sameShape(g.shape, this.shape)) {
       throw new SeqgradError('backward', `grad${fmt(g.shape)} does not match the output's shape ${fmt(this.shape)}`);
     }
@@ -304,6 +336,12 @@ function inferShape(data: NestedArray): number[] {
 function flattenInto(data: NestedArray, shape: number[], dim: number, out: TypedArray, pos: { i: number }): void {
   if (dim === shape.length) {
     if (Array.isArray(data)) throw new SeqgradError('tensor', `ragged nested array: expected a number at depth ${dim}`);
+    if (typeof data !== 'number' && typeof data !== 'boolean') {
+      // The element's position, from its flat index: data[1][0] for the third of [[..], [..]].
+      const strides = stridesOf(shape);
+      const path = shape.map((d, k) => `[${Math.floor(pos.i / strides[k]!) % d}]`).join('');
+      throw new SeqgradError('tensor', `data${path} is ${show(data)}; a tensor holds numbers (or booleans) only`);
+    }
     out[pos.i++] = Number(data);
     return;
   }
@@ -328,6 +366,11 @@ export function tensor(
   data: NestedArray | TypedArray | readonly number[],
   opts: TensorOptions & { shape?: Shape } = {},
 ): Tensor {
+  checkOptions('tensor', opts, ['dtype', 'requiresGrad', 'shape']);
+  if (opts.shape !== undefined) checkShape('tensor', opts.shape);
+  if (typeof data !== 'number' && typeof data !== 'boolean' && !Array.isArray(data) && !ArrayBuffer.isView(data)) {
+    throw new SeqgradError('tensor', `data must be a number, a nested array of numbers or a typed array, got ${show(data)}`);
+  }
   let arr: TypedArray;
   let shape: number[];
   if (ArrayBuffer.isView(data)) {
@@ -339,6 +382,7 @@ export function tensor(
   } else {
     const dtype = opts.dtype ?? 'float32';
     shape = inferShape(data as NestedArray);
+    checkShape('tensor', shape, 'the nested data\'s shape');
     arr = arrayFor(dtype, numel(shape));
     flattenInto(data as NestedArray, shape, 0, arr, { i: 0 });
     if (opts.shape) {
@@ -353,9 +397,16 @@ export function tensor(
 
 /** A tensor filled with `value`. */
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
-  checkShape('full', shape);
+  return filled('full', shape, value, opts);
+}
+
+/** The one allocation path of full/zeros/ones/…Like, naming the public function in errors. */
+function filled(op: string, shape: Shape, value: number, opts: TensorOptions): Tensor {
+  checkShape(op, shape);
+  checkOptions(op, opts, ['dtype', 'requiresGrad']);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new SeqgradError(op, `value must be a number, got ${show(value)}`);
   const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  arr.fill(value);
+  if (value !== 0) arr.fill(value);
   return new Tensor(arr, shape, opts.requiresGrad ?? false);
 }
 /**
@@ -365,7 +416,7 @@ export function full(shape: Shape, value: number, opts: TensorOptions = {}): Ten
  * zeros([2, 3], { dtype: 'float64', requiresGrad: true }); // float64 [2,3]
  */
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled('zeros', shape, 0, opts);
 }
 /**
  * A tensor of `shape` filled with 1.
@@ -374,7 +425,7 @@ export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
  * ones([3]); // [1, 1, 1]
  */
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled('ones', shape, 1, opts);
 }
 /**
  * Zeros with `t`'s shape and dtype (`opts` may change the dtype or set requiresGrad).
@@ -383,7 +434,8 @@ export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
  * zerosLike(randn([2, 3])); // float32 [2,3] of 0
  */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, 0, { dtype: t.dtype, ...opts });
+  assertTensorArg('zerosLike', t);
+  return filled('zerosLike', t.shape, 0, { dtype: t.dtype, ...opts });
 }
 /**
  * Ones with `t`'s shape and dtype.
@@ -392,7 +444,8 @@ export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
  * onesLike(randn([2])); // [1, 1]
  */
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, 1, { dtype: t.dtype, ...opts });
+  assertTensorArg('onesLike', t);
+  return filled('onesLike', t.shape, 1, { dtype: t.dtype, ...opts });
 }
 /**
  * `value` everywhere, with `t`'s shape and dtype.
@@ -401,14 +454,21 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
  * fullLike(randn([2]), 7); // [7, 7]
  */
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, ...opts });
+  assertTensorArg('fullLike', t);
+  return filled('fullLike', t.shape, value, { dtype: t.dtype, ...opts });
 }
 
 /** Values start, start+step, … below end (like `torch.arange`). */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new SeqgradError('arange', `step must be a non-zero finite number, got ${step}`);
+  if (typeof start !== 'number' || !Number.isFinite(start)) throw new SeqgradError('arange', `start must be a finite number, got ${show(start)}`);
+  if (typeof end !== 'number' || !Number.isFinite(end)) throw new SeqgradError('arange', `end must be a finite number, got ${show(end)}`);
+  if (step === 0 || typeof step !== 'number' || !Number.isFinite(step)) throw new SeqgradError('arange', `step must be a non-zero finite number, got ${show(step)}`);
+  checkOptions('arange', opts, ['dtype', 'requiresGrad']);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > MAX_NUMEL) {
+    throw new SeqgradError('arange', `start=${start}, end=${end}, step=${step} gives ${n} values, more than the ${MAX_NUMEL} a tensor can hold`);
+  }
   const arr = arrayFor(opts.dtype ?? 'float32', n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return new Tensor(arr, [n], opts.requiresGrad ?? false);
@@ -426,18 +486,25 @@ export interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }
 
-function checkShape(op: string, shape: Shape): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new SeqgradError(op, `shape ${fmt(shape)} must hold non-negative integers`);
-  }
+function assertTensorArg(op: string, t: unknown): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new SeqgradError(op, `t must be a Tensor, got ${show(t)}`);
+}
+
+/** Throws unless `v` (an option of a random function) is a finite number. */
+function checkFinite(op: string, name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SeqgradError(op, `${name} must be a finite number, got ${show(v)}`);
 }
 
 /** Uniform in [low, high) (default [0, 1)), from the seeded generator. */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   checkShape('rand', shape);
+  checkOptions('rand', opts, ['dtype', 'requiresGrad', 'generator', 'low', 'high']);
   const g = opts.generator ?? defaultGenerator;
   const lo = opts.low ?? 0;
   const hi = opts.high ?? 1;
+  checkFinite('rand', 'low', lo);
+  checkFinite('rand', 'high', hi);
+  if (lo > hi) throw new SeqgradError('rand', `need low <= high, got low=${lo}, high=${hi}`);
   const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = lo + (hi - lo) * g.uniform();
   return new Tensor(arr, shape, opts.requiresGrad ?? false);
@@ -446,9 +513,13 @@ export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: 
 /** Normal with the given mean and std (default standard normal), from the seeded generator. */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   checkShape('randn', shape);
+  checkOptions('randn', opts, ['dtype', 'requiresGrad', 'generator', 'mean', 'std']);
   const g = opts.generator ?? defaultGenerator;
   const mean = opts.mean ?? 0;
   const std = opts.std ?? 1;
+  checkFinite('randn', 'mean', mean);
+  checkFinite('randn', 'std', std);
+  if (std < 0) throw new SeqgradError('randn', `std must be >= 0, got ${std}`);
   const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
   return new Tensor(arr, shape, opts.requiresGrad ?? false);
@@ -457,6 +528,7 @@ export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?:
 /** Integers uniform in [low, high) (dtype int32 unless given), from the seeded generator. */
 export function randint(low: number, high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
   checkShape('randint', shape);
+  checkOptions('randint', opts, ['dtype', 'requiresGrad', 'generator']);
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new SeqgradError('randint', `need integers low < high, got low=${low}, high=${high}`);
   }
@@ -532,6 +604,7 @@ export function valueAndGrad<Args extends unknown[]>(
       return leaf;
     });
     const value = setGradEnabled(true, () => fn(...(wrapped as Args)));
+    if (!(value instanceof Tensor)) throw new SeqgradError('valueAndGrad', `fn must return a one-element tensor, got ${show(value)}`);
     if (value.size !== 1) throw new SeqgradError('valueAndGrad', `fn must return a one-element tensor, got shape ${fmt(value.shape)}`);
     const grads = grad(value, inputs, { allowUnused: true, createGraph: opts.createGraph }).map(
       (g, i) => g ?? zerosLike(inputs[i]!),

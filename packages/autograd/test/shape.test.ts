@@ -73,7 +73,7 @@ describe('expand, permute, transpose', () => {
 
   test('permute: errors name the perm and the shape', () => {
     expect(() => permute(x23(), [0])).toThrow(/^permute: perm \[0\] has 1 axes but x\[2,3\] has 2$/);
-    expect(() => permute(x23(), [1, 1])).toThrow(/^permute: perm \[1,1\] repeats an axis$/);
+    expect(() => permute(x23(), [1, 1])).toThrow(/^permute: perm \[1,1\] repeats an axis of x\[2,3\]$/);
     expect(() => transpose(x23(), 0, 2)).toThrow(/^transpose: dim1=2 is out of range/);
   });
 });

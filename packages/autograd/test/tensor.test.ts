@@ -49,8 +49,8 @@ describe('creation', () => {
     expect(zerosLike(x).dtype).toBe('float64');
     expect(onesLike(x).toArray()).toEqual([[1, 1]]);
     expect(fullLike(x, 3, { dtype: 'float32' }).dtype).toBe('float32');
-    expect(() => arange(0, 1, 0)).toThrow(/^arange: step must be a non-zero finite number, got 0$/);
-    expect(() => zeros([2, 1.5])).toThrow(/^full: shape \[2,1.5\] must hold non-negative integers$/);
+    expect(() => arange(0, 1, 0)).toThrow(/^arange: step must be a non-zero finite number, got the number 0$/);
+    expect(() => zeros([2, 1.5])).toThrow(/^zeros: shape \[2,1.5\] must hold non-negative integers$/);
   });
 
   test('requiresGrad option makes a leaf', () => {

@@ -1,9 +1,10 @@
 import {
-  type FloatDType, type Generator, SeqgradError, type Tensor, add, dropout, embedding, fmt, linear, mul, sqrt, sub,
+  type FloatDType, type Generator, SeqgradError, type Tensor, add, dropout, embedding, fmt, isTensor, linear, mul, show, sqrt, sub,
   variance, mean, div, zeros as zerosTensor,
 } from '@seqgrad/autograd';
 import * as init from './init.js';
 import { Module } from './module.js';
+import { checkBoolean, checkDtype, checkInput, checkNumber, checkOptions, checkPositiveInt } from './validate.js';
 
 /** Options every layer with parameters takes. */
 export interface LayerOptions {
@@ -13,32 +14,16 @@ export interface LayerOptions {
   generator?: Generator;
 }
 
-/** A zero parameter of the given shape (filled by an initialiser right after). */
-export function param(shape: readonly number[], dtype: FloatDType = 'float32'): Tensor {
-  return zerosTensor(shape, { dtype, requiresGrad: true });
-}
-
-export function checkPositiveInt(op: string, name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new SeqgradError(op, `${name} must be a positive integer, got ${String(v)}`);
-  }
-}
-
-/** The Elman activation, 'tanh' (default) or 'relu'; throws naming the op for anything else. */
-export function checkNonlinearity(op: string, nonlinearity: unknown): 'tanh' | 'relu' {
-  const nl = nonlinearity ?? 'tanh';
-  if (nl !== 'tanh' && nl !== 'relu') throw new SeqgradError(op, `nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
-  return nl;
-}
-
-/** Throws unless `x` is a tensor whose dtype matches the layer's parameters. */
-export function checkInput(op: string, arg: string, x: unknown, dtype: FloatDType): asserts x is Tensor {
-  if (x === null || typeof x !== 'object' || !('shape' in x) || !('dtype' in x)) {
-    throw new SeqgradError(op, `${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`);
-  }
-  const t = x as Tensor;
-  if (t.dtype !== dtype) {
-    throw new SeqgradError(op, `${arg}${fmt(t.shape)} has dtype ${t.dtype} but the parameters are ${dtype}; convert with .to('${dtype}')`);
+/**
+ * A zero parameter of the given shape (filled by an initialiser right after). With `op`, a
+ * shape too large to allocate is an error naming the layer being built.
+ */
+export function param(shape: readonly number[], dtype: FloatDType = 'float32', op?: string): Tensor {
+  try {
+    return zerosTensor(shape, { dtype, requiresGrad: true });
+  } catch (e) {
+    if (op && e instanceof SeqgradError) throw new SeqgradError(op, `parameter ${fmt(shape)}: ${e.message}`);
+    throw e;
   }
 }
 
@@ -59,9 +44,11 @@ export class Linear extends Module {
     super();
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
-    this.dtype = opts.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', param([outFeatures, inFeatures], this.dtype));
-    this.bias = this.registerParameter('bias', opts.bias === false ? null : param([outFeatures], this.dtype));
+    checkOptions('Linear', opts, ['bias', 'dtype', 'generator']);
+    this.dtype = checkDtype('Linear', opts.dtype);
+    const bias = checkBoolean('Linear', 'bias', opts.bias, true);
+    this.weight = this.registerParameter('weight', param([outFeatures, inFeatures], this.dtype, 'Linear'));
+    this.bias = this.registerParameter('bias', bias ? param([outFeatures], this.dtype, 'Linear') : null);
     this.resetParameters(opts.generator);
   }
 
@@ -100,23 +87,40 @@ export class Embedding extends Module {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
+    checkOptions('Embedding', opts, ['paddingIdx', 'dtype', 'generator']);
     const p = opts.paddingIdx;
     if (p !== undefined && (!Number.isInteger(p) || p < -numEmbeddings || p >= numEmbeddings)) {
       throw new SeqgradError('Embedding', `paddingIdx=${p} must be an integer in [${-numEmbeddings}, ${numEmbeddings})`);
     }
     this.paddingIdx = p === undefined ? undefined : p < 0 ? p + numEmbeddings : p;
-    this.weight = this.registerParameter('weight', param([numEmbeddings, embeddingDim], opts.dtype));
+    this.weight = this.registerParameter('weight', param([numEmbeddings, embeddingDim], checkDtype('Embedding', opts.dtype), 'Embedding'));
     this.resetParameters(opts.generator);
   }
 
   resetParameters(generator?: Generator): void {
     init.normal(this.weight, 0, 1, { generator });
-    if (this.paddingIdx !== undefined) this.weight.data.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
+    if (this.paddingIdx !== undefined) {
+      this.weight.data.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
+      this.weight.bumpVersion();
+    }
   }
 
   forward(indices: Tensor | readonly number[]): Tensor {
-    if (!Array.isArray(indices) && (indices as Tensor).dtype !== 'int32') {
-      throw new SeqgradError('Embedding.forward', `indices${fmt((indices as Tensor).shape)} must be int32, got ${(indices as Tensor).dtype}`);
+    const op = 'Embedding.forward';
+    if (!Array.isArray(indices) && !isTensor(indices)) {
+      throw new SeqgradError(op, `indices must be an int32 Tensor or an array of integers, got ${show(indices)}`);
+    }
+    if (isTensor(indices) && indices.dtype !== 'int32') {
+      throw new SeqgradError(op, `indices${fmt(indices.shape)} must be int32, got ${indices.dtype}`);
+    }
+    // The range check names this layer (embedding() checks again, naming itself, for direct callers).
+    const V = this.numEmbeddings;
+    const values = isTensor(indices) ? indices.data : indices;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isInteger(v) || v < -V || v >= V) {
+        throw new SeqgradError(op, `indices hold ${v} at position ${i}; indices must be integers in [${-V}, ${V}) for numEmbeddings=${V}`);
+      }
     }
     return embedding(this.weight, indices, { paddingIdx: this.paddingIdx });
   }
@@ -139,9 +143,11 @@ export class Dropout extends Module {
   constructor(readonly p = 0.5, opts: { generator?: Generator } = {}) {
     super();
     if (!(p >= 0 && p <= 1)) throw new SeqgradError('Dropout', `p must be in [0, 1], got ${p}`);
+    checkOptions('Dropout', opts, ['generator']);
     this.generator = opts.generator;
   }
   forward(x: Tensor): Tensor {
+    if (!isTensor(x)) throw new SeqgradError('Dropout.forward', `x must be a Tensor, got ${show(x)}`);
     return dropout(x, this.p, { training: this.training, generator: this.generator });
   }
   override extraRepr(): string {
@@ -167,10 +173,13 @@ export class LayerNorm extends Module {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.normalizedShape.forEach((d, i) => checkPositiveInt('LayerNorm', `normalizedShape[${i}]`, d));
-    this.dtype = opts.dtype ?? 'float32';
-    const affine = opts.elementwiseAffine ?? true;
-    this.weight = this.registerParameter('weight', affine ? init.ones(param(this.normalizedShape, this.dtype)) : null);
-    this.bias = this.registerParameter('bias', affine && opts.bias !== false ? param(this.normalizedShape, this.dtype) : null);
+    checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
+    checkNumber('LayerNorm', 'eps', opts.eps, 1e-5, 0);
+    this.dtype = checkDtype('LayerNorm', opts.dtype);
+    const affine = checkBoolean('LayerNorm', 'elementwiseAffine', opts.elementwiseAffine, true);
+    const bias = checkBoolean('LayerNorm', 'bias', opts.bias, true);
+    this.weight = this.registerParameter('weight', affine ? init.ones(param(this.normalizedShape, this.dtype, 'LayerNorm')) : null);
+    this.bias = this.registerParameter('bias', affine && bias ? param(this.normalizedShape, this.dtype, 'LayerNorm') : null);
   }
 
   get eps(): number {

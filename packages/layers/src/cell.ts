@@ -1,5 +1,5 @@
-import { type FloatDType, SeqgradError, type Tensor, fmt, reshape, zeros } from '@seqgrad/autograd';
-import { checkInput, checkPositiveInt } from './basic.js';
+import { type FloatDType, SeqgradError, type Tensor, fmt, reshape, show, zeros } from '@seqgrad/autograd';
+import { checkBatch, checkDtype, checkInput, checkPositiveInt, checkStateObject } from './validate.js';
 import { Module } from './module.js';
 
 /**
@@ -29,7 +29,7 @@ export abstract class RecurrentCell<S extends CellState = CellState> extends Mod
     super();
     checkPositiveInt(new.target.name, 'inputSize', inputSize);
     checkPositiveInt(new.target.name, 'hiddenSize', hiddenSize);
-    this.dtype = opts.dtype ?? 'float32';
+    this.dtype = checkDtype(new.target.name, opts.dtype);
   }
 
   /** The last-axis size of every state entry, e.g. `{ h: H, c: H }`. */
@@ -64,26 +64,50 @@ export abstract class RecurrentCell<S extends CellState = CellState> extends Mod
     }
     const unbatched = x.ndim === 1;
     const B = unbatched ? 1 : x.shape[0]!;
+    checkBatch(op, x, B);
+    this.checkStateSizes(op);
     const s = state ? this.checkState(op, state, unbatched ? null : B) : this.initialState(unbatched ? undefined : B);
     const x2 = unbatched ? reshape(x, [1, this.inputSize]) : x;
     const s2 = unbatched ? mapState(s, (t) => reshape(t, [1, t.shape[0]!])) : s;
-    const next = this.step(x2, s2);
+    const next = this.checkStepResult(op, this.step(x2, s2), B);
     return unbatched ? mapState(next, (t) => reshape(t, [t.shape[1]!])) : next;
   }
 
   /** Checks every entry of `state` against stateSizes for batch B (null = unbatched). */
   checkState(op: string, state: S, B: number | null): S {
-    if (state === null || typeof state !== 'object') throw new SeqgradError(op, `state must be an object like { h }, got ${String(state)}`);
-    for (const [k, n] of Object.entries(this.stateSizes) as [string, number][]) {
-      const t = (state as Record<string, Tensor>)[k];
-      const want = B === null ? [n] : [B, n];
-      if (t === undefined) throw new SeqgradError(op, `state.${k} is missing (expected shape ${fmt(want)})`);
-      checkInput(op, `state.${k}`, t, this.dtype);
-      if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-        throw new SeqgradError(op, `state.${k}${fmt(t.shape)} must have shape ${fmt(want)}`);
-      }
-    }
+    checkStateObject(op, state, this.stateShapes(B), this.dtype);
     return state;
+  }
+
+  /** The shape of every state entry for batch B (null = unbatched): `{ h: [B, H], c: [B, H] }`. */
+  stateShapes(B: number | null): Record<string, number[]> {
+    const shapes: Record<string, number[]> = {};
+    for (const [k, n] of Object.entries(this.stateSizes) as [string, number][]) shapes[k] = B === null ? [n] : [B, n];
+    return shapes;
+  }
+
+  /** Checks that `stateSizes` names `h` and gives every entry a positive integer size. */
+  checkStateSizes(op: string): void {
+    const sizes: unknown = this.stateSizes;
+    if (sizes === null || typeof sizes !== 'object') throw new SeqgradError(op, `${this.constructor.name}.stateSizes must be an object like { h: ${this.hiddenSize} }, got ${show(sizes)}`);
+    if (!('h' in sizes)) {
+      throw new SeqgradError(op, `${this.constructor.name}.stateSizes ${JSON.stringify(sizes)} must include h, the step's output`);
+    }
+    for (const [k, n] of Object.entries(sizes)) checkPositiveInt(op, `${this.constructor.name}.stateSizes.${k}`, n);
+  }
+
+  /**
+   * Checks the state a `step` returned against `stateSizes` for batch B: a custom cell that
+   * returns H+1 columns, drops or adds a key, or changes dtype fails here, naming the cell,
+   * rather than later inside another layer.
+   */
+  checkStepResult(op: string, next: unknown, B: number): S {
+    const keys = Object.keys(this.stateSizes);
+    if (next === null || typeof next !== 'object' || Array.isArray(next) || 'shape' in next) {
+      throw new SeqgradError(op, `${this.constructor.name}.step must return the next state as an object { ${keys.join(', ')} }, got ${show(next)}`);
+    }
+    checkStateObject(op, next, this.stateShapes(B), this.dtype, `the state returned by ${this.constructor.name}.step`);
+    return next as S;
   }
 
   override extraRepr(): string {

@@ -1,5 +1,6 @@
 import { type FloatDType, type Generator, type Tensor, linear } from '@seqgrad/autograd';
-import { checkNonlinearity, param } from './basic.js';
+import { param } from './basic.js';
+import { checkBoolean, checkInitOptions, checkNonlinearity, checkOptions } from './validate.js';
 import { type CellState, RecurrentCell } from './cell.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 
@@ -17,14 +18,21 @@ abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
   readonly biasIh: Tensor | null;
   readonly biasHh: Tensor | null;
 
+  /** Options a subclass takes beyond CellOptions (RNNCell's nonlinearity, GRUCell's resetAfter). */
+  protected static readonly extraOptions: readonly string[] = [];
+
   constructor(inputSize: number, hiddenSize: number, readonly gates: number, opts: CellOptions) {
     super(inputSize, hiddenSize, opts);
+    const op = new.target.name;
+    const extra = (new.target as unknown as { extraOptions: readonly string[] }).extraOptions;
+    checkOptions(op, opts, ['bias', 'dtype', 'generator', 'recurrentInit', 'forgetBias', ...extra]);
+    checkInitOptions(op, opts);
     const G = gates * hiddenSize;
-    const bias = opts.bias ?? true;
-    this.weightIh = this.registerParameter('weight_ih', param([G, inputSize], this.dtype));
-    this.weightHh = this.registerParameter('weight_hh', param([G, hiddenSize], this.dtype));
-    this.biasIh = this.registerParameter('bias_ih', bias ? param([G], this.dtype) : null);
-    this.biasHh = this.registerParameter('bias_hh', bias ? param([G], this.dtype) : null);
+    const bias = checkBoolean(op, 'bias', opts.bias, true);
+    this.weightIh = this.registerParameter('weight_ih', param([G, inputSize], this.dtype, op));
+    this.weightHh = this.registerParameter('weight_hh', param([G, hiddenSize], this.dtype, op));
+    this.biasIh = this.registerParameter('bias_ih', bias ? param([G], this.dtype, op) : null);
+    this.biasHh = this.registerParameter('bias_hh', bias ? param([G], this.dtype, op) : null);
     this.resetParameters(opts);
   }
 
@@ -52,6 +60,7 @@ abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
  * const { h } = cell.forward(randn([2, 3])); // h: [2, 5]
  */
 export class RNNCell extends GatedCell<{ h: Tensor }> {
+  protected static override readonly extraOptions = ['nonlinearity'];
   readonly nonlinearity: 'tanh' | 'relu';
   readonly stateSizes: { h: number };
   constructor(inputSize: number, hiddenSize: number, opts: CellOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
@@ -95,11 +104,12 @@ export class LSTMCell extends GatedCell<{ h: Tensor; c: Tensor }> {
  * const { h } = cell.forward(randn([3])); // unbatched: h is [5]
  */
 export class GRUCell extends GatedCell<{ h: Tensor }> {
+  protected static override readonly extraOptions = ['resetAfter'];
   readonly resetAfter: boolean;
   readonly stateSizes: { h: number };
   constructor(inputSize: number, hiddenSize: number, opts: CellOptions & { resetAfter?: boolean } = {}) {
     super(inputSize, hiddenSize, 3, opts);
-    this.resetAfter = opts.resetAfter ?? true;
+    this.resetAfter = checkBoolean('GRUCell', 'resetAfter', opts.resetAfter, true);
     this.stateSizes = { h: hiddenSize };
   }
   step(x: Tensor, s: { h: Tensor }): { h: Tensor } {

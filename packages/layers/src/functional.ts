@@ -118,4 +118,8 @@ export function initRecurrent(
     p.biasIh?.data.fill(opts.forgetBias, H, 2 * H);
     p.biasHh?.data.fill(0, H, 2 * H);
   }
+  // The orthogonal blocks and the forget bias are written in place, past init's own bumps.
+  p.weightHh.bumpVersion();
+  p.biasIh?.bumpVersion();
+  p.biasHh?.bumpVersion();
 }

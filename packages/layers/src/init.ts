@@ -1,8 +1,8 @@
 import { type Generator, SeqgradError, type Tensor, defaultGenerator, fmt } from '@seqgrad/autograd';
 
 /**
- * In-place initialisers, like `torch.nn.init`. Each writes into `t.data` (outside autograd)
- * and returns `t`; every random draw comes from `opts.generator` or the global seeded one.
+ * In-place initialisers, like `torch.nn.init`. Each writes into `t.data` (outside autograd),
+ * bumps `t`'s version counter and returns `t`; every random draw comes from `opts.generator` or the global seeded one.
  *
  * @example
  * const w = zeros([4, 3], { requiresGrad: true });
@@ -24,7 +24,7 @@ export function uniform(t: Tensor, low = 0, high = 1, opts: InitOptions = {}): T
   const g = opts.generator ?? defaultGenerator;
   const d = t.data;
   for (let i = 0; i < d.length; i++) d[i] = low + (high - low) * g.uniform();
-  return t;
+  return t.bumpVersion();
 }
 
 /** Fills with N(mean, std²). */
@@ -34,14 +34,15 @@ export function normal(t: Tensor, mean = 0, std = 1, opts: InitOptions = {}): Te
   const g = opts.generator ?? defaultGenerator;
   const d = t.data;
   for (let i = 0; i < d.length; i++) d[i] = mean + std * g.normal();
-  return t;
+  return t.bumpVersion();
 }
 
 /** Fills with `value`. */
 export function constant(t: Tensor, value: number): Tensor {
   checkFloat('init.constant', t);
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new SeqgradError('init.constant', `value must be a number, got ${String(value)}`);
   t.data.fill(value);
-  return t;
+  return t.bumpVersion();
 }
 
 /** Fills with 0. */
@@ -55,8 +56,8 @@ export function ones(t: Tensor): Tensor {
 }
 
 /** fan_in and fan_out as PyTorch computes them: (out, in, *receptive). */
-export function fans(t: Tensor): { fanIn: number; fanOut: number } {
-  if (t.ndim < 2) throw new SeqgradError('init.fans', `fan in and fan out need a tensor of rank >= 2, got ${fmt(t.shape)}`);
+export function fans(t: Tensor, op = 'init.fans'): { fanIn: number; fanOut: number } {
+  if (t.ndim < 2) throw new SeqgradError(op, `fan in and fan out need a tensor of rank >= 2, got ${fmt(t.shape)}`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
 }
@@ -64,7 +65,7 @@ export function fans(t: Tensor): { fanIn: number; fanOut: number } {
 /** Glorot: U(−a, a) with a = gain·√(6 / (fan_in + fan_out)). */
 export function xavierUniform(t: Tensor, gain = 1, opts: InitOptions = {}): Tensor {
   checkFloat('init.xavierUniform', t);
-  const { fanIn, fanOut } = fans(t);
+  const { fanIn, fanOut } = fans(t, 'init.xavierUniform');
   const a = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(t, -a, a, opts);
 }
@@ -107,5 +108,5 @@ export function orthogonal(t: Tensor, gain = 1, opts: InitOptions = {}): Tensor 
       d[r * cols + c] = gain * (rows >= cols ? q[c * n + r]! : q[r * n + c]!);
     }
   }
-  return t;
+  return t.bumpVersion();
 }

@@ -5,6 +5,7 @@ import { type FloatDType, type Generator, type Tensor, add, chunk, matmul, mul, 
 import { LayerNorm } from './basic.js';
 import { RecurrentCell } from './cell.js';
 import * as init from './init.js';
+import { checkOptions } from './validate.js';
 
 type LSTMState = { h: Tensor; c: Tensor };
 
@@ -29,6 +30,7 @@ export class LayerNormLSTMCell extends RecurrentCell<LSTMState> {
 
   constructor(inputSize: number, hiddenSize: number, opts: { dtype?: FloatDType; generator?: Generator } = {}) {
     super(inputSize, hiddenSize, opts);
+    checkOptions('LayerNormLSTMCell', opts, ['dtype', 'generator']);
     const H = hiddenSize;
     const p = (shape: number[]) => zeros(shape, { dtype: this.dtype });
     this.weightIh = this.registerParameter('weight_ih', p([4 * H, inputSize]));

@@ -1,4 +1,4 @@
-import { SeqgradError, Tensor, fmt, noGrad } from '@seqgrad/autograd';
+import { SeqgradError, Tensor, checkOptions, fmt, noGrad, show } from '@seqgrad/autograd';
 
 /** A state dict: parameter name (PyTorch's dotted names) → tensor. */
 export type StateDict = Record<string, Tensor>;
@@ -87,6 +87,11 @@ export class Module {
    * that lists them all; without it they are returned.
    */
   loadStateDict(sd: StateDict | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const op = `${this.constructor.name}.loadStateDict`;
+    checkOptions(op, opts, ['strict']);
+    if (sd === null || typeof sd !== 'object' || Array.isArray(sd) || sd instanceof Tensor) {
+      throw new SeqgradError(op, `sd must be a state dict (an object or Map of name → Tensor) as stateDict() returns, got ${show(sd)}`);
+    }
     const strict = opts.strict ?? true;
     const entries = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = new Map(this.namedParameters());
@@ -99,6 +104,9 @@ export class Module {
       if (!(v instanceof Tensor)) problems.push(`'${k}' is not a Tensor`);
       else if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
         problems.push(`size mismatch for '${k}': copying a param with shape ${fmt(v.shape)}, the shape in the current model is ${fmt(p.shape)}`);
+      } else if (!v.isFinite()) {
+        const bad = Array.from(v.data).find((x) => !Number.isFinite(x));
+        problems.push(`'${k}'${fmt(v.shape)} holds ${bad}: a parameter must be finite`);
       }
     }
     if (strict) {
@@ -106,10 +114,15 @@ export class Module {
       if (unexpectedKeys.length) problems.push(`unexpected key(s): ${unexpectedKeys.map((k) => `'${k}'`).join(', ')}`);
     }
     if (problems.length) {
-      throw new SeqgradError(`${this.constructor.name}.loadStateDict`, `error(s) in loading state dict:\n  ${problems.join('\n  ')}`);
+      throw new SeqgradError(op, `error(s) in loading state dict:\n  ${problems.join('\n  ')}`);
     }
     noGrad(() => {
-      for (const [k, v] of entries) own.get(k)?.data.set(v.data);
+      for (const [k, v] of entries) {
+        const p = own.get(k);
+        if (!p) continue;
+        p.data.set(v.data);
+        p.bumpVersion();
+      }
     });
     return { missingKeys, unexpectedKeys };
   }

@@ -1,7 +1,7 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, stack, where, unbind,
+  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, show, stack, where, unbind,
 } from '@seqgrad/autograd';
-import { checkInput } from './basic.js';
+import { checkBatch, checkBoolean, checkInput, checkNumber, checkOptions } from './validate.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
 import { Module, cloneModule } from './module.js';
 
@@ -80,9 +80,11 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
 
   constructor(readonly cell: RecurrentCell<S>, opts: { reverse?: boolean; returnSequences?: boolean } = {}) {
     super();
-    if (!(cell instanceof RecurrentCell)) throw new SeqgradError('Recurrent', 'cell must be a RecurrentCell');
-    this.reverse = opts.reverse ?? false;
-    this.returnSequences = opts.returnSequences ?? true;
+    if (!(cell instanceof RecurrentCell)) throw new SeqgradError('Recurrent', `cell must be a RecurrentCell, got ${show(cell)}`);
+    checkOptions('Recurrent', opts, ['reverse', 'returnSequences']);
+    cell.checkStateSizes('Recurrent');
+    this.reverse = checkBoolean('Recurrent', 'reverse', opts.reverse, false);
+    this.returnSequences = checkBoolean('Recurrent', 'returnSequences', opts.returnSequences, true);
     this.registerModule('cell', cell);
   }
 
@@ -103,6 +105,8 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     const unbatched = x.ndim === 2;
     const x3 = unbatched ? reshape(x, [1, ...x.shape]) : x;
     const [B, T] = x3.shape as [number, number, number];
+    checkOptions(op, opts, ['lengths']);
+    checkBatch(op, x, B);
     if (unbatched && opts.lengths !== undefined) throw new SeqgradError(op, 'lengths need a batched input (B, T, I)');
     const lengths = normalizeLengths(op, opts.lengths, B, T);
     let s: S;
@@ -115,7 +119,9 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     const xs = unbind(x3, 1);
     for (let k = 0; k < T; k++) {
       const t = this.reverse ? T - 1 - k : k;
-      const next = cell.step(xs[t]!, s);
+      let next = cell.step(xs[t]!, s);
+      // The first step's state is checked against stateSizes; later steps have the same shapes.
+      if (k === 0) next = cell.checkStepResult(op, next, B);
       if (lengths) {
         const m = stepMask(lengths, t, cell.dtype);
         s = mapState(next, (v, key) => where(m, v, (s as Record<string, Tensor>)[key]!));
@@ -172,6 +178,7 @@ export class Bidirectional<S extends CellState = CellState> extends Module imple
         `forward (${fwdCell.inputSize} → ${fwdCell.outputSize}, ${fwdCell.dtype}) and backward (${bwdCell.inputSize} → ${bwdCell.outputSize}, ${bwdCell.dtype}) cells must have the same sizes and dtype`,
       );
     }
+    checkOptions('Bidirectional', opts, ['mergeMode']);
     const mode = opts.mergeMode ?? 'concat';
     if (!['concat', 'sum', 'mul', 'ave'].includes(mode)) {
       throw new SeqgradError('Bidirectional', `mergeMode must be 'concat', 'sum', 'mul' or 'ave', got '${String(mode)}'`);
@@ -189,6 +196,16 @@ export class Bidirectional<S extends CellState = CellState> extends Module imple
   }
 
   forward(x: Tensor, state?: { forward?: S; backward?: S }, opts: SequenceOptions = {}): SequenceResult<{ forward: S; backward: S }> {
+    if (state !== undefined) {
+      if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
+        throw new SeqgradError('Bidirectional.forward', `state must be an object { forward, backward } of the two cells' states, got ${show(state)}`);
+      }
+      for (const k of Object.keys(state)) {
+        if (k !== 'forward' && k !== 'backward') {
+          throw new SeqgradError('Bidirectional.forward', `state has an unexpected key '${k}'; expected { forward, backward } of the two cells' states`);
+        }
+      }
+    }
     const f = this.forwardLayer.forward(x, state?.forward, opts);
     const b = this.backwardLayer.forward(x, state?.backward, opts);
     let output: Tensor;
@@ -220,7 +237,8 @@ export class Stacked extends Module implements SequenceLayer<unknown[]> {
 
   constructor(layers: SequenceLayer[], opts: { dropout?: number; generator?: Generator } = {}) {
     super();
-    if (layers.length === 0) throw new SeqgradError('Stacked', 'needs at least one layer');
+    if (!Array.isArray(layers) || layers.length === 0) throw new SeqgradError('Stacked', `layers must be a non-empty array of sequence layers, got ${show(layers)}`);
+    checkOptions('Stacked', opts, ['dropout', 'generator']);
     layers.forEach((l, i) => {
       if (i > 0 && l.inputSize !== layers[i - 1]!.outputSize) {
         throw new SeqgradError('Stacked', `layer ${i} expects inputSize ${l.inputSize} but layer ${i - 1} outputs ${layers[i - 1]!.outputSize}`);
@@ -228,7 +246,7 @@ export class Stacked extends Module implements SequenceLayer<unknown[]> {
       this.registerModule(String(i), l);
     });
     this.layers = layers;
-    this.dropout = opts.dropout ?? 0;
+    this.dropout = checkNumber('Stacked', 'dropout', opts.dropout, 0, 0, 1);
     this.generator = opts.generator;
   }
 
@@ -241,7 +259,7 @@ export class Stacked extends Module implements SequenceLayer<unknown[]> {
 
   forward(x: Tensor, state?: unknown[], opts: SequenceOptions = {}): SequenceResult<unknown[]> {
     if (state !== undefined && (!Array.isArray(state) || state.length !== this.layers.length)) {
-      throw new SeqgradError('Stacked.forward', `state must be an array of ${this.layers.length} layer states`);
+      throw new SeqgradError('Stacked.forward', `state must be an array of ${this.layers.length} layer states (one per layer), got ${show(state)}`);
     }
     const states: unknown[] = [];
     let y = x;

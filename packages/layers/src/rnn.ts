@@ -1,7 +1,8 @@
 import {
   type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, select, stack, where, zeros, unbind,
 } from '@seqgrad/autograd';
-import { checkInput, checkNonlinearity, checkPositiveInt, param } from './basic.js';
+import { param } from './basic.js';
+import { checkBatch, checkBoolean, checkDtype, checkInitOptions, checkInput, checkNonlinearity, checkOptions, checkPositiveInt, checkStateObject } from './validate.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
 import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
@@ -72,6 +73,12 @@ export interface DirectionResult {
 
 const GATES: Record<RNNMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
 
+/** The options every RNN, LSTM and GRU takes, and those of one mode only. */
+const RNN_OPTIONS = ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'impl', 'generator', 'recurrentInit', 'forgetBias'];
+const MODE_OPTIONS: Record<RNNMode, readonly string[]> = {
+  RNN_TANH: ['nonlinearity'], RNN_RELU: ['nonlinearity'], LSTM: ['projSize'], GRU: ['resetAfter'],
+};
+
 /**
  * The shared machinery of RNN, LSTM and GRU: parameters under PyTorch's names, input and
  * state checks, layers, directions, dropout, lengths, and the two implementations.
@@ -101,23 +108,24 @@ export abstract class RNNBase extends Module {
     const name = new.target.name;
     checkPositiveInt(name, 'inputSize', inputSize);
     checkPositiveInt(name, 'hiddenSize', hiddenSize);
+    checkOptions(name, opts, [...RNN_OPTIONS, ...MODE_OPTIONS[mode]]);
+    checkInitOptions(name, opts);
     this.numLayers = opts.numLayers ?? 1;
     checkPositiveInt(name, 'numLayers', this.numLayers);
-    this.bias = opts.bias ?? true;
-    this.batchFirst = opts.batchFirst ?? true;
+    this.bias = checkBoolean(name, 'bias', opts.bias, true);
+    this.batchFirst = checkBoolean(name, 'batchFirst', opts.batchFirst, true);
     this.dropout = opts.dropout ?? 0;
     if (!(this.dropout >= 0 && this.dropout <= 1)) throw new SeqgradError(name, `dropout must be in [0, 1], got ${opts.dropout}`);
-    this.bidirectional = opts.bidirectional ?? false;
+    this.bidirectional = checkBoolean(name, 'bidirectional', opts.bidirectional, false);
     this.projSize = opts.projSize ?? 0;
     if (!Number.isInteger(this.projSize) || this.projSize < 0) throw new SeqgradError(name, `projSize must be a non-negative integer, got ${opts.projSize}`);
     if (this.projSize >= hiddenSize && this.projSize > 0) {
       throw new SeqgradError(name, `projSize=${this.projSize} must be smaller than hiddenSize=${hiddenSize}`);
     }
-    this.dtype = opts.dtype ?? 'float32';
-    if (this.dtype !== 'float32' && this.dtype !== 'float64') throw new SeqgradError(name, `dtype must be 'float32' or 'float64', got '${String(this.dtype)}'`);
+    this.dtype = checkDtype(name, opts.dtype);
     this.impl = opts.impl ?? 'fused';
     if (this.impl !== 'fused' && this.impl !== 'composed') throw new SeqgradError(name, `impl must be 'fused' or 'composed', got '${String(this.impl)}'`);
-    this.resetAfter = opts.resetAfter ?? true;
+    this.resetAfter = checkBoolean(name, 'resetAfter', opts.resetAfter, true);
     this.generator = opts.generator;
     this.initOptions = { generator: opts.generator, recurrentInit: opts.recurrentInit, forgetBias: opts.forgetBias };
 
@@ -129,7 +137,7 @@ export abstract class RNNBase extends Module {
       const dirs: DirectionParams[] = [];
       for (let d = 0; d < D; d++) {
         const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-        const p = (shape: number[]) => param(shape, this.dtype);
+        const p = (shape: number[]) => param(shape, this.dtype, name);
         dirs.push({
           weightIh: this.registerParameter(`weight_ih${sfx}`, p([G, layerInput])),
           weightHh: this.registerParameter(`weight_hh${sfx}`, p([G, hOut])),
@@ -172,6 +180,8 @@ export abstract class RNNBase extends Module {
     // Internally always (B, T, I).
     const x3 = unbatched ? reshape(x, [1, ...x.shape]) : this.batchFirst ? x : permute(x, [1, 0, 2]);
     const [B, T] = x3.shape as [number, number, number];
+    checkOptions(op, opts, ['lengths', 'returnAllStates']);
+    checkBatch(op, x, B);
     if (T === 0) throw new SeqgradError(op, `x${fmt(x.shape)} has no time steps`);
     if (unbatched && opts.lengths !== undefined) throw new SeqgradError(op, 'lengths need a batched input');
     const lengths = normalizeLengths(op, opts.lengths, B, T);
@@ -179,21 +189,13 @@ export abstract class RNNBase extends Module {
     const D = this.numDirections;
     const LD = this.numLayers * D;
     const hOut = this.outputHiddenSize;
-    const checkState = (name: string, t: Tensor | undefined, size: number): Tensor | null => {
-      if (t === undefined || t === null) return null;
-      checkInput(op, name, t, this.dtype);
-      const want = unbatched ? [LD, size] : [LD, B, size];
-      if (t.ndim !== want.length || t.shape.some((d, i) => d !== want[i])) {
-        throw new SeqgradError(op, `${name}${fmt(t.shape)} must be (numLayers·D, ${unbatched ? '' : 'B, '}H) = ${fmt(want)} for x${fmt(x.shape)}`);
-      }
-      return unbatched ? reshape(t, [LD, 1, size]) : t;
-    };
-    if (state !== undefined && (state === null || typeof state !== 'object')) {
-      throw new SeqgradError(op, `state must be ${isLSTM ? '{ h, c }' : '{ h }'}, got ${String(state)}`);
-    }
-    const h0 = checkState('state.h', state?.h, hOut);
-    const c0 = isLSTM ? checkState('state.c', state?.c, this.hiddenSize) : null;
-    if (isLSTM && (h0 === null) !== (c0 === null)) throw new SeqgradError(op, 'state needs both h and c (or neither)');
+    // A state is all of { h } ({ h, c } for LSTM) with (numLayers·D, B, H) shapes, or absent (zeros).
+    const want: Record<string, number[]> = { h: unbatched ? [LD, hOut] : [LD, B, hOut] };
+    if (isLSTM) want.c = unbatched ? [LD, this.hiddenSize] : [LD, B, this.hiddenSize];
+    if (state !== undefined) checkStateObject(op, state, want, this.dtype);
+    const asBatch = (t: Tensor) => (unbatched ? reshape(t, [LD, 1, t.shape[1]!]) : t);
+    const h0 = state?.h ? asBatch(state.h) : null;
+    const c0 = isLSTM && state?.c ? asBatch(state.c) : null;
 
     const useFused = this.impl === 'fused';
     const hs: Tensor[] = [];

@@ -1,4 +1,5 @@
-import { SeqgradError, Tensor, concat, fmt, narrow, noGrad } from '@seqgrad/autograd';
+import { SeqgradError, Tensor, checkOptions, concat, fmt, narrow, noGrad, show } from '@seqgrad/autograd';
+import { Module } from './module.js';
 import type { SequenceLayer } from './recurrent.js';
 import { RNNBase } from './rnn.js';
 
@@ -19,6 +20,15 @@ export interface TruncatedBpttOptions {
   loss: (output: Tensor, chunk: { start: number; end: number }) => Tensor | null | undefined;
   /** Called after each backward, e.g. `() => { opt.step(); opt.zeroGrad(); }`. */
   afterBackward?: (chunk: { start: number; end: number }) => void;
+}
+
+/** Throws unless `layer` is one `forwardSequence` can drive (RNNBase or a module with inputSize, outputSize, forward). */
+function checkSequenceLayer(op: string, layer: unknown): void {
+  if (layer instanceof RNNBase) return;
+  const l = layer as Partial<{ forward: unknown; inputSize: unknown; outputSize: unknown }>;
+  if (!(layer instanceof Module) || typeof l.forward !== 'function' || typeof l.inputSize !== 'number' || typeof l.outputSize !== 'number') {
+    throw new SeqgradError(op, `layer must be a sequence layer (RNN, LSTM, GRU, Recurrent, Bidirectional, Stacked), got ${show(layer)}`);
+  }
 }
 
 /** Detaches every tensor of a (possibly nested) state. */
@@ -42,6 +52,7 @@ export function detachState<S>(s: S): S {
  * r = forwardSequence(lstm, randn([2, 5, 3]), r.state); // continues from there
  */
 export function forwardSequence(layer: TruncatableLayer, x: Tensor, state?: unknown): { output: Tensor; state: unknown } {
+  checkSequenceLayer('forwardSequence', layer);
   if (layer instanceof RNNBase) {
     const r = (layer as unknown as { forward(x: Tensor, s: unknown): { output: Tensor; h: Tensor; c?: Tensor } }).forward(x, state);
     return { output: r.output, state: r.c ? { h: r.h, c: r.c } : { h: r.h } };
@@ -67,6 +78,9 @@ export function forwardSequence(layer: TruncatableLayer, x: Tensor, state?: unkn
  */
 export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: TruncatedBpttOptions): { state: unknown; losses: number[] } {
   const op = 'truncatedBptt';
+  checkSequenceLayer(op, layer);
+  if (opts === null || typeof opts !== 'object') throw new SeqgradError(op, `opts must be { k1, loss, ... }, got ${show(opts)}`);
+  checkOptions(op, opts, ['k1', 'k2', 'state', 'loss', 'afterBackward']);
   const { k1 } = opts;
   const k2 = opts.k2 ?? k1;
   for (const [name, v] of [['k1', k1], ['k2', k2]] as const) {
@@ -97,8 +111,17 @@ export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: Truncate
     const r = forwardSequence(layer, narrow(x, axis, windowStart, end - windowStart), s);
     let output = windowStart < start ? narrow(r.output, axis, start - windowStart, end - start) : r.output;
     if (prefix) output = concat([prefix, output], axis);
-    const loss = opts.loss(output, { start, end });
-    if (loss) {
+    const loss: unknown = opts.loss(output, { start, end });
+    if (loss !== null && loss !== undefined) {
+      if (!(loss instanceof Tensor)) {
+        throw new SeqgradError(op, `loss returned ${show(loss)} for steps [${start}, ${end}); it must return a one-element Tensor (or null to skip)`);
+      }
+      if (loss.size !== 1) {
+        throw new SeqgradError(op, `loss returned a tensor of shape ${fmt(loss.shape)} for steps [${start}, ${end}) (output${fmt(output.shape)}); it must be one element, e.g. .mean()`);
+      }
+      if (!loss.requiresGrad) {
+        throw new SeqgradError(op, `loss for steps [${start}, ${end}) does not require grad: it must be computed from the output it receives`);
+      }
       losses.push(loss.item());
       loss.backward();
       opts.afterBackward?.({ start, end });

@@ -67,7 +67,7 @@ describe('cells', () => {
     expect(() => cell.forward(randn([2, 5]))).toThrow('GRUCell.forward: x[2,5] must be (B, 3) or unbatched (3)');
     expect(() => cell.forward(randn([2, 3]), { h: randn([3, 4]) })).toThrow('GRUCell.forward: state.h[3,4] must have shape [2,4]');
     expect(() => cell.forward(randn([2, 3], f64))).toThrow('GRUCell.forward: x[2,3] has dtype float64 but the parameters are float32');
-    expect(() => new LSTMCell(3, 4).forward(randn([2, 3]), { h: randn([2, 4]) } as never)).toThrow('state.c is missing (expected shape [2,4])');
+    expect(() => new LSTMCell(3, 4).forward(randn([2, 3]), { h: randn([2, 4]) } as never)).toThrow('state.c is missing; expected { h, c } with h[2,4], c[2,4]');
   });
 
   test('cells: one step of a cell equals a one-step layer with the same weights (state dicts move across)', () => {

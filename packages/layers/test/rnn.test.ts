@@ -67,8 +67,8 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     expect(() => lstm.forward(randn([2, 5, 4]))).toThrow('LSTM.forward: x[2,5,4] must be (B, T, 3) or unbatched (T, 3)');
     expect(() => lstm.forward(randn([2, 3]).reshape([6]))).toThrow('LSTM.forward: x[6] must be');
     expect(() => lstm.forward(randn([2, 5, 3]), { h: randn([1, 2, 4]), c: randn([2, 2, 4]) }))
-      .toThrow('LSTM.forward: state.h[1,2,4] must be (numLayers·D, B, H) = [2,2,4] for x[2,5,3]');
-    expect(() => lstm.forward(randn([2, 5, 3]), { h: randn([2, 2, 4]) } as never)).toThrow('state needs both h and c');
+      .toThrow('LSTM.forward: state.h[1,2,4] must have shape [2,2,4]; expected { h, c } with h[2,2,4], c[2,2,4]');
+    expect(() => lstm.forward(randn([2, 5, 3]), { h: randn([2, 2, 4]) } as never)).toThrow('LSTM.forward: state.c is missing; expected { h, c }');
     expect(() => lstm.forward(randn([2, 5, 3]), undefined, { lengths: [0, 5] })).toThrow('LSTM.forward: lengths[0]=0 is out of range: lengths must be integers in [1, T=5]');
     expect(() => lstm.forward(randn([2, 5, 3]), undefined, { lengths: [5, 2.5] })).toThrow('lengths[1]=2.5 is out of range');
     expect(() => lstm.forward(randn([2, 5, 3]), undefined, { lengths: [5, 5, 5] })).toThrow('lengths has 3 entries but the batch has B=2');

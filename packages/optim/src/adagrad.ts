@@ -1,5 +1,5 @@
 import type { Tensor } from '@seqgrad/autograd';
-import { checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface AdagradOptions {
@@ -30,6 +30,8 @@ export interface AdagradOptions {
  * loss.backward(); opt.step(); opt.zeroGrad();
  */
 export class Adagrad extends Optimizer<AdagradOptions> {
+  protected readonly stateSchema = { step: 'step', sum: 'buffer' } as const;
+
   constructor(params: ParamsInput, options: Partial<AdagradOptions> = {}) {
     super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options);
   }
@@ -40,6 +42,7 @@ export class Adagrad extends Optimizer<AdagradOptions> {
     checkOption('Adagrad', 'weightDecay', o.weightDecay, 0);
     checkOption('Adagrad', 'initialAccumulatorValue', o.initialAccumulatorValue, 0);
     checkOption('Adagrad', 'eps', o.eps, 0);
+    checkFlag('Adagrad', 'maximize', o.maximize);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<AdagradOptions>): void {

@@ -1,5 +1,5 @@
-import type { Tensor } from '@seqgrad/autograd';
-import { checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import { SeqgradError, show, type Tensor } from '@seqgrad/autograd';
+import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface AdamOptions {
@@ -37,6 +37,7 @@ type Buf = Float32Array | Float64Array;
 export class Adam extends Optimizer<AdamOptions> {
   /** True in AdamW: decay θ by (1 − lr·λ) instead of adding λ·θ to the gradient. */
   protected readonly decoupled: boolean = false;
+  protected readonly stateSchema = { step: 'step', expAvg: 'buffer', expAvgSq: 'buffer', maxExpAvgSq: 'buffer?' } as const;
 
   constructor(params: ParamsInput, options: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options);
@@ -46,9 +47,14 @@ export class Adam extends Optimizer<AdamOptions> {
     const op = this.constructor.name;
     checkOption(op, 'lr', o.lr, 0);
     checkOption(op, 'eps', o.eps, 0);
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) {
+      throw new SeqgradError(op, `invalid betas: ${show(o.betas)} (expected a pair [β₁, β₂] of numbers in [0, 1))`);
+    }
     checkOption(op, 'betas[0]', o.betas?.[0], 0, 1);
     checkOption(op, 'betas[1]', o.betas?.[1], 0, 1);
     checkOption(op, 'weightDecay', o.weightDecay, 0);
+    checkFlag(op, 'amsgrad', o.amsgrad);
+    checkFlag(op, 'maximize', o.maximize);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<AdamOptions>): void {

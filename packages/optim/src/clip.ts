@@ -1,4 +1,4 @@
-import { SeqgradError, type TypedArray } from '@seqgrad/autograd';
+import { checkOptions, SeqgradError, show, type Tensor, type TypedArray } from '@seqgrad/autograd';
 import { flattenParams, type ParamsInput } from './params.js';
 
 export interface ClipGradNormOptions {
@@ -69,15 +69,17 @@ export function vectorNorm(x: ArrayLike<number>, p = 2): number {
  * optimizer.step();
  */
 export function clipGradNorm(params: ParamsInput, maxNorm: number, opts: ClipGradNormOptions = {}): number {
+  checkOptions('clipGradNorm', opts, ['normType', 'errorIfNonfinite']);
   const normType = opts.normType ?? 2;
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) {
-    throw new SeqgradError('clipGradNorm', `maxNorm must be a number, got ${String(maxNorm)}`);
+  // PyTorch accepts maxNorm <= 0: a negative one flips every gradient (descent becomes ascent)
+  // and 0 zeroes them. Neither is clipping, so both are refused here.
+  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) {
+    throw new SeqgradError('clipGradNorm', `maxNorm must be a positive number (or Infinity), got ${show(maxNorm)}`);
   }
-  if (typeof normType !== 'number' || Number.isNaN(normType)) {
-    throw new SeqgradError('clipGradNorm', `normType must be a number or Infinity, got ${String(normType)}`);
-  }
-  const grads = gradsOf('clipGradNorm', params);
-  if (grads.length === 0) return 0;
+  checkNormType('clipGradNorm', normType);
+  const withGrad = paramsWithGrad('clipGradNorm', params);
+  if (withGrad.length === 0) return 0;
+  const grads = withGrad.map((p) => p.grad!.data);
   const total = totalNorm(grads, normType);
   if (opts.errorIfNonfinite && !Number.isFinite(total)) {
     throw new SeqgradError(
@@ -89,7 +91,13 @@ export function clipGradNorm(params: ParamsInput, maxNorm: number, opts: ClipGra
   const coef = maxNorm / (total + 1e-6);
   // Math.min(NaN, 1) is NaN, like torch.clamp(NaN, max=1): a NaN norm spreads to every gradient.
   const scale = Number.isNaN(coef) ? NaN : Math.min(coef, 1);
-  if (scale !== 1) for (const g of grads) for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+  if (scale !== 1) {
+    for (const p of withGrad) {
+      const g = p.grad!.data;
+      for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+      p.grad!.bumpVersion();
+    }
+  }
   return total;
 }
 
@@ -104,13 +112,22 @@ export function clipGradNorm(params: ParamsInput, maxNorm: number, opts: ClipGra
  */
 export function clipGradValue(params: ParamsInput, value: number): void {
   if (typeof value !== 'number' || !(value >= 0)) {
-    throw new SeqgradError('clipGradValue', `value must be a non-negative number, got ${String(value)}`);
+    throw new SeqgradError('clipGradValue', `value must be a non-negative number, got ${show(value)}`);
   }
-  for (const g of gradsOf('clipGradValue', params)) {
+  for (const p of paramsWithGrad('clipGradValue', params)) {
+    const g = p.grad!.data;
     for (let i = 0; i < g.length; i++) {
       const x = g[i]!;
       g[i] = x > value ? value : x < -value ? -value : x;
     }
+    p.grad!.bumpVersion();
+  }
+}
+
+/** The order of a norm: any number but NaN, or ±Infinity. */
+function checkNormType(op: string, normType: unknown): void {
+  if (typeof normType !== 'number' || Number.isNaN(normType)) {
+    throw new SeqgradError(op, `normType must be a number or Infinity, got ${show(normType)}`);
   }
 }
 
@@ -119,10 +136,9 @@ function totalNorm(grads: readonly TypedArray[], normType: number): number {
   return vectorNorm(Float64Array.from(grads, (g) => vectorNorm(g, normType)), normType);
 }
 
-function gradsOf(op: string, params: ParamsInput): TypedArray[] {
-  const out: TypedArray[] = [];
-  for (const p of flattenParams(op, params)) if (p.grad) out.push(p.grad.data);
-  return out;
+/** The tensors of `params` that have a gradient (read once: `params` may be a one-shot iterator). */
+function paramsWithGrad(op: string, params: ParamsInput): Tensor[] {
+  return flattenParams(op, params).filter((p) => p.grad !== null);
 }
 
 /**
@@ -134,7 +150,8 @@ function gradsOf(op: string, params: ParamsInput): TypedArray[] {
  * console.log(gradNorm(model.parameters())); // before clipping
  */
 export function gradNorm(params: ParamsInput, normType = 2): number {
-  const grads = gradsOf('gradNorm', params);
+  checkNormType('gradNorm', normType);
+  const grads = paramsWithGrad('gradNorm', params).map((p) => p.grad!.data);
   if (grads.length === 0) return 0;
   return totalNorm(grads, normType);
 }

@@ -1,4 +1,4 @@
-import { arrayFor, enableGrad, fmt, noGrad, SeqgradError, type Tensor } from '@seqgrad/autograd';
+import { arrayFor, checkOptions, enableGrad, fmt, noGrad, SeqgradError, show, type Tensor } from '@seqgrad/autograd';
 import { toGroups, type ParamsInput } from './params.js';
 
 /** Per-parameter optimizer state: counters and buffers shaped like the parameter. */
@@ -55,6 +55,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   /** Checks one group's options; throws naming the option. */
   protected abstract validate(group: O): void;
 
+  /**
+   * The per-parameter state this optimizer keeps, for `loadStateDict`: each key with its kind
+   * (`step`: a non-negative integer; `buffer`: one number per element; `buffer?`: optional;
+   * `buffer|null`: a buffer or null).
+   */
+  protected abstract readonly stateSchema: Readonly<Record<string, 'step' | 'buffer' | 'buffer?' | 'buffer|null'>>;
+
   /** Updates one parameter in place from its gradient, creating its state on the first call. */
   protected abstract update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<O>): void;
 
@@ -92,6 +99,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const groups = this.paramGroups;
     for (let gi = 0; gi < groups.length; gi++) {
       const group = groups[gi]!;
+      if (typeof group.lr !== 'number' || !Number.isFinite(group.lr) || group.lr < 0) {
+        throw new SeqgradError(`${this.constructor.name}.step`, `paramGroups[${gi}].lr is ${show(group.lr)}; it must be a finite number >= 0`);
+      }
       const params = group.params;
       for (let pi = 0; pi < params.length; pi++) {
         const p = params[pi]!;
@@ -106,6 +116,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
           this.state.set(p, state);
         }
         this.update(p, grad.data, state, group);
+        p.bumpVersion();
       }
     }
   };
@@ -119,7 +130,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       for (const p of group.params) {
         if (!p.grad) continue;
         if (setToNone) p.grad = null;
-        else (p.grad.data as Float64Array).fill(0);
+        else {
+          (p.grad.data as Float64Array).fill(0);
+          p.grad.bumpVersion();
+        }
       }
     }
   }
@@ -152,9 +166,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    * dtype and every group's options are replaced by the saved ones.
    */
   loadStateDict(sd: OptimizerStateDict): void {
+    // Everything is checked first; the optimizer changes only once the whole dict is valid.
     const op = `${this.constructor.name}.loadStateDict`;
-    if (!sd || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') {
-      throw new SeqgradError(op, 'expected { state, paramGroups } as returned by stateDict()');
+    if (!sd || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || !sd.state || typeof sd.state !== 'object') {
+      throw new SeqgradError(op, `expected { state, paramGroups } as returned by stateDict(), got ${show(sd)}`);
     }
     if (sd.paramGroups.length !== this.paramGroups.length) {
       throw new SeqgradError(op, `the state dict has ${sd.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
@@ -162,22 +177,53 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const byIndex = new Map<number, Tensor>();
     sd.paramGroups.forEach((saved, gi) => {
       const params = this.paramGroups[gi]!.params;
+      if (!saved || typeof saved !== 'object' || !Array.isArray(saved.params)) {
+        throw new SeqgradError(op, `paramGroups[${gi}] must be an object with a params array of indices, got ${show(saved)}`);
+      }
       if (saved.params.length !== params.length) {
         throw new SeqgradError(op, `parameter group ${gi} has ${saved.params.length} parameters in the state dict and ${params.length} here`);
       }
-      saved.params.forEach((id, j) => byIndex.set(id, params[j]!));
+      saved.params.forEach((id, j) => {
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || byIndex.has(id)) {
+          throw new SeqgradError(op, `paramGroups[${gi}].params[${j}] is ${show(id)}; params must be distinct non-negative integer indices`);
+        }
+        byIndex.set(id, params[j]!);
+      });
     });
+    const schema = this.stateSchema;
+    const expected = Object.entries(schema).map(([k, kind]) => (kind === 'buffer?' ? `${k} (optional)` : k)).join(', ');
     const state = new Map<Tensor, ParamState>();
     for (const [key, saved] of Object.entries(sd.state)) {
       const p = byIndex.get(Number(key));
       if (!p) throw new SeqgradError(op, `state for parameter ${key}, which no parameter group lists`);
+      if (!saved || typeof saved !== 'object') throw new SeqgradError(op, `the state of parameter ${key} must be an object, got ${show(saved)}`);
       const s: ParamState = {};
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === null || typeof v === 'number') s[k] = v;
-        else {
-          if (v.length !== p.size) throw new SeqgradError(op, `state '${k}' of parameter ${key} has ${v.length} values, the parameter ${p.size}`);
+      for (const k of Object.keys(saved)) {
+        if (!(k in schema)) {
+          throw new SeqgradError(op, `the state of parameter ${key} has '${k}', which ${this.constructor.name} does not keep (its state is ${expected}); is this another optimizer's state dict?`);
+        }
+      }
+      for (const [k, kind] of Object.entries(schema)) {
+        const v: unknown = (saved as Record<string, unknown>)[k];
+        const where = `state '${k}' of parameter ${key}`;
+        if (v === undefined) {
+          if (kind === 'buffer?') continue;
+          throw new SeqgradError(op, `${where} is missing; ${this.constructor.name} keeps ${expected} per parameter`);
+        }
+        if (kind === 'step') {
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new SeqgradError(op, `${where} must be a non-negative integer step count, got ${show(v)}`);
+          s[k] = v;
+        } else if (v === null && kind === 'buffer|null') {
+          s[k] = null;
+        } else {
+          if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new SeqgradError(op, `${where} must be an array of ${p.size} numbers, got ${show(v)}`);
+          const values = v as ArrayLike<unknown>;
+          if (values.length !== p.size) throw new SeqgradError(op, `${where} has ${values.length} values, the parameter ${p.size} (shape ${fmt(p.shape)})`);
+          for (let i = 0; i < values.length; i++) {
+            if (typeof values[i] !== 'number') throw new SeqgradError(op, `${where} holds ${show(values[i])} at position ${i}; buffers hold numbers`);
+          }
           const buf = arrayFor(p.dtype, p.size) as Float32Array | Float64Array;
-          buf.set(v);
+          buf.set(values as ArrayLike<number>);
           s[k] = buf;
         }
       }
@@ -185,8 +231,14 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     }
     const groups = sd.paramGroups.map((saved, gi) => {
       const { params: _ids, ...options } = saved;
+      checkKnownOptions(op, options, this.defaults, 'initialLr');
       const group = { ...(options as unknown as O), params: this.paramGroups[gi]!.params } as ParamGroup<O>;
-      this.validate(group);
+      try {
+        this.validate(group);
+      } catch (e) {
+        if (e instanceof SeqgradError) throw new SeqgradError(op, `paramGroups[${gi}]: ${e.message}`);
+        throw e;
+      }
       return group;
     });
     this.state.clear();
@@ -197,9 +249,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
 /** Throws naming the first key of `options` that `defaults` does not have (`also` is allowed too). */
 function checkKnownOptions(op: string, options: object, defaults: object, also?: string): void {
-  for (const key of Object.keys(options)) {
-    if (!(key in defaults) && key !== also) throw new SeqgradError(op, `unknown option '${key}'; the options are ${Object.keys(defaults).join(', ')}`);
-  }
+  checkOptions(op, options, also ? [...Object.keys(defaults), also] : Object.keys(defaults));
+}
+
+/** Throws unless `value` is true or false, naming the option. */
+export function checkFlag(op: string, option: string, value: unknown): void {
+  if (typeof value !== 'boolean') throw new SeqgradError(op, `invalid ${option}: ${show(value)} (expected true or false)`);
 }
 
 /** A zero-filled buffer shaped and typed like the parameter (allocated once, on the first step). */
@@ -211,8 +266,8 @@ export function stateBuffer(p: Tensor, fill = 0): Float32Array | Float64Array {
 
 /** Throws unless `value` is a number ≥ `min` (and < `below` when given), naming the option. */
 export function checkOption(op: string, option: string, value: unknown, min: number, below?: number): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (below !== undefined && value >= below)) {
-    const range = below === undefined ? `≥ ${min}` : `in [${min}, ${below})`;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (below !== undefined && value >= below)) {
+    const range = below === undefined ? (min === -Infinity ? 'finite' : `finite, ≥ ${min}`) : `in [${min}, ${below})`;
     throw new SeqgradError(op, `invalid ${option}: ${String(value)} (expected a number ${range})`);
   }
 }

@@ -1,5 +1,5 @@
 import type { Tensor } from '@seqgrad/autograd';
-import { checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface RMSpropOptions {
@@ -35,6 +35,8 @@ type Buf = Float32Array | Float64Array;
  * loss.backward(); opt.step(); opt.zeroGrad();
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  protected readonly stateSchema = { step: 'step', squareAvg: 'buffer', momentumBuffer: 'buffer?', gradAvg: 'buffer?' } as const;
+
   constructor(params: ParamsInput, options: Partial<RMSpropOptions> = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options);
   }
@@ -45,6 +47,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     checkOption('RMSprop', 'momentum', o.momentum, 0);
     checkOption('RMSprop', 'weightDecay', o.weightDecay, 0);
     checkOption('RMSprop', 'alpha', o.alpha, 0);
+    checkFlag('RMSprop', 'centered', o.centered);
+    checkFlag('RMSprop', 'maximize', o.maximize);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<RMSpropOptions>): void {

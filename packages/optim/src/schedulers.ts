@@ -1,5 +1,5 @@
-import { SeqgradError } from '@seqgrad/autograd';
-import type { Optimizer } from './optimizer.js';
+import { checkOptions, SeqgradError, show } from '@seqgrad/autograd';
+import { Optimizer } from './optimizer.js';
 
 /** A scheduler's snapshot: plain numbers (and nested snapshots for SequentialLR). */
 export type SchedulerStateDict = Record<string, unknown>;
@@ -23,6 +23,8 @@ export abstract class LRScheduler {
   protected lastLr: number[] = [];
 
   protected constructor(optimizer: Optimizer, lastEpoch = -1) {
+    checkOptimizer(new.target.name, optimizer);
+    if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new SeqgradError(new.target.name, `lastEpoch must be an integer >= -1, got ${show(lastEpoch)}`);
     this.optimizer = optimizer;
     if (lastEpoch === -1) {
       for (const g of optimizer.paramGroups) g.initialLr ??= g.lr;
@@ -65,6 +67,11 @@ export abstract class LRScheduler {
       this.lastEpoch = epoch;
       values = this.closedFormLr();
     }
+    values.forEach((v, i) => {
+      if (!Number.isFinite(v) || v < 0) {
+        throw new SeqgradError(this.constructor.name, `the lr of paramGroups[${i}] at step ${this.lastEpoch} would be ${v}; rates must be finite and >= 0`);
+      }
+    });
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = values[i]!));
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
@@ -80,6 +87,13 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    const n = this.optimizer.paramGroups.length;
+    const extra = this.extraState();
+    checkStateDict(op, sd, {
+      lastEpoch: 'integer', stepCount: 'integer', baseLrs: n, lastLr: n,
+      ...Object.fromEntries(Object.keys(extra).map((k) => [k, 'number' as const])),
+    });
     this.lastEpoch = sd.lastEpoch as number;
     this.stepCount = sd.stepCount as number;
     this.baseLrs = [...(sd.baseLrs as number[])];
@@ -114,9 +128,13 @@ export class LinearLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {}) {
     super(optimizer, opts.lastEpoch);
+    checkOptions('LinearLR', opts, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch']);
     this.startFactor = opts.startFactor ?? 1 / 3;
     this.endFactor = opts.endFactor ?? 1;
     this.totalIters = opts.totalIters ?? 5;
+    if (!Number.isInteger(this.totalIters) || this.totalIters < 1) {
+      throw new SeqgradError('LinearLR', `totalIters must be a positive integer, got ${show(this.totalIters)}`);
+    }
     if (!(this.startFactor > 0 && this.startFactor <= 1)) {
       throw new SeqgradError('LinearLR', `startFactor must be in (0, 1], got ${this.startFactor}`);
     }
@@ -163,9 +181,11 @@ export class CosineAnnealingLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
     super(optimizer, opts.lastEpoch);
-    if (!(opts.tMax > 0)) throw new SeqgradError('CosineAnnealingLR', `tMax must be positive, got ${opts.tMax}`);
+    checkOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin', 'lastEpoch']);
+    if (!(opts.tMax > 0) || !Number.isFinite(opts.tMax)) throw new SeqgradError('CosineAnnealingLR', `tMax must be positive, got ${show(opts.tMax)}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
+    checkRate('CosineAnnealingLR', 'etaMin', this.etaMin);
     this.initialStep();
   }
 
@@ -210,11 +230,13 @@ export class StepLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
     super(optimizer, opts.lastEpoch);
+    checkOptions('StepLR', opts, ['stepSize', 'gamma', 'lastEpoch']);
     if (!(Number.isInteger(opts.stepSize) && opts.stepSize > 0)) {
-      throw new SeqgradError('StepLR', `stepSize must be a positive integer, got ${opts.stepSize}`);
+      throw new SeqgradError('StepLR', `stepSize must be a positive integer, got ${show(opts.stepSize)}`);
     }
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
+    checkRate('StepLR', 'gamma', this.gamma);
     this.initialStep();
   }
 
@@ -249,7 +271,9 @@ export class ExponentialLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { gamma: number; lastEpoch?: number }) {
     super(optimizer, opts.lastEpoch);
+    checkOptions('ExponentialLR', opts, ['gamma', 'lastEpoch']);
     this.gamma = opts.gamma;
+    checkRate('ExponentialLR', 'gamma', this.gamma);
     this.initialStep();
   }
 
@@ -284,7 +308,11 @@ export class LambdaLR extends LRScheduler {
 
   constructor(optimizer: Optimizer, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
     super(optimizer, opts.lastEpoch);
+    checkOptions('LambdaLR', opts, ['lrLambda', 'lastEpoch']);
     this.lrLambdas = perGroup('LambdaLR', 'lrLambdas', opts.lrLambda, optimizer);
+    this.lrLambdas.forEach((f, i) => {
+      if (typeof f !== 'function') throw new SeqgradError('LambdaLR', `lrLambda${this.lrLambdas.length > 1 ? `[${i}]` : ''} must be a function of the epoch, got ${show(f)}`);
+    });
     this.initialStep();
   }
 
@@ -310,8 +338,17 @@ export class SequentialLR {
   private lastLr: number[];
 
   constructor(optimizer: Optimizer, opts: { schedulers: LRScheduler[]; milestones: number[]; lastEpoch?: number }) {
+    checkOptimizer('SequentialLR', optimizer);
+    checkOptions('SequentialLR', opts, ['schedulers', 'milestones', 'lastEpoch']);
     const { schedulers, milestones } = opts;
+    if (!Array.isArray(schedulers) || schedulers.length === 0) {
+      throw new SeqgradError('SequentialLR', `schedulers must be a non-empty array of LRSchedulers, got ${show(schedulers)}`);
+    }
+    if (!Array.isArray(milestones) || milestones.some((m, i) => !Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]!))) {
+      throw new SeqgradError('SequentialLR', `milestones must be an increasing array of positive integers, got ${show(milestones)}`);
+    }
     schedulers.forEach((s, i) => {
+      if (!(s instanceof LRScheduler)) throw new SeqgradError('SequentialLR', `schedulers[${i}] must be an LRScheduler, got ${show(s)}`);
       if (s.optimizer !== optimizer) {
         throw new SeqgradError('SequentialLR', `schedulers[${i}] belongs to a different optimizer; all schedulers must share the one passed in`);
       }
@@ -348,6 +385,11 @@ export class SequentialLR {
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
+    const op = 'SequentialLR.loadStateDict';
+    checkStateDict(op, sd, { lastEpoch: 'integer', milestones: this.milestones.length, lastLr: this.optimizer.paramGroups.length, schedulers: 'array' });
+    if ((sd.schedulers as unknown[]).length !== this.schedulers.length) {
+      throw new SeqgradError(op, `the state dict has ${(sd.schedulers as unknown[]).length} schedulers, this SequentialLR ${this.schedulers.length}`);
+    }
     this.lastEpoch = sd.lastEpoch as number;
     this.milestones = [...(sd.milestones as number[])];
     this.lastLr = [...(sd.lastLr as number[])];
@@ -399,6 +441,8 @@ export class ReduceLROnPlateau {
   private lastLr: number[];
 
   constructor(optimizer: Optimizer, opts: ReduceLROnPlateauOptions = {}) {
+    checkOptimizer('ReduceLROnPlateau', optimizer);
+    checkOptions('ReduceLROnPlateau', opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
     this.optimizer = optimizer;
     this.mode = opts.mode ?? 'min';
     this.factor = opts.factor ?? 0.1;
@@ -407,18 +451,28 @@ export class ReduceLROnPlateau {
     this.thresholdMode = opts.thresholdMode ?? 'rel';
     this.cooldown = opts.cooldown ?? 0;
     this.eps = opts.eps ?? 1e-8;
-    if (!(this.factor < 1)) throw new SeqgradError('ReduceLROnPlateau', `factor must be < 1, got ${this.factor}`);
+    if (!(this.factor < 1 && this.factor >= 0)) throw new SeqgradError('ReduceLROnPlateau', `factor must be in [0, 1), got ${show(this.factor)}`);
+    for (const [name, v] of [['patience', this.patience], ['cooldown', this.cooldown]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new SeqgradError('ReduceLROnPlateau', `${name} must be a non-negative integer, got ${show(v)}`);
+    }
+    checkRate('ReduceLROnPlateau', 'threshold', this.threshold);
+    checkRate('ReduceLROnPlateau', 'eps', this.eps);
     if (this.mode !== 'min' && this.mode !== 'max') throw new SeqgradError('ReduceLROnPlateau', `mode must be 'min' or 'max', got '${String(this.mode)}'`);
     if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') {
       throw new SeqgradError('ReduceLROnPlateau', `thresholdMode must be 'rel' or 'abs', got '${String(this.thresholdMode)}'`);
     }
     this.minLrs = perGroup('ReduceLROnPlateau', 'minLr values', opts.minLr ?? 0, optimizer);
+    this.minLrs.forEach((m) => checkRate('ReduceLROnPlateau', 'minLr', m));
     this.best = this.mode === 'min' ? Infinity : -Infinity;
     this.lastLr = optimizer.paramGroups.map((g) => g.lr);
   }
 
   /** Records one value of the metric and reduces the rate if it has stalled. */
   step(metric: number): void {
+    // PyTorch accepts a NaN metric and counts it as a bad epoch; a NaN loss is a bug to report, not a plateau.
+    if (typeof metric !== 'number' || !Number.isFinite(metric)) {
+      throw new SeqgradError('ReduceLROnPlateau.step', `metric must be a finite number, got ${show(metric)}`);
+    }
     this.lastEpoch += 1;
     if (this.isBetter(metric, this.best)) {
       this.best = metric;
@@ -457,6 +511,11 @@ export class ReduceLROnPlateau {
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
+    const n = this.optimizer.paramGroups.length;
+    checkStateDict('ReduceLROnPlateau.loadStateDict', sd, {
+      mode: 'string', factor: 'number', patience: 'integer', threshold: 'number', thresholdMode: 'string', cooldown: 'integer',
+      minLrs: n, eps: 'number', numBadEpochs: 'integer', cooldownCounter: 'integer', lastEpoch: 'integer', lastLr: n,
+    }, ['best']);
     this.mode = sd.mode as 'min' | 'max';
     this.factor = sd.factor as number;
     this.patience = sd.patience as number;
@@ -471,6 +530,42 @@ export class ReduceLROnPlateau {
     this.cooldownCounter = sd.cooldownCounter as number;
     this.lastEpoch = sd.lastEpoch as number;
     this.lastLr = [...(sd.lastLr as number[])];
+  }
+}
+
+function checkOptimizer(op: string, optimizer: unknown): void {
+  if (!(optimizer instanceof Optimizer)) throw new SeqgradError(op, `optimizer must be an Optimizer (SGD, Adam, ...), got ${show(optimizer)}`);
+}
+
+/** A rate or factor of a schedule: finite and >= 0. */
+function checkRate(op: string, name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new SeqgradError(op, `${name} must be a finite number >= 0, got ${show(v)}`);
+}
+
+/**
+ * Checks a scheduler snapshot before anything is restored: every key of `want` present with
+ * its kind (a number of entries means an array of that many numbers), and no other key
+ * except `optional` ones.
+ */
+function checkStateDict(
+  op: string, sd: unknown, want: Record<string, 'integer' | 'number' | 'string' | 'array' | number>, optional: readonly string[] = [],
+): void {
+  if (sd === null || typeof sd !== 'object' || Array.isArray(sd)) throw new SeqgradError(op, `expected a state dict as stateDict() returns, got ${show(sd)}`);
+  const keys = Object.keys(want);
+  for (const k of Object.keys(sd)) {
+    if (!(k in want) && !optional.includes(k)) throw new SeqgradError(op, `unexpected key '${k}'; the state dict holds ${keys.join(', ')} (is it another scheduler's?)`);
+  }
+  for (const [k, kind] of Object.entries(want)) {
+    const v = (sd as Record<string, unknown>)[k];
+    const ok = kind === 'integer' ? Number.isInteger(v)
+      : kind === 'number' ? typeof v === 'number' && !Number.isNaN(v)
+      : kind === 'string' ? typeof v === 'string'
+      : kind === 'array' ? Array.isArray(v)
+      : Array.isArray(v) && v.length === kind && v.every((x) => typeof x === 'number');
+    if (!ok) {
+      const what = typeof kind === 'number' ? `an array of ${kind} numbers` : kind === 'integer' ? 'an integer' : `a ${kind}`;
+      throw new SeqgradError(op, `'${k}' must be ${what}, got ${show(v)}; the state dict holds ${keys.join(', ')}`);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Tensor } from '@seqgrad/autograd';
 import { SeqgradError } from '@seqgrad/autograd';
-import { checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface SGDOptions {
@@ -33,6 +33,8 @@ export interface SGDOptions {
  * loss.backward(); opt.step(); opt.zeroGrad();
  */
 export class SGD extends Optimizer<SGDOptions> {
+  protected readonly stateSchema = { momentumBuffer: 'buffer|null' } as const;
+
   constructor(params: ParamsInput, options: Partial<SGDOptions> & { lr: number }) {
     super(params, { lr: options.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
   }
@@ -42,6 +44,8 @@ export class SGD extends Optimizer<SGDOptions> {
     checkOption('SGD', 'momentum', o.momentum, 0);
     checkOption('SGD', 'dampening', o.dampening, -Infinity);
     checkOption('SGD', 'weightDecay', o.weightDecay, 0);
+    checkFlag('SGD', 'nesterov', o.nesterov);
+    checkFlag('SGD', 'maximize', o.maximize);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
       throw new SeqgradError('SGD', `nesterov momentum requires momentum > 0 and dampening = 0, got momentum ${o.momentum}, dampening ${o.dampening}`);
     }

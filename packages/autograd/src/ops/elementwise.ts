@@ -1,4 +1,4 @@
-import { SeqgradError, broadcastShapes, numel } from '../errors.js';
+import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
 import { type BinaryOp, type UnaryOp, binaryBroadcast, broadcastCopy, unary } from '../kernels/elementwise.js';
 import { type DType, Tensor, arrayFor, full } from '../tensor.js';
 import { type Operand, assertFloat, defineOp, describe, promoteDtype } from './op.js';
@@ -57,6 +57,9 @@ function binaryOperands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
 export const cast: (x: Tensor, dtype: DType) => Tensor = defineOp('cast',
   (ctx, x: Tensor, dtype: DType) => {
     if (!(x instanceof Tensor)) throw new SeqgradError('cast', `x must be a Tensor, got ${describe(x)}`);
+    if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'int32') {
+      throw new SeqgradError('cast', `unknown dtype ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)} for x${fmt(x.shape)} (expected 'float32', 'float64' or 'int32')`);
+    }
     ctx.from = x.dtype;
     const out = arrayFor(dtype, x.size);
     out.set(x.data);

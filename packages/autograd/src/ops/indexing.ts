@@ -4,15 +4,18 @@ import { assertFloat, assertNotScalar, defineOp, describe } from './op.js';
 import { reshape } from './shape.js';
 
 /** Validates integer indices against `size` and returns them as an Int32Array (negative wrap). */
-function toIndices(op: string, arg: string, index: Tensor | readonly number[], size: number): { idx: Int32Array; shape: number[] } {
+function toIndices(op: string, arg: string, index: Tensor | readonly number[], size: number, ofWhat?: string): { idx: Int32Array; shape: number[] } {
   const src = index instanceof Tensor ? index.data : Array.isArray(index) ? index : null;
   if (src === null) throw new SeqgradError(op, `${arg} must be an integer Tensor or an array of integers, got ${describe(index)}`);
   const idx = new Int32Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const v = src[i]!;
     if (!Number.isInteger(v) || v < -size || v >= size) {
-      const where = index instanceof Tensor ? ` (shape ${fmt(index.shape)})` : '';
-      throw new SeqgradError(op, `${arg}${where} holds ${v} at position ${i}, out of range for a dimension of size ${size}`);
+      const where = index instanceof Tensor ? ` (${index.dtype === 'int32' ? '' : `${index.dtype}, `}shape ${fmt(index.shape)})` : '';
+      if (!Number.isInteger(v)) {
+        throw new SeqgradError(op, `${arg}${where} holds ${v} at position ${i}, not an integer; indices must be integers (an int32 tensor or an array)`);
+      }
+      throw new SeqgradError(op, `${arg}${where} holds ${v} at position ${i}, out of range for a dimension of size ${size}${ofWhat ? ` (${ofWhat})` : ''}`);
     }
     idx[i] = v < 0 ? v + size : v;
   }
@@ -181,7 +184,7 @@ export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: read
 export function embedding(weight: Tensor, indices: Tensor | readonly number[], opts: { paddingIdx?: number } = {}): Tensor {
   assertFloat('embedding', 'weight', weight);
   if (weight.ndim !== 2) throw new SeqgradError('embedding', `weight must be 2-D (numEmbeddings, dim), got ${fmt(weight.shape)}`);
-  const { idx, shape } = toIndices('embedding', 'indices', indices, weight.shape[0]!);
+  const { idx, shape } = toIndices('embedding', 'indices', indices, weight.shape[0]!, `weight${fmt(weight.shape)} has ${weight.shape[0]} rows`);
   let rows = indexSelectOp(weight, 0, idx);
   if (opts.paddingIdx !== undefined) {
     const pad = opts.paddingIdx < 0 ? opts.paddingIdx + weight.shape[0]! : opts.paddingIdx;

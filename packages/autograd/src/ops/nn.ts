@@ -1,4 +1,4 @@
-import { SeqgradError, fmt, normAxis, sameShape } from '../errors.js';
+import { SeqgradError, checkOptions, fmt, normAxis, sameShape } from '../errors.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { abs, add, div, exp, log, mul, neg, relu, sub, where } from './elementwise.js';
@@ -83,6 +83,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   assertFloat('crossEntropy', 'logits', logits);
   if (!(target instanceof Tensor)) throw new SeqgradError('crossEntropy', 'target must be an integer Tensor');
+  checkOptions('crossEntropy', opts, ['reduction', 'ignoreIndex']);
   const reduction = checkReduction('crossEntropy', opts.reduction);
   const ignoreIndex = opts.ignoreIndex ?? -100;
   if (logits.ndim === 0) throw new SeqgradError('crossEntropy', 'logits must have at least one dimension (classes)');
@@ -127,6 +128,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   assertFloat('mseLoss', 'input', input);
   assertFloat('mseLoss', 'target', target);
+  checkOptions('mseLoss', opts, ['reduction']);
   const reduction = checkReduction('mseLoss', opts.reduction);
   if (!sameShape(input.shape, target.shape)) {
     throw new SeqgradError('mseLoss', `input${fmt(input.shape)} and target${fmt(target.shape)} must have the same shape`);

@@ -204,6 +204,9 @@ export function variance(x: Tensor, axes?: Axes, opts: { keepdim?: boolean; corr
   const ax = normAxes('var', axes, x.ndim);
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
   const correction = opts.correction ?? 1;
+  if (typeof correction !== 'number' || !Number.isFinite(correction)) {
+    throw new SeqgradError('variance', `correction must be a finite number, got ${typeof correction === 'string' ? `'${correction}'` : String(correction)}`);
+  }
   const centered = sub(x, mean(x, ax, true));
   return div(sumOp(mul(centered, centered), ax, opts.keepdim ?? false), Math.max(0, count - correction));
 }
@@ -216,6 +219,11 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.ndim - shape.length;
   if (lead < 0) throw new SeqgradError('sumTo', `cannot sum ${fmt(g.shape)} to the larger rank ${fmt(shape)}`);
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] !== 1 && shape[i] !== g.shape[i + lead]) {
+      throw new SeqgradError('sumTo', `g${fmt(g.shape)} cannot be summed to ${fmt(shape)}: dimension ${i - shape.length} is ${g.shape[i + lead]} vs ${shape[i]}`);
+    }
+  }
   const axes: number[] = [];
   for (let i = 0; i < g.ndim; i++) {
     if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);

@@ -1,4 +1,4 @@
-import { SeqgradError, type Shape, broadcastShapes, fmt, normAxes, normAxis, numel, sameShape, stridesOf } from '../errors.js';
+import { SeqgradError, type Shape, broadcastShapes, checkShape, fmt, normAxes, normAxis, numel, sameShape, stridesOf } from '../errors.js';
 import { broadcastCopy } from '../kernels/elementwise.js';
 import { permuteCopy } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
@@ -227,6 +227,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     throw new SeqgradError('expand', `x${fmt(x.shape)} cannot be expanded to ${fmt(shape)}`);
   }
   broadcastShapes('expand', x.shape, target, ['x', 'shape']);
+  checkShape('expand', target, `x${fmt(x.shape)} expanded to`);
   if (sameShape(target, x.shape)) return x;
   return expandOp(x, target);
 }
@@ -238,7 +239,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     throw new SeqgradError('permute', `perm [${perm.join(',')}] has ${perm.length} axes but x${fmt(x.shape)} has ${x.ndim}`);
   }
   const p = perm.map((a) => normAxis('permute', a, x.ndim));
-  if (new Set(p).size !== p.length) throw new SeqgradError('permute', `perm [${perm.join(',')}] repeats an axis`);
+  if (new Set(p).size !== p.length) throw new SeqgradError('permute', `perm [${perm.join(',')}] repeats an axis of x${fmt(x.shape)}`);
   if (p.every((a, i) => a === i)) return x;
   return permuteOp(x, p);
 }
@@ -311,6 +312,9 @@ export function slice(x: Tensor, axis: number, start = 0, end?: number): Tensor 
   assertTensor('slice', 'x', x);
   const a = normAxis('slice', axis, x.ndim);
   const n = x.shape[a]!;
+  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
+    throw new SeqgradError('slice', `start=${start} and end=${end} must be integers (x${fmt(x.shape)})`);
+  }
   const clip = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
   const s = clip(start);
   const e = end === undefined ? n : clip(end);
