@@ -1,6 +1,6 @@
 ;; WebAssembly SIMD GEMM kernels for seqgrad: C = alpha · op(A) · op(B) (+ C), one block at a time.
 ;;
-;; This file is a template. `pnpm build:wasm` (bench/scripts/build-wasm.mjs) expands the part
+;; This file is a template. `pnpm build:wasm` (packages/autograd/scripts/build-wasm.mjs) expands the part
 ;; between TEMPLATE-BEGIN and TEMPLATE-END twice, for f32 (4 lanes, 4×8 register tile) and for
 ;; f64 (2 lanes, 4×4 register tile), assembles the module with wabt and writes
 ;; gemmBytes.generated.ts next to this file. A test checks that file is up to date.
