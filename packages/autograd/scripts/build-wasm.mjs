@@ -26,8 +26,10 @@ function buildGemm() {
   const ownMemory = '(memory (export "memory") 22 22)\n  (global $base i32 (i32.const 0))';
   const importedMemory = '(import "env" "memory" (memory 1 65536 shared))\n  (import "env" "base" (global $base i32))';
   if (!expanded.includes(ownMemory)) throw new Error(`gemm.wat: the declarations "${ownMemory}" after (module are missing`);
+  const residentMemory = '(import "env" "memory" (memory 22))\n  (global $base i32 (i32.const 0))';
   const single = assemble('gemm.wat', expanded, { simd: true });
   const shared = assemble('gemm.wat', expanded.replace(ownMemory, importedMemory), { simd: true, threads: true });
+  const resident = assemble('gemm.wat', expanded.replace(ownMemory, residentMemory), { simd: true });
   const out =
     header('gemm.wat') +
     `/** SHA-256 of the gemm.wat this module was assembled from (checked by a test). */\n` +
@@ -35,8 +37,10 @@ function buildGemm() {
     `/** The WebAssembly module (${single.length} bytes), base64. */\n` +
     `export const GEMM_WASM_BASE64 =\n` + base64Lines(single) + ';\n\n' +
     `/** The same module importing a shared memory and its thread's base address (${shared.length} bytes), base64; used by the worker-thread backend. */\n` +
-    `export const GEMM_WASM_SHARED_BASE64 =\n` + base64Lines(shared) + ';\n';
-  writeGenerated(dir + 'gemmBytes.generated.ts', out, `${single.length} + ${shared.length} bytes of wasm`);
+    `export const GEMM_WASM_SHARED_BASE64 =\n` + base64Lines(shared) + ';\n\n' +
+    `/** The same module importing a growable memory, $base = 0 (${resident.length} bytes), base64; holds op(B) blocks packed once (gemmPacked). */\n` +
+    `export const GEMM_WASM_RESIDENT_BASE64 =\n` + base64Lines(resident) + ';\n';
+  writeGenerated(dir + 'gemmBytes.generated.ts', out, `${single.length} + ${shared.length} + ${resident.length} bytes of wasm`);
 }
 
 /** elementwise.wat: TEMPLATE once per element type and operation, ROWS (the row sum) once per element type. */
