@@ -8,29 +8,28 @@
  * read the caller's arrays), publishes it with `Atomics.notify`, works on it too, and waits in
  * `Atomics.wait` until it is done. The worker is `unref()`ed, so it never keeps a process alive.
  *
- * How a product is split (threadsPool.ts): into jobs of the single-threaded kernel's GotoBLAS
- * blocking (column block × row chunk × KC slice of K), run as a pipeline with double-buffered
- * staging areas; within a job, the threads claim 64-row blocks (or column ranges when M < N) from
- * one counter, so a worker the OS has not scheduled does fewer of them. Every element of C is
- * computed by the same operations as in the single-threaded kernel, so results are bit-identical
- * to `kernels.gemmWasm`.
+ * How a product is split (backend/threadPool.ts): into jobs of the blocking plan shared by every
+ * GEMM (column block × row chunk × KC slice of K), run as a pipeline with double-buffered staging
+ * areas; within a job, the threads claim 64-row blocks (or column ranges when M < N) from one
+ * counter, so a worker the OS has not scheduled does fewer of them. Every element of C is computed
+ * by the same operations as in the single-threaded kernel, so results are bit-identical to
+ * `kernels.gemmWasm`. The worker code is a module file (backend/gemmWorker.js).
  *
  * Browsers: this entry point imports `node:worker_threads` and is not for browsers. A browser port
  * would need a cross-origin-isolated page (SharedArrayBuffer) and could not block the main thread
  * (`Atomics.wait` throws there), so it could only run inside a Web Worker.
  */
-import { setGemmKernel, type GemmKernel } from './kernels/gemm.js';
-import { GemmThreadPool, MAX_THREADS } from './threadsPool.js';
-import { WASM_MIN_WORK, wasmSimdAvailable } from './wasm/gemm.js';
+import { registerThreadedGemm, setGemmKernel, wasmSimdAvailable } from './backend/index.js';
+import { THRESHOLDS, routeGemm, sameFloatType } from './backend/policy.js';
+import { GemmThreadPool, MAX_THREADS } from './backend/threadPool.js';
+import type { GemmKernel } from './backend/types.js';
 
 /**
- * Smallest M·N·K for which the threaded GEMM splits a product (2²², e.g. 32 × 512 × 256, about
- * 0.15 ms on one core); smaller ones go to the kernel that was active before `enableGemmThreads`.
- * On the 2-core reference machine, split products of 2²¹ measured from 0.6× to 1.5× the single
- * thread, of 2²² from 1.0× to 1.4× and of 2²³ (the LSTM's recurrent 32 × 1024 × 256) 1.1–1.6×
- * (docs/performance.md, "Using the second core").
+ * Smallest M·N·K for which the threaded GEMM splits a product by default (`THRESHOLDS.threadsMinWork`
+ * of the selection policy, 2²²: e.g. 32 × 512 × 256); smaller ones go to the kernel that was active
+ * before `enableGemmThreads`.
  */
-export const GEMM_THREADS_MIN_WORK = 1 << 22;
+export const GEMM_THREADS_MIN_WORK = THRESHOLDS.threadsMinWork;
 
 /** Options of `enableGemmThreads`. */
 export interface GemmThreadsOptions {
@@ -49,6 +48,7 @@ function shutDown(pool: GemmThreadPool): void {
   const current = setGemmKernel(active.previous);
   if (current !== active.kernel) setGemmKernel(current); // someone else's kernel is in place: keep it
   active = null;
+  registerThreadedGemm(null);
 }
 
 /**
@@ -75,17 +75,14 @@ export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {})
   if (!(minWork >= 0) || !(timeoutMs > 0)) {
     throw new RangeError(`enableGemmThreads: minWork must be ≥ 0 and timeoutMs > 0, got ${minWork} and ${timeoutMs}`);
   }
-  // Below WASM_MIN_WORK gemmWasm itself hands calls to gemmJs; so does this kernel, to give its results.
-  const splitFrom = Math.max(minWork, WASM_MIN_WORK);
   disableGemmThreads();
   if (threads === 1) return;
   if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
   const pool: GemmThreadPool = new GemmThreadPool(threads, timeoutMs, () => shutDown(pool));
   let previous: GemmKernel = null!;
   const kernel: GemmKernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
-    const f64 = C instanceof Float64Array;
-    const sameType = f64 ? A instanceof Float64Array && B instanceof Float64Array : A instanceof Float32Array && B instanceof Float32Array;
-    if (!sameType || M === 0 || N === 0 || K === 0 || alpha === 0 || M * N * K < splitFrom) {
+    // Below THRESHOLDS.wasmGemmMinWork gemmWasm itself hands calls to gemmJs; so does this kernel, to give its results.
+    if (M === 0 || N === 0 || routeGemm(M, N, K, alpha, sameFloatType(A, B, C), threads, minWork) !== 'wasm-simd-threads') {
       previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
       return;
     }
@@ -93,6 +90,7 @@ export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {})
   };
   previous = setGemmKernel(kernel);
   active = { pool, kernel, previous };
+  registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork) });
 }
 
 /**

@@ -8,7 +8,7 @@ import { kernels } from '@seqgrad/autograd';
 // The vitest alias maps '@seqgrad/autograd' to src/index.ts and so cannot resolve the
 // '@seqgrad/autograd/threads' subpath: the tests import the source; the subprocess tests use it by name.
 import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '../src/threads.js';
-import { GemmThreadPool, type GemmJob } from '../src/threadsPool.js';
+import { GemmThreadPool, type GemmJob } from '../src/backend/threadPool.js';
 import { buildProject } from '../../../tests/setup/build.js';
 import { filled } from './helpers.js';
 

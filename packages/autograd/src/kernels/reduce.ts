@@ -1,8 +1,5 @@
-import { createWasmSumRows } from '../wasm/elementwise.js';
-import { type AnyArray, type FloatArray, useWasmElementwise } from './elementwise.js';
-
-/** The WebAssembly sum over leading axes (bit-identical), or null without WebAssembly SIMD. */
-const wasmSumRows = createWasmSumRows();
+import { sumRows } from '../backend/index.js';
+import type { AnyArray, FloatArray } from '../backend/types.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -27,12 +24,12 @@ export function reduce(
   if (argOut) argOut.fill(-1);
   if (n === 0) return;
   // A sum over leading axes only (a broadcast's gradient: (B, C) → (C)): rows added in order.
-  if (op === 'sum' && wasmSumRows && useWasmElementwise() && reduced[0] && !reduced[rank - 1]) {
+  if (op === 'sum' && reduced[0] && !reduced[rank - 1]) {
     let k = 0;
     while (k < rank && reduced[k]) k++;
     let tail = k;
     while (tail < rank && !reduced[tail]) tail++;
-    if (tail === rank && wasmSumRows(out, x as FloatArray, n / out.length, out.length)) return;
+    if (tail === rank) return sumRows(out, x, n / out.length, out.length);
   }
   const last = shape[rank - 1] ?? 1;
   const lastReduced = rank > 0 && reduced[rank - 1]!;

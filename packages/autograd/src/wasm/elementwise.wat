@@ -4,7 +4,7 @@
 ;; bit for bit (float32: the double result of two float32 values, rounded to float32, is the
 ;; correctly rounded float32 operation).
 ;;
-;; This file is a template. `pnpm build:wasm` (bench/scripts/build-wasm-elementwise.mjs)
+;; This file is a template. `pnpm build:wasm` (packages/autograd/scripts/build-wasm.mjs)
 ;; expands the part between TEMPLATE-BEGIN and TEMPLATE-END once per element type and
 ;; operation and the part between ROWS-BEGIN and ROWS-END once per element type, assembles
 ;; the module with wabt and writes elementwiseBytes.generated.ts next to this file; a test

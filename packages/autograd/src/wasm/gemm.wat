@@ -1,6 +1,6 @@
 ;; WebAssembly SIMD GEMM kernels for seqgrad: C = alpha · op(A) · op(B) (+ C), one block at a time.
 ;;
-;; This file is a template. `pnpm build:wasm` (bench/scripts/build-wasm.mjs) expands the part
+;; This file is a template. `pnpm build:wasm` (packages/autograd/scripts/build-wasm.mjs) expands the part
 ;; between TEMPLATE-BEGIN and TEMPLATE-END twice, for f32 (4 lanes, 4×8 register tile) and for
 ;; f64 (2 lanes, 4×4 register tile), assembles the module with wabt and writes
 ;; gemmBytes.generated.ts next to this file. A test checks that file is up to date.
@@ -15,12 +15,15 @@
 ;; call leaves anything behind.
 ;;
 ;; Every address the functions compute is relative to $base: the packed blocks, which each thread
-;; needs for itself. The single-threaded module below has $base = 0 and owns its memory. The
-;; threaded variant (gemmSharedBytes, for threads.ts) is assembled from this same file with the
-;; two declarations after `(module` replaced by imports: `(import "env" "memory" (memory 1 65536
-;; shared))` and `(import "env" "base" (global $base i32))`, so each thread's instance packs into
-;; its own area of one shared memory and reads the staged blocks and the C tile wherever the caller
-;; put them (part_{T} takes their addresses).
+;; needs for itself. The single-threaded module below has $base = 0 and owns its memory. Two more
+;; variants are assembled from this same file with the two declarations after `(module` replaced:
+;; - shared (the worker-thread backend): `(import "env" "memory" (memory 1 65536 shared))` and
+;;   `(import "env" "base" (global $base i32))`, so each thread's instance packs into its own area
+;;   of one shared memory and reads the staged blocks and the C tile wherever the caller put them
+;;   (part_{T} takes their addresses);
+;; - resident (op(B) packed once and kept, for gemmPacked): `(import "env" "memory" (memory 22))`
+;;   with $base = 0, the same layout in a memory that JavaScript grows to hold packed blocks above
+;;   the 22 pages (macro_{T} takes the address of the packed block).
 ;;
 ;; Memory layout of the single-threaded module (bytes; the same for f32 and f64, whose block
 ;; sizes are chosen to fit). The first two areas are the ones at $base in the threaded variant.
@@ -178,10 +181,11 @@
     (v128.store (local.get $c3) (local.get $c30))
     (v128.store offset=16 (local.get $c3) (local.get $c31)))
 
-  ;; The C tile at ctile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack:
+  ;; The C tile at ctile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack, with
+  ;; the packed op(B) block at bpack (BPACK, or a block packed earlier and kept: see gemm.ts):
   ;; panels of B outside (one stays in L1), panels of A inside. The tile's rows are cs bytes apart
   ;; (a multiple of 32 bytes).
-  (func $macro_{T} (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $cs i32) (param $alpha {T}) (param $load i32) (param $ctile i32)
+  (func $macro_{T} (export "macro_{T}") (param $mc i32) (param $nc i32) (param $kc i32) (param $cs i32) (param $alpha {T}) (param $load i32) (param $ctile i32) (param $bpack i32)
     (local $i i32) (local $j i32)
     (block $jdone
       (loop $jpanels
@@ -192,7 +196,7 @@
             (br_if $idone (i32.ge_u (local.get $i) (local.get $mc)))
             (call $kernel_{T}
               (i32.add (i32.add (global.get $base) (i32.const 524288)) (i32.mul (i32.mul (local.get $i) (local.get $kc)) (i32.const {ES})))
-              (i32.add (global.get $base) (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES})))
+              (i32.add (local.get $bpack) (i32.mul (i32.mul (local.get $j) (local.get $kc)) (i32.const {ES})))
               (i32.add (local.get $ctile)
                 (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.mul (local.get $j) (i32.const {ES}))))
               (local.get $cs) (local.get $kc) (local.get $alpha) (local.get $load))
@@ -221,7 +225,7 @@
         (call $pack_a_{T} (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars)))
           (local.get $ars) (local.get $acs) (local.get $h) (local.get $kc))
         (call $macro_{T} (local.get $h) (local.get $nc) (local.get $kc) (local.get $cs) (local.get $alpha) (local.get $load)
-          (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs))))
+          (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs))) (global.get $base))
         (local.set $i (i32.add (local.get $i) (i32.const 64)))
         (br $blocks))))
 

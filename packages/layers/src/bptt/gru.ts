@@ -68,56 +68,65 @@ export function gruForward(
   const hPrev = alloc(x, B * T * H);
   const hn = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
-  for (let s = 0; s < T; s++) {
-    if (resetAfter) {
-      // hh (B, 3H) = h W_hhᵀ
-      kernels.gemm(false, true, B, GH, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, GH);
-    } else {
-      // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
-      kernels.gemm(false, true, B, 2 * H, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, GH);
-    }
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const bt = b * T + t;
-      const row = bt * GH;
-      const hb = b * GH;
-      addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
-      for (let j = 0; j < H; j++) {
-        hPrev[bt * H + j] = h[b * H + j]!;
-        if (rh) {
-          rh[b * H + j] = gates[row + j]! * h[b * H + j]!;
-          hn[bt * H + j] = rh[b * H + j]!;
+  // W_hhᵀ packed once for every step (without resetAfter: its r, z rows and its n rows apart),
+  // given back when the sequence is done.
+  const wHh = kernels.packB(true, H, resetAfter ? GH : 2 * H, p.weightHh, 0, H);
+  const wHn = resetAfter ? null : kernels.packB(true, H, H, p.weightHh, 2 * H * H, H);
+  try {
+    for (let s = 0; s < T; s++) {
+      if (resetAfter) {
+        // hh (B, 3H) = h W_hhᵀ
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+      } else {
+        // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+      }
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const bt = b * T + t;
+        const row = bt * GH;
+        const hb = b * GH;
+        addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
+        for (let j = 0; j < H; j++) {
+          hPrev[bt * H + j] = h[b * H + j]!;
+          if (rh) {
+            rh[b * H + j] = gates[row + j]! * h[b * H + j]!;
+            hn[bt * H + j] = rh[b * H + j]!;
+          }
+        }
+      }
+      // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
+      if (rh) kernels.gemmPacked(false, B, 1, rh, 0, H, wHn!, 0, hh, 2 * H, GH);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const bt = b * T + t;
+        const row = bt * GH;
+        const hb = b * GH;
+        for (let j = 0; j < H; j++) {
+          // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
+          const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
+          if (resetAfter) {
+            hn[bt * H + j] = hnv;
+            gates[row + 2 * H + j] += gates[row + j]! * hnv;
+          } else {
+            gates[row + 2 * H + j] += hnv;
+          }
+        }
+        tanhRow(gates, row + 2 * H, H); // n in place
+        for (let j = 0; j < H; j++) {
+          const z = gates[row + H + j]!;
+          const n = gates[row + 2 * H + j]!;
+          const v = (1 - z) * n + z * h[b * H + j]!;
+          h[b * H + j] = v;
+          output[bt * H + j] = v;
         }
       }
     }
-    // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
-    if (rh) kernels.gemm(false, true, B, H, H, 1, rh, 0, H, p.weightHh, 2 * H * H, H, 0, hh, 2 * H, GH);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const bt = b * T + t;
-      const row = bt * GH;
-      const hb = b * GH;
-      for (let j = 0; j < H; j++) {
-        // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
-        const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
-        if (resetAfter) {
-          hn[bt * H + j] = hnv;
-          gates[row + 2 * H + j] += gates[row + j]! * hnv;
-        } else {
-          gates[row + 2 * H + j] += hnv;
-        }
-      }
-      tanhRow(gates, row + 2 * H, H); // n in place
-      for (let j = 0; j < H; j++) {
-        const z = gates[row + H + j]!;
-        const n = gates[row + 2 * H + j]!;
-        const v = (1 - z) * n + z * h[b * H + j]!;
-        h[b * H + j] = v;
-        output[bt * H + j] = v;
-      }
-    }
+  } finally {
+    wHh.release();
+    wHn?.release();
   }
   return { output, hT: h, cache: { dims: { ...dims }, resetAfter, x, gates, hPrev, hn, times } };
 }
@@ -157,68 +166,76 @@ export function gruBackward(
   const dhRec = alloc(x, B * H);
   const drh = resetAfter ? null : alloc(x, B * H);
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
-  for (let s = T - 1; s >= 0; s--) {
-    daStep.fill(0);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const bt = b * T + t;
-      const row = bt * GH;
-      const hb = b * GH;
-      for (let j = 0; j < H; j++) {
-        const g = dh[b * H + j]! + (dOutput ? dOutput[bt * H + j]! : 0);
-        if (dHidden) dHidden[bt * H + j] = g;
-        const z = gates[row + H + j]!;
-        const n = gates[row + 2 * H + j]!;
-        const hp = hPrev[bt * H + j]!;
-        // h' = (1 − z) n + z h:  dn = (1 − z) dh, dz = (h − n) dh, dh_direct = z dh
-        const dan = g * (1 - z) * (1 - n * n);
-        const daz = g * (hp - n) * z * (1 - z);
-        dhDirect[b * H + j] = g * z;
-        dGi[row + H + j] = daz;
-        dGi[row + 2 * H + j] = dan;
-        daStep[hb + H + j] = daz;
-        daStep[hb + 2 * H + j] = dan;
-        if (resetAfter) {
-          const r = gates[row + j]!;
-          // n = tanh(a_in + r hn):  dr = da_n hn, d hn = da_n r
-          const dar = dan * hn[bt * H + j]! * r * (1 - r);
-          dGi[row + j] = dar;
-          dGh[row + j] = dar;
-          dGh[row + H + j] = daz;
-          dGh[row + 2 * H + j] = dan * r;
-          daStep[hb + j] = dar;
-          daStep[hb + 2 * H + j] = dan * r;
-        }
-      }
-    }
-    if (resetAfter) {
-      // dh_{t−1} = dh z + daStep W_hh
-      kernels.gemm(false, false, B, H, GH, 1, daStep, 0, GH, p.weightHh, 0, H, 0, dhRec, 0, H);
-    } else {
-      // d(r ⊙ h) (B, H) = da_n W_hn
-      kernels.gemm(false, false, B, H, H, 1, daStep, 2 * H, GH, p.weightHh, 2 * H * H, H, 0, drh!, 0, H);
+  // W_hh packed once for every step going back (without resetAfter: its r, z rows and its n rows apart).
+  const wHh = kernels.packB(false, resetAfter ? GH : 2 * H, H, p.weightHh, 0, H);
+  const wHn = resetAfter ? null : kernels.packB(false, H, H, p.weightHh, 2 * H * H, H);
+  try {
+    for (let s = T - 1; s >= 0; s--) {
+      daStep.fill(0);
       for (let b = 0; b < B; b++) {
         const t = times[s * B + b]!;
         if (t < 0) continue;
         const bt = b * T + t;
         const row = bt * GH;
+        const hb = b * GH;
         for (let j = 0; j < H; j++) {
-          const r = gates[row + j]!;
-          const d = drh![b * H + j]!;
-          const dar = d * hPrev[bt * H + j]! * r * (1 - r);
-          dGi[row + j] = dar;
-          daStep[b * GH + j] = dar;
-          dhDirect[b * H + j] += d * r;
+          const g = dh[b * H + j]! + (dOutput ? dOutput[bt * H + j]! : 0);
+          if (dHidden) dHidden[bt * H + j] = g;
+          const z = gates[row + H + j]!;
+          const n = gates[row + 2 * H + j]!;
+          const hp = hPrev[bt * H + j]!;
+          // h' = (1 − z) n + z h:  dn = (1 − z) dh, dz = (h − n) dh, dh_direct = z dh
+          const dan = g * (1 - z) * (1 - n * n);
+          const daz = g * (hp - n) * z * (1 - z);
+          dhDirect[b * H + j] = g * z;
+          dGi[row + H + j] = daz;
+          dGi[row + 2 * H + j] = dan;
+          daStep[hb + H + j] = daz;
+          daStep[hb + 2 * H + j] = dan;
+          if (resetAfter) {
+            const r = gates[row + j]!;
+            // n = tanh(a_in + r hn):  dr = da_n hn, d hn = da_n r
+            const dar = dan * hn[bt * H + j]! * r * (1 - r);
+            dGi[row + j] = dar;
+            dGh[row + j] = dar;
+            dGh[row + H + j] = daz;
+            dGh[row + 2 * H + j] = dan * r;
+            daStep[hb + j] = dar;
+            daStep[hb + 2 * H + j] = dan * r;
+          }
         }
       }
-      // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
-      kernels.gemm(false, false, B, H, 2 * H, 1, daStep, 0, GH, p.weightHh, 0, H, 0, dhRec, 0, H);
+      if (resetAfter) {
+        // dh_{t−1} = dh z + daStep W_hh
+        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
+      } else {
+        // d(r ⊙ h) (B, H) = da_n W_hn
+        kernels.gemmPacked(false, B, 1, daStep, 2 * H, GH, wHn!, 0, drh!, 0, H);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const bt = b * T + t;
+          const row = bt * GH;
+          for (let j = 0; j < H; j++) {
+            const r = gates[row + j]!;
+            const d = drh![b * H + j]!;
+            const dar = d * hPrev[bt * H + j]! * r * (1 - r);
+            dGi[row + j] = dar;
+            daStep[b * GH + j] = dar;
+            dhDirect[b * H + j] += d * r;
+          }
+        }
+        // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
+        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
+      }
+      for (let b = 0; b < B; b++) {
+        if (times[s * B + b]! < 0) continue;
+        for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
+      }
     }
-    for (let b = 0; b < B; b++) {
-      if (times[s * B + b]! < 0) continue;
-      for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
-    }
+  } finally {
+    wHh.release();
+    wHn?.release();
   }
   if (resetAfter) return finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
   // Without resetAfter W_hn multiplies r ⊙ h, not h: the n rows of dW_hh come from a second GEMM.

@@ -82,54 +82,62 @@ export function lstmForward(
   const hPrev = alloc(x, B * T * S);
   const m = proj ? alloc(x, B * T * H) : null;
   const output = alloc(x, B * T * S);
-  for (let s = 0; s < T; s++) {
-    // hh (B, 4H) = h_{t−1} W_hhᵀ
-    kernels.gemm(false, true, B, GH, S, 1, h, 0, S, p.weightHh, 0, S, 0, hh, 0, GH);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const bt = b * T + t;
-      const row = bt * GH;
-      const hb = b * GH;
-      for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
-      // i, f (one block), g, o: activations in place, a row at a time
-      addSigmoidRow(gates, row, hh, hb, 2 * H);
-      addTanhRow(gates, row + 2 * H, hh, hb + 2 * H, H);
-      addSigmoidRow(gates, row + 3 * H, hh, hb + 3 * H, H);
-      const cb = bt * H;
-      for (let j = 0; j < H; j++) {
-        // c_t = f ⊙ c_{t−1} + i ⊙ g, its tanh taken over the row below
-        const cp = c[b * H + j]!;
-        const cn = gates[row + H + j]! * cp + gates[row + j]! * gates[row + 2 * H + j]!;
-        cPrev[cb + j] = cp;
-        c[b * H + j] = cn;
-        tanhC[cb + j] = cn;
-      }
-      tanhRow(tanhC, cb, H);
-      for (let j = 0; j < H; j++) {
-        const v = gates[row + 3 * H + j]! * tanhC[cb + j]!;
-        if (proj) {
-          mStep![b * H + j] = v;
-          m![cb + j] = v;
-        } else {
-          h[b * H + j] = v;
-          output[cb + j] = v;
-        }
-      }
-    }
-    if (proj) {
-      // h_t (B, P) = m_t W_hrᵀ
-      kernels.gemm(false, true, B, S, H, 1, mStep!, 0, H, p.weightHr!, 0, H, 0, hNew!, 0, S);
+  // W_hhᵀ (and W_hrᵀ) packed once for every step, given back when the sequence is done.
+  const wHh = kernels.packB(true, S, GH, p.weightHh, 0, S);
+  const wHr = proj ? kernels.packB(true, H, S, p.weightHr!, 0, H) : null;
+  try {
+    for (let s = 0; s < T; s++) {
+      // hh (B, 4H) = h_{t−1} W_hhᵀ
+      kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
       for (let b = 0; b < B; b++) {
         const t = times[s * B + b]!;
         if (t < 0) continue;
-        const o = (b * T + t) * S;
-        for (let j = 0; j < S; j++) {
-          h[b * S + j] = hNew![b * S + j]!;
-          output[o + j] = hNew![b * S + j]!;
+        const bt = b * T + t;
+        const row = bt * GH;
+        const hb = b * GH;
+        for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
+        // i, f (one block), g, o: activations in place, a row at a time
+        addSigmoidRow(gates, row, hh, hb, 2 * H);
+        addTanhRow(gates, row + 2 * H, hh, hb + 2 * H, H);
+        addSigmoidRow(gates, row + 3 * H, hh, hb + 3 * H, H);
+        const cb = bt * H;
+        for (let j = 0; j < H; j++) {
+          // c_t = f ⊙ c_{t−1} + i ⊙ g, its tanh taken over the row below
+          const cp = c[b * H + j]!;
+          const cn = gates[row + H + j]! * cp + gates[row + j]! * gates[row + 2 * H + j]!;
+          cPrev[cb + j] = cp;
+          c[b * H + j] = cn;
+          tanhC[cb + j] = cn;
+        }
+        tanhRow(tanhC, cb, H);
+        for (let j = 0; j < H; j++) {
+          const v = gates[row + 3 * H + j]! * tanhC[cb + j]!;
+          if (proj) {
+            mStep![b * H + j] = v;
+            m![cb + j] = v;
+          } else {
+            h[b * H + j] = v;
+            output[cb + j] = v;
+          }
+        }
+      }
+      if (proj) {
+        // h_t (B, P) = m_t W_hrᵀ
+        kernels.gemmPacked(false, B, 1, mStep!, 0, H, wHr!, 0, hNew!, 0, S);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const o = (b * T + t) * S;
+          for (let j = 0; j < S; j++) {
+            h[b * S + j] = hNew![b * S + j]!;
+            output[o + j] = hNew![b * S + j]!;
+          }
         }
       }
     }
+  } finally {
+    wHh.release();
+    wHr?.release();
   }
   return { output, hT: h, cT: c, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
 }
@@ -176,57 +184,65 @@ export function lstmBackward(
   // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
   const dHidden = opts.keepStateGrads || proj ? alloc(x, B * T * S) : undefined;
   const dCell = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
-  for (let s = T - 1; s >= 0; s--) {
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const o = (b * T + t) * S;
-      for (let j = 0; j < S; j++) {
-        if (dOutput) dh[b * S + j] += dOutput[o + j]!;
-        if (dHidden) dHidden[o + j] = dh[b * S + j]!;
+  // W_hh (and W_hr) packed once for every step going back, given back at the end.
+  const wHh = kernels.packB(false, GH, S, p.weightHh, 0, S);
+  const wHr = proj ? kernels.packB(false, S, H, p.weightHr!, 0, H) : null;
+  try {
+    for (let s = T - 1; s >= 0; s--) {
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const o = (b * T + t) * S;
+        for (let j = 0; j < S; j++) {
+          if (dOutput) dh[b * S + j] += dOutput[o + j]!;
+          if (dHidden) dHidden[o + j] = dh[b * S + j]!;
+        }
+      }
+      // dm (B, H) = dh W_hr
+      if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr!, 0, dm!, 0, H);
+      const dmv = proj ? dm! : dh;
+      daStep.fill(0);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const bt = b * T + t;
+        const row = bt * GH;
+        const hb = b * GH;
+        for (let j = 0; j < H; j++) {
+          const i = gates[row + j]!;
+          const f = gates[row + H + j]!;
+          const g = gates[row + 2 * H + j]!;
+          const o = gates[row + 3 * H + j]!;
+          const tc = tanhC[bt * H + j]!;
+          const dmj = dmv[b * H + j]!;
+          // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t) (+ dL/dc_t from outside)
+          const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc) + (dCells ? dCells[bt * H + j]! : 0);
+          if (dCell) dCell[bt * H + j] = dct;
+          const dai = dct * g * i * (1 - i);
+          const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
+          const dag = dct * i * (1 - g * g);
+          const dao = dmj * tc * o * (1 - o);
+          dc[b * H + j] = dct * f;
+          daStep[hb + j] = dai;
+          daStep[hb + H + j] = daf;
+          daStep[hb + 2 * H + j] = dag;
+          daStep[hb + 3 * H + j] = dao;
+          da[row + j] = dai;
+          da[row + H + j] = daf;
+          da[row + 2 * H + j] = dag;
+          da[row + 3 * H + j] = dao;
+        }
+      }
+      // dh_{t−1} = da_t W_hh
+      kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
+      for (let b = 0; b < B; b++) {
+        if (times[s * B + b]! < 0) continue;
+        for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
       }
     }
-    // dm (B, H) = dh W_hr
-    if (proj) kernels.gemm(false, false, B, H, S, 1, dh, 0, S, p.weightHr!, 0, H, 0, dm!, 0, H);
-    const dmv = proj ? dm! : dh;
-    daStep.fill(0);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const bt = b * T + t;
-      const row = bt * GH;
-      const hb = b * GH;
-      for (let j = 0; j < H; j++) {
-        const i = gates[row + j]!;
-        const f = gates[row + H + j]!;
-        const g = gates[row + 2 * H + j]!;
-        const o = gates[row + 3 * H + j]!;
-        const tc = tanhC[bt * H + j]!;
-        const dmj = dmv[b * H + j]!;
-        // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t) (+ dL/dc_t from outside)
-        const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc) + (dCells ? dCells[bt * H + j]! : 0);
-        if (dCell) dCell[bt * H + j] = dct;
-        const dai = dct * g * i * (1 - i);
-        const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
-        const dag = dct * i * (1 - g * g);
-        const dao = dmj * tc * o * (1 - o);
-        dc[b * H + j] = dct * f;
-        daStep[hb + j] = dai;
-        daStep[hb + H + j] = daf;
-        daStep[hb + 2 * H + j] = dag;
-        daStep[hb + 3 * H + j] = dao;
-        da[row + j] = dai;
-        da[row + H + j] = daf;
-        da[row + 2 * H + j] = dag;
-        da[row + 3 * H + j] = dao;
-      }
-    }
-    // dh_{t−1} = da_t W_hh
-    kernels.gemm(false, false, B, S, GH, 1, daStep, 0, GH, p.weightHh, 0, S, 0, dhRec, 0, S);
-    for (let b = 0; b < B; b++) {
-      if (times[s * B + b]! < 0) continue;
-      for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
-    }
+  } finally {
+    wHh.release();
+    wHr?.release();
   }
   const base = finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 4, S, dh, opts.keepStateGrads ? dHidden : undefined);
   let dWeightHr: FloatArray | null = null;

@@ -60,29 +60,35 @@ export function rnnForward(
   const hh = alloc(x, B * H);
   const hPrev = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
-  for (let s = 0; s < T; s++) {
-    // hh (B, H) = h_{t−1} W_hhᵀ
-    kernels.gemm(false, true, B, H, H, 1, h, 0, H, p.weightHh, 0, H, 0, hh, 0, H);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const row = (b * T + t) * H;
-      const hb = b * H;
-      if (relu) {
-        for (let j = 0; j < H; j++) {
-          const a = hs[row + j]! + hh[hb + j]!;
-          hs[row + j] = a > 0 ? a : 0;
+  // W_hhᵀ packed once for every step, given back when the sequence is done.
+  const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
+  try {
+    for (let s = 0; s < T; s++) {
+      // hh (B, H) = h_{t−1} W_hhᵀ
+      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const row = (b * T + t) * H;
+        const hb = b * H;
+        if (relu) {
+          for (let j = 0; j < H; j++) {
+            const a = hs[row + j]! + hh[hb + j]!;
+            hs[row + j] = a > 0 ? a : 0;
+          }
+        } else {
+          addTanhRow(hs, row, hh, hb, H);
         }
-      } else {
-        addTanhRow(hs, row, hh, hb, H);
-      }
-      for (let j = 0; j < H; j++) {
-        const v = hs[row + j]!;
-        hPrev[row + j] = h[hb + j]!;
-        h[hb + j] = v;
-        output[row + j] = v;
+        for (let j = 0; j < H; j++) {
+          const v = hs[row + j]!;
+          hPrev[row + j] = h[hb + j]!;
+          h[hb + j] = v;
+          output[row + j] = v;
+        }
       }
     }
+  } finally {
+    wHh.release();
   }
   return { output, hT: h, cache: { dims: { ...dims }, nonlinearity, x, hPrev, h: hs, times } };
 }
@@ -114,29 +120,35 @@ export function rnnBackward(
   const daStep = alloc(x, B * H);
   const dhRec = alloc(x, B * H);
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
-  for (let s = T - 1; s >= 0; s--) {
-    daStep.fill(0);
-    for (let b = 0; b < B; b++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      const row = (b * T + t) * H;
-      const hb = b * H;
-      for (let j = 0; j < H; j++) {
-        const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
-        if (dHidden) dHidden[row + j] = g;
-        const v = hs[row + j]!;
-        // d tanh(a) = (1 − h²) dh;  d relu(a) = [h > 0] dh
-        const d = relu ? (v > 0 ? g : 0) : g * (1 - v * v);
-        daStep[hb + j] = d;
-        da[row + j] = d;
+  // W_hh packed once for every step going back, given back at the end.
+  const wHh = kernels.packB(false, H, H, p.weightHh, 0, H);
+  try {
+    for (let s = T - 1; s >= 0; s--) {
+      daStep.fill(0);
+      for (let b = 0; b < B; b++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        const row = (b * T + t) * H;
+        const hb = b * H;
+        for (let j = 0; j < H; j++) {
+          const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
+          if (dHidden) dHidden[row + j] = g;
+          const v = hs[row + j]!;
+          // d tanh(a) = (1 − h²) dh;  d relu(a) = [h > 0] dh
+          const d = relu ? (v > 0 ? g : 0) : g * (1 - v * v);
+          daStep[hb + j] = d;
+          da[row + j] = d;
+        }
+      }
+      // dh_{t−1} = da_t W_hh
+      kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 0, dhRec, 0, H);
+      for (let b = 0; b < B; b++) {
+        if (times[s * B + b]! < 0) continue;
+        for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
       }
     }
-    // dh_{t−1} = da_t W_hh
-    kernels.gemm(false, false, B, H, H, 1, daStep, 0, H, p.weightHh, 0, H, 0, dhRec, 0, H);
-    for (let b = 0; b < B; b++) {
-      if (times[s * B + b]! < 0) continue;
-      for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
-    }
+  } finally {
+    wHh.release();
   }
   return finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 1, H, dh, dHidden);
 }

@@ -1,129 +1,37 @@
 /**
- * The machinery of `@seqgrad/autograd/threads` (internal, not a package export): a shared
- * WebAssembly memory, the worker threads that wait on it, and the split of one GEMM between them.
- * See threads.ts for the public API.
+ * The worker-thread backend (Node only, used by `@seqgrad/autograd/threads`): a shared
+ * WebAssembly memory, the worker threads that wait on it (gemmWorker.js), and the split of one
+ * GEMM between them.
  *
  * Work sharing: the caller stages a job (a chunk of op(A), a block of op(B), a chunk of C) into the
  * shared memory, publishes it, and then every thread, the caller included, claims items of the
  * job (64-row blocks of the C chunk, or column ranges when M < N) from one counter with
- * `Atomics.compareExchange` until none is left. A worker that is busy elsewhere or descheduled
- * simply claims fewer items, so on a loaded machine a product is never much slower than on one
- * thread. The caller then waits until every claimed item is done and copies the C chunk back.
+ * `Atomics.compareExchange` until none is left (threadWork.js). A worker that is busy elsewhere or
+ * descheduled simply claims fewer items, so on a loaded machine a product is never much slower
+ * than on one thread. The caller then waits until every claimed item is done and copies the C
+ * chunk back. Jobs follow the blocking plan (blocking.ts) in 'jik' order, so a C chunk stays in
+ * the shared memory over all its K slices.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { FloatArray } from './kernels/gemm.js';
-import { decodeBase64, stage, unstage } from './wasm/gemm.js';
-import { GEMM_WASM_SHARED_BASE64 } from './wasm/gemmBytes.generated.js';
-
-// The few WebAssembly JS API members used here (the project's lib is ES2022, without DOM).
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer };
-};
+import { GEMM_WASM_SHARED_BASE64 } from '../wasm/gemmBytes.generated.js';
+import { applyBeta, forEachBlock, roundUp } from './blocking.js';
+import {
+  ALPHA, A_AT, A_COL_STRIDE, A_ROW_STRIDE, B_AT, B_BLOCK_ID, B_COL_STRIDE, B_ROW_STRIDE, BY_ROWS, CLAIM, COLS, CONTROL_INTS,
+  C_AT, C_ROW_STRIDE, DEPTH, DONE, ERROR, F64, ITEMS, LOAD, ROWS, SPIN_MS, STEP, type PartExports, nextSpin, work,
+} from './threadWork.js';
+import type { FloatArray } from './types.js';
+import { PAGE_BYTES, compile, stage, unstage, wasmApi } from './wasmModule.js';
+import { WASM_BLOCKS } from './wasmSimd.js';
 
 // Shared memory layout (bytes): the control words in the first page, then each thread's packing
 // area (BPACK + APACK of gemm.wat, at the thread's $base), then the staged op(B) block, op(A)
 // chunk and C chunk that every thread reads (and writes, C, in disjoint items).
-const PAGE = 65536;
 const PRIVATE_BYTES = 655360;
 const B_JOB_BYTES = 524288; // per thread: KC × the NC columns one thread packs
 const A_JOB_BYTES = 2 << 20;
 const C_JOB_BYTES = 2 << 20; // per thread
-const KC = 256;
-const MC = 64;
 /** Most threads a pool takes (its memory grows with the count). */
 export const MAX_THREADS = 16;
-// How long a thread polls for the next job, or the caller for the last items, at most, before it
-// sleeps in Atomics.wait: a futex round trip measured 13–70 µs here, a polled hand-over under 1 µs.
-// Each thread adapts its own budget: halved when what it waited for came later than SPIN_MS (the
-// other thread was busy or not scheduled: polling would only take the core from it), doubled back
-// when it came sooner.
-const SPIN_MS = 0.2;
-
-// Control words (Int32 indices). CLAIM = (job sequence number << 16) | next unclaimed item, or -1
-// to stop the workers; DONE counts finished items and sits on its own cache line.
-const CLAIM = 0;
-const ITEMS = 1;
-const ERROR = 2;
-const DONE = 16;
-// The job, written before CLAIM is published: element type, split, chunk sizes, byte addresses and
-// strides of the staged blocks (as part_f32 / part_f64 in gemm.wat take them), load, B block id.
-const F64 = 32, BY_ROWS = 33, STEP = 34, ROWS = 35, COLS = 36, DEPTH = 37;
-const A_AT = 38, ARS = 39, ACS = 40, B_AT = 41, BRS = 42, BCS = 43, C_AT = 44, CS = 45, LOAD = 46, GROUP = 47;
-const ALPHA = 32; // Float64 index (bytes 256..263)
-const CONTROL_INTS = 128;
-
-/**
- * Claims and runs items of the published job until none is left; returns the CLAIM value it last
- * saw (negative: stop). The same source runs in the caller and in every worker, so both compute an
- * item identically. `state.group` is the B block this thread last packed (by rows every item of a
- * K slice uses the whole block, packed once per thread; by columns each item packs its own).
- */
-const WORK_BODY = `
-for (;;) {
-  const c = Atomics.load(ctl, ${CLAIM});
-  if (c < 0) return c;
-  const items = ctl[${ITEMS}];
-  const next = c & 0xffff;
-  if (next >= items) return c;
-  if (Atomics.compareExchange(ctl, ${CLAIM}, c, c + 1) !== c) continue;
-  try {
-    const byRows = ctl[${BY_ROWS}] === 1, step = ctl[${STEP}], group = ctl[${GROUP}];
-    const from = next * step;
-    const r0 = byRows ? from : 0, r1 = byRows ? Math.min(ctl[${ROWS}], from + step) : ctl[${ROWS}];
-    const c0 = byRows ? 0 : from, c1 = byRows ? ctl[${COLS}] : Math.min(ctl[${COLS}], from + step);
-    const packB = !byRows || state.group !== group ? 1 : 0;
-    state.group = byRows ? group : -1;
-    const f64 = ctl[${F64}] === 1, ars = ctl[${ARS}], bcs = ctl[${BCS}], cs = ctl[${CS}];
-    (f64 ? wasm.part_f64 : wasm.part_f32)(ctl[${A_AT}] + r0 * ars, ars, ctl[${ACS}], r1 - r0,
-      ctl[${B_AT}] + c0 * bcs, ctl[${BRS}], bcs, c1 - c0, ctl[${DEPTH}],
-      ctl[${C_AT}] + r0 * cs + c0 * (f64 ? 8 : 4), cs, alpha[${ALPHA}], ctl[${LOAD}], packB);
-  } catch (e) {
-    state.group = -1;
-    Atomics.store(ctl, ${ERROR}, 1);
-    report(e);
-  }
-  if (Atomics.add(ctl, ${DONE}, 1) + 1 === items) Atomics.notify(ctl, ${DONE});
-}
-`;
-
-type Work = (wasm: PartExports, ctl: Int32Array, alpha: Float64Array, state: { group: number }, report: (e: unknown) => void) => number;
-const work = new Function('wasm', 'ctl', 'alpha', 'state', 'report', WORK_BODY) as Work;
-
-// The worker: instantiates the shared module at its own base, then claims items of each job,
-// polls briefly for the next one and sleeps in Atomics.wait. Plain JavaScript run with eval, so it
-// is the same from dist/ and from the TypeScript sources.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, base, port } = workerData;
-const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_INTS});
-const alpha = new Float64Array(memory.buffer, 0, ${CONTROL_INTS / 2});
-const state = { group: -1 };
-const report = (e) => port.postMessage(String(e));
-function work(wasm, ctl, alpha, state, report) {${WORK_BODY}}
-let wasm = null;
-try {
-  wasm = new WebAssembly.Instance(module, { env: { memory, base } }).exports;
-} catch (e) {
-  report(e); // the caller instantiated the same module, so this does not happen; if it did, the caller runs every item
-}
-let spin = ${SPIN_MS};
-while (wasm) {
-  const seen = work(wasm, ctl, alpha, state, report);
-  if (seen < 0) break;
-  const t0 = performance.now();
-  while (Atomics.load(ctl, ${CLAIM}) === seen && performance.now() - t0 < spin);
-  if (Atomics.load(ctl, ${CLAIM}) !== seen) continue;
-  Atomics.wait(ctl, ${CLAIM}, seen);
-  spin = performance.now() - t0 < ${SPIN_MS} ? Math.min(${SPIN_MS}, 2 * spin + 0.01) : spin / 2;
-}
-`;
-
-interface PartExports {
-  part_f32: (...args: number[]) => void;
-  part_f64: (...args: number[]) => void;
-}
 
 /** One job: items of a staged chunk of C, and where the staged blocks are (byte addresses, strides). */
 export interface GemmJob {
@@ -153,6 +61,7 @@ interface PlannedJob {
   k0: number;
   kc: number;
   chunk: number;
+  lastK: boolean;
 }
 
 export class GemmThreadPool {
@@ -184,23 +93,24 @@ export class GemmThreadPool {
     private readonly onTimeout: () => void = () => {},
   ) {
     // Two of each staging area (double buffering, see run).
-    this.bJob = PAGE + threads * PRIVATE_BYTES;
+    this.bJob = PAGE_BYTES + threads * PRIVATE_BYTES;
     this.aJob = this.bJob + 2 * threads * B_JOB_BYTES;
     this.cJob = this.aJob + 2 * A_JOB_BYTES;
-    const pages = Math.ceil((this.cJob + 2 * threads * C_JOB_BYTES) / PAGE);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const module = new WebAssembly.Module(decodeBase64(GEMM_WASM_SHARED_BASE64));
-    this.main = new WebAssembly.Instance(module, { env: { memory, base: PAGE } }).exports as PartExports;
+    const pages = Math.ceil((this.cJob + 2 * threads * C_JOB_BYTES) / PAGE_BYTES);
+    const api = wasmApi!;
+    const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
+    const module = compile('gemm.wat (shared)', GEMM_WASM_SHARED_BASE64);
+    if (!module) throw new Error('GemmThreadPool: the shared-memory GEMM module did not compile (no WebAssembly SIMD or threads)');
+    this.main = new api.Instance(module, { env: { memory, base: PAGE_BYTES } }).exports as PartExports;
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
     this.alpha = new Float64Array(memory.buffer, 0, CONTROL_INTS / 2);
     for (let t = 1; t < threads; t++) {
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
+      const worker = new Worker(new URL('./gemmWorker.js', import.meta.url), {
         name: `seqgrad gemm ${t}`,
-        workerData: { module, memory, base: PAGE + t * PRIVATE_BYTES, port: port2 },
+        workerData: { module, memory, base: PAGE_BYTES + t * PRIVATE_BYTES, port: port2 },
         transferList: [port2],
       });
       // Reported by Node asynchronously, so only seen by a later call (in its timeout message).
@@ -237,38 +147,28 @@ export class GemmThreadPool {
   ): void {
     const f64 = C instanceof Float64Array;
     // beta = 0 overwrites C on the first K slice (NaN in C never leaks); other betas scale C first.
-    if (beta !== 0 && beta !== 1) {
-      for (let i = 0; i < M; i++) {
-        const row = cOff + i * ldc;
-        for (let j = 0; j < N; j++) C[row + j]! *= beta;
-      }
-    }
+    applyBeta(beta, M, N, C, cOff, ldc, false);
     const n = this.threads;
     const mem: FloatArray = f64 ? this.f64 : this.f32;
     const es = f64 ? 8 : 4;
     const nr = f64 ? 4 : 8; // register-tile columns
-    const ncThread = f64 ? 256 : 512; // columns one thread can pack (its BPACK holds KC of them)
+    const { KC, MC, NC: ncThread } = f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32; // a thread packs NC columns (its BPACK holds KC of them)
     // By rows when M ≥ N (64-row items; each thread packs a job's B block once); by columns
     // otherwise, with n times wider column blocks cut into 2n items, each packing its columns of B
-    // and all rows of A (so few and wide: 8 items per job measured slower than a single thread on
-    // 64 × 512 × 2048).
+    // and all rows of A (few and wide: narrower items repack A too often).
     const byRows = M >= N;
     const ncJob = byRows ? ncThread : n * ncThread;
     const what = `gemm (${n} threads, M=${M} N=${N} K=${K})`;
+    // Rows per job: as many as the staged op(A) and C areas hold, in multiples of MC.
+    const ncPadMax = roundUp(Math.min(ncJob, N), nr);
+    const rowsMax = Math.max(MC, Math.floor(Math.min(A_JOB_BYTES / (KC * es), (n * C_JOB_BYTES) / (ncPadMax * es)) / MC) * MC);
 
     const jobs: PlannedJob[] = [];
     let chunk = -1;
-    for (let j0 = 0; j0 < N; j0 += ncJob) {
-      const nc = Math.min(ncJob, N - j0);
-      const ncPad = Math.ceil(nc / nr) * nr;
-      const rowsMax = Math.max(MC, Math.floor(Math.min(A_JOB_BYTES / (KC * es), (n * C_JOB_BYTES) / (ncPad * es)) / MC) * MC);
-      for (let i0 = 0; i0 < M; i0 += rowsMax) {
-        chunk++;
-        for (let k0 = 0; k0 < K; k0 += KC) {
-          jobs.push({ j0, nc, ncPad, i0, mc: Math.min(rowsMax, M - i0), k0, kc: Math.min(KC, K - k0), chunk });
-        }
-      }
-    }
+    forEachBlock(M, N, K, { MC: rowsMax, KC, NC: ncJob }, 'jik', (b) => {
+      if (b.firstK) chunk++;
+      jobs.push({ j0: b.j0, nc: b.nc, ncPad: roundUp(b.nc, nr), i0: b.i0, mc: b.mc, k0: b.k0, kc: b.kc, chunk, lastK: b.lastK });
+    });
     const aBuf = (j: number) => this.aJob + (j & 1) * A_JOB_BYTES;
     const bBuf = (j: number) => this.bJob + (j & 1) * n * B_JOB_BYTES;
     const cBuf = (p: PlannedJob) => this.cJob + (p.chunk & 1) * n * C_JOB_BYTES;
@@ -300,7 +200,7 @@ export class GemmThreadPool {
       this.finish(items, what);
       if (next) items = this.publish(next);
       const p = jobs[j]!;
-      if (p.k0 + p.kc === K) unstage(mem, cBuf(p) / es, p.ncPad, p.mc, p.nc, C, cOff + p.i0 * ldc + p.j0, ldc);
+      if (p.lastK) unstage(mem, cBuf(p) / es, p.ncPad, p.mc, p.nc, C, cOff + p.i0 * ldc + p.j0, ldc);
     }
   }
 
@@ -320,15 +220,15 @@ export class GemmThreadPool {
     ctl[COLS] = job.cols;
     ctl[DEPTH] = job.depth;
     ctl[A_AT] = job.a;
-    ctl[ARS] = job.ars;
-    ctl[ACS] = job.acs;
+    ctl[A_ROW_STRIDE] = job.ars;
+    ctl[A_COL_STRIDE] = job.acs;
     ctl[B_AT] = job.b;
-    ctl[BRS] = job.brs;
-    ctl[BCS] = job.bcs;
+    ctl[B_ROW_STRIDE] = job.brs;
+    ctl[B_COL_STRIDE] = job.bcs;
     ctl[C_AT] = job.c;
-    ctl[CS] = job.cs;
+    ctl[C_ROW_STRIDE] = job.cs;
     ctl[LOAD] = job.load;
-    ctl[GROUP] = job.group;
+    ctl[B_BLOCK_ID] = job.group;
     this.alpha[ALPHA] = job.alpha;
     ctl[ITEMS] = items;
     ctl[ERROR] = 0;
@@ -367,7 +267,7 @@ export class GemmThreadPool {
         );
       }
     }
-    this.spinMs = performance.now() - t0 < SPIN_MS ? Math.min(SPIN_MS, 2 * this.spinMs + 0.01) : this.spinMs / 2;
+    this.spinMs = nextSpin(this.spinMs, performance.now() - t0);
     this.checkErrors(what);
   }
 

@@ -40,7 +40,7 @@ export const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 export const base64Lines = (buffer) =>
   (Buffer.from(buffer).toString('base64').match(/.{1,100}/g) ?? []).map((l) => `  '${l}'`).join(' +\n');
 
-/** Writes `text` to `target`, or with --check on the command line exits 1 if that would change the file. */
+/** Writes `text` to `target`, or with --check on the command line sets the exit code to 1 if that would change the file. */
 export function writeGenerated(target, text, summary) {
   let current = '';
   try { current = readFileSync(target, 'utf8'); } catch {}
@@ -48,7 +48,8 @@ export function writeGenerated(target, text, summary) {
   if (process.argv.includes('--check')) {
     if (current !== text) {
       console.error(`${target} is out of date: run pnpm build:wasm`);
-      process.exit(1);
+      process.exitCode = 1;
+      return;
     }
     console.log(`${name} is up to date`);
   } else {

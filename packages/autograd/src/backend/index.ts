@@ -1,0 +1,163 @@
+/**
+ * The backend in use: which GEMM and elementwise implementation runs, applied through the
+ * selection policy (policy.ts), and the front ends the kernels call. `kernels.backend()` reports
+ * it. The default is the WebAssembly SIMD backend where its modules compile, else TypeScript;
+ * `@seqgrad/autograd/threads` installs the worker-thread GEMM on top, and `setGemmKernel` lets a
+ * test or a user put any GEMM in place.
+ */
+import { SourcedPackedB } from './packed.js';
+import { THRESHOLDS, routeGemm } from './policy.js';
+import { gemmJs, typescriptBackend } from './typescript.js';
+import type { AnyArray, BackendName, BinaryOp, FloatArray, GemmKernel, PackedB, UnaryOp } from './types.js';
+import { gemmWasm, packedBytesInUse, wasmSimdBackend } from './wasmSimd.js';
+import { wasmUnavailableReason } from './wasmModule.js';
+
+/** The GEMM the policy installs: `gemmWasm` (which hands small calls to `gemmJs`), or `gemmJs`. */
+const defaultGemm: GemmKernel = gemmWasm ?? gemmJs;
+let activeGemm: GemmKernel = defaultGemm;
+let elementwiseWasm = wasmSimdBackend !== null;
+
+/** The worker-thread GEMM while `@seqgrad/autograd/threads` has it installed. */
+let threaded: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null = null;
+
+/** Whether this runtime runs the WebAssembly SIMD backend (its modules compiled). */
+export function wasmSimdAvailable(): boolean {
+  return gemmWasm !== null;
+}
+
+/** C = alpha · op(A) · op(B) + beta · C with the GEMM in use (see `GemmKernel`). */
+export function gemm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: FloatArray, aOff: number, lda: number,
+  B: FloatArray, bOff: number, ldb: number,
+  beta: number, C: FloatArray, cOff: number, ldc: number,
+): void {
+  activeGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+}
+
+/** Replaces the GEMM (returns the previous one). Every matmul and fused-layer product uses it. */
+export function setGemmKernel(kernel: GemmKernel): GemmKernel {
+  const prev = activeGemm;
+  activeGemm = kernel;
+  return prev;
+}
+
+/** Called by `@seqgrad/autograd/threads` when it installs (or, with null, removes) its GEMM. */
+export function registerThreadedGemm(info: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null): void {
+  threaded = info;
+}
+
+/**
+ * op(B) packed once for `gemmPacked` (in WebAssembly memory where the WebAssembly backend runs).
+ * The caller owns it and must `release()` it; `B` must not change while it lives.
+ */
+export function packB(transB: boolean, K: number, N: number, B: FloatArray, bOff: number, ldb: number): PackedB {
+  return (wasmSimdBackend ?? typescriptBackend).packB(transB, K, N, B, bOff, ldb);
+}
+
+/**
+ * C = alpha · op(A) · op(B) + beta · C for op(B) packed by `packB`: the result `gemm` gives with
+ * the packed B, bit for bit. With the default GEMM, op(B) is not copied or packed again; where
+ * another GEMM is installed (`setGemmKernel`, or the worker threads for a product they split), it
+ * runs on the packed operand's source.
+ */
+export function gemmPacked(
+  transA: boolean, M: number, alpha: number, A: FloatArray, aOff: number, lda: number,
+  packed: PackedB, beta: number, C: FloatArray, cOff: number, ldc: number,
+): void {
+  const p = packed as SourcedPackedB;
+  p.check('gemmPacked');
+  const own = activeGemm === defaultGemm ||
+    (threaded !== null && activeGemm === threaded.kernel && threaded.previous === defaultGemm && M * p.N * p.K < threaded.minWork);
+  if (own) (wasmSimdBackend ?? typescriptBackend).gemmPacked(transA, M, alpha, A, aOff, lda, p, beta, C, cOff, ldc);
+  else activeGemm(transA, p.transB, M, p.N, p.K, alpha, A, aOff, lda, p.B, p.bOff, p.ldb, beta, C, cOff, ldc);
+}
+
+/**
+ * Turns the WebAssembly elementwise kernels off (false) or back on (true, where available);
+ * returns whether they were on. For tests and benchmarks: results are the same either way.
+ */
+export function setWasmElementwise(on: boolean): boolean {
+  const was = elementwiseWasm;
+  elementwiseWasm = on && wasmSimdBackend !== null;
+  return was;
+}
+
+/** Whether the WebAssembly elementwise kernels are in use (see `setWasmElementwise`). */
+export function useWasmElementwise(): boolean {
+  return elementwiseWasm;
+}
+
+/** out = a op b over n values (see `Backend.binary`); false when no backend covers the case. */
+export function binary(op: BinaryOp, out: AnyArray, a: AnyArray, b: AnyArray, n: number, bRow: number): boolean {
+  if (elementwiseWasm && wasmSimdBackend!.binary(op, out, a, b, n, bRow)) return true;
+  return typescriptBackend.binary(op, out, a, b, n, bRow);
+}
+
+/** out[i] = op(x[i]). */
+export function unary(op: UnaryOp, out: FloatArray, x: AnyArray): void {
+  if (elementwiseWasm && wasmSimdBackend!.unary(op, out, x)) return;
+  typescriptBackend.unary(op, out, x);
+}
+
+/** out (cols) += the rows of x in order. */
+export function sumRows(out: FloatArray, x: AnyArray, rows: number, cols: number): void {
+  if (elementwiseWasm && wasmSimdBackend!.sumRows(out, x, rows, cols)) return;
+  typescriptBackend.sumRows(out, x, rows, cols);
+}
+
+/** What `kernels.backend()` reports. */
+export interface BackendReport {
+  /** The implementation that runs GEMMs large enough for it ('custom': a kernel installed with `setGemmKernel`). */
+  gemm: BackendName | 'custom';
+  /** The implementation of add/mul/div and row sums large enough for it. */
+  elementwise: 'wasm-simd' | 'typescript';
+  /** Threads the GEMM splits large products between (1: no worker threads). */
+  threads: number;
+  /** Why: what was chosen, what was not available and how to change it. */
+  reason: string;
+  /** Whether the WebAssembly modules compiled, and if not, why (e.g. a Content-Security-Policy without 'wasm-unsafe-eval'). */
+  wasm: { available: boolean; problem: string | null };
+  /** The thresholds of the selection policy. */
+  thresholds: Readonly<typeof THRESHOLDS>;
+  /** Bytes of WebAssembly memory held by packed operands not yet released. */
+  packedBytes: number;
+}
+
+/**
+ * Which implementation runs, and why.
+ *
+ * @example
+ * const b = kernels.backend();
+ * console.log(b.gemm, b.threads, b.reason); // 'wasm-simd' 1 'WebAssembly SIMD: ...'
+ */
+export function backend(): BackendReport {
+  const problem = wasmUnavailableReason();
+  const threads = threaded !== null && activeGemm === threaded.kernel ? threaded.threads : 1;
+  let gemmName: BackendReport['gemm'];
+  let reason: string;
+  const small = `products under ${THRESHOLDS.wasmGemmMinWork} multiply-adds, or mixing float32 and float64, run in TypeScript`;
+  if (threads > 1) {
+    gemmName = 'wasm-simd-threads';
+    reason = `WebAssembly SIMD on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds (@seqgrad/autograd/threads), one thread below; ${small}`;
+  } else if (activeGemm === defaultGemm) {
+    gemmName = gemmWasm ? 'wasm-simd' : 'typescript';
+    reason = gemmWasm ? `WebAssembly SIMD; ${small}` : `TypeScript: WebAssembly is not used because ${problem ?? 'its modules did not compile'}`;
+  } else {
+    gemmName = 'custom';
+    reason = 'a GEMM installed with kernels.setGemmKernel';
+  }
+  if (!elementwiseWasm && wasmSimdBackend) reason += '; WebAssembly elementwise kernels turned off (kernels.setWasmElementwise)';
+  return {
+    gemm: gemmName,
+    elementwise: elementwiseWasm ? 'wasm-simd' : 'typescript',
+    threads,
+    reason,
+    wasm: { available: gemmWasm !== null, problem },
+    thresholds: THRESHOLDS,
+    packedBytes: packedBytesInUse(),
+  };
+}
+
+export { gemmJs, gemmWasm, THRESHOLDS, routeGemm };
+export type { AnyArray, BackendName, BinaryOp, FloatArray, GemmKernel, PackedB, UnaryOp };
