@@ -161,12 +161,11 @@ export interface PlanForward {
 }
 
 interface Saved {
+  /** The forward's buffers (gradients are allocated by each backward, so a retained graph can run backward again). */
   run: Run;
   lengths: Int32Array | null;
   reverse: boolean;
-  bound: Bound[];
-  state: FA[];
-  xT: FA;
+  need: boolean[];
 }
 
 export class Plan {
@@ -235,7 +234,6 @@ export class Plan {
     const I = vx.size / B;
     const need = this.needs(opts.xNeeds, opts.initNeeds, opts.captureNeeds);
     const buf: FA[] = new Array(g.values.length);
-    const grad: (FA | null)[] = new Array(g.values.length).fill(null);
     // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
     const xT = arrayFor(dtype, T * B * I) as FA;
     for (let b = 0; b < B; b++) {
@@ -258,11 +256,8 @@ export class Plan {
         state[e] = s;
         buf[id] = s;
       } else buf[id] = arrayFor(dtype, mode === 0 ? v.size : T * v.size) as FA;
-      if (need[id]) {
-        grad[id] = arrayFor(dtype, (v.kind === 'state' ? T + 1 : mode === 0 ? 1 : T) * v.size) as FA;
-      }
     }
-    const run: Run = { T, B, buf, grad };
+    const run: Run = { T, B, buf, grad: new Array(g.values.length).fill(null) };
     const bound = g.nodes.map((n, i) => this.bind(n, this.maps[i]!, run));
 
     const order = (r: Region) => g.nodes.map((n, i) => (n.region === r ? i : -1)).filter((i) => i >= 0);
@@ -315,7 +310,7 @@ export class Plan {
       });
     }
     const finals = state.map((S, e) => S.slice(T * g.values[g.stateIn[e]!]!.size, (T + 1) * g.values[g.stateIn[e]!]!.size) as FA);
-    return { sequences, finals, saved: { run, lengths, reverse, bound, state, xT } };
+    return { sequences, finals, saved: { run, lengths, reverse, need } };
   }
 
   /**
@@ -327,8 +322,15 @@ export class Plan {
     dx: FA | null; dInit: (FA | null)[]; dCaptures: (FA | null)[];
   } {
     const g = this.graph;
-    const { run, lengths, reverse, bound } = saved;
-    const { T, B, grad } = run;
+    const { lengths, reverse, need } = saved;
+    const { T, B, buf } = saved.run;
+    const grad: (FA | null)[] = g.values.map((v, id) => {
+      if (!need[id]) return null;
+      const mode = this.modes[id]!;
+      return arrayFor(g.dtype, (v.kind === 'state' ? T + 1 : mode === 0 ? 1 : T) * v.size) as FA;
+    });
+    const run: Run = { T, B, buf, grad };
+    const bound = g.nodes.map((n, i) => this.bind(n, this.maps[i]!, run));
     const E = g.keys.length;
     g.stateIn.forEach((s, e) => {
       const dS = grad[s];
