@@ -177,6 +177,35 @@ export interface FunctionDefinition<Args extends unknown[], Out extends Tensor |
   onceDifferentiable?: boolean;
 }
 
+/**
+ * @internal Sees every function application: `enter` before a forward runs, `exit` after it
+ * (outputs null when it threw). The scan compiler's tracer is the one observer.
+ */
+export interface ApplyObserver {
+  enter(): void;
+  exit(def: FunctionDefinition<never[], Tensor | Tensor[]>, args: readonly unknown[], outputs: readonly Tensor[] | null): void;
+}
+let applyObserver: ApplyObserver | null = null;
+
+/** @internal Installs the observer of function applications (null removes it); returns the previous one. */
+export function setApplyObserver(o: ApplyObserver | null): ApplyObserver | null {
+  const prev = applyObserver;
+  applyObserver = o;
+  return prev;
+}
+
+/** Runs a forward between the observer's enter and exit. */
+function observed<R>(o: ApplyObserver, def: FunctionDefinition<never[], Tensor | Tensor[]>, args: readonly unknown[], run: () => R): R {
+  o.enter();
+  let out: R | undefined;
+  try {
+    out = run();
+    return out;
+  } finally {
+    o.exit(def, args, out === undefined ? null : ((Array.isArray(out) ? out : [out]) as Tensor[]));
+  }
+}
+
 // Set by tensor.ts to break the import cycle (the engine needs to build tensors).
 let hooks: {
   isTensor(x: unknown): x is Tensor;
@@ -212,7 +241,8 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     const tensorArgs = args.map((a) => (h.isTensor(a) ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
     const record = gradEnabled && ctx.needsInputGrad.some(Boolean);
-    const result = setGradEnabled(false, () => def.forward(ctx, ...args));
+    const run = () => setGradEnabled(false, () => def.forward(ctx, ...args));
+    const result = applyObserver ? observed(applyObserver, def as never, args, run) : run();
     const outputs: Tensor[] = Array.isArray(result) ? result : [result as Tensor];
     for (const o of outputs) {
       if (!h.isTensor(o)) throw new SeqgradError(name, `forward must return tensors, got ${typeof o}`);

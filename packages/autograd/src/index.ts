@@ -30,3 +30,8 @@ export {
 export * as kernels from './kernels/index.js';
 export { gradcheck, gradgradcheck, GradcheckError, type GradcheckOptions } from './gradcheck.js';
 export { Scalar } from './scalar.js';
+export {
+  scan, explainScan,
+  type ScanState, type ScanStep, type StepFunction, type ScanOptions, type ScanResult, type ScanExplanation,
+} from './compile/scan.js';
+export type { PlanSummary } from './compile/plan.js';

@@ -38,6 +38,13 @@ export abstract class RecurrentCell<S extends CellState = CellState> extends Mod
   /** One step on a batch: x (B, I) and state → next state. No validation needed here. */
   abstract step(x: Tensor, state: S): S;
 
+  /**
+   * Re-initialises the parameters (a no-op here; cells with parameters override it, e.g.
+   * `override resetParameters(generator?: Generator): void`). `Bidirectional` calls it on the
+   * copy it makes for the backward direction, so the two directions do not start equal.
+   */
+  resetParameters(_options?: unknown): void {}
+
   /** Size of the per-step output (`h`). */
   get outputSize(): number {
     return this.stateSizes.h;

@@ -37,7 +37,7 @@ abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
   }
 
   /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */
-  resetParameters(opts: RecurrentInitOptions = {}): void {
+  override resetParameters(opts: RecurrentInitOptions = {}): void {
     initRecurrent(this, this.hiddenSize, this.gates, opts);
   }
 

@@ -44,7 +44,7 @@ export class LayerNormLSTMCell extends RecurrentCell<LSTMState> {
   }
 
   /** U(−1/√H, 1/√H) for the weights and the bias, as PyTorch's LSTM (Bidirectional calls it on its copy). */
-  resetParameters(generator?: Generator): void {
+  override resetParameters(generator?: Generator): void {
     const k = 1 / Math.sqrt(this.hiddenSize);
     for (const t of [this.weightIh, this.weightHh, this.bias]) init.uniform(t, -k, k, { generator });
   }

@@ -1,5 +1,5 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, add, concat, dropout, fmt, mul, reshape, show, stack, where, unbind,
+  type FloatDType, type Generator, type ScanExplanation, SeqgradError, Tensor, add, concat, dropout, explainScan, fmt, mul, reshape, scan, show,
 } from '@seqgrad/autograd';
 import { checkBatch, checkBoolean, checkInput, checkNumber, checkOptions } from './validate.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
@@ -43,13 +43,6 @@ export function normalizeLengths(op: string, lengths: Lengths | undefined, B: nu
   return full ? null : out;
 }
 
-/** (B, 1) masks, 1 where step t is inside sequence b. */
-export function stepMask(lengths: Int32Array, t: number, dtype: FloatDType): Tensor {
-  const m = dtype === 'float64' ? new Float64Array(lengths.length) : new Float32Array(lengths.length);
-  for (let b = 0; b < lengths.length; b++) m[b] = t < lengths[b]! ? 1 : 0;
-  return new Tensor(m, [lengths.length, 1]);
-}
-
 /** What every sequence layer returns: outputs and the final state. */
 export interface SequenceResult<S> {
   /** (B, T, H) (or (T, H) unbatched); the final h instead when returnSequences is false. */
@@ -67,7 +60,8 @@ export interface SequenceLayer<S = unknown> extends Module {
 /**
  * Scans any cell over time: x (B, T, I) (or unbatched (T, I)) → output (B, T, H) and the
  * final state. Works with every `RecurrentCell`, built-in or user-written, whose gradients
- * come from the engine.
+ * come from the engine. It runs `scan` from @seqgrad/autograd: the cell's step is compiled
+ * when it can be traced (`explain` says whether it was, and why not), op by op otherwise.
  *
  * @example
  * const rnn = new Recurrent(new GRUCell(3, 8), { reverse: true });
@@ -77,14 +71,17 @@ export interface SequenceLayer<S = unknown> extends Module {
 export class Recurrent<S extends CellState = CellState> extends Module implements SequenceLayer<S> {
   readonly reverse: boolean;
   readonly returnSequences: boolean;
+  /** Run the cell through scan's compiled plan when it can be traced (default true); false runs it op by op. */
+  compile: boolean;
 
-  constructor(readonly cell: RecurrentCell<S>, opts: { reverse?: boolean; returnSequences?: boolean } = {}) {
+  constructor(readonly cell: RecurrentCell<S>, opts: { reverse?: boolean; returnSequences?: boolean; compile?: boolean } = {}) {
     super();
     if (!(cell instanceof RecurrentCell)) throw new SeqgradError('Recurrent', `cell must be a RecurrentCell, got ${show(cell)}`);
-    checkOptions('Recurrent', opts, ['reverse', 'returnSequences']);
+    checkOptions('Recurrent', opts, ['reverse', 'returnSequences', 'compile']);
     cell.checkStateSizes('Recurrent');
     this.reverse = checkBoolean('Recurrent', 'reverse', opts.reverse, false);
     this.returnSequences = checkBoolean('Recurrent', 'returnSequences', opts.returnSequences, true);
+    this.compile = checkBoolean('Recurrent', 'compile', opts.compile, true);
     this.registerModule('cell', cell);
   }
 
@@ -95,8 +92,8 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     return this.cell.outputSize;
   }
 
-  forward(x: Tensor, state?: S, opts: SequenceOptions = {}): SequenceResult<S> {
-    const op = `Recurrent(${this.cell.constructor.name}).forward`;
+  /** Checks x and the state; returns x as (B, T, I), the state as (B, n) entries and the lengths. */
+  private prepare(op: string, x: Tensor, state: S | undefined, opts: SequenceOptions): { x3: Tensor; s: S; lengths: Int32Array | null; unbatched: boolean } {
     const cell = this.cell;
     checkInput(op, 'x', x, cell.dtype);
     if ((x.ndim !== 2 && x.ndim !== 3) || x.shape[x.ndim - 1] !== cell.inputSize) {
@@ -114,27 +111,30 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
       cell.checkState(op, state, unbatched ? null : B);
       s = unbatched ? mapState(state, (t) => reshape(t, [1, t.shape[0]!])) : state;
     } else s = cell.initialState(B);
+    return { x3, s, lengths, unbatched };
+  }
 
-    const outs: Tensor[] = new Array(T);
-    const xs = unbind(x3, 1);
-    for (let k = 0; k < T; k++) {
-      const t = this.reverse ? T - 1 - k : k;
-      let next = cell.step(xs[t]!, s);
-      // The first step's state is checked against stateSizes; later steps have the same shapes.
-      if (k === 0) next = cell.checkStepResult(op, next, B);
-      if (lengths) {
-        const m = stepMask(lengths, t, cell.dtype);
-        s = mapState(next, (v, key) => where(m, v, (s as Record<string, Tensor>)[key]!));
-        outs[t] = where(m, next.h, 0);
-      } else {
-        s = next;
-        outs[t] = next.h;
-      }
-    }
-    const final = unbatched ? mapState(s, (t) => reshape(t, [t.shape[1]!])) : s;
+  forward(x: Tensor, state?: S, opts: SequenceOptions = {}): SequenceResult<S> {
+    const op = `Recurrent(${this.cell.constructor.name}).forward`;
+    const { x3, s, lengths, unbatched } = this.prepare(op, x, state, opts);
+    const B = x3.shape[0]!;
+    const check = (next: unknown) => this.cell.checkStepResult(op, next, B);
+    const r = scan(this.cell, x3, s, { reverse: this.reverse, lengths, compile: this.compile, check });
+    const final = unbatched ? mapState(r.state, (t) => reshape(t, [t.shape[1]!])) : r.state;
     if (!this.returnSequences) return { output: final.h, state: final };
-    const out = T === 0 ? new Tensor(new (cell.dtype === 'float64' ? Float64Array : Float32Array)(0), [B, 0, cell.outputSize]) : stack(outs, 1);
-    return { output: unbatched ? reshape(out, out.shape.slice(1)) : out, state: final };
+    return { output: unbatched ? reshape(r.output, r.output.shape.slice(1)) : r.output, state: final };
+  }
+
+  /**
+   * Whether `forward(x, state, opts)` runs the cell compiled, and if not, why (see `explainScan`).
+   *
+   * @example
+   * const layer = new Recurrent(new LSTMCell(3, 8));
+   * layer.explain(randn([2, 5, 3])).text; // "compiled: … ops, …"
+   */
+  explain(x: Tensor, state?: S, opts: SequenceOptions = {}): ScanExplanation {
+    const { x3, s, lengths } = this.prepare(`Recurrent(${this.cell.constructor.name}).explain`, x, state, opts);
+    return explainScan(this.cell, x3, s, { reverse: this.reverse, lengths, compile: this.compile });
   }
 
   override extraRepr(): string {
@@ -148,7 +148,7 @@ export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
  * Runs one cell forward and another backward in time over the same input and merges their
  * outputs (concat on the last axis, sum, mul or ave). The state is `{ forward, backward }`.
  * Without a backward cell, a copy of the forward cell is made and re-initialised with its
- * `resetParameters()` when it has one (its weights are otherwise the forward's, not shared).
+ * `resetParameters()` (a cell that does not override it keeps the forward's weights, copied, not shared).
  *
  * @example
  * const bi = new Bidirectional(new LSTMCell(3, 8));
@@ -166,8 +166,7 @@ export class Bidirectional<S extends CellState = CellState> extends Module imple
     if (backward) bwdCell = backward instanceof Recurrent ? backward.cell : backward;
     else {
       bwdCell = cloneModule(fwdCell);
-      const reset = (bwdCell as unknown as { resetParameters?: () => void }).resetParameters;
-      if (typeof reset === 'function') reset.call(bwdCell);
+      bwdCell.resetParameters();
     }
     if (!(fwdCell instanceof RecurrentCell) || !(bwdCell instanceof RecurrentCell)) {
       throw new SeqgradError('Bidirectional', 'forward and backward must be RecurrentCells or Recurrent layers');

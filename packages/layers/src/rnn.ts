@@ -1,11 +1,11 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, select, stack, where, zeros, unbind,
+  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, scan, select, stack, zeros,
 } from '@seqgrad/autograd';
 import { param } from './basic.js';
 import { checkBatch, checkBoolean, checkDtype, checkInitOptions, checkInput, checkNonlinearity, checkOptions, checkPositiveInt, checkStateObject } from './validate.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
-import { type Lengths, normalizeLengths, stepMask } from './recurrent.js';
+import { type Lengths, normalizeLengths } from './recurrent.js';
 import { fusedDirection } from './fused.js';
 
 export type RNNMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
@@ -25,6 +25,8 @@ export interface RNNBaseOptions extends RecurrentInitOptions {
   dtype?: FloatDType;
   /** 'fused': hand-derived BPTT, one autograd function per layer and direction; 'composed': cell ops. */
   impl?: 'fused' | 'composed';
+  /** With impl 'composed': run the cell ops through scan's compiled plan (default true), or op by op (false). */
+  compile?: boolean;
   generator?: Generator;
 }
 
@@ -74,7 +76,7 @@ export interface DirectionResult {
 const GATES: Record<RNNMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
 
 /** The options every RNN, LSTM and GRU takes, and those of one mode only. */
-const RNN_OPTIONS = ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'impl', 'generator', 'recurrentInit', 'forgetBias'];
+const RNN_OPTIONS = ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'impl', 'compile', 'generator', 'recurrentInit', 'forgetBias'];
 const MODE_OPTIONS: Record<RNNMode, readonly string[]> = {
   RNN_TANH: ['nonlinearity'], RNN_RELU: ['nonlinearity'], LSTM: ['projSize'], GRU: ['resetAfter'],
 };
@@ -96,6 +98,9 @@ export abstract class RNNBase extends Module {
   readonly generator: Generator | undefined;
   /** params[layer][direction] */
   readonly params: DirectionParams[][] = [];
+  /** The composed path through scan's compiled plan (default true); false runs it op by op. */
+  compile: boolean;
+  private readonly steps = new WeakMap<DirectionParams, (gi: Tensor, s: { h: Tensor; c?: Tensor }) => { h: Tensor; c?: Tensor }>();
   protected readonly initOptions: RecurrentInitOptions;
 
   constructor(
@@ -126,6 +131,7 @@ export abstract class RNNBase extends Module {
     this.impl = opts.impl ?? 'fused';
     if (this.impl !== 'fused' && this.impl !== 'composed') throw new SeqgradError(name, `impl must be 'fused' or 'composed', got '${String(this.impl)}'`);
     this.resetAfter = checkBoolean(name, 'resetAfter', opts.resetAfter, true);
+    this.compile = checkBoolean(name, 'compile', opts.compile, true);
     this.generator = opts.generator;
     this.initOptions = { generator: opts.generator, recurrentInit: opts.recurrentInit, forgetBias: opts.forgetBias };
 
@@ -235,41 +241,35 @@ export abstract class RNNBase extends Module {
     return { output, h, c: finalState(cs), ...(opts.returnAllStates && cAll ? { cAll: back(cAll) } : {}) };
   }
 
-  /** One layer and direction, op by op: the composed reference. */
+  /**
+   * One layer and direction from the cell ops, run by `scan`: the input projection of every
+   * step in one GEMM, then the recurrent part of the step over time (compiled when `compile`
+   * is on, op by op otherwise).
+   */
   protected composedDirection(a: {
     x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null; keepC: boolean;
   }): DirectionResult {
-    const { p, lengths } = a;
-    const T = a.x.shape[1]!;
-    // (B, T, G): the input projection of every step in one GEMM, then split into steps once.
-    const gi = unbind(linear(a.x, p.weightIh, p.biasIh), 1);
-    let h = a.h0;
-    let c = a.c0;
-    const outs: Tensor[] = new Array(T);
-    const cOuts: Tensor[] = new Array(T);
-    for (let k = 0; k < T; k++) {
-      const t = a.reverse ? T - 1 - k : k;
-      const git = gi[t]!;
-      let hN: Tensor;
-      let cN: Tensor | null = null;
-      if (this.mode === 'LSTM') ({ h: hN, c: cN } = lstmStep(git, h, c!, p.weightHh, p.biasHh, p.weightHr));
-      else if (this.mode === 'GRU') hN = gruStep(git, h, p.weightHh, p.biasHh, this.resetAfter);
-      else hN = rnnStep(git, h, p.weightHh, p.biasHh, this.mode === 'RNN_RELU' ? 'relu' : 'tanh');
-      if (lengths) {
-        const m = stepMask(lengths, t, this.dtype);
-        h = where(m, hN, h);
-        outs[t] = where(m, hN, 0);
-        if (cN) {
-          c = where(m, cN, c!);
-          if (a.keepC) cOuts[t] = where(m, cN, 0);
-        }
-      } else {
-        h = hN;
-        outs[t] = hN;
-        if (cN) cOuts[t] = c = cN;
-      }
+    const { p } = a;
+    const gi = linear(a.x, p.weightIh, p.biasIh); // (B, T, G)
+    const init = a.c0 ? { h: a.h0, c: a.c0 } : { h: a.h0 };
+    const r = scan(this.directionStep(p), gi, init, {
+      reverse: a.reverse, lengths: a.lengths, compile: this.compile, collect: a.keepC && a.c0 ? ['c'] : [],
+    });
+    return { output: r.output, h: r.state.h, c: r.state.c ?? null, cAll: a.keepC && a.c0 ? r.sequences.c! : null };
+  }
+
+  /** The recurrent part of one step for one layer and direction: one function per parameter set, so scan keeps its plan. */
+  private directionStep(p: DirectionParams): (gi: Tensor, s: { h: Tensor; c?: Tensor }) => { h: Tensor; c?: Tensor } {
+    let step = this.steps.get(p);
+    if (!step) {
+      const mode = this.mode;
+      const resetAfter = this.resetAfter;
+      if (mode === 'LSTM') step = (gi, s) => lstmStep(gi, s.h, s.c!, p.weightHh, p.biasHh, p.weightHr);
+      else if (mode === 'GRU') step = (gi, s) => ({ h: gruStep(gi, s.h, p.weightHh, p.biasHh, resetAfter) });
+      else step = (gi, s) => ({ h: rnnStep(gi, s.h, p.weightHh, p.biasHh, mode === 'RNN_RELU' ? 'relu' : 'tanh') });
+      this.steps.set(p, step);
     }
-    return { output: stack(outs, 1), h, c, cAll: c && a.keepC ? stack(cOuts, 1) : null };
+    return step;
   }
 
   override extraRepr(): string {

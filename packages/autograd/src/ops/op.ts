@@ -3,13 +3,18 @@ import { SeqgradError, fmt } from '../errors.js';
 import type { Primitive } from '../primitives.js';
 import { type DType, type FloatDType, Tensor } from '../tensor.js';
 
+/** @internal The definitions of the primitives, so the scan tracer can tell them from user functions. */
+export const primitiveDefinitions = new WeakSet<object>();
+
 /** Defines a built-in primitive through the same mechanism users get (`defineFunction`). */
 export function defineOp<Args extends unknown[], Out extends Tensor | Tensor[] = Tensor>(
   name: Primitive,
   forward: (ctx: FunctionCtx, ...args: Args) => Out,
   backward: (ctx: FunctionCtx, ...grads: Tensor[]) => BackwardResult,
 ): (...args: Args) => Out {
-  return defineFunction<Args, Out>({ name, forward, backward });
+  const def = { name, forward, backward };
+  primitiveDefinitions.add(def);
+  return defineFunction<Args, Out>(def);
 }
 
 export type Operand = Tensor | number;

@@ -1,0 +1,808 @@
+/**
+ * The compiled plan of a traced step: runs the whole sequence on typed arrays, forward and
+ * backward, with the step graph split in three regions (see trace.ts):
+ *
+ * - const: what depends only on captures, computed once per call (its gradient summed once);
+ * - hoist: what depends on x_t and captures, computed for all T steps before the loop; a
+ *   matmul of x-dependent rows by a capture is one GEMM over T·B rows, and so are its
+ *   gradients (dX over T·B rows, dW summed over time in one GEMM);
+ * - rec: what depends on the state, step by step into (T, ·) buffers allocated once per call.
+ *   The gradient of a capture on the right of a recurrent matmul (W_hh) is one GEMM after the
+ *   backward loop, over the stored rows of all steps.
+ *
+ * The backward is the graph's reverse mode: one rule per primitive below, each the derivative
+ * of its forward, accumulated into gradient buffers. Buffers of a value at step k (recurrent,
+ * state) are indexed by loop position k, those of x and hoisted values by time t.
+ */
+import { numel } from '../errors.js';
+import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
+import { gemm } from '../kernels/gemm.js';
+import { arrayFor } from '../tensor.js';
+import type { Region, StepGraph, TraceNode, TraceValue } from './trace.js';
+
+type FA = Float32Array | Float64Array;
+
+/** Offsets by region: 0 for captures and const values, t·size for x and hoisted ones, k·size for state and recurrent ones. */
+function modeOf(v: TraceValue): 0 | 1 | 2 {
+  if (v.kind === 'state' || v.region === 'rec') return 2;
+  if (v.kind === 'x' || v.region === 'hoist') return 1;
+  return 0;
+}
+
+function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+}
+
+/** map[i] = position(multi-index of element i of `shape`), walked in row-major order. */
+function indexMap(shape: readonly number[], position: (idx: readonly number[]) => number): Int32Array {
+  const n = numel(shape);
+  const map = new Int32Array(n);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    map[i] = position(idx);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return map;
+}
+
+/** Where each element of an operand of `shape` is read from when broadcast to `outShape` (null when equal). */
+function broadcastMap(shape: readonly number[], outShape: readonly number[]): Int32Array | null {
+  if (shape.length === outShape.length && shape.every((d, i) => d === outShape[i])) return null;
+  const str = broadcastStrides(shape, outShape);
+  return indexMap(outShape, (idx) => idx.reduce((p, v, d) => p + v * str[d]!, 0));
+}
+
+/** Index maps of the shape primitives, computed once per plan. */
+interface NodeMaps {
+  /** out[i] = in[src[i]] (narrow, expand, permute). */
+  src?: Int32Array;
+  /** out[dst[i]] = in[i] or += in[i] (pad, sum), one per input for concat. */
+  dst?: Int32Array[];
+  /** Broadcast reads of the two operands of add, mul, div. */
+  a?: Int32Array | null;
+  b?: Int32Array | null;
+}
+
+function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
+  const ins = node.inputs.map((i) => values[i]!.shape);
+  const out = values[node.output]!.shape;
+  const at = node.attrs;
+  switch (node.op) {
+    case 'add': case 'mul': case 'div':
+      return { a: broadcastMap(ins[0]!, out), b: broadcastMap(ins[1]!, out) };
+    case 'expand':
+      return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * strides(out)[d]!, 0)) };
+    case 'narrow': {
+      const s = strides(ins[0]!);
+      const axis = at.axis as number;
+      const start = at.start as number;
+      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + start : v) * s[d]!, 0)) };
+    }
+    case 'permute': {
+      const s = strides(ins[0]!);
+      const perm = at.perm as number[];
+      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * s[perm[d]!]!, 0)) };
+    }
+    case 'pad': {
+      const s = strides(out);
+      const axis = at.axis as number;
+      const before = at.before as number;
+      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + before : v) * s[d]!, 0))] };
+    }
+    case 'concat': {
+      const s = strides(out);
+      const axis = at.axis as number;
+      let off = 0;
+      return {
+        dst: ins.map((shape) => {
+          const o = off;
+          off += shape[axis]!;
+          return indexMap(shape, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + o : v) * s[d]!, 0));
+        }),
+      };
+    }
+    case 'sum': {
+      const axes = at.axes as number[];
+      const keep = ins[0]!.map((d, i) => (axes.includes(i) ? 1 : d));
+      const ks = strides(keep);
+      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (axes.includes(d) ? 0 : v * ks[d]!), 0))] };
+    }
+    default:
+      return {};
+  }
+}
+
+/** Buffers of one call: values, gradients, masks. */
+interface Run {
+  T: number;
+  B: number;
+  buf: FA[];
+  grad: (FA | null)[];
+}
+
+/**
+ * One node as data for the module-level kernels below: buffer ids, offsets per step
+ * (offset = k·xK + t·xT), index maps and matmul dimensions. The kernels are plain functions,
+ * so each is optimised once and serves every node of every plan.
+ */
+interface NodeStep {
+  op: TraceNode['op'];
+  out: number;
+  ins: number[];
+  /** Output size per step. */
+  n: number;
+  oK: number; oT: number;
+  /** Offset coefficient of the gradient of the output and of each input (0 for a gradient kept one step at a time). */
+  goK: number; ginK: number[];
+  /** Offset coefficients of each input. */
+  inK: number[]; inT: number[];
+  f32: boolean;
+  ma: Int32Array | null;
+  mb: Int32Array | null;
+  /** > 0 when operand a (b) is one value per run of that many consecutive outputs (a (B, 1) against (B, n)). */
+  ca: number;
+  cb: number;
+  /** sum over trailing axes: each output is the sum of this many consecutive inputs (0 otherwise). */
+  rowSum: number;
+  /** narrow, expand, permute: out[i] = in[src[i]]; pad, sum, concat: out[dst[j][i]] (+)= in_j[i]. */
+  src: Int32Array | null;
+  dst: Int32Array[];
+  lo: number;
+  hi: number;
+  mm: { tA: boolean; tB: boolean; M: number; N: number; K: number; lda: number; ldb: number; all: boolean; deferred: boolean } | null;
+}
+
+export interface PlanSummary {
+  ops: number;
+  constant: number;
+  hoisted: number;
+  recurrent: number;
+  /** Matmuls run as one GEMM over all T·B rows. */
+  hoistedGemms: number;
+  /** Capture gradients of recurrent matmuls summed over time in one GEMM. */
+  deferredGemms: number;
+}
+
+export interface PlanForward {
+  /** (B, T, n) per collected entry, h first. */
+  sequences: FA[];
+  /** (B, n) per state entry. */
+  finals: FA[];
+  saved: Saved;
+}
+
+interface Saved {
+  /** The forward's buffers (gradients are allocated by each backward, so a retained graph can run backward again). */
+  run: Run;
+  lengths: Int32Array | null;
+  reverse: boolean;
+  need: boolean[];
+}
+
+export class Plan {
+  readonly maps: NodeMaps[];
+  readonly modes: (0 | 1 | 2)[];
+  readonly summary: PlanSummary;
+  /** The buffers of the call being run, read by the bound nodes at every step. */
+  private readonly run: Run = { T: 0, B: 0, buf: [], grad: [] };
+  private readonly steps: NodeStep[];
+  /** Recurrent values whose gradient needs one step of storage (see gradK). */
+  private readonly stepLocal: boolean[];
+
+  constructor(readonly graph: StepGraph) {
+    this.maps = graph.nodes.map((n) => nodeMaps(n, graph.values));
+    this.modes = graph.values.map(modeOf);
+    const full = new Set(graph.nodes.filter((n) => this.gemmDeferred(n)).map((n) => n.output));
+    this.stepLocal = graph.values.map((v) => v.kind === 'node' && v.region === 'rec' && !full.has(v.id));
+    this.steps = graph.nodes.map((n, i) => this.nodeStep(n, this.maps[i]!));
+    const count = (r: Region) => graph.nodes.filter((n) => n.region === r).length;
+    this.summary = {
+      ops: graph.nodes.length,
+      constant: count('const'),
+      hoisted: count('hoist'),
+      recurrent: count('rec'),
+      hoistedGemms: graph.nodes.filter((n) => this.gemmAll(n)).length,
+      deferredGemms: graph.nodes.filter((n) => this.gemmDeferred(n)).length,
+    };
+  }
+
+  /** A hoisted matmul of x-dependent rows (B, K) by a capture: one GEMM over T·B rows. */
+  private gemmAll(n: TraceNode): boolean {
+    return n.op === 'matmul' && n.region === 'hoist' && !n.attrs.transA && this.modes[n.inputs[0]!] === 1 && this.modes[n.inputs[1]!] === 0;
+  }
+  /** A recurrent matmul of state-dependent rows by a capture: its capture gradient in one GEMM after the loop. */
+  private gemmDeferred(n: TraceNode): boolean {
+    return n.op === 'matmul' && n.region === 'rec' && !n.attrs.transA && this.modes[n.inputs[0]!] === 2 && this.modes[n.inputs[1]!] === 0;
+  }
+
+  /**
+   * Which values carry a gradient, given which of x, the initial state entries and the
+   * captures need one: forward propagation through the nodes, and around the loop through
+   * the state until nothing changes.
+   */
+  private needs(xNeeds: boolean, initNeeds: readonly boolean[], captureNeeds: readonly boolean[]): boolean[] {
+    const g = this.graph;
+    const need = g.values.map(() => false);
+    need[g.x] = xNeeds;
+    g.captures.forEach((c, i) => (need[c] = captureNeeds[i]!));
+    g.stateIn.forEach((s, e) => (need[s] = initNeeds[e]!));
+    for (;;) {
+      for (const n of g.nodes) need[n.output] = n.inputs.some((i) => need[i]);
+      let changed = false;
+      g.stateIn.forEach((s, e) => {
+        if (!need[s] && need[g.stateOut[e]!]) need[s] = changed = true;
+      });
+      if (!changed) return need;
+    }
+  }
+
+  /**
+   * Runs the sequence: x (B, T, I), init (B, n_e) per state entry, capture data in the order
+   * of graph.captures. `collect` lists the state entries whose every step is returned (h first).
+   */
+  forward(
+    x: FA, T: number, init: readonly FA[], captures: readonly FA[], opts: {
+      reverse: boolean; lengths: Int32Array | null; collect: readonly number[];
+      xNeeds: boolean; initNeeds: readonly boolean[]; captureNeeds: readonly boolean[];
+    },
+  ): PlanForward {
+    const g = this.graph;
+    const dtype = g.dtype;
+    const vx = g.values[g.x]!;
+    const B = vx.shape[0]!;
+    const I = vx.size / B;
+    const need = this.needs(opts.xNeeds, opts.initNeeds, opts.captureNeeds);
+    const buf: FA[] = new Array(g.values.length);
+    // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
+    const xT = arrayFor(dtype, T * B * I) as FA;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const s = (b * T + t) * I;
+        const d = (t * B + b) * I;
+        for (let i = 0; i < I; i++) xT[d + i] = x[s + i]!;
+      }
+    }
+    const state: FA[] = [];
+    for (const v of g.values) {
+      const id = v.id;
+      const mode = this.modes[id]!;
+      if (v.kind === 'capture') buf[id] = captures[g.captures.indexOf(id)]!;
+      else if (v.kind === 'x') buf[id] = xT;
+      else if (v.kind === 'state') {
+        const e = g.stateIn.indexOf(id);
+        const s = arrayFor(dtype, (T + 1) * v.size) as FA;
+        s.set(init[e]!);
+        state[e] = s;
+        buf[id] = s;
+      } else buf[id] = arrayFor(dtype, mode === 0 ? v.size : T * v.size) as FA;
+    }
+    const run = this.use(T, B, buf, new Array(g.values.length).fill(null));
+    const steps = this.steps;
+
+    const order = (r: Region) => g.nodes.map((n, i) => (n.region === r ? i : -1)).filter((i) => i >= 0);
+    for (const i of order('const')) forwardNode(steps[i]!, run, 0, 0);
+    for (const i of order('hoist')) {
+      const st = steps[i]!;
+      if (st.mm?.all) matmulAllForward(st, run);
+      else for (let t = 0; t < T; t++) forwardNode(st, run, t, t);
+    }
+
+    const rec = order('rec').map((i) => steps[i]!);
+    const { reverse, lengths } = opts;
+    const E = g.keys.length;
+    const outIds = g.stateOut;
+    const sequences = opts.collect.map((e) => arrayFor(dtype, B * T * (g.values[g.stateIn[e]!]!.size / B)) as FA);
+    for (let k = 0; k < T; k++) {
+      const t = reverse ? T - 1 - k : k;
+      for (let j = 0; j < rec.length; j++) forwardNode(rec[j]!, run, k, t);
+      for (let e = 0; e < E; e++) {
+        const u = outIds[e]!;
+        const n = g.values[u]!.size;
+        const src = buf[u]!;
+        const so = this.offset(u, k, t);
+        const S = state[e]!;
+        const cur = k * n;
+        const nxt = (k + 1) * n;
+        if (!lengths) {
+          for (let i = 0; i < n; i++) S[nxt + i] = src[so + i]!;
+        } else {
+          const ne = n / B;
+          for (let b = 0; b < B; b++) {
+            const live = t < lengths[b]!;
+            const r = b * ne;
+            if (live) for (let j = 0; j < ne; j++) S[nxt + r + j] = src[so + r + j]!;
+            else for (let j = 0; j < ne; j++) S[nxt + r + j] = S[cur + r + j]!;
+          }
+        }
+      }
+      opts.collect.forEach((e, c) => {
+        const u = outIds[e]!;
+        const ne = g.values[u]!.size / B;
+        const src = buf[u]!;
+        const so = this.offset(u, k, t);
+        const out = sequences[c]!;
+        for (let b = 0; b < B; b++) {
+          const o = (b * T + t) * ne;
+          if (lengths && t >= lengths[b]!) continue; // stays 0
+          for (let j = 0; j < ne; j++) out[o + j] = src[so + b * ne + j]!;
+        }
+      });
+    }
+    const finals = state.map((S, e) => S.slice(T * g.values[g.stateIn[e]!]!.size, (T + 1) * g.values[g.stateIn[e]!]!.size) as FA);
+    return { sequences, finals, saved: { run: { ...run }, lengths, reverse, need } };
+  }
+
+  /**
+   * The gradients, from those of the collected sequences (B, T, n) and of the final state
+   * entries (B, n): dx (B, T, I) or null, d init per entry, d capture per capture (null where
+   * not needed).
+   */
+  backward(saved: Saved, dSequences: readonly (FA | null)[], dFinals: readonly (FA | null)[], collect: readonly number[]): {
+    dx: FA | null; dInit: (FA | null)[]; dCaptures: (FA | null)[];
+  } {
+    const g = this.graph;
+    const { lengths, reverse, need } = saved;
+    const { T, B, buf } = saved.run;
+    const grad: (FA | null)[] = g.values.map((v, id) => {
+      if (!need[id]) return null;
+      const mode = this.modes[id]!;
+      return arrayFor(g.dtype, (v.kind === 'state' ? T + 1 : mode === 0 || this.stepLocal[id] ? 1 : T) * v.size) as FA;
+    });
+    const local = g.values.filter((v) => this.stepLocal[v.id] && grad[v.id]).map((v) => grad[v.id]!);
+    const run = this.use(T, B, buf, grad);
+    const steps = this.steps;
+    const E = g.keys.length;
+    g.stateIn.forEach((s, e) => {
+      const dS = grad[s];
+      const d = dFinals[e];
+      if (!dS || !d) return;
+      const n = g.values[s]!.size;
+      for (let i = 0; i < n; i++) dS[T * n + i]! += d[i]!;
+    });
+    const order = (r: Region) => g.nodes.map((n, i) => (n.region === r ? i : -1)).filter((i) => i >= 0).reverse();
+    const rec = order('rec').map((i) => steps[i]!);
+    for (let k = T - 1; k >= 0; k--) {
+      const t = reverse ? T - 1 - k : k;
+      for (let j = 0; j < local.length; j++) local[j]!.fill(0);
+      for (let e = 0; e < E; e++) {
+        const s = g.stateIn[e]!;
+        const dS = grad[s];
+        if (!dS) continue;
+        const u = g.stateOut[e]!;
+        const gu = grad[u];
+        const n = g.values[s]!.size;
+        const uo = this.gradOffset(u, k, t);
+        const cur = k * n;
+        const nxt = (k + 1) * n;
+        if (!lengths) {
+          if (gu) for (let i = 0; i < n; i++) gu[uo + i]! += dS[nxt + i]!;
+        } else {
+          const ne = n / B;
+          for (let b = 0; b < B; b++) {
+            const r = b * ne;
+            if (t < lengths[b]!) {
+              if (gu) for (let j = 0; j < ne; j++) gu[uo + r + j]! += dS[nxt + r + j]!;
+            } else for (let j = 0; j < ne; j++) dS[cur + r + j]! += dS[nxt + r + j]!;
+          }
+        }
+      }
+      collect.forEach((e, c) => {
+        const d = dSequences[c];
+        const u = g.stateOut[e]!;
+        const gu = grad[u];
+        if (!d || !gu) return;
+        const ne = g.values[u]!.size / B;
+        const uo = this.gradOffset(u, k, t);
+        for (let b = 0; b < B; b++) {
+          if (lengths && t >= lengths[b]!) continue;
+          const o = (b * T + t) * ne;
+          for (let j = 0; j < ne; j++) gu[uo + b * ne + j]! += d[o + j]!;
+        }
+      });
+      for (let j = 0; j < rec.length; j++) backwardNode(rec[j]!, run, k, t);
+    }
+    for (const st of steps) if (st.mm?.deferred) matmulDeferredBackward(st, run);
+    for (const i of order('hoist')) {
+      const st = steps[i]!;
+      if (st.mm?.all) matmulAllBackward(st, run);
+      else for (let t = 0; t < T; t++) backwardNode(st, run, t, t);
+    }
+    for (const i of order('const')) backwardNode(steps[i]!, run, 0, 0);
+
+    let dx: FA | null = null;
+    const dxT = grad[g.x];
+    if (dxT) {
+      const I = g.values[g.x]!.size / B;
+      dx = arrayFor(g.dtype, B * T * I) as FA;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const d = (b * T + t) * I;
+          const s = (t * B + b) * I;
+          for (let i = 0; i < I; i++) dx[d + i] = dxT[s + i]!;
+        }
+      }
+    }
+    const dInit = g.stateIn.map((s) => grad[s]?.slice(0, g.values[s]!.size) as FA ?? null);
+    const dCaptures = g.captures.map((c) => grad[c] ?? null);
+    return { dx, dInit, dCaptures };
+  }
+
+  /** Points the kernels at one call's buffers. */
+  private use(T: number, B: number, buf: FA[], grad: (FA | null)[]): Run {
+    const run = this.run;
+    run.T = T;
+    run.B = B;
+    run.buf = buf;
+    run.grad = grad;
+    return run;
+  }
+
+  private gradOffset(id: number, k: number, t: number): number {
+    return this.stepLocal[id] ? 0 : this.offset(id, k, t);
+  }
+
+  private offset(id: number, k: number, t: number): number {
+    const m = this.modes[id]!;
+    return m === 0 ? 0 : m === 1 ? t * this.graph.values[id]!.size : k * this.graph.values[id]!.size;
+  }
+
+  /**
+   * The per-step offset coefficient of a value's gradient. A recurrent value's gradient is
+   * only needed during its own step of the backward loop, so it lives in a one-step buffer
+   * (coefficient 0), except the output of a matmul whose capture gradient is one GEMM after the loop.
+   */
+  private gradK(id: number): number {
+    return this.stepLocal[id] ? 0 : this.modes[id] === 2 ? this.graph.values[id]!.size : 0;
+  }
+
+  private nodeStep(node: TraceNode, maps: NodeMaps): NodeStep {
+    const vals = this.graph.values;
+    const coefK = (id: number) => (this.modes[id] === 2 ? vals[id]!.size : 0);
+    const coefT = (id: number) => (this.modes[id] === 1 ? vals[id]!.size : 0);
+    let mm: NodeStep['mm'] = null;
+    if (node.op === 'matmul') {
+      const tA = Boolean(node.attrs.transA);
+      const tB = Boolean(node.attrs.transB);
+      const [ar, ac] = vals[node.inputs[0]!]!.shape as [number, number];
+      const [br, bc] = vals[node.inputs[1]!]!.shape as [number, number];
+      mm = {
+        tA, tB, M: tA ? ac : ar, K: tA ? ar : ac, N: tB ? br : bc, lda: ac, ldb: bc,
+        all: this.gemmAll(node), deferred: this.gemmDeferred(node),
+      };
+    }
+    return {
+      op: node.op, out: node.output, ins: node.inputs, n: vals[node.output]!.size,
+      oK: coefK(node.output), oT: coefT(node.output),
+      inK: node.inputs.map(coefK), inT: node.inputs.map(coefT),
+      goK: this.gradK(node.output), ginK: node.inputs.map((i) => this.gradK(i)),
+      f32: this.graph.dtype === 'float32',
+      ma: maps.a ?? null, mb: maps.b ?? null, src: maps.src ?? null, dst: maps.dst ?? [],
+      ca: maps.a ? runLength(vals[node.inputs[0]!]!.shape, vals[node.output]!.shape) : 0,
+      cb: maps.b ? runLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
+      rowSum: node.op === 'sum' ? trailingReduction(vals[node.inputs[0]!]!.shape, node.attrs.axes as number[]) : 0,
+      lo: (node.attrs.lo as number | undefined) ?? 0, hi: (node.attrs.hi as number | undefined) ?? 0,
+      mm,
+    };
+  }
+}
+
+/**
+ * r when an operand of `shape` broadcast to `outShape` holds one value per run of r
+ * consecutive outputs (its trailing axes are 1 where the output's are not, the rest equal,
+ * as a (B, 1) mean against (B, n)); else 0.
+ */
+function runLength(shape: readonly number[], outShape: readonly number[]): number {
+  const lead = outShape.length - shape.length;
+  let d = outShape.length;
+  let r = 1;
+  while (d > 0 && (d - 1 < lead || shape[d - 1 - lead] === 1) && outShape[d - 1] !== 1) r *= outShape[--d]!;
+  for (let i = 0; i < d; i++) if ((i < lead ? 1 : shape[i - lead]) !== outShape[i]) return 0;
+  return r > 1 && d > 0 ? r : 0;
+}
+
+/** L when `axes` are the last axes of `shape` (each output sums L consecutive inputs); else 0. */
+function trailingReduction(shape: readonly number[], axes: readonly number[]): number {
+  const sorted = [...axes].sort((a, b) => a - b);
+  if (sorted.some((a, i) => a !== shape.length - sorted.length + i)) return 0;
+  return sorted.reduce((p, a) => p * shape[a]!, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Kernels: one node at step (k, t), forward and backward
+// ---------------------------------------------------------------------------------------
+
+function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
+  const O = run.buf[st.out]!;
+  const o = k * st.oK + t * st.oT;
+  const A = run.buf[st.ins[0]!]!;
+  const a = k * st.inK[0]! + t * st.inT[0]!;
+  const n = st.n;
+  switch (st.op) {
+    case 'add': case 'mul': case 'div': {
+      const B = run.buf[st.ins[1]!]!;
+      const b = k * st.inK[1]! + t * st.inT[1]!;
+      if (st.op === 'add') addForward(O, o, A, a, st.ma, B, b, st.mb, n);
+      else if (st.op === 'mul') mulForward(O, o, A, a, st.ma, B, b, st.mb, n);
+      else divForward(O, o, A, a, st.ma, B, b, st.mb, n);
+      return;
+    }
+    case 'matmul': {
+      const m = st.mm!;
+      const B = run.buf[st.ins[1]!]!;
+      const b = k * st.inK[1]! + t * st.inT[1]!;
+      gemm(m.tA, m.tB, m.M, m.N, m.K, 1, A, a, m.lda, B, b, m.ldb, 0, O, o, m.N);
+      return;
+    }
+    case 'concat': {
+      for (let j = 0; j < st.ins.length; j++) {
+        const X = run.buf[st.ins[j]!]!;
+        scatter(O, o, X, k * st.inK[j]! + t * st.inT[j]!, st.dst[j]!);
+      }
+      return;
+    }
+    case 'pad': O.fill(0, o, o + n); scatter(O, o, A, a, st.dst[0]!); return;
+    case 'sum':
+      if (st.rowSum > 0) rowSums(O, o, A, a, n, st.rowSum);
+      else {
+        O.fill(0, o, o + n);
+        scatterAdd(O, o, A, a, st.dst[0]!);
+      }
+      return;
+    case 'narrow': case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
+    default: unaryForward(st.op, st.f32, O, o, A, a, n, st.lo, st.hi);
+  }
+}
+
+function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
+  const G = run.grad[st.out];
+  if (!G) return;
+  const o = k * st.oK + t * st.oT;
+  const go = k * st.goK + t * st.oT;
+  const ia = st.ins[0]!;
+  const GA = run.grad[ia] ?? null;
+  const A = run.buf[ia]!;
+  const a = k * st.inK[0]! + t * st.inT[0]!;
+  const ga = k * st.ginK[0]! + t * st.inT[0]!;
+  const n = st.n;
+  switch (st.op) {
+    case 'add': case 'mul': case 'div': {
+      const ib = st.ins[1]!;
+      const GB = run.grad[ib] ?? null;
+      const B = run.buf[ib]!;
+      const b = k * st.inK[1]! + t * st.inT[1]!;
+      const gb = k * st.ginK[1]! + t * st.inT[1]!;
+      if (st.op === 'add') {
+        // d(a + b) = da + db, each summed back over its broadcast axes
+        if (GA) st.ca > 0 ? runSums(GA, ga, G, go, null, 0, n, st.ca) : gatherAdd(GA, ga, G, go, st.ma, n);
+        if (GB) st.cb > 0 ? runSums(GB, gb, G, go, null, 0, n, st.cb) : gatherAdd(GB, gb, G, go, st.mb, n);
+      } else if (st.op === 'mul') {
+        // d(a · b) = b da + a db
+        if (GA) st.ca > 0 && !st.mb ? runSums(GA, ga, G, go, B, b, n, st.ca) : mulBackward(GA, ga, st.ma, G, go, B, b, st.mb, n);
+        if (GB) st.cb > 0 && !st.ma ? runSums(GB, gb, G, go, A, a, n, st.cb) : mulBackward(GB, gb, st.mb, G, go, A, a, st.ma, n);
+      } else divBackward(GA, ga, GB, gb, G, go, A, a, st.ma, B, b, st.mb, n);
+      return;
+    }
+    case 'matmul': {
+      const m = st.mm!;
+      const ib = st.ins[1]!;
+      const GB = run.grad[ib] ?? null;
+      const B = run.buf[ib]!;
+      const b = k * st.inK[1]! + t * st.inT[1]!;
+      const gb = k * st.ginK[1]! + t * st.inT[1]!;
+      if (GA) matmulGradA(m, m.M, G, go, GA, ga, B, b);
+      if (GB && !m.deferred) matmulGradB(m, m.M, G, go, A, a, GB, gb);
+      return;
+    }
+    case 'concat': {
+      // d concat = the matching slices of dy
+      for (let j = 0; j < st.ins.length; j++) {
+        const GX = run.grad[st.ins[j]!];
+        if (GX) addGathered(GX, k * st.ginK[j]! + t * st.inT[j]!, G, go, st.dst[j]!);
+      }
+      return;
+    }
+    // d Σx = dy broadcast back
+    case 'sum':
+      if (GA && st.rowSum > 0) runBroadcastAdd(GA, ga, G, go, n, st.rowSum);
+      else if (GA) addGathered(GA, ga, G, go, st.dst[0]!);
+      return;
+    // d pad(x) = the window of dy where x was placed
+    case 'pad': if (GA) addGathered(GA, ga, G, go, st.dst[0]!); return;
+    // the gradient goes back to where each element was read from
+    case 'narrow': case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
+    default: if (GA) unaryBackward(st.op, GA, ga, G, go, A, a, run.buf[st.out]!, o, n, st.lo, st.hi);
+  }
+}
+
+function matmulAllForward(st: NodeStep, run: Run): void {
+  const m = st.mm!;
+  gemm(false, m.tB, run.T * m.M, m.N, m.K, 1, run.buf[st.ins[0]!]!, 0, m.lda, run.buf[st.ins[1]!]!, 0, m.ldb, 0, run.buf[st.out]!, 0, m.N);
+}
+
+function matmulAllBackward(st: NodeStep, run: Run): void {
+  const m = st.mm!;
+  const G = run.grad[st.out];
+  if (!G) return;
+  const GA = run.grad[st.ins[0]!];
+  const GB = run.grad[st.ins[1]!];
+  if (GA) matmulGradA(m, run.T * m.M, G, 0, GA, 0, run.buf[st.ins[1]!]!, 0);
+  if (GB) matmulGradB(m, run.T * m.M, G, 0, run.buf[st.ins[0]!]!, 0, GB, 0);
+}
+
+function matmulDeferredBackward(st: NodeStep, run: Run): void {
+  const m = st.mm!;
+  const G = run.grad[st.out];
+  const GB = run.grad[st.ins[1]!];
+  if (G && GB) matmulGradB(m, run.T * m.M, G, 0, run.buf[st.ins[0]!]!, 0, GB, 0);
+}
+
+type MM = NonNullable<NodeStep['mm']>;
+
+// C = X Y with X = op(A) (M, K), Y = op(B) (K, N): dX = dC Yᵀ, dY = Xᵀ dC; a transposed operand takes the transpose.
+function matmulGradA(m: MM, rows: number, G: FA, g: number, GA: FA, a: number, B: FA, b: number): void {
+  if (m.tA) gemm(m.tB, true, m.K, rows, m.N, 1, B, b, m.ldb, G, g, m.N, 1, GA, a, m.lda);
+  else gemm(false, !m.tB, rows, m.K, m.N, 1, G, g, m.N, B, b, m.ldb, 1, GA, a, m.K);
+}
+
+function matmulGradB(m: MM, rows: number, G: FA, g: number, A: FA, a: number, GB: FA, b: number): void {
+  if (m.tB) gemm(true, m.tA, m.N, m.K, rows, 1, G, g, m.N, A, a, m.lda, 1, GB, b, m.K);
+  else gemm(!m.tA, false, m.K, m.N, rows, 1, A, a, m.lda, G, g, m.N, 1, GB, b, m.N);
+}
+
+function addForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number): void {
+  if (!ma && !mb) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! + B[b + i]!;
+  else if (!ma) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! + B[b + mb![i]!]!;
+  else if (!mb) for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! + B[b + i]!;
+  else for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! + B[b + mb[i]!]!;
+}
+
+function mulForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number): void {
+  if (!ma && !mb) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! * B[b + i]!;
+  else if (!ma) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! * B[b + mb![i]!]!;
+  else if (!mb) for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! * B[b + i]!;
+  else for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! * B[b + mb[i]!]!;
+}
+
+function divForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number): void {
+  for (let i = 0; i < n; i++) O[o + i] = A[a + (ma ? ma[i]! : i)]! / B[b + (mb ? mb[i]! : i)]!;
+}
+
+/** GX[x + map[i]] += G[g + i] (map null: identity). */
+function gatherAdd(GX: FA, x: number, G: FA, g: number, map: Int32Array | null, n: number): void {
+  if (!map) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]!;
+  else for (let i = 0; i < n; i++) GX[x + map[i]!]! += G[g + i]!;
+}
+
+/** GX[x + mx[i]] += G[g + i] · Y[y + my[i]]: the gradient of one factor of a product. */
+function mulBackward(GX: FA, x: number, mx: Int32Array | null, G: FA, g: number, Y: FA, y: number, my: Int32Array | null, n: number): void {
+  if (!mx && !my) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]! * Y[y + i]!;
+  else for (let i = 0; i < n; i++) GX[x + (mx ? mx[i]! : i)]! += G[g + i]! * Y[y + (my ? my[i]! : i)]!;
+}
+
+// d(a / b) = da / b − (dy / b)(a / b) db
+function divBackward(
+  GA: FA | null, ga: number, GB: FA | null, gb: number, G: FA, g: number,
+  A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number,
+): void {
+  for (let i = 0; i < n; i++) {
+    const ia = ma ? ma[i]! : i;
+    const ib = mb ? mb[i]! : i;
+    const q = G[g + i]! / B[b + ib]!;
+    if (GA) GA[ga + ia]! += q;
+    if (GB) GB[gb + ib]! += -(q * (A[a + ia]! / B[b + ib]!));
+  }
+}
+
+/** O[o + r] = Σ_j X[x + r·len + j] for r < rows: a sum over trailing axes, in order. */
+function rowSums(O: FA, o: number, X: FA, x: number, rows: number, len: number): void {
+  for (let r = 0; r < rows; r++) {
+    let acc = 0;
+    const base = x + r * len;
+    for (let j = 0; j < len; j++) acc += X[base + j]!;
+    O[o + r] = acc;
+  }
+}
+
+/** GX[x + r·len + j] += G[g + r] for r < rows: the gradient of a sum over trailing axes. */
+function runBroadcastAdd(GX: FA, x: number, G: FA, g: number, rows: number, len: number): void {
+  for (let r = 0; r < rows; r++) {
+    const v = G[g + r]!;
+    const base = x + r * len;
+    for (let j = 0; j < len; j++) GX[base + j]! += v;
+  }
+}
+
+/**
+ * GX[x + r] += Σ_j G[g + r·len + j] · Y[y + r·len + j] (Y null: 1): the gradient of an operand
+ * that holds one value per run of `len` outputs, summed over its run.
+ */
+function runSums(GX: FA, x: number, G: FA, g: number, Y: FA | null, y: number, n: number, len: number): void {
+  for (let r = 0, base = 0; base < n; r++, base += len) {
+    let acc = 0;
+    if (Y) for (let j = 0; j < len; j++) acc += G[g + base + j]! * Y[y + base + j]!;
+    else for (let j = 0; j < len; j++) acc += G[g + base + j]!;
+    GX[x + r]! += acc;
+  }
+}
+
+/** GX[x + i] += G[g + map[i]]. */
+function addGathered(GX: FA, x: number, G: FA, g: number, map: Int32Array): void {
+  for (let i = 0; i < map.length; i++) GX[x + i]! += G[g + map[i]!]!;
+}
+
+/** O[o + i] = X[x + src[i]]. */
+function gather(O: FA, o: number, X: FA, x: number, src: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) O[o + i] = X[x + src[i]!]!;
+}
+
+/** O[o + dst[i]] = X[x + i]. */
+function scatter(O: FA, o: number, X: FA, x: number, dst: Int32Array): void {
+  for (let i = 0; i < dst.length; i++) O[o + dst[i]!] = X[x + i]!;
+}
+
+/** O[o + dst[i]] += X[x + i]. */
+function scatterAdd(O: FA, o: number, X: FA, x: number, dst: Int32Array): void {
+  for (let i = 0; i < dst.length; i++) O[o + dst[i]!]! += X[x + i]!;
+}
+
+function unaryForward(op: TraceNode['op'], f32: boolean, O: FA, o: number, A: FA, a: number, n: number, lo: number, hi: number): void {
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) O[o + i] = -A[a + i]!; return;
+    case 'cast': case 'reshape': for (let i = 0; i < n; i++) O[o + i] = A[a + i]!; return;
+    case 'exp': for (let i = 0; i < n; i++) O[o + i] = Math.exp(A[a + i]!); return;
+    case 'log': for (let i = 0; i < n; i++) O[o + i] = Math.log(A[a + i]!); return;
+    case 'sqrt': for (let i = 0; i < n; i++) O[o + i] = Math.sqrt(A[a + i]!); return;
+    case 'abs': for (let i = 0; i < n; i++) O[o + i] = Math.abs(A[a + i]!); return;
+    case 'tanh':
+      if (f32) for (let i = 0; i < n; i++) O[o + i] = tanhF32(A[a + i]!);
+      else for (let i = 0; i < n; i++) O[o + i] = Math.tanh(A[a + i]!);
+      return;
+    case 'sigmoid':
+      if (f32) for (let i = 0; i < n; i++) O[o + i] = sigmoidF32(A[a + i]!);
+      else for (let i = 0; i < n; i++) O[o + i] = sigmoidScalar(A[a + i]!);
+      return;
+    case 'relu': for (let i = 0; i < n; i++) { const v = A[a + i]!; O[o + i] = v > 0 ? v : 0; } return;
+    case 'clamp':
+      for (let i = 0; i < n; i++) { const v = A[a + i]!; O[o + i] = v < lo ? (lo > hi ? hi : lo) : v > hi ? hi : v; }
+      return;
+    default: throw new Error(`scan plan: no forward rule for '${op}'`);
+  }
+}
+
+/** GA += dy · f'(x), from the input A (at a) and the output Y (at o) of the forward; gradients at ga and g. */
+function unaryBackward(
+  op: TraceNode['op'], GA: FA, ga: number, G: FA, g: number, A: FA, a: number, Y: FA, o: number, n: number, lo: number, hi: number,
+): void {
+  switch (op) {
+    // d(−x) = −dy
+    case 'neg': for (let i = 0; i < n; i++) GA[ga + i]! -= G[g + i]!; return;
+    // d copy(x) = dy
+    case 'cast': case 'reshape': for (let i = 0; i < n; i++) GA[ga + i]! += G[g + i]!; return;
+    // d exp(x) = y dy
+    case 'exp': for (let i = 0; i < n; i++) GA[ga + i]! += G[g + i]! * Y[o + i]!; return;
+    // d ln(x) = dy / x
+    case 'log': for (let i = 0; i < n; i++) GA[ga + i]! += G[g + i]! / A[a + i]!; return;
+    // d √x = dy / (2 √x)
+    case 'sqrt': for (let i = 0; i < n; i++) GA[ga + i]! += G[g + i]! / (Y[o + i]! * 2); return;
+    // d |x| = sign(x) dy
+    case 'abs': for (let i = 0; i < n; i++) { const v = A[a + i]!; GA[ga + i]! += G[g + i]! * (v > 0 ? 1 : v < 0 ? -1 : 0); } return;
+    // d tanh(x) = (1 − y²) dy
+    case 'tanh': for (let i = 0; i < n; i++) { const y = Y[o + i]!; GA[ga + i]! += G[g + i]! * (1 - y * y); } return;
+    // d σ(x) = y (1 − y) dy
+    case 'sigmoid': for (let i = 0; i < n; i++) { const y = Y[o + i]!; GA[ga + i]! += G[g + i]! * (y * (1 - y)); } return;
+    // d relu(x) = [x > 0] dy
+    case 'relu': for (let i = 0; i < n; i++) GA[ga + i]! += G[g + i]! * (A[a + i]! > 0 ? 1 : 0); return;
+    // d clamp(x) = [lo ≤ x ≤ hi] dy
+    case 'clamp': for (let i = 0; i < n; i++) { const v = A[a + i]!; GA[ga + i]! += G[g + i]! * (v >= lo && v <= hi ? 1 : 0); } return;
+    default: throw new Error(`scan plan: no backward rule for '${op}'`);
+  }
+}
