@@ -1,0 +1,48 @@
+/**
+ * The page's "Check gradients" for a cell's step: `gradcheck` (autograd against central finite
+ * differences, in float64) on the cell unrolled over a few steps, with the inputs named by
+ * time step, so a disagreement says at which step it enters.
+ */
+import { Generator, GradcheckError, type Tensor, gradcheck, randn } from '@seqgrad/autograd';
+import { type CellState, GRUCell, LSTMCell, RNNCell, type RecurrentCell } from '@seqgrad/layers';
+import { type CellFactory, describeError } from './cellCode.js';
+import type { CellChoice } from './protocol.js';
+
+export const CHECK_STEPS = 3;
+
+export function checkCellStep(choice: CellChoice, factory: CellFactory | undefined, I: number, H: number, seed: number): { ok: boolean; message: string } {
+  const generator = new Generator(seed);
+  const opts = { dtype: 'float64' as const, generator };
+  let cell: RecurrentCell;
+  if (choice === 'rnn') cell = new RNNCell(I, H, opts);
+  else if (choice === 'lstm') cell = new LSTMCell(I, H, opts);
+  else if (choice === 'gru') cell = new GRUCell(I, H, opts);
+  else cell = factory!(I, H, opts);
+  const B = 2;
+  const xs = Array.from({ length: CHECK_STEPS }, () => randn([B, I], { dtype: 'float64', requiresGrad: true, generator }));
+  const stateNames = Object.keys(cell.stateSizes);
+  const states = stateNames.map((n) => randn([B, cell.stateSizes[n]!], { dtype: 'float64', requiresGrad: true, generator }).mul(0.5).detach());
+  states.forEach((s) => (s.requiresGrad = true));
+  const named = cell.namedParameters();
+  const inputs = [...xs, ...states, ...named.map(([, p]) => p)];
+  const names = [...xs.map((_, t) => `x_${t}`), ...stateNames.map((n) => `${n}_{-1}`), ...named.map(([n]) => n)];
+  // Every step's new state is an output: a wrong gradient shows at the first step it reaches.
+  const unrolled = (...args: Tensor[]): Tensor[] => {
+    let state = Object.fromEntries(stateNames.map((n, k) => [n, args[CHECK_STEPS + k]!])) as CellState;
+    const outs: Tensor[] = [];
+    for (let t = 0; t < CHECK_STEPS; t++) {
+      state = cell.step(args[t]!, state);
+      for (const n of stateNames) outs.push((state as Record<string, Tensor>)[n]!);
+    }
+    return outs;
+  };
+  try {
+    gradcheck(unrolled, inputs, { names });
+    return { ok: true, message: `gradcheck: autograd agrees with finite differences for every input, state and parameter over ${CHECK_STEPS} steps (float64, batch ${B}, input ${I}, hidden ${H})` };
+  } catch (err) {
+    if (!(err instanceof GradcheckError)) throw err;
+    const where = /'x_(\d+)'/.exec(err.message);
+    const step = where ? ` — the gradient is wrong from time step ${where[1]} on` : '';
+    return { ok: false, message: `${describeError(err)}${step}` };
+  }
+}

@@ -1,0 +1,56 @@
+/** The messages between the page and a training worker (one worker per run). */
+import type { TaskName } from 'seqgrad/tasks';
+
+export type CellChoice = 'rnn' | 'lstm' | 'gru' | 'custom';
+
+export interface RunConfig {
+  cell: CellChoice;
+  task: TaskName;
+  hidden: number;
+  batch: number;
+  seqLen: number;
+  /** echo: how many steps back the symbol to repeat is. */
+  delay: number;
+  lr: number;
+  /** Max gradient norm, null for no clipping. */
+  clip: number | null;
+  seed: number;
+  /** charlm: the text to learn (empty: the embedded one). */
+  text: string;
+  /** custom: the source of the cell factory `({ autograd, layers }, inputSize, hiddenSize, opts) => cell`. */
+  code: string;
+  /** A gradient-flow and gate measurement every this many steps. */
+  probeEvery: number;
+}
+
+export type ToWorker =
+  | { type: 'init'; config: RunConfig }
+  | { type: 'run'; until?: number }
+  | { type: 'pause' }
+  | { type: 'step' }
+  | { type: 'check' };
+
+/** Where a user's cell failed: the line and column in the editor (1-based), when known. */
+export interface CodeLocation {
+  line: number;
+  column: number;
+}
+
+export interface StepStats {
+  step: number;
+  loss: number;
+  accuracy: number;
+  /** Total gradient norm before clipping. */
+  gradNorm: number;
+  /** Wall time of this step in milliseconds. */
+  ms: number;
+}
+
+export type FromWorker =
+  | { type: 'ready'; describe: string; params: number }
+  | { type: 'stats'; stats: StepStats[] }
+  | { type: 'flow'; step: number; norms: number[] }
+  | { type: 'gates'; step: number; names: string[]; T: number; H: number; values: number[][] }
+  | { type: 'state'; running: boolean; step: number }
+  | { type: 'check'; ok: boolean; lines: string[] }
+  | { type: 'error'; message: string; location: CodeLocation | null };

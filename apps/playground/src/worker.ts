@@ -1,0 +1,232 @@
+/**
+ * One training run in a Web Worker: builds the task and the model, trains step by step while
+ * told to run, and sends the page each step's loss, accuracy and gradient norm (before
+ * clipping), and at regular steps ‖dL/dh_t‖ over time and one sequence's gate activations.
+ */
+import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd';
+import {
+  type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
+} from '@seqgrad/layers';
+import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
+import { type Task, makeTask } from 'seqgrad/tasks';
+import { CellCodeError, type CellFactory, compileCell, describeError, errorLocation } from './cellCode.js';
+import { checkCellStep } from './check.js';
+import { LIBRARY, PlaygroundModel, isCell } from './model.js';
+import type { FromWorker, RunConfig, StepStats, ToWorker } from './protocol.js';
+
+interface Run {
+  config: RunConfig;
+  task: Task;
+  model: PlaygroundModel;
+  factory: CellFactory | undefined;
+  params: Tensor[];
+  optimizer: Adam;
+  data: Generator;
+  step: number;
+}
+
+let run: Run | null = null;
+let running = false;
+/** Stop at this step when running (undefined: until paused). */
+let until: number | undefined;
+/** Steps trained since the last message to the page, sent together at most every 50 ms. */
+let pending: StepStats[] = [];
+let lastPost = 0;
+
+const post = (msg: FromWorker) => (self as unknown as Worker).postMessage(msg);
+
+function fail(err: unknown): void {
+  running = false;
+  post({ type: 'error', message: describeError(err), location: err instanceof CellCodeError ? err.location : errorLocation(err) });
+  post({ type: 'state', running: false, step: run?.step ?? 0 });
+}
+
+function build(config: RunConfig): Run {
+  const task = makeTask(config.task, {
+    seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined,
+  });
+  const factory = config.cell === 'custom' ? compileCell(config.code, LIBRARY, isCell) : undefined;
+  const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory);
+  const params = model.parameters();
+  // The data stream is seeded apart from the initialisation, so two runs with the same seed see the same batches.
+  return { config, task, model, factory, params, optimizer: new Adam(params, { lr: config.lr }), data: new Generator(config.seed + 1_000_003), step: 0 };
+}
+
+function trainStep(r: Run): StepStats {
+  const start = performance.now();
+  const batch = r.task.batch(r.config.batch, r.data);
+  const out = r.model.forward(batch.input);
+  const { loss, accuracy } = r.task.evaluate(out, batch);
+  r.optimizer.zeroGrad();
+  loss.backward();
+  const norm = r.config.clip === null ? gradNorm(r.params) : clipGradNorm(r.params, r.config.clip);
+  r.optimizer.step();
+  r.step += 1;
+  return { step: r.step, loss: loss.item(), accuracy, gradNorm: norm, ms: performance.now() - start };
+}
+
+/** The built-in layer's weights in the hand BPTT's layout (PyTorch's names, layer 0). */
+function cellParams(r: Run): CellParams {
+  const sd = r.model.rnn.stateDict();
+  return { weightIh: sd.weight_ih_l0!.data, weightHh: sd.weight_hh_l0!.data, biasIh: sd.bias_ih_l0!.data, biasHh: sd.bias_hh_l0!.data } as CellParams;
+}
+
+/** A probe batch, the same at every measurement, drawn apart from the training stream. */
+function probeBatch(r: Run) {
+  return r.task.batch(r.config.batch, new Generator(r.config.seed + 77));
+}
+
+/**
+ * ‖dL/dh_t‖ for every t on the probe batch, by `gradientFlow` (the hand BPTT of the layer)
+ * fed with the loss gradient on the layer's output: what reaches h_t directly plus what flows
+ * back from h_{t+1}. Built-in cells only: `gradientFlow` knows RNN, LSTM and GRU.
+ */
+function measureFlow(r: Run): number[] | null {
+  const mode = r.config.cell;
+  if (mode === 'custom') return null;
+  const batch = probeBatch(r);
+  const x = noGrad(() => r.model.embed(batch.input));
+  const seq = noGrad(() => (r.model.rnn.forward as (x: Tensor) => { output: Tensor })(x).output).detach();
+  seq.requiresGrad = true;
+  const loss = r.task.evaluate(r.model.readout(seq), batch).loss;
+  const [dOutput] = grad([loss], [seq]);
+  const [B, T, I] = x.shape as [number, number, number];
+  const flow = gradientFlow(mode, [cellParams(r)], x.data as Float32Array, { B, T, I, H: r.config.hidden }, { dOutput: dOutput!.data as Float32Array });
+  return Array.from(flow.hidden[0]!);
+}
+
+/** The first probe sequence's gate activations (LSTM i, f, g, o; GRU r, z, n; RNN and custom cells: the states). */
+function measureGates(r: Run): { names: string[]; T: number; H: number; values: number[][] } {
+  const batch = probeBatch(r);
+  const H = r.config.hidden;
+  const x = noGrad(() => r.model.embed(batch.input));
+  const [, T, I] = x.shape as [number, number, number];
+  const x0 = x.data.slice(0, T * I) as Float32Array;
+  const dims = { B: 1, T, I, H };
+  // (T, G·H) → one (T·H) array per gate, time-major.
+  const split = (a: ArrayLike<number>, names: string[]) => {
+    const G = names.length;
+    const values = names.map((_, g) => {
+      const out: number[] = new Array(T * H);
+      for (let t = 0; t < T; t++) for (let j = 0; j < H; j++) out[t * H + j] = a[t * G * H + g * H + j]!;
+      return out;
+    });
+    return { names, T, H, values };
+  };
+  if (r.config.cell === 'lstm') return split(lstmForward(cellParams(r), x0, null, null, dims).cache.gates, ['i (input)', 'f (forget)', 'g (candidate)', 'o (output)']);
+  if (r.config.cell === 'gru') return split(gruForward(cellParams(r), x0, null, dims, { resetAfter: true }).cache.gates, ['r (reset)', 'z (update)', 'n (candidate)']);
+  if (r.config.cell === 'rnn') return split(rnnForward(cellParams(r), x0, null, dims).output, ['h (hidden state)']);
+  const cell = (r.model.rnn as { cell: RecurrentCell }).cell;
+  return noGrad(() => {
+    let state = cell.initialState(1);
+    const names = Object.keys(state);
+    const perStep: number[][] = names.map(() => []);
+    for (let t = 0; t < T; t++) {
+      state = cell.step(tensor(Array.from(x0.subarray(t * I, (t + 1) * I)), { shape: [1, I] }), state);
+      names.forEach((n, k) => perStep[k]!.push(...Array.from((state as Record<string, Tensor>)[n]!.data).slice(0, H)));
+    }
+    return { names: names.map((n) => `${n} (state)`), T, H, values: perStep };
+  });
+}
+
+function probe(r: Run): void {
+  const norms = measureFlow(r);
+  if (norms) post({ type: 'flow', step: r.step, norms });
+  post({ type: 'gates', step: r.step, ...measureGates(r) });
+}
+
+function flush(force: boolean): void {
+  const now = performance.now();
+  if (pending.length > 0 && (force || now - lastPost > 50)) {
+    post({ type: 'stats', stats: pending });
+    pending = [];
+    lastPost = now;
+  }
+}
+
+function oneStep(r: Run): void {
+  pending.push(trainStep(r));
+  if (r.step % r.config.probeEvery === 0) {
+    flush(true);
+    probe(r);
+  }
+}
+
+/** Trains while running, one step per task so that pause and step messages get through between steps. */
+function loop(): void {
+  if (!running || !run) return;
+  try {
+    oneStep(run);
+    flush(false);
+    if (until !== undefined && run.step >= until) {
+      running = false;
+      flush(true);
+      post({ type: 'state', running: false, step: run.step });
+      return;
+    }
+  } catch (err) {
+    flush(true);
+    fail(err);
+    return;
+  }
+  setTimeout(loop, 0);
+}
+
+function check(r: Run): void {
+  const { config } = r;
+  const lines: string[] = [];
+  let ok = true;
+  const I = r.model.recurrentInputSize;
+  const H = Math.min(config.hidden, 6);
+  if (config.cell !== 'custom') {
+    const sizes = { inputSize: I, hiddenSize: H };
+    const bpttCell = config.cell === 'rnn' ? rnnBpttCell(sizes) : config.cell === 'lstm' ? lstmBpttCell(sizes) : gruBpttCell(sizes);
+    const report = checkBptt(bpttCell as BpttCell, { steps: 5, seed: config.seed });
+    ok &&= report.ok;
+    lines.push(report.ok
+      ? `checkBptt: the hand-derived BPTT of ${config.cell.toUpperCase()} agrees with autograd at every step and gate (${report.compared} values, max |difference| ${report.maxAbsDiff.toExponential(1)})`
+      : `checkBptt: ${report.first!.message}`);
+  }
+  const verdict = checkCellStep(config.cell, r.factory, I, H, config.seed);
+  ok &&= verdict.ok;
+  lines.push(verdict.message);
+  post({ type: 'check', ok, lines });
+}
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const msg = ev.data;
+  try {
+    if (msg.type === 'init') {
+      running = false;
+      pending = [];
+      run = null;
+      run = build(msg.config);
+      post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+      probe(run);
+      post({ type: 'state', running: false, step: 0 });
+      return;
+    }
+    if (!run) throw new Error('no run: send init first');
+    if (msg.type === 'run') {
+      until = msg.until;
+      if (!running) {
+        running = true;
+        post({ type: 'state', running: true, step: run.step });
+        setTimeout(loop, 0);
+      }
+    } else if (msg.type === 'pause') {
+      running = false;
+      flush(true);
+      post({ type: 'state', running: false, step: run.step });
+    } else if (msg.type === 'step') {
+      running = false;
+      oneStep(run);
+      flush(true);
+      post({ type: 'state', running: false, step: run.step });
+    } else if (msg.type === 'check') {
+      check(run);
+    }
+  } catch (err) {
+    fail(err);
+  }
+};

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const pkg = (path: string) => fileURLToPath(new URL(`../../packages/${path}`, import.meta.url));
+
+// The workspace packages are bundled from their TypeScript sources, as the tests do, so the
+// page never depends on a stale dist/. `seqgrad/tasks` is the CLI's browser-safe task module.
+export default defineConfig({
+  base: './',
+  resolve: {
+    alias: [
+      { find: /^@seqgrad\/autograd$/, replacement: pkg('autograd/src/index.ts') },
+      { find: /^@seqgrad\/layers$/, replacement: pkg('layers/src/index.ts') },
+      { find: /^@seqgrad\/optim$/, replacement: pkg('optim/src/index.ts') },
+      { find: /^seqgrad\/tasks$/, replacement: pkg('cli/src/tasks.ts') },
+    ],
+  },
+  worker: { format: 'es' },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+});

@@ -1,0 +1,164 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+// The page's globals inside functions that run in the page (see page.ts).
+declare const document: any;
+import { type Session, accuracyOf, bothReady, buildPage, data, dataAll, inked, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
+
+// Screenshots of each state, used by docs/playground.md.
+const shots = join(root, 'docs/playground');
+let session: Session;
+
+beforeAll(async () => {
+  buildPage();
+  mkdirSync(shots, { recursive: true });
+  session = await openSession();
+}, 120_000);
+
+afterAll(async () => {
+  await session?.close();
+});
+
+const mean = (xs: readonly (number | null)[]) => xs.reduce<number>((s, v) => s + (v ?? 0), 0) / xs.length;
+
+test('playground: the page loads with both runs built in their workers and no console error', async () => {
+  const { page, errors } = await openPage(session);
+  const status = await page.locator('.run .status').allTextContents();
+  expect(status[0]).toMatch(/delayed echo, T=20, k=5.*parameters/);
+  expect(status[1]).toMatch(/delayed echo, T=20, k=5.*parameters/);
+  expect([await page.inputValue('#run0 select.cell'), await page.inputValue('#run1 select.cell')]).toEqual(['rnn', 'lstm']);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('playground: an LSTM on delayed echo trains 100 steps in the worker, its accuracy rises, and the heatmap and gates are drawn', async () => {
+  const { page, errors } = await openPage(session);
+  await page.fill('#until', '100');
+  await page.click('#run1 button.train');
+  // The page stays responsive while the worker trains: the main thread answers between steps.
+  await waitFor(page, () => Number(document.getElementById('run1').dataset.step) >= 20);
+  const during = await page.evaluate(() => new Promise<number>((ok) => { const t = performance.now(); setTimeout(() => ok(performance.now() - t), 0); }));
+  expect(during).toBeLessThan(200);
+  await waitFor(page, () => document.getElementById('run1').dataset.step === '100' && document.getElementById('run1').dataset.running === 'false', undefined, 120_000);
+  const accuracy = await accuracyOf(page, 1);
+  expect(accuracy).toHaveLength(100);
+  const first = mean(accuracy.slice(0, 10));
+  const last = mean(accuracy.slice(90));
+  // Chance is 1/8; 100 Adam steps take an LSTM well past it.
+  expect(first).toBeLessThan(0.25);
+  expect(last).toBeGreaterThan(first + 0.15);
+  // Probes at steps 0, 10, ..., 100: eleven rows of ‖dL/dh_t‖ over the 20 time steps.
+  expect(await data(page, '#run1 canvas.heatmap', 'rows')).toBe('11');
+  expect(await inked(page, '#run1 canvas.heatmap')).toBeGreaterThan(5000);
+  expect(await data(page, '#run1 canvas.gates', 'gates')).toBe('i (input),f (forget),g (candidate),o (output)');
+  expect(await inked(page, '#run1 canvas.gates')).toBeGreaterThan(5000);
+  // Run A (the RNN) was not trained: one heatmap row, from its initial weights.
+  expect(await data(page, '#run0 canvas.heatmap', 'rows')).toBe('1');
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: join(shots, 'lstm-echo.png'), fullPage: true });
+  await page.close();
+});
+
+test('playground: an RNN and an LSTM side by side, the RNN gradient vanishing toward the early steps', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#task', 'adding');
+  await page.fill('#seqLen', '40');
+  await page.fill('#until', '60');
+  await page.click('#resetBoth');
+  await waitFor(page, bothReady);
+  await page.click('#trainBoth');
+  await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '60' && document.getElementById(id).dataset.running === 'false'), undefined, 120_000);
+  expect(await dataAll(page, '.run canvas.heatmap', 'rows')).toEqual(['7', '7']);
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: join(shots, 'rnn-vs-lstm.png'), fullPage: true });
+  await page.close();
+});
+
+// Line 6 multiplies x (B, 8) by the recurrent weights (H, H): a shape error inside the step.
+const SHAPE_ERROR_CELL = `({ autograd, layers }, inputSize, hiddenSize, opts) => {
+  const { add, linear, tanh, zeros } = autograd;
+  class BrokenCell extends layers.RecurrentCell {
+    stateSizes = { h: hiddenSize };
+    step(x, { h }) {
+      return { h: tanh(add(linear(x, this.weightHh), linear(h, this.weightIh))) };
+    }
+    constructor() {
+      super(inputSize, hiddenSize, opts);
+      this.weightIh = this.registerParameter('weight_ih', zeros([hiddenSize, inputSize]));
+      this.weightHh = this.registerParameter('weight_hh', zeros([hiddenSize, hiddenSize]));
+    }
+  }
+  return new BrokenCell();
+}`;
+
+test('playground: a custom cell with a shape error gets the library message at the line it comes from', async () => {
+  const { page, errors } = await openPage(session);
+  await useCustomCell(page, SHAPE_ERROR_CELL);
+  await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
+  const message = await page.$eval('#run0 .error', (e) => e.textContent!);
+  expect(message).toMatch(/^line 6, column \d+: /);
+  expect(message).toMatch(/linear/);
+  expect(message).toMatch(/\[32,32\]|\[32, 32\]/);
+  // The editor shows the same message and marks line 6.
+  expect(await page.$eval('#editorError', (e) => e.textContent)).toBe(message);
+  const marked = await page.$$eval('.cm-lintRange-error', (els) => els.map((e) => e.textContent));
+  expect(marked.join('')).toContain('linear(x, this.weightHh)');
+  expect(errors).toEqual([]);
+  await page.locator('#editorPanel').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, 'shape-error.png'), fullPage: true });
+  await page.close();
+});
+
+test('playground: a syntax error in the editor is located by the parser before the worker sees the code', async () => {
+  const { page } = await openPage(session);
+  await useCustomCell(page, SHAPE_ERROR_CELL.replace('stateSizes = { h: hiddenSize };', 'stateSizes = { h: hiddenSize ;'));
+  await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
+  expect(await page.$eval('#run0 .error', (e) => e.textContent!)).toMatch(/^line 4, column \d+: syntax error/);
+  await page.close();
+});
+
+// A tanh whose hand-written backward forgets the factor (1 − y²).
+const WRONG_BACKWARD_CELL = `({ autograd, layers }, inputSize, hiddenSize, opts) => {
+  const { add, defineFunction, linear, zeros } = autograd;
+  const myTanh = defineFunction({
+    forward: (ctx, a) => a.tanh(),
+    backward: (ctx, g) => g,
+  });
+  class TanhCell extends layers.RecurrentCell {
+    stateSizes = { h: hiddenSize };
+    constructor() {
+      super(inputSize, hiddenSize, opts);
+      const k = 1 / Math.sqrt(hiddenSize);
+      this.weightIh = this.registerParameter('weight_ih', zeros([hiddenSize, inputSize], { dtype: this.dtype }));
+      this.weightHh = this.registerParameter('weight_hh', zeros([hiddenSize, hiddenSize], { dtype: this.dtype }));
+      for (const t of [this.weightIh, this.weightHh]) layers.init.uniform(t, -k, k, { generator: opts.generator });
+    }
+    step(x, { h }) {
+      return { h: myTanh(add(linear(x, this.weightIh), linear(h, this.weightHh))) };
+    }
+  }
+  return new TanhCell();
+}`;
+
+test('playground: the gradient check catches a custom backward that is wrong and names the time step', async () => {
+  const { page, errors } = await openPage(session);
+  await useCustomCell(page, WRONG_BACKWARD_CELL);
+  await waitFor(page, () => document.getElementById('run0').dataset.ready === 'true');
+  await page.click('#run0 button.check');
+  await waitFor(page, () => document.querySelector('#run0 .verdict').dataset.ok !== undefined);
+  const verdict = { ok: await data(page, '#run0 .verdict', 'ok'), text: await page.textContent('#run0 .verdict') };
+  expect(verdict.ok).toBe('false');
+  expect(verdict.text).toMatch(/gradients disagree/);
+  expect(verdict.text).toMatch(/'x_0'/);
+  expect(verdict.text).toMatch(/time step 0/);
+  // The same check passes for the built-in LSTM, through checkBptt and gradcheck.
+  await page.click('#run1 button.check');
+  await waitFor(page, () => document.querySelector('#run1 .verdict').dataset.ok !== undefined);
+  const lstm = { ok: await data(page, '#run1 .verdict', 'ok'), text: await page.textContent('#run1 .verdict') };
+  expect(lstm.ok).toBe('true');
+  expect(lstm.text).toMatch(/checkBptt: the hand-derived BPTT of LSTM agrees/);
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: join(shots, 'gradcheck.png'), fullPage: true });
+  await page.close();
+});
