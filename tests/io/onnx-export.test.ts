@@ -71,7 +71,7 @@ describe('exportOnnx: tensor modules', () => {
   test('exportOnnx: Sequential of Linear, LayerNorm, Dropout and every activation agrees with ONNX Runtime on 2-D and 3-D inputs', async () => {
     manualSeed(5);
     const net = new Sequential(
-      new Linear(4, 8), new Activation('tanh'), new LayerNorm(8), new Dropout(0.3), new Linear(8, 6), new Activation('relu'),
+      new Linear(4, 8), new Activation('tanh'), new LayerNorm(8), new Dropout(0.3), new Linear(8, 6), new Activation('relu'), new LayerNorm(6, { elementwiseAffine: false }),
       new Linear(6, 6), new Activation('sigmoid'), new Linear(6, 3, { bias: false }), new Activation('logSoftmax'), new Activation('softmax', -1),
     ).eval();
     for (const shape of [[3, 4], [2, 5, 4]]) {

@@ -170,8 +170,9 @@ class Exporter {
     if (m instanceof Dropout) return x;
     if (m instanceof LayerNorm) {
       const k = m.normalizedShape.length;
-      const one = (v: number) => new Tensor(this.dtype === 'float64' ? new Float64Array(m.normalizedShape.reduce((a, b) => a * b, 1)).fill(v) : new Float32Array(m.normalizedShape.reduce((a, b) => a * b, 1)).fill(v), m.normalizedShape);
-      const scale = this.g.tensor(`${path}weight`, m.weight ?? one(1));
+      // Without an affine weight, ONNX still needs a scale: ones.
+      const ones = new Tensor(new Float64Array(m.normalizedShape.reduce((a, b) => a * b, 1)).fill(1), m.normalizedShape);
+      const scale = this.g.tensor(`${path}weight`, m.weight ?? ones);
       const inputs = [x.name, scale];
       if (m.bias) inputs.push(this.g.tensor(`${path}bias`, m.bias));
       const [y] = this.g.node('LayerNormalization', inputs, 1, [attr('axis', -k), attr('epsilon', m.eps, 'float')], `${path}LayerNormalization`);
@@ -189,7 +190,9 @@ class Exporter {
     if (m instanceof Recurrent || m instanceof Bidirectional || m instanceof Stacked || m instanceof RecurrentCell) {
       const cell = m.modules().find((c) => c instanceof RecurrentCell) ?? m;
       const builtin = [RNNCell, LSTMCell, GRUCell].some((k) => cell.constructor === k);
-      throw new SeqgradError(OP, `${describeCell(path, m)}: cells driven by Recurrent/Bidirectional/Stacked are not exported to ONNX (a custom cell would need an ONNX Scan over its traced step); ${builtin ? `built-in ${cell.constructor.name}s export when the Recurrent/Bidirectional/Stacked layer is the module exported (or the CLI model's rnn), not inside a Sequential` : 'use the built-in RNN, LSTM or GRU layers'}`);
+      throw new SeqgradError(OP, builtin
+        ? `${describeCell(path, m)}: built-in ${cell.constructor.name}s export when the Recurrent/Bidirectional/Stacked layer is the module exported (or the CLI model's rnn), not inside a Sequential`
+        : `${describeCell(path, m)}: custom cells are not exported to ONNX (that needs an ONNX Scan over the cell's traced step); use the built-in RNN, LSTM or GRU layers or cells`);
     }
     throw new SeqgradError(OP, `${path || 'the module'} is a ${m.constructor.name}, which has no ONNX export (supported: Linear, Embedding, LayerNorm, Dropout, Activation, Sequential, RNN, LSTM, GRU and the Embedding → recurrent → Linear model)`);
   }

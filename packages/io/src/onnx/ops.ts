@@ -174,11 +174,14 @@ function reduce(f: typeof sum): OpImpl {
   };
 }
 
+const INTEGER_TYPES: ReadonlySet<number> = new Set([
+  DataType.INT32, DataType.INT64, DataType.INT8, DataType.INT16, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64,
+]);
+
+/** Cast: float types to the model's float dtype, integer types to int32 (truncating toward zero). */
 function castTo(c: OpContext, t: Tensor, to: number): Tensor {
-  if (to === DataType.FLOAT || to === DataType.DOUBLE || to === DataType.FLOAT16) return t.dtype === c.dtype ? t : cast(t, c.dtype);
-  if ([DataType.INT32, DataType.INT64, DataType.INT8, DataType.INT16, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64].includes(to as 6)) {
-    return t.dtype === 'int32' ? t : cast(t, 'int32');
-  }
+  if (to === DataType.FLOAT || to === DataType.DOUBLE) return t.dtype === c.dtype ? t : cast(t, c.dtype);
+  if (INTEGER_TYPES.has(to)) return t.dtype === 'int32' ? t : cast(t, 'int32');
   if (to === DataType.BOOL) {
     const out = new Int32Array(t.size);
     for (let i = 0; i < out.length; i++) out[i] = t.data[i] !== 0 ? 1 : 0;

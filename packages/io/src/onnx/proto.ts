@@ -159,7 +159,7 @@ export const DataType = {
   UINT32: 12, UINT64: 13, COMPLEX64: 14, COMPLEX128: 15, BFLOAT16: 16,
 } as const;
 
-export const DATA_TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DataType).map(([k, v]) => [v, k]));
+export const DATA_TYPE_NAMES: Record<number, string> = { 0: 'UNDEFINED', ...Object.fromEntries(Object.entries(DataType).map(([k, v]) => [v, k])) };
 
 /** AttributeProto.AttributeType values. */
 export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10 } as const;
