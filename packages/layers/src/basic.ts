@@ -22,7 +22,7 @@ export function param(shape: readonly number[], dtype: FloatDType = 'float32', o
   try {
     return zerosTensor(shape, { dtype, requiresGrad: true });
   } catch (e) {
-    if (op && e instanceof SeqgradError) throw new SeqgradError(op, `parameter ${fmt(shape)}: ${e.message}`);
+    if (op && e instanceof SeqgradError) throw new SeqgradError(op, `parameter ${fmt(shape)}: ${e.message.slice(e.op.length + 2)}`);
     throw e;
   }
 }

@@ -267,7 +267,7 @@ export function stateBuffer(p: Tensor, fill = 0): Float32Array | Float64Array {
 /** Throws unless `value` is a number ≥ `min` (and < `below` when given), naming the option. */
 export function checkOption(op: string, option: string, value: unknown, min: number, below?: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (below !== undefined && value >= below)) {
-    const range = below === undefined ? (min === -Infinity ? 'finite' : `finite, ≥ ${min}`) : `in [${min}, ${below})`;
-    throw new SeqgradError(op, `invalid ${option}: ${String(value)} (expected a number ${range})`);
+    const range = below === undefined ? (min === -Infinity ? 'finite number' : `finite number ≥ ${min}`) : `number in [${min}, ${below})`;
+    throw new SeqgradError(op, `invalid ${option}: ${String(value)} (expected a ${range})`);
   }
 }
