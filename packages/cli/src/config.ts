@@ -139,17 +139,18 @@ export function validateConfig(raw: Record<string, unknown>, source: string): Tr
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw bad(field, `is ${JSON.stringify(v)}, not an integer ≥ ${min}`);
     return v;
   };
-  const str = (field: string, pattern: RegExp): string => {
+  const str = (field: string, pattern: RegExp, what: string): string => {
     const v = raw[field];
-    if (typeof v !== 'string' || !pattern.test(v)) throw bad(field, `is ${JSON.stringify(v)?.slice(0, 80)}, not ${pattern.source}`);
+    if (typeof v !== 'string' || !pattern.test(v)) throw bad(field, `is ${JSON.stringify(v)?.slice(0, 80)}, not ${what}`);
     return v;
   };
+  const HASH = 'a SHA-256 (64 hex digits)';
   const unknown = Object.keys(raw).filter((k) => !CONFIG_KEYS.includes(k));
   if (unknown.length) throw bad(unknown[0]!.slice(0, 40), 'is not a setting seqgrad writes');
   const task = raw.task;
   if (typeof task !== 'string' || !(TASK_NAMES as readonly string[]).includes(task)) throw bad('task', `is ${JSON.stringify(task)?.slice(0, 40)}, not one of ${TASK_NAMES.join(', ')}`);
-  const cellSha256 = raw.cellSha256 === undefined ? undefined : str('cellSha256', /^[0-9a-f]{64}$/);
-  const cell = str('cell', /^[\w.-]{1,100}$/);
+  const cellSha256 = raw.cellSha256 === undefined ? undefined : str('cellSha256', /^[0-9a-f]{64}$/, HASH);
+  const cell = str('cell', /^[\w.-]{1,100}$/, "a cell's name (a checkpoint never holds a path to load)");
   if (cellSha256 === undefined && !isBuiltinCell(cell)) throw bad('cell', `'${cell}' is not a built-in cell and the checkpoint has no custom cell's hash`);
   const lr = raw.lr;
   if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw bad('lr', `is ${JSON.stringify(lr)}, not a positive number`);
@@ -158,8 +159,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string): Tr
   const forgetBias = raw.forgetBias;
   if (forgetBias !== undefined && (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias))) throw bad('forgetBias', `is ${JSON.stringify(forgetBias)}, not a number`);
   if (typeof raw.bidirectional !== 'boolean') throw bad('bidirectional', `is ${JSON.stringify(raw.bidirectional)}, not true or false`);
-  const text = raw.text === '' ? '' : str('text', /^[^/\\\0]{1,255}$/);
-  const textSha256 = raw.textSha256 === undefined ? undefined : str('textSha256', /^[0-9a-f]{64}$/);
+  const text = raw.text === '' ? '' : str('text', /^[^/\\\0]{1,255}$/, "a file's base name (a checkpoint never holds a path to read)");
+  const textSha256 = raw.textSha256 === undefined ? undefined : str('textSha256', /^[0-9a-f]{64}$/, HASH);
   if ((text === '') !== (textSha256 === undefined)) throw bad('text', 'and textSha256 disagree (a text file needs its hash, the embedded text none)');
   let vocab: string[] | undefined;
   if (task === 'charlm') {

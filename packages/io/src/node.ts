@@ -140,7 +140,7 @@ export function acquireWriteLock(target: string): () => void {
         continue; // released in between: try again
       }
       if (processAlive(holder)) {
-        throw new FileError(op, target, `another process (pid ${holder}) is writing this file (lock ${lock}); wait for it or stop it`, 'ELOCKED');
+        throw new FileError(op, target, `another process (pid ${holder}) is writing this file (lock ${lock}); wait for it or stop it, or remove the lock if that process is not a writer`, 'ELOCKED');
       }
       // Left by a process that no longer runs (or unreadable): take it over.
       try {
