@@ -13,7 +13,9 @@ import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CliError } from './errors.js';
 import { type ProgressHandle, type ProgressMode, createProgress } from './progress.js';
-import { type RunResult, markdownTable, renderReport, resultRows, textTable } from './report.js';
+import type { Command } from 'commander';
+import { STUDIES, STUDY_NAMES, type Study, isStudyName, studyCellPaths } from './study.js';
+import { type RunResult, clipLabel, markdownTable, renderReport, resultRows, textTable } from './report.js';
 import { type RunEvent, type RunSpec, executeRun, runLabel } from './run.js';
 import { TASK_DEFAULTS, type TaskName, makeTask } from './tasks.js';
 import { SIGNAL_EXIT, readText } from './train.js';
@@ -36,7 +38,13 @@ export interface ExperimentOptions {
   jobs: number | null;
   out: string | null;
   progress: ProgressMode;
+  /** A named study (`lstm-variants`): its cells, and its settings for the flags not given. */
+  study?: string | null;
+  /** With a study: the variants to run (default all). */
+  variants?: string[] | null;
 }
+
+const DEFAULT_TITLE = 'seqgrad experiment: RNN vs LSTM vs GRU';
 
 function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -84,7 +92,32 @@ class RunWorker {
   }
 }
 
-export async function experimentCommand(opts: ExperimentOptions): Promise<void> {
+/**
+ * Applies a study's preset to the options: its cells (the flag --cells would contradict it), and
+ * its tasks, clipping, hidden size, steps and sequence lengths wherever the flag was not given.
+ */
+function applyStudy(opts: ExperimentOptions, cmd?: Command): { opts: ExperimentOptions; steps: (t: TaskName) => number; seqLen: (t: TaskName) => number; title: string } {
+  const explicit = (key: string) => cmd?.getOptionValueSource(key) === 'cli';
+  if (opts.study === null || opts.study === undefined) {
+    if (opts.variants) throw new CliError(`--variants picks cells of a study: give --study too (${STUDY_NAMES.join(', ')})`);
+    return { opts, steps: (t) => opts.steps ?? TASK_DEFAULTS[t].steps, seqLen: (t) => opts.seqLen ?? TASK_DEFAULTS[t].seqLen, title: DEFAULT_TITLE };
+  }
+  const name = opts.study;
+  if (!isStudyName(name)) throw new CliError(`--study: unknown study '${name}' (choose from ${STUDY_NAMES.join(', ')})`);
+  if (explicit('cells')) throw new CliError(`--cells: the study ${name} sets the cells; choose some of them with --variants (${STUDIES[name].variants.join(',')})`);
+  const study: Study = STUDIES[name];
+  const merged: ExperimentOptions = {
+    ...opts,
+    cells: studyCellPaths(name, opts.variants ?? null),
+    tasks: explicit('tasks') ? opts.tasks : [...study.tasks],
+    clip: explicit('clip') ? opts.clip : [...study.clip],
+    hidden: explicit('hidden') ? opts.hidden : study.hidden,
+  };
+  return { opts: merged, steps: (t) => opts.steps ?? study.steps[t], seqLen: (t) => opts.seqLen ?? study.seqLen[t], title: study.title };
+}
+
+export async function experimentCommand(options: ExperimentOptions, cmd?: Command): Promise<void> {
+  const { opts, steps: stepsOf, seqLen: seqLenOf, title } = applyStudy(options, cmd);
   const textFile = opts.text === null ? undefined : readText(opts.text);
   const text = textFile?.text;
   const tasks = [...new Set(opts.tasks)];
@@ -101,8 +134,8 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const specs: RunSpec[] = [];
   const descriptions: Record<string, string> = {};
   for (const task of tasks) {
-    const seqLen = opts.seqLen ?? TASK_DEFAULTS[task].seqLen;
-    const steps = opts.steps ?? TASK_DEFAULTS[task].steps;
+    const seqLen = seqLenOf(task);
+    const steps = stepsOf(task);
     descriptions[task] = makeTask(task, { seqLen, delay: opts.delay, text }).describe();
     for (const cell of cells) {
       for (const clip of clips) {
@@ -123,7 +156,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const outDir = opts.out ?? join('reports', timestamp());
   makeReportDir(outDir, '--out');
 
-  const stepsText = tasks.map((t) => `${t} ${opts.steps ?? TASK_DEFAULTS[t].steps}`).join(', ');
+  const stepsText = tasks.map((t) => `${t} ${stepsOf(t)}`).join(', ');
   process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${names.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), steps ${stepsText}, ${jobs} in parallel\n`);
   const progress = createProgress(opts.progress, (total) => Math.max(1, Math.ceil(total / 5)));
   let stopped = false;
@@ -170,14 +203,15 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   if (stopped) process.stderr.write(`interrupted: reporting the ${done.length} runs of ${specs.length} that started (the last ones cut short)\n`);
 
   const settings = {
-    steps: stepsText, batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
+    ...(opts.study ? { study: opts.study } : {}),
+    steps: stepsText, 'sequence length': tasks.map((t) => `${t} ${seqLenOf(t)}`).join(', '), clipping: clips.map(clipLabel).join(', '), batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
     'LSTM forget-gate bias': opts.forgetBias, seed: opts.seed, 'echo delay': opts.delay, text: opts.text ?? 'embedded', jobs,
   };
   const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
-  const html = await renderReport({ title: 'seqgrad experiment: RNN vs LSTM vs GRU', command, settings, tasks: descriptions, runs: done, totalSeconds });
+  const html = await renderReport({ title, command, settings, tasks: descriptions, runs: done, totalSeconds });
   const reportPath = join(outDir, 'report.html');
   writeReportFile(reportPath, html);
-  writeReportFile(join(outDir, 'results.json'), `${JSON.stringify({ command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
+  writeReportFile(join(outDir, 'results.json'), `${JSON.stringify({ title, command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
   process.stdout.write(`${textTable(resultRows(done))}\n\n${done.length} runs in ${totalSeconds.toFixed(1)} s\nreport: ${reportPath}\n`);
   if (stopped) process.exitCode = SIGNAL_EXIT[stopSignal]!;
 }
@@ -206,7 +240,7 @@ function writeReportFile(path: string, content: string): void {
 
 /** `seqgrad report`: renders report.html again from an experiment's results.json. */
 export async function reportCommand(file: string, opts: { out: string | null; markdown?: boolean }): Promise<void> {
-  let data: { command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
+  let data: { title?: string; command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
   let bytes: Uint8Array;
   try {
     bytes = readRegularFile(file, { maxBytes: 512 * 1024 ** 2 });
@@ -229,7 +263,7 @@ export async function reportCommand(file: string, opts: { out: string | null; ma
     return;
   }
   const html = await renderReport({
-    title: 'seqgrad experiment: RNN vs LSTM vs GRU', command: data.command ?? 'seqgrad experiment', settings: data.settings ?? {}, tasks: data.tasks ?? {},
+    title: typeof data.title === 'string' ? data.title : DEFAULT_TITLE, command: data.command ?? 'seqgrad experiment', settings: data.settings ?? {}, tasks: data.tasks ?? {},
     runs, totalSeconds: data.totalSeconds ?? 0,
   });
   const outDir = opts.out ?? dirname(file);

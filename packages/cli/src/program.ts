@@ -8,6 +8,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, oneLine } from './errors.js';
 import { BUILTIN_CELLS, isBuiltinCell, isCellPath } from './cellNames.js';
+import { STUDY_NAMES, isStudyName } from './study.js';
 import { TASK_NAMES } from './tasks.js';
 
 function int(min: number) {
@@ -74,6 +75,11 @@ function cellName(v: string): string {
   throw new InvalidArgumentError(`unknown cell '${v}' (choose from rnn, lstm, gru, or a path to a module exporting a cell).`);
 }
 
+function studyName(v: string): string {
+  if (isStudyName(v)) return v;
+  throw new InvalidArgumentError(`unknown study '${v}' (choose from ${STUDY_NAMES.join(', ')}).`);
+}
+
 function taskName(v: string): string {
   if ((TASK_NAMES as readonly string[]).includes(v)) return v;
   throw new InvalidArgumentError(`unknown task '${v}' (choose from ${TASK_NAMES.join(', ')}).`);
@@ -109,8 +115,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--flow-every <n>', 'measure ‖dL/dh_t‖ every n steps').argParser(int(1)).default(null, 'steps/15'))
     .addOption(new Option('--jobs <n>', 'runs in parallel (worker threads)').argParser(int(1)).default(null, 'number of CPUs, at most 2'))
     .addOption(new Option('--out <dir>', 'report directory').default(null, 'reports/<date-time>'))
+    .addOption(new Option('--study <name>', `a named study: its preset cells and settings (flags given override them): ${STUDY_NAMES.join(', ')}`).argParser(studyName).default(null, 'none'))
+    .addOption(new Option('--variants <list>', "with --study: the study's cells to run, comma-separated").argParser((v) => splitList(v, 'variants')).default(null, 'all of them'))
     .addOption(progressOption())
-    .action(async (opts) => (await import('./experiment.js')).experimentCommand(opts));
+    .action(async (opts, cmd) => (await import('./experiment.js')).experimentCommand(opts, cmd));
 
   program
     .command('train')
