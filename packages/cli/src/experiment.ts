@@ -205,7 +205,7 @@ export async function experimentCommand(options: ExperimentOptions, cmd?: Comman
   const settings = {
     ...(opts.study ? { study: opts.study } : {}),
     steps: stepsText, 'sequence length': tasks.map((t) => `${t} ${seqLenOf(t)}`).join(', '), clipping: clips.map(clipLabel).join(', '), batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
-    'LSTM forget-gate bias': opts.forgetBias, seed: opts.seed, 'echo delay': opts.delay, text: opts.text ?? 'embedded', jobs,
+    ...(cells.includes('lstm') ? { 'LSTM forget-gate bias': opts.forgetBias } : {}), seed: opts.seed, ...(tasks.includes('echo') ? { 'echo delay': opts.delay } : {}), ...(tasks.includes('charlm') ? { text: opts.text ?? 'embedded' } : {}), jobs,
   };
   const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
   const html = await renderReport({ title, command, settings, tasks: descriptions, runs: done, totalSeconds });
