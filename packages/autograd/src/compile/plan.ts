@@ -264,13 +264,7 @@ export class Plan {
     const buf: FA[] = new Array(g.values.length);
     // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
     const xT = arrayFor(dtype, T * B * I) as FA;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const s = (b * T + t) * I;
-        const d = (t * B + b) * I;
-        for (let i = 0; i < I; i++) xT[d + i] = x[s + i]!;
-      }
-    }
+    swapLeadingAxes(xT, x, B, T, I);
     const state: FA[] = [];
     for (const v of g.values) {
       const id = v.id;
@@ -307,35 +301,12 @@ export class Plan {
       for (let e = 0; e < E; e++) {
         const u = outIds[e]!;
         const n = g.values[u]!.size;
-        const src = buf[u]!;
-        const so = this.offset(u, k, t);
-        const S = state[e]!;
-        const cur = k * n;
-        const nxt = (k + 1) * n;
-        if (!lengths) {
-          for (let i = 0; i < n; i++) S[nxt + i] = src[so + i]!;
-        } else {
-          const ne = n / B;
-          for (let b = 0; b < B; b++) {
-            const live = t < lengths[b]!;
-            const r = b * ne;
-            if (live) for (let j = 0; j < ne; j++) S[nxt + r + j] = src[so + r + j]!;
-            else for (let j = 0; j < ne; j++) S[nxt + r + j] = S[cur + r + j]!;
-          }
-        }
+        nextState(state[e]!, k * n, buf[u]!, this.offset(u, k, t), n, B, lengths, t);
       }
-      opts.collect.forEach((e, c) => {
-        const u = outIds[e]!;
-        const ne = g.values[u]!.size / B;
-        const src = buf[u]!;
-        const so = this.offset(u, k, t);
-        const out = sequences[c]!;
-        for (let b = 0; b < B; b++) {
-          const o = (b * T + t) * ne;
-          if (lengths && t >= lengths[b]!) continue; // stays 0
-          for (let j = 0; j < ne; j++) out[o + j] = src[so + b * ne + j]!;
-        }
-      });
+      for (let c = 0; c < opts.collect.length; c++) {
+        const u = outIds[opts.collect[c]!]!;
+        writeStep(sequences[c]!, buf[u]!, this.offset(u, k, t), B, T, t, g.values[u]!.size / B, lengths);
+      }
     }
     const finals = state.map((S, e) => S.slice(T * g.values[g.stateIn[e]!]!.size, (T + 1) * g.values[g.stateIn[e]!]!.size) as FA);
     return { sequences, finals, saved: { run: { ...run }, lengths, reverse, need } };
@@ -380,34 +351,14 @@ export class Plan {
         const u = g.stateOut[e]!;
         const gu = grad[u];
         const n = g.values[s]!.size;
-        const uo = this.gradOffset(u, k, t);
-        const cur = k * n;
-        const nxt = (k + 1) * n;
-        if (!lengths) {
-          if (gu) for (let i = 0; i < n; i++) gu[uo + i]! += dS[nxt + i]!;
-        } else {
-          const ne = n / B;
-          for (let b = 0; b < B; b++) {
-            const r = b * ne;
-            if (t < lengths[b]!) {
-              if (gu) for (let j = 0; j < ne; j++) gu[uo + r + j]! += dS[nxt + r + j]!;
-            } else for (let j = 0; j < ne; j++) dS[cur + r + j]! += dS[nxt + r + j]!;
-          }
-        }
+        nextStateBackward(dS, k * n, gu ?? null, this.gradOffset(u, k, t), n, B, lengths, t);
       }
-      collect.forEach((e, c) => {
+      for (let c = 0; c < collect.length; c++) {
         const d = dSequences[c];
-        const u = g.stateOut[e]!;
+        const u = g.stateOut[collect[c]!]!;
         const gu = grad[u];
-        if (!d || !gu) return;
-        const ne = g.values[u]!.size / B;
-        const uo = this.gradOffset(u, k, t);
-        for (let b = 0; b < B; b++) {
-          if (lengths && t >= lengths[b]!) continue;
-          const o = (b * T + t) * ne;
-          for (let j = 0; j < ne; j++) gu[uo + b * ne + j]! += d[o + j]!;
-        }
-      });
+        if (d && gu) readStep(gu, this.gradOffset(u, k, t), d, B, T, t, g.values[u]!.size / B, lengths);
+      }
       for (let j = 0; j < rec.length; j++) backwardNode(rec[j]!, run, k, t);
     }
     for (const st of steps) if (st.mm?.deferred) matmulDeferredBackward(st, run);
@@ -423,13 +374,7 @@ export class Plan {
     if (dxT) {
       const I = g.values[g.x]!.size / B;
       dx = arrayFor(g.dtype, B * T * I) as FA;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          const d = (b * T + t) * I;
-          const s = (t * B + b) * I;
-          for (let i = 0; i < I; i++) dx[d + i] = dxT[s + i]!;
-        }
-      }
+      swapLeadingAxes(dx, dxT, T, B, I);
     }
     const dInit = g.stateIn.map((s) => grad[s]?.slice(0, g.values[s]!.size) as FA ?? null);
     const dCaptures = g.captures.map((c) => grad[c] ?? null);
@@ -699,6 +644,71 @@ function divBackward(
     const q = G[g + i]! / B[b + ib]!;
     if (GA) GA[ga + ia]! += q;
     if (GB) GB[gb + ib]! += -(q * (A[a + ia]! / B[b + ib]!));
+  }
+}
+
+/** dst (Q, P, I) = src (P, Q, I) with the two leading axes swapped. */
+function swapLeadingAxes(dst: FA, src: FA, P: number, Q: number, I: number): void {
+  for (let p = 0; p < P; p++) {
+    for (let q = 0; q < Q; q++) {
+      const s = (p * Q + q) * I;
+      const d = (q * P + p) * I;
+      for (let i = 0; i < I; i++) dst[d + i] = src[s + i]!;
+    }
+  }
+}
+
+/**
+ * S[cur + n …] = the step's new state entry (src at so), row by row: rows past their
+ * sequence's length keep the state of step k (S[cur …]).
+ */
+function nextState(S: FA, cur: number, src: FA, so: number, n: number, B: number, lengths: Int32Array | null, t: number): void {
+  const nxt = cur + n;
+  if (!lengths) {
+    for (let i = 0; i < n; i++) S[nxt + i] = src[so + i]!;
+    return;
+  }
+  const ne = n / B;
+  for (let b = 0; b < B; b++) {
+    const r = b * ne;
+    if (t < lengths[b]!) for (let j = 0; j < ne; j++) S[nxt + r + j] = src[so + r + j]!;
+    else for (let j = 0; j < ne; j++) S[nxt + r + j] = S[cur + r + j]!;
+  }
+}
+
+/** The gradient of nextState: live rows to the step's output (gu at uo), frozen rows to the state of step k. */
+function nextStateBackward(dS: FA, cur: number, gu: FA | null, uo: number, n: number, B: number, lengths: Int32Array | null, t: number): void {
+  const nxt = cur + n;
+  if (!lengths) {
+    if (gu) for (let i = 0; i < n; i++) gu[uo + i]! += dS[nxt + i]!;
+    return;
+  }
+  const ne = n / B;
+  for (let b = 0; b < B; b++) {
+    const r = b * ne;
+    if (t < lengths[b]!) {
+      if (gu) for (let j = 0; j < ne; j++) gu[uo + r + j]! += dS[nxt + r + j]!;
+    } else for (let j = 0; j < ne; j++) dS[cur + r + j]! += dS[nxt + r + j]!;
+  }
+}
+
+/** out[b, t, :] (B, T, ne) = src rows at so, left 0 past each length. */
+function writeStep(out: FA, src: FA, so: number, B: number, T: number, t: number, ne: number, lengths: Int32Array | null): void {
+  for (let b = 0; b < B; b++) {
+    if (lengths && t >= lengths[b]!) continue;
+    const o = (b * T + t) * ne;
+    const r = so + b * ne;
+    for (let j = 0; j < ne; j++) out[o + j] = src[r + j]!;
+  }
+}
+
+/** The gradient of writeStep: gu rows at uo += d[b, t, :] for the rows inside their length. */
+function readStep(gu: FA, uo: number, d: FA, B: number, T: number, t: number, ne: number, lengths: Int32Array | null): void {
+  for (let b = 0; b < B; b++) {
+    if (lengths && t >= lengths[b]!) continue;
+    const o = (b * T + t) * ne;
+    const r = uo + b * ne;
+    for (let j = 0; j < ne; j++) gu[r + j]! += d[o + j]!;
   }
 }
 
