@@ -63,9 +63,9 @@ function broadcastMap(shape: readonly number[], outShape: readonly number[]): In
 
 /** Index maps of the shape primitives, computed once per plan. */
 interface NodeMaps {
-  /** out[i] = in[src[i]] (narrow, expand, permute). */
+  /** out[i] = in[src[i]] (expand, permute). */
   src?: Int32Array;
-  /** out[dst[i]] = in[i] or += in[i] (pad, sum), one per input for concat. */
+  /** out[dst[i]] = in[i] or += in[i] (pad, sum). */
   dst?: Int32Array[];
   /** Broadcast reads of the two operands of add, mul, div. */
   a?: Int32Array | null;
@@ -81,12 +81,6 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
       return { a: broadcastMap(ins[0]!, out), b: broadcastMap(ins[1]!, out) };
     case 'expand':
       return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * strides(out)[d]!, 0)) };
-    case 'narrow': {
-      const s = strides(ins[0]!);
-      const axis = at.axis as number;
-      const start = at.start as number;
-      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + start : v) * s[d]!, 0)) };
-    }
     case 'permute': {
       const s = strides(ins[0]!);
       const perm = at.perm as number[];
@@ -97,18 +91,6 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
       const axis = at.axis as number;
       const before = at.before as number;
       return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + before : v) * s[d]!, 0))] };
-    }
-    case 'concat': {
-      const s = strides(out);
-      const axis = at.axis as number;
-      let off = 0;
-      return {
-        dst: ins.map((shape) => {
-          const o = off;
-          off += shape[axis]!;
-          return indexMap(shape, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + o : v) * s[d]!, 0));
-        }),
-      };
     }
     case 'sum': {
       const axes = at.axes as number[];
@@ -153,11 +135,16 @@ interface NodeStep {
   cb: number;
   /** sum over trailing axes: each output is the sum of this many consecutive inputs (0 otherwise). */
   rowSum: number;
-  /** narrow, expand, permute: out[i] = in[src[i]]; pad, sum, concat: out[dst[j][i]] (+)= in_j[i]. */
+  /** expand, permute: out[i] = in[src[i]]; pad, sum: out[dst[0][i]] (+)= in[i]. */
   src: Int32Array | null;
   dst: Int32Array[];
   lo: number;
   hi: number;
+  /**
+   * narrow, and each input of concat, as contiguous blocks: `outer` blocks of `len` elements,
+   * block r at r·wideStride + wideStart in the wider tensor and at r·len in the narrower one.
+   */
+  blocks: { outer: number; len: number; wideStride: number; wideStart: number }[];
   mm: { tA: boolean; tB: boolean; M: number; N: number; K: number; lda: number; ldb: number; all: boolean; deferred: boolean } | null;
 }
 
@@ -435,9 +422,30 @@ export class Plan {
       cb: maps.b ? runLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
       rowSum: node.op === 'sum' ? trailingReduction(vals[node.inputs[0]!]!.shape, node.attrs.axes as number[]) : 0,
       lo: (node.attrs.lo as number | undefined) ?? 0, hi: (node.attrs.hi as number | undefined) ?? 0,
+      blocks: blockLayout(node, vals),
       mm,
     };
   }
+}
+
+/** The contiguous blocks of a narrow (one entry) or of each input of a concat; empty for other ops. */
+function blockLayout(node: TraceNode, vals: readonly TraceValue[]): NodeStep['blocks'] {
+  const axis = node.attrs.axis as number;
+  const wide = node.op === 'narrow' ? vals[node.inputs[0]!]!.shape : vals[node.output]!.shape;
+  if (node.op !== 'narrow' && node.op !== 'concat') return [];
+  const outer = numel(wide.slice(0, axis));
+  const inner = numel(wide.slice(axis + 1));
+  const wideStride = wide[axis]! * inner;
+  if (node.op === 'narrow') {
+    return [{ outer, len: (node.attrs.length as number) * inner, wideStride, wideStart: (node.attrs.start as number) * inner }];
+  }
+  let off = 0;
+  return node.inputs.map((id) => {
+    const len = vals[id]!.shape[axis]! * inner;
+    const b = { outer, len, wideStride, wideStart: off };
+    off += len;
+    return b;
+  });
 }
 
 /**
@@ -489,8 +497,8 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     }
     case 'concat': {
       for (let j = 0; j < st.ins.length; j++) {
-        const X = run.buf[st.ins[j]!]!;
-        scatter(O, o, X, k * st.inK[j]! + t * st.inT[j]!, st.dst[j]!);
+        const bl = st.blocks[j]!;
+        blockCopy(O, o + bl.wideStart, bl.wideStride, run.buf[st.ins[j]!]!, k * st.inK[j]! + t * st.inT[j]!, bl.len, bl.len, bl.outer);
       }
       return;
     }
@@ -502,7 +510,12 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
         scatterAdd(O, o, A, a, st.dst[0]!);
       }
       return;
-    case 'narrow': case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
+    case 'narrow': {
+      const bl = st.blocks[0]!;
+      blockCopy(O, o, bl.len, A, a + bl.wideStart, bl.wideStride, bl.len, bl.outer);
+      return;
+    }
+    case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
     default: unaryForward(st.op, st.f32, O, o, A, a, n, st.lo, st.hi);
   }
 }
@@ -551,7 +564,8 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       // d concat = the matching slices of dy
       for (let j = 0; j < st.ins.length; j++) {
         const GX = run.grad[st.ins[j]!];
-        if (GX) addGathered(GX, k * st.ginK[j]! + t * st.inT[j]!, G, go, st.dst[j]!);
+        const bl = st.blocks[j]!;
+        if (GX) blockAdd(GX, k * st.ginK[j]! + t * st.inT[j]!, bl.len, G, go + bl.wideStart, bl.wideStride, bl.len, bl.outer);
       }
       return;
     }
@@ -563,7 +577,12 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     // d pad(x) = the window of dy where x was placed
     case 'pad': if (GA) addGathered(GA, ga, G, go, st.dst[0]!); return;
     // the gradient goes back to where each element was read from
-    case 'narrow': case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
+    case 'narrow': {
+      const bl = st.blocks[0]!;
+      if (GA) blockAdd(GA, ga + bl.wideStart, bl.wideStride, G, go, bl.len, bl.len, bl.outer);
+      return;
+    }
+    case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
     default: if (GA) unaryBackward(st.op, GA, ga, G, go, A, a, run.buf[st.out]!, o, n, st.lo, st.hi);
   }
 }
@@ -747,6 +766,24 @@ function runSums(GX: FA, x: number, G: FA, g: number, Y: FA | null, y: number, n
 /** GX[x + i] += G[g + map[i]]. */
 function addGathered(GX: FA, x: number, G: FA, g: number, map: Int32Array): void {
   for (let i = 0; i < map.length; i++) GX[x + i]! += G[g + map[i]!]!;
+}
+
+/** `rows` blocks of `len`: O[o + r·oStride + j] = X[x + r·xStride + j]. */
+function blockCopy(O: FA, o: number, oStride: number, X: FA, x: number, xStride: number, len: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const d = o + r * oStride;
+    const s = x + r * xStride;
+    for (let j = 0; j < len; j++) O[d + j] = X[s + j]!;
+  }
+}
+
+/** `rows` blocks of `len`: GX[x + r·xStride + j] += G[g + r·gStride + j]. */
+function blockAdd(GX: FA, x: number, xStride: number, G: FA, g: number, gStride: number, len: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const d = x + r * xStride;
+    const s = g + r * gStride;
+    for (let j = 0; j < len; j++) GX[d + j]! += G[s + j]!;
+  }
 }
 
 /** O[o + i] = X[x + src[i]]. */
