@@ -182,6 +182,8 @@ export class Plan {
   /** The buffers of the call being run, read by the bound nodes at every step. */
   private readonly run: Run = { T: 0, B: 0, buf: [], grad: [] };
   private readonly steps: NodeStep[];
+  /** The buffers of a call whose backward can no longer run, for the next call of the same length. */
+  private spare: { T: number; buf: FA[] } | null = null;
   /** Recurrent values whose gradient needs one step of storage (see gradK). */
   private readonly stepLocal: boolean[];
 
@@ -248,9 +250,13 @@ export class Plan {
     const B = vx.shape[0]!;
     const I = vx.size / B;
     const need = this.needs(opts.xNeeds, opts.initNeeds, opts.captureNeeds);
+    // Every forward writes all of its buffers, so those of a finished call serve again as they are.
+    const spare = this.spare?.T === T ? this.spare.buf : null;
+    this.spare = null;
+    const alloc = (id: number, n: number): FA => spare?.[id] ?? (arrayFor(dtype, n) as FA);
     const buf: FA[] = new Array(g.values.length);
     // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
-    const xT = arrayFor(dtype, T * B * I) as FA;
+    const xT = alloc(g.x, T * B * I);
     swapLeadingAxes(xT, x, B, T, I);
     const state: FA[] = [];
     for (const v of g.values) {
@@ -260,11 +266,11 @@ export class Plan {
       else if (v.kind === 'x') buf[id] = xT;
       else if (v.kind === 'state') {
         const e = g.stateIn.indexOf(id);
-        const s = arrayFor(dtype, (T + 1) * v.size) as FA;
+        const s = alloc(id, (T + 1) * v.size);
         s.set(init[e]!);
         state[e] = s;
         buf[id] = s;
-      } else buf[id] = arrayFor(dtype, mode === 0 ? v.size : T * v.size) as FA;
+      } else buf[id] = alloc(id, mode === 0 ? v.size : T * v.size);
     }
     const run = this.use(T, B, buf, new Array(g.values.length).fill(null));
     const steps = this.steps;
@@ -366,6 +372,16 @@ export class Plan {
     const dInit = g.stateIn.map((s) => grad[s]?.slice(0, g.values[s]!.size) as FA ?? null);
     const dCaptures = g.captures.map((c) => grad[c] ?? null);
     return { dx, dInit, dCaptures };
+  }
+
+  /**
+   * Hands the buffers of a finished call (its backward ran and freed the graph, or it was not
+   * recorded) to the next call, so a training loop does not allocate them at every step.
+   */
+  recycle(saved: Saved): void {
+    const g = this.graph;
+    const buf = saved.run.buf.map((b, id) => (g.values[id]!.kind === 'capture' ? undefined : b)) as FA[];
+    this.spare = { T: saved.run.T, buf };
   }
 
   /** Points the kernels at one call's buffers. */

@@ -185,6 +185,19 @@ function planFor<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S, key
   return entry;
 }
 
+/** The last recorded call of each plan, whose buffers serve the next call once its graph is freed. */
+const lastCall = new WeakMap<Plan, { ctx: FunctionCtx; saved: PlanForward['saved'] }>();
+
+/** Has the engine freed this context's graph (after a backward without retainGraph)? */
+function isFreed(ctx: FunctionCtx): boolean {
+  try {
+    void ctx.savedTensors;
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 interface Job {
   plan: Plan;
   fn: StepFunction<ScanState>;
@@ -206,6 +219,10 @@ const compiledScan = defineFunction({
   forward(ctx: FunctionCtx, job: Job, x: Tensor, ...rest: Tensor[]): Tensor[] {
     const { plan, T, keys } = job;
     const E = keys.length;
+    // The previous call's buffers are free once its graph is (backward ran without retainGraph).
+    const last = lastCall.get(plan);
+    if (last && isFreed(last.ctx)) plan.recycle(last.saved);
+    lastCall.delete(plan);
     const B = x.shape[0]!;
     const needs = ctx.needsInputGrad;
     const collect = [0, ...job.collect.map((k) => keys.indexOf(k))];
@@ -218,6 +235,8 @@ const compiledScan = defineFunction({
     );
     ctx.job = job;
     ctx.plan = fw.saved;
+    if (job.record) lastCall.set(plan, { ctx, saved: fw.saved });
+    else plan.recycle(fw.saved);
     ctx.collect = collect;
     ctx.inputs = [x, ...rest];
     const sizes = keys.map((k) => rest[keys.indexOf(k)]!.shape[1]!);
@@ -297,8 +316,10 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
   if ('reason' in entry) return eagerScan(fn, x, init, reverse, lengths, collect);
   const plan = entry.plan;
   const captures = plan.graph.captures.map((c) => plan.graph.values[c]!.tensor!);
-  const job: Job = { plan, fn: fn as never, T, reverse, lengths, keys: ordered, collect, record: isGradEnabled() };
-  const outs = compiledScan(job, x, ...ordered.map((k) => init[k]!), ...captures);
+  const inputs = [x, ...ordered.map((k) => init[k]!), ...captures];
+  const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const job: Job = { plan, fn: fn as never, T, reverse, lengths, keys: ordered, collect, record };
+  const outs = compiledScan(job, ...(inputs as [Tensor, ...Tensor[]]));
   const E = ordered.length;
   const state: Record<string, Tensor> = {};
   ordered.forEach((k, e) => (state[k] = outs[1 + e]!));
