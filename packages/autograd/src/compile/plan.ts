@@ -11,8 +11,11 @@
  *   backward loop, over the stored rows of all steps.
  *
  * The backward is the graph's reverse mode: one rule per primitive below, each the derivative
- * of its forward, accumulated into gradient buffers. Buffers of a value at step k (recurrent,
- * state) are indexed by loop position k, those of x and hoisted values by time t.
+ * of its forward, accumulated into gradient buffers (a recurrent value's gradient in a
+ * one-step buffer, reused at every step). Buffers of a value at step k (recurrent, state) are
+ * indexed by loop position k, those of x and hoisted values by time t. The kernels are plain
+ * module-level functions over per-node records, with no allocation inside the time loop; the
+ * value buffers of a finished call serve the next one (see `recycle`).
  */
 import { numel } from '../errors.js';
 import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
