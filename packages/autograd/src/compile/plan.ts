@@ -187,6 +187,8 @@ export class Plan {
   private readonly steps: NodeStep[];
   /** The buffers of a call whose backward can no longer run, for the next call of the same length. */
   private spare: { T: number; buf: FA[] } | null = null;
+  /** The gradient buffers of the last backward, for the next one of the same length. */
+  private gradSpare: { T: number; grad: (FA | null)[] } | null = null;
   /** Recurrent values whose gradient needs one step of storage (see gradK). */
   private readonly stepLocal: boolean[];
 
@@ -319,8 +321,13 @@ export class Plan {
     const g = this.graph;
     const { lengths, reverse, need } = saved;
     const { T, B, buf } = saved.run;
+    // Gradient buffers of the previous backward of the same length, zeroed, or new ones.
+    const spare = this.gradSpare?.T === T ? this.gradSpare.grad : null;
+    this.gradSpare = null;
     const grad: (FA | null)[] = g.values.map((v, id) => {
       if (!need[id]) return null;
+      const old = spare?.[id];
+      if (old) return old.fill(0);
       const mode = this.modes[id]!;
       return arrayFor(g.dtype, (v.kind === 'state' ? T + 1 : mode === 0 || this.stepLocal[id] ? 1 : T) * v.size) as FA;
     });
@@ -374,6 +381,8 @@ export class Plan {
     }
     const dInit = g.stateIn.map((s) => grad[s]?.slice(0, g.values[s]!.size) as FA ?? null);
     const dCaptures = g.captures.map((c) => grad[c] ?? null);
+    // Every buffer but the captures' gradients (handed out as tensors) serves the next backward.
+    this.gradSpare = { T, grad: grad.map((b, id) => (g.values[id]!.kind === 'capture' ? null : b)) };
     return { dx, dInit, dCaptures };
   }
 
@@ -656,7 +665,9 @@ function mulForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B
 }
 
 function divForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number): void {
-  for (let i = 0; i < n; i++) O[o + i] = A[a + (ma ? ma[i]! : i)]! / B[b + (mb ? mb[i]! : i)]!;
+  if (!ma && !mb) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + i]!;
+  else if (!ma) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + mb![i]!]!;
+  else for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! / B[b + (mb ? mb[i]! : i)]!;
 }
 
 /** GX[x + map[i]] += G[g + i] (map null: identity). */
@@ -665,10 +676,12 @@ function gatherAdd(GX: FA, x: number, G: FA, g: number, map: Int32Array | null, 
   else for (let i = 0; i < n; i++) GX[x + map[i]!]! += G[g + i]!;
 }
 
-/** GX[x + mx[i]] += G[g + i] · Y[y + my[i]]: the gradient of one factor of a product. */
+/** GX[x + mx[i]] += G[g + i] · Y[y + my[i]]: the gradient of one factor of a product (null maps: identity). */
 function mulBackward(GX: FA, x: number, mx: Int32Array | null, G: FA, g: number, Y: FA, y: number, my: Int32Array | null, n: number): void {
   if (!mx && !my) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]! * Y[y + i]!;
-  else for (let i = 0; i < n; i++) GX[x + (mx ? mx[i]! : i)]! += G[g + i]! * Y[y + (my ? my[i]! : i)]!;
+  else if (!mx) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]! * Y[y + my![i]!]!;
+  else if (!my) for (let i = 0; i < n; i++) GX[x + mx[i]!]! += G[g + i]! * Y[y + i]!;
+  else for (let i = 0; i < n; i++) GX[x + mx[i]!]! += G[g + i]! * Y[y + my[i]!]!;
 }
 
 // d(a / b) = da / b − (dy / b)(a / b) db
