@@ -185,8 +185,11 @@ function planFor<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S, key
   return entry;
 }
 
-/** The last recorded call of each plan, whose buffers serve the next call once its graph is freed. */
-const lastCall = new WeakMap<Plan, { ctx: FunctionCtx; saved: PlanForward['saved'] }>();
+/**
+ * The context of each plan's last recorded call, whose buffers serve the next call once its
+ * graph is freed; held weakly, so a graph the user drops takes its buffers with it.
+ */
+const lastCall = new WeakMap<Plan, WeakRef<FunctionCtx>>();
 
 /** Has the engine freed this context's graph (after a backward without retainGraph)? */
 function isFreed(ctx: FunctionCtx): boolean {
@@ -220,8 +223,8 @@ const compiledScan = defineFunction({
     const { plan, T, keys } = job;
     const E = keys.length;
     // The previous call's buffers are free once its graph is (backward ran without retainGraph).
-    const last = lastCall.get(plan);
-    if (last && isFreed(last.ctx)) plan.recycle(last.saved);
+    const last = lastCall.get(plan)?.deref();
+    if (last && isFreed(last)) plan.recycle(last.plan as PlanForward['saved']);
     lastCall.delete(plan);
     const B = x.shape[0]!;
     const needs = ctx.needsInputGrad;
@@ -235,7 +238,7 @@ const compiledScan = defineFunction({
     );
     ctx.job = job;
     ctx.plan = fw.saved;
-    if (job.record) lastCall.set(plan, { ctx, saved: fw.saved });
+    if (job.record) lastCall.set(plan, new WeakRef(ctx));
     else plan.recycle(fw.saved);
     ctx.collect = collect;
     ctx.inputs = [x, ...rest];
