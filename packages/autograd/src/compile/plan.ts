@@ -136,6 +136,8 @@ interface NodeStep {
   /** > 0 when operand a (b) is one value per run of that many consecutive outputs (a (B, 1) against (B, n)). */
   ca: number;
   cb: number;
+  /** > 0 when operand b is one row of that many values repeated over the output (a bias against (B, n)). */
+  rb: number;
   /** sum over trailing axes: each output is the sum of this many consecutive inputs (0 otherwise). */
   rowSum: number;
   /** expand, permute: out[i] = in[src[i]]; pad, sum: out[dst[0][i]] (+)= in[i]. */
@@ -448,6 +450,7 @@ export class Plan {
       ma: maps.a ?? null, mb: maps.b ?? null, src: maps.src ?? null, dst: maps.dst ?? [],
       ca: maps.a ? runLength(vals[node.inputs[0]!]!.shape, vals[node.output]!.shape) : 0,
       cb: maps.b ? runLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
+      rb: maps.b ? rowLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
       rowSum: node.op === 'sum' ? trailingReduction(vals[node.inputs[0]!]!.shape, node.attrs.axes as number[]) : 0,
       lo: (node.attrs.lo as number | undefined) ?? 0, hi: (node.attrs.hi as number | undefined) ?? 0,
       blocks: blockLayout(node, vals),
@@ -490,6 +493,23 @@ function runLength(shape: readonly number[], outShape: readonly number[]): numbe
   return r > 1 && d > 0 ? r : 0;
 }
 
+/**
+ * m when an operand of `shape` broadcast to `outShape` is one row of m values repeated along
+ * the leading axes (its shape without leading 1s equals the trailing axes of the output); else 0.
+ */
+function rowLength(shape: readonly number[], outShape: readonly number[]): number {
+  let first = 0;
+  while (first < shape.length && shape[first] === 1) first++;
+  const k = shape.length - first;
+  if (k === 0 || k >= outShape.length) return 0;
+  let m = 1;
+  for (let d = 0; d < k; d++) {
+    if (shape[first + d] !== outShape[outShape.length - k + d]) return 0;
+    m *= shape[first + d]!;
+  }
+  return m;
+}
+
 /** L when `axes` are the last axes of `shape` (each output sums L consecutive inputs); else 0. */
 function trailingReduction(shape: readonly number[], axes: readonly number[]): number {
   const sorted = [...axes].sort((a, b) => a - b);
@@ -511,7 +531,8 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     case 'add': case 'mul': case 'div': {
       const B = run.buf[st.ins[1]!]!;
       const b = k * st.inK[1]! + t * st.inT[1]!;
-      if (st.op === 'add') addForward(O, o, A, a, st.ma, B, b, st.mb, n);
+      if (!st.ma && (st.cb > 0 || st.rb > 0) && st.op !== 'div') broadcastForward(st.op === 'mul', O, o, A, a, B, b, n, st.cb, st.rb);
+      else if (st.op === 'add') addForward(O, o, A, a, st.ma, B, b, st.mb, n);
       else if (st.op === 'mul') mulForward(O, o, A, a, st.ma, B, b, st.mb, n);
       else divForward(O, o, A, a, st.ma, B, b, st.mb, n);
       return;
@@ -569,11 +590,15 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       if (st.op === 'add') {
         // d(a + b) = da + db, each summed back over its broadcast axes
         if (GA) st.ca > 0 ? runSums(GA, ga, G, go, null, 0, n, st.ca) : gatherAdd(GA, ga, G, go, st.ma, n);
-        if (GB) st.cb > 0 ? runSums(GB, gb, G, go, null, 0, n, st.cb) : gatherAdd(GB, gb, G, go, st.mb, n);
+        if (GB) st.cb > 0 ? runSums(GB, gb, G, go, null, 0, n, st.cb) : st.rb > 0 ? rowAccumulate(GB, gb, G, go, null, 0, n, st.rb) : gatherAdd(GB, gb, G, go, st.mb, n);
       } else if (st.op === 'mul') {
         // d(a · b) = b da + a db
         if (GA) st.ca > 0 && !st.mb ? runSums(GA, ga, G, go, B, b, n, st.ca) : mulBackward(GA, ga, st.ma, G, go, B, b, st.mb, n);
-        if (GB) st.cb > 0 && !st.ma ? runSums(GB, gb, G, go, A, a, n, st.cb) : mulBackward(GB, gb, st.mb, G, go, A, a, st.ma, n);
+        if (GB) {
+          if (st.cb > 0 && !st.ma) runSums(GB, gb, G, go, A, a, n, st.cb);
+          else if (st.rb > 0 && !st.ma) rowAccumulate(GB, gb, G, go, A, a, n, st.rb);
+          else mulBackward(GB, gb, st.mb, G, go, A, a, st.ma, n);
+        }
       } else divBackward(GA, ga, GB, gb, G, go, A, a, st.ma, B, b, st.mb, n);
       return;
     }
@@ -668,6 +693,35 @@ function divForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B
   if (!ma && !mb) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + i]!;
   else if (!ma) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + mb![i]!]!;
   else for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! / B[b + (mb ? mb[i]! : i)]!;
+}
+
+/**
+ * O = A + B or A · B with A of the output's shape and B one value per run of `run` outputs
+ * (run > 0) or one row of `row` values repeated (row > 0).
+ */
+function broadcastForward(mul: boolean, O: FA, o: number, A: FA, a: number, B: FA, b: number, n: number, run: number, row: number): void {
+  const len = run > 0 ? run : row;
+  for (let r = 0, base = 0; base < n; r++, base += len) {
+    const oo = o + base;
+    const ao = a + base;
+    if (run > 0) {
+      const v = B[b + r]!;
+      if (mul) for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! * v;
+      else for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! + v;
+    } else if (mul) for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! * B[b + j]!;
+    else for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! + B[b + j]!;
+  }
+}
+
+/** GX[x + j] += Σ_r G[g + r·row + j] · Y[y + r·row + j] (Y null: 1): the gradient of a repeated row. */
+function rowAccumulate(GX: FA, x: number, G: FA, g: number, Y: FA | null, y: number, n: number, row: number): void {
+  for (let base = 0; base < n; base += row) {
+    const go = g + base;
+    if (Y) {
+      const yo = y + base;
+      for (let j = 0; j < row; j++) GX[x + j]! += G[go + j]! * Y[yo + j]!;
+    } else for (let j = 0; j < row; j++) GX[x + j]! += G[go + j]!;
+  }
 }
 
 /** GX[x + map[i]] += G[g + i] (map null: identity). */
