@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   Generator, SeqgradError, type Tensor, add, chunk, concat, defineFunction, div, dropout, explainScan, gather, grad, linear, mean,
-  mul, randn, relu, scan, sigmoid, softmax, sqrt, sub, sum, tanh, tensor, variance, zeros,
+  mul, noGrad, randn, relu, scan, sigmoid, softmax, sqrt, sub, sum, tanh, tensor, variance, zeros,
 } from '@seqgrad/autograd';
 import './helpers.js';
 
@@ -195,6 +195,39 @@ describe('scan', () => {
     const [ga] = grad(sum(a.output), [u]);
     const [gb] = grad(sum(b.output), [u]);
     expect(ga!).toBeAllclose(gb!, { atol: 1e-5, rtol: 1e-5 });
+  });
+
+  test('scan: buffers handed from one call to the next leave every result unchanged (noGrad calls, retained graphs)', () => {
+    const gen = new Generator(11);
+    const w = randn([6, 2], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const u = randn([6, 6], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const step = (x: Tensor, s: { h: Tensor }) => ({ h: tanh(add(linear(x, w), linear(s.h, u))) });
+    const init = { h: zeros([3, 6], { dtype: 'float64' }) };
+    const gradsOf = (x: Tensor, compile: boolean, retain = false) => {
+      w.grad = null;
+      u.grad = null;
+      const out = scan(step, x, init, { compile, lengths: [4, 2, 3] }).output;
+      const loss = sum(mul(out, out));
+      loss.backward(undefined, { retainGraph: retain });
+      return { out, loss, dw: w.grad!, du: u.grad! };
+    };
+    for (let i = 0; i < 3; i++) {
+      const x = randn([3, 4, 2], { dtype: 'float64', generator: gen });
+      noGrad(() => scan(step, randn([3, 4, 2], { dtype: 'float64', generator: gen }), init));
+      const a = gradsOf(x, true);
+      const b = gradsOf(x, false);
+      expect(a.out).toBeAllclose(b.out, close);
+      expect(a.dw).toBeAllclose(b.dw, close);
+      expect(a.du).toBeAllclose(b.du, close);
+    }
+    // A retained graph keeps its buffers: a later call must not overwrite what its second backward reads.
+    const x = randn([3, 4, 2], { dtype: 'float64', generator: gen });
+    const first = gradsOf(x, true, true);
+    const dw1 = first.dw.clone();
+    gradsOf(randn([3, 4, 2], { dtype: 'float64', generator: gen }), true);
+    w.grad = null;
+    first.loss.backward();
+    expect(w.grad!).toBeAllclose(dw1, close);
   });
 
   test('scan: checks x, the state and lengths, naming the argument and the shapes', () => {

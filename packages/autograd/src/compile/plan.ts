@@ -11,8 +11,11 @@
  *   backward loop, over the stored rows of all steps.
  *
  * The backward is the graph's reverse mode: one rule per primitive below, each the derivative
- * of its forward, accumulated into gradient buffers. Buffers of a value at step k (recurrent,
- * state) are indexed by loop position k, those of x and hoisted values by time t.
+ * of its forward, accumulated into gradient buffers (a recurrent value's gradient in a
+ * one-step buffer, reused at every step). Buffers of a value at step k (recurrent, state) are
+ * indexed by loop position k, those of x and hoisted values by time t. The kernels are plain
+ * module-level functions over per-node records, with no allocation inside the time loop; the
+ * value buffers of a finished call serve the next one (see `recycle`).
  */
 import { numel } from '../errors.js';
 import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
@@ -63,9 +66,9 @@ function broadcastMap(shape: readonly number[], outShape: readonly number[]): In
 
 /** Index maps of the shape primitives, computed once per plan. */
 interface NodeMaps {
-  /** out[i] = in[src[i]] (narrow, expand, permute). */
+  /** out[i] = in[src[i]] (expand, permute). */
   src?: Int32Array;
-  /** out[dst[i]] = in[i] or += in[i] (pad, sum), one per input for concat. */
+  /** out[dst[i]] = in[i] or += in[i] (pad, sum). */
   dst?: Int32Array[];
   /** Broadcast reads of the two operands of add, mul, div. */
   a?: Int32Array | null;
@@ -81,12 +84,6 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
       return { a: broadcastMap(ins[0]!, out), b: broadcastMap(ins[1]!, out) };
     case 'expand':
       return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * strides(out)[d]!, 0)) };
-    case 'narrow': {
-      const s = strides(ins[0]!);
-      const axis = at.axis as number;
-      const start = at.start as number;
-      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + start : v) * s[d]!, 0)) };
-    }
     case 'permute': {
       const s = strides(ins[0]!);
       const perm = at.perm as number[];
@@ -97,18 +94,6 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
       const axis = at.axis as number;
       const before = at.before as number;
       return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + before : v) * s[d]!, 0))] };
-    }
-    case 'concat': {
-      const s = strides(out);
-      const axis = at.axis as number;
-      let off = 0;
-      return {
-        dst: ins.map((shape) => {
-          const o = off;
-          off += shape[axis]!;
-          return indexMap(shape, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + o : v) * s[d]!, 0));
-        }),
-      };
     }
     case 'sum': {
       const axes = at.axes as number[];
@@ -151,13 +136,20 @@ interface NodeStep {
   /** > 0 when operand a (b) is one value per run of that many consecutive outputs (a (B, 1) against (B, n)). */
   ca: number;
   cb: number;
+  /** > 0 when operand b is one row of that many values repeated over the output (a bias against (B, n)). */
+  rb: number;
   /** sum over trailing axes: each output is the sum of this many consecutive inputs (0 otherwise). */
   rowSum: number;
-  /** narrow, expand, permute: out[i] = in[src[i]]; pad, sum, concat: out[dst[j][i]] (+)= in_j[i]. */
+  /** expand, permute: out[i] = in[src[i]]; pad, sum: out[dst[0][i]] (+)= in[i]. */
   src: Int32Array | null;
   dst: Int32Array[];
   lo: number;
   hi: number;
+  /**
+   * narrow, and each input of concat, as contiguous blocks: `outer` blocks of `len` elements,
+   * block r at r·wideStride + wideStart in the wider tensor and at r·len in the narrower one.
+   */
+  blocks: { outer: number; len: number; wideStride: number; wideStart: number }[];
   mm: { tA: boolean; tB: boolean; M: number; N: number; K: number; lda: number; ldb: number; all: boolean; deferred: boolean } | null;
 }
 
@@ -195,6 +187,10 @@ export class Plan {
   /** The buffers of the call being run, read by the bound nodes at every step. */
   private readonly run: Run = { T: 0, B: 0, buf: [], grad: [] };
   private readonly steps: NodeStep[];
+  /** The buffers of a call whose backward can no longer run, for the next call of the same length. */
+  private spare: { T: number; buf: FA[] } | null = null;
+  /** The gradient buffers of the last backward, for the next one of the same length. */
+  private gradSpare: { T: number; grad: (FA | null)[] } | null = null;
   /** Recurrent values whose gradient needs one step of storage (see gradK). */
   private readonly stepLocal: boolean[];
 
@@ -261,16 +257,14 @@ export class Plan {
     const B = vx.shape[0]!;
     const I = vx.size / B;
     const need = this.needs(opts.xNeeds, opts.initNeeds, opts.captureNeeds);
+    // Every forward writes all of its buffers, so those of a finished call serve again as they are.
+    const spare = this.spare?.T === T ? this.spare.buf : null;
+    this.spare = null;
+    const alloc = (id: number, n: number): FA => spare?.[id] ?? (arrayFor(dtype, n) as FA);
     const buf: FA[] = new Array(g.values.length);
     // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
-    const xT = arrayFor(dtype, T * B * I) as FA;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const s = (b * T + t) * I;
-        const d = (t * B + b) * I;
-        for (let i = 0; i < I; i++) xT[d + i] = x[s + i]!;
-      }
-    }
+    const xT = alloc(g.x, T * B * I);
+    swapLeadingAxes(xT, x, B, T, I);
     const state: FA[] = [];
     for (const v of g.values) {
       const id = v.id;
@@ -279,11 +273,11 @@ export class Plan {
       else if (v.kind === 'x') buf[id] = xT;
       else if (v.kind === 'state') {
         const e = g.stateIn.indexOf(id);
-        const s = arrayFor(dtype, (T + 1) * v.size) as FA;
+        const s = alloc(id, (T + 1) * v.size);
         s.set(init[e]!);
         state[e] = s;
         buf[id] = s;
-      } else buf[id] = arrayFor(dtype, mode === 0 ? v.size : T * v.size) as FA;
+      } else buf[id] = alloc(id, mode === 0 ? v.size : T * v.size);
     }
     const run = this.use(T, B, buf, new Array(g.values.length).fill(null));
     const steps = this.steps;
@@ -307,35 +301,12 @@ export class Plan {
       for (let e = 0; e < E; e++) {
         const u = outIds[e]!;
         const n = g.values[u]!.size;
-        const src = buf[u]!;
-        const so = this.offset(u, k, t);
-        const S = state[e]!;
-        const cur = k * n;
-        const nxt = (k + 1) * n;
-        if (!lengths) {
-          for (let i = 0; i < n; i++) S[nxt + i] = src[so + i]!;
-        } else {
-          const ne = n / B;
-          for (let b = 0; b < B; b++) {
-            const live = t < lengths[b]!;
-            const r = b * ne;
-            if (live) for (let j = 0; j < ne; j++) S[nxt + r + j] = src[so + r + j]!;
-            else for (let j = 0; j < ne; j++) S[nxt + r + j] = S[cur + r + j]!;
-          }
-        }
+        nextState(state[e]!, k * n, buf[u]!, this.offset(u, k, t), n, B, lengths, t);
       }
-      opts.collect.forEach((e, c) => {
-        const u = outIds[e]!;
-        const ne = g.values[u]!.size / B;
-        const src = buf[u]!;
-        const so = this.offset(u, k, t);
-        const out = sequences[c]!;
-        for (let b = 0; b < B; b++) {
-          const o = (b * T + t) * ne;
-          if (lengths && t >= lengths[b]!) continue; // stays 0
-          for (let j = 0; j < ne; j++) out[o + j] = src[so + b * ne + j]!;
-        }
-      });
+      for (let c = 0; c < opts.collect.length; c++) {
+        const u = outIds[opts.collect[c]!]!;
+        writeStep(sequences[c]!, buf[u]!, this.offset(u, k, t), B, T, t, g.values[u]!.size / B, lengths);
+      }
     }
     const finals = state.map((S, e) => S.slice(T * g.values[g.stateIn[e]!]!.size, (T + 1) * g.values[g.stateIn[e]!]!.size) as FA);
     return { sequences, finals, saved: { run: { ...run }, lengths, reverse, need } };
@@ -352,8 +323,13 @@ export class Plan {
     const g = this.graph;
     const { lengths, reverse, need } = saved;
     const { T, B, buf } = saved.run;
+    // Gradient buffers of the previous backward of the same length, zeroed, or new ones.
+    const spare = this.gradSpare?.T === T ? this.gradSpare.grad : null;
+    this.gradSpare = null;
     const grad: (FA | null)[] = g.values.map((v, id) => {
       if (!need[id]) return null;
+      const old = spare?.[id];
+      if (old) return old.fill(0);
       const mode = this.modes[id]!;
       return arrayFor(g.dtype, (v.kind === 'state' ? T + 1 : mode === 0 || this.stepLocal[id] ? 1 : T) * v.size) as FA;
     });
@@ -380,34 +356,14 @@ export class Plan {
         const u = g.stateOut[e]!;
         const gu = grad[u];
         const n = g.values[s]!.size;
-        const uo = this.gradOffset(u, k, t);
-        const cur = k * n;
-        const nxt = (k + 1) * n;
-        if (!lengths) {
-          if (gu) for (let i = 0; i < n; i++) gu[uo + i]! += dS[nxt + i]!;
-        } else {
-          const ne = n / B;
-          for (let b = 0; b < B; b++) {
-            const r = b * ne;
-            if (t < lengths[b]!) {
-              if (gu) for (let j = 0; j < ne; j++) gu[uo + r + j]! += dS[nxt + r + j]!;
-            } else for (let j = 0; j < ne; j++) dS[cur + r + j]! += dS[nxt + r + j]!;
-          }
-        }
+        nextStateBackward(dS, k * n, gu ?? null, this.gradOffset(u, k, t), n, B, lengths, t);
       }
-      collect.forEach((e, c) => {
+      for (let c = 0; c < collect.length; c++) {
         const d = dSequences[c];
-        const u = g.stateOut[e]!;
+        const u = g.stateOut[collect[c]!]!;
         const gu = grad[u];
-        if (!d || !gu) return;
-        const ne = g.values[u]!.size / B;
-        const uo = this.gradOffset(u, k, t);
-        for (let b = 0; b < B; b++) {
-          if (lengths && t >= lengths[b]!) continue;
-          const o = (b * T + t) * ne;
-          for (let j = 0; j < ne; j++) gu[uo + b * ne + j]! += d[o + j]!;
-        }
-      });
+        if (d && gu) readStep(gu, this.gradOffset(u, k, t), d, B, T, t, g.values[u]!.size / B, lengths);
+      }
       for (let j = 0; j < rec.length; j++) backwardNode(rec[j]!, run, k, t);
     }
     for (const st of steps) if (st.mm?.deferred) matmulDeferredBackward(st, run);
@@ -423,17 +379,23 @@ export class Plan {
     if (dxT) {
       const I = g.values[g.x]!.size / B;
       dx = arrayFor(g.dtype, B * T * I) as FA;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          const d = (b * T + t) * I;
-          const s = (t * B + b) * I;
-          for (let i = 0; i < I; i++) dx[d + i] = dxT[s + i]!;
-        }
-      }
+      swapLeadingAxes(dx, dxT, T, B, I);
     }
     const dInit = g.stateIn.map((s) => grad[s]?.slice(0, g.values[s]!.size) as FA ?? null);
     const dCaptures = g.captures.map((c) => grad[c] ?? null);
+    // Every buffer but the captures' gradients (handed out as tensors) serves the next backward.
+    this.gradSpare = { T, grad: grad.map((b, id) => (g.values[id]!.kind === 'capture' ? null : b)) };
     return { dx, dInit, dCaptures };
+  }
+
+  /**
+   * Hands the buffers of a finished call (its backward ran and freed the graph, or it was not
+   * recorded) to the next call, so a training loop does not allocate them at every step.
+   */
+  recycle(saved: Saved): void {
+    const g = this.graph;
+    const buf = saved.run.buf.map((b, id) => (g.values[id]!.kind === 'capture' ? undefined : b)) as FA[];
+    this.spare = { T: saved.run.T, buf };
   }
 
   /** Points the kernels at one call's buffers. */
@@ -488,11 +450,33 @@ export class Plan {
       ma: maps.a ?? null, mb: maps.b ?? null, src: maps.src ?? null, dst: maps.dst ?? [],
       ca: maps.a ? runLength(vals[node.inputs[0]!]!.shape, vals[node.output]!.shape) : 0,
       cb: maps.b ? runLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
+      rb: maps.b ? rowLength(vals[node.inputs[1]!]!.shape, vals[node.output]!.shape) : 0,
       rowSum: node.op === 'sum' ? trailingReduction(vals[node.inputs[0]!]!.shape, node.attrs.axes as number[]) : 0,
       lo: (node.attrs.lo as number | undefined) ?? 0, hi: (node.attrs.hi as number | undefined) ?? 0,
+      blocks: blockLayout(node, vals),
       mm,
     };
   }
+}
+
+/** The contiguous blocks of a narrow (one entry) or of each input of a concat; empty for other ops. */
+function blockLayout(node: TraceNode, vals: readonly TraceValue[]): NodeStep['blocks'] {
+  const axis = node.attrs.axis as number;
+  const wide = node.op === 'narrow' ? vals[node.inputs[0]!]!.shape : vals[node.output]!.shape;
+  if (node.op !== 'narrow' && node.op !== 'concat') return [];
+  const outer = numel(wide.slice(0, axis));
+  const inner = numel(wide.slice(axis + 1));
+  const wideStride = wide[axis]! * inner;
+  if (node.op === 'narrow') {
+    return [{ outer, len: (node.attrs.length as number) * inner, wideStride, wideStart: (node.attrs.start as number) * inner }];
+  }
+  let off = 0;
+  return node.inputs.map((id) => {
+    const len = vals[id]!.shape[axis]! * inner;
+    const b = { outer, len, wideStride, wideStart: off };
+    off += len;
+    return b;
+  });
 }
 
 /**
@@ -507,6 +491,23 @@ function runLength(shape: readonly number[], outShape: readonly number[]): numbe
   while (d > 0 && (d - 1 < lead || shape[d - 1 - lead] === 1) && outShape[d - 1] !== 1) r *= outShape[--d]!;
   for (let i = 0; i < d; i++) if ((i < lead ? 1 : shape[i - lead]) !== outShape[i]) return 0;
   return r > 1 && d > 0 ? r : 0;
+}
+
+/**
+ * m when an operand of `shape` broadcast to `outShape` is one row of m values repeated along
+ * the leading axes (its shape without leading 1s equals the trailing axes of the output); else 0.
+ */
+function rowLength(shape: readonly number[], outShape: readonly number[]): number {
+  let first = 0;
+  while (first < shape.length && shape[first] === 1) first++;
+  const k = shape.length - first;
+  if (k === 0 || k >= outShape.length) return 0;
+  let m = 1;
+  for (let d = 0; d < k; d++) {
+    if (shape[first + d] !== outShape[outShape.length - k + d]) return 0;
+    m *= shape[first + d]!;
+  }
+  return m;
 }
 
 /** L when `axes` are the last axes of `shape` (each output sums L consecutive inputs); else 0. */
@@ -530,7 +531,8 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     case 'add': case 'mul': case 'div': {
       const B = run.buf[st.ins[1]!]!;
       const b = k * st.inK[1]! + t * st.inT[1]!;
-      if (st.op === 'add') addForward(O, o, A, a, st.ma, B, b, st.mb, n);
+      if (!st.ma && (st.cb > 0 || st.rb > 0) && st.op !== 'div') broadcastForward(st.op === 'mul', O, o, A, a, B, b, n, st.cb, st.rb);
+      else if (st.op === 'add') addForward(O, o, A, a, st.ma, B, b, st.mb, n);
       else if (st.op === 'mul') mulForward(O, o, A, a, st.ma, B, b, st.mb, n);
       else divForward(O, o, A, a, st.ma, B, b, st.mb, n);
       return;
@@ -544,8 +546,8 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     }
     case 'concat': {
       for (let j = 0; j < st.ins.length; j++) {
-        const X = run.buf[st.ins[j]!]!;
-        scatter(O, o, X, k * st.inK[j]! + t * st.inT[j]!, st.dst[j]!);
+        const bl = st.blocks[j]!;
+        blockCopy(O, o + bl.wideStart, bl.wideStride, run.buf[st.ins[j]!]!, k * st.inK[j]! + t * st.inT[j]!, bl.len, bl.len, bl.outer);
       }
       return;
     }
@@ -557,7 +559,12 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
         scatterAdd(O, o, A, a, st.dst[0]!);
       }
       return;
-    case 'narrow': case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
+    case 'narrow': {
+      const bl = st.blocks[0]!;
+      blockCopy(O, o, bl.len, A, a + bl.wideStart, bl.wideStride, bl.len, bl.outer);
+      return;
+    }
+    case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
     default: unaryForward(st.op, st.f32, O, o, A, a, n, st.lo, st.hi);
   }
 }
@@ -583,11 +590,15 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       if (st.op === 'add') {
         // d(a + b) = da + db, each summed back over its broadcast axes
         if (GA) st.ca > 0 ? runSums(GA, ga, G, go, null, 0, n, st.ca) : gatherAdd(GA, ga, G, go, st.ma, n);
-        if (GB) st.cb > 0 ? runSums(GB, gb, G, go, null, 0, n, st.cb) : gatherAdd(GB, gb, G, go, st.mb, n);
+        if (GB) st.cb > 0 ? runSums(GB, gb, G, go, null, 0, n, st.cb) : st.rb > 0 ? rowAccumulate(GB, gb, G, go, null, 0, n, st.rb) : gatherAdd(GB, gb, G, go, st.mb, n);
       } else if (st.op === 'mul') {
         // d(a · b) = b da + a db
         if (GA) st.ca > 0 && !st.mb ? runSums(GA, ga, G, go, B, b, n, st.ca) : mulBackward(GA, ga, st.ma, G, go, B, b, st.mb, n);
-        if (GB) st.cb > 0 && !st.ma ? runSums(GB, gb, G, go, A, a, n, st.cb) : mulBackward(GB, gb, st.mb, G, go, A, a, st.ma, n);
+        if (GB) {
+          if (st.cb > 0 && !st.ma) runSums(GB, gb, G, go, A, a, n, st.cb);
+          else if (st.rb > 0 && !st.ma) rowAccumulate(GB, gb, G, go, A, a, n, st.rb);
+          else mulBackward(GB, gb, st.mb, G, go, A, a, st.ma, n);
+        }
       } else divBackward(GA, ga, GB, gb, G, go, A, a, st.ma, B, b, st.mb, n);
       return;
     }
@@ -606,7 +617,8 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       // d concat = the matching slices of dy
       for (let j = 0; j < st.ins.length; j++) {
         const GX = run.grad[st.ins[j]!];
-        if (GX) addGathered(GX, k * st.ginK[j]! + t * st.inT[j]!, G, go, st.dst[j]!);
+        const bl = st.blocks[j]!;
+        if (GX) blockAdd(GX, k * st.ginK[j]! + t * st.inT[j]!, bl.len, G, go + bl.wideStart, bl.wideStride, bl.len, bl.outer);
       }
       return;
     }
@@ -618,7 +630,12 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
     // d pad(x) = the window of dy where x was placed
     case 'pad': if (GA) addGathered(GA, ga, G, go, st.dst[0]!); return;
     // the gradient goes back to where each element was read from
-    case 'narrow': case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
+    case 'narrow': {
+      const bl = st.blocks[0]!;
+      if (GA) blockAdd(GA, ga + bl.wideStart, bl.wideStride, G, go, bl.len, bl.len, bl.outer);
+      return;
+    }
+    case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
     default: if (GA) unaryBackward(st.op, GA, ga, G, go, A, a, run.buf[st.out]!, o, n, st.lo, st.hi);
   }
 }
@@ -673,7 +690,38 @@ function mulForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B
 }
 
 function divForward(O: FA, o: number, A: FA, a: number, ma: Int32Array | null, B: FA, b: number, mb: Int32Array | null, n: number): void {
-  for (let i = 0; i < n; i++) O[o + i] = A[a + (ma ? ma[i]! : i)]! / B[b + (mb ? mb[i]! : i)]!;
+  if (!ma && !mb) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + i]!;
+  else if (!ma) for (let i = 0; i < n; i++) O[o + i] = A[a + i]! / B[b + mb![i]!]!;
+  else for (let i = 0; i < n; i++) O[o + i] = A[a + ma[i]!]! / B[b + (mb ? mb[i]! : i)]!;
+}
+
+/**
+ * O = A + B or A · B with A of the output's shape and B one value per run of `run` outputs
+ * (run > 0) or one row of `row` values repeated (row > 0).
+ */
+function broadcastForward(mul: boolean, O: FA, o: number, A: FA, a: number, B: FA, b: number, n: number, run: number, row: number): void {
+  const len = run > 0 ? run : row;
+  for (let r = 0, base = 0; base < n; r++, base += len) {
+    const oo = o + base;
+    const ao = a + base;
+    if (run > 0) {
+      const v = B[b + r]!;
+      if (mul) for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! * v;
+      else for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! + v;
+    } else if (mul) for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! * B[b + j]!;
+    else for (let j = 0; j < len; j++) O[oo + j] = A[ao + j]! + B[b + j]!;
+  }
+}
+
+/** GX[x + j] += Σ_r G[g + r·row + j] · Y[y + r·row + j] (Y null: 1): the gradient of a repeated row. */
+function rowAccumulate(GX: FA, x: number, G: FA, g: number, Y: FA | null, y: number, n: number, row: number): void {
+  for (let base = 0; base < n; base += row) {
+    const go = g + base;
+    if (Y) {
+      const yo = y + base;
+      for (let j = 0; j < row; j++) GX[x + j]! += G[go + j]! * Y[yo + j]!;
+    } else for (let j = 0; j < row; j++) GX[x + j]! += G[go + j]!;
+  }
 }
 
 /** GX[x + map[i]] += G[g + i] (map null: identity). */
@@ -682,10 +730,12 @@ function gatherAdd(GX: FA, x: number, G: FA, g: number, map: Int32Array | null, 
   else for (let i = 0; i < n; i++) GX[x + map[i]!]! += G[g + i]!;
 }
 
-/** GX[x + mx[i]] += G[g + i] · Y[y + my[i]]: the gradient of one factor of a product. */
+/** GX[x + mx[i]] += G[g + i] · Y[y + my[i]]: the gradient of one factor of a product (null maps: identity). */
 function mulBackward(GX: FA, x: number, mx: Int32Array | null, G: FA, g: number, Y: FA, y: number, my: Int32Array | null, n: number): void {
   if (!mx && !my) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]! * Y[y + i]!;
-  else for (let i = 0; i < n; i++) GX[x + (mx ? mx[i]! : i)]! += G[g + i]! * Y[y + (my ? my[i]! : i)]!;
+  else if (!mx) for (let i = 0; i < n; i++) GX[x + i]! += G[g + i]! * Y[y + my![i]!]!;
+  else if (!my) for (let i = 0; i < n; i++) GX[x + mx[i]!]! += G[g + i]! * Y[y + i]!;
+  else for (let i = 0; i < n; i++) GX[x + mx[i]!]! += G[g + i]! * Y[y + my[i]!]!;
 }
 
 // d(a / b) = da / b − (dy / b)(a / b) db
@@ -699,6 +749,71 @@ function divBackward(
     const q = G[g + i]! / B[b + ib]!;
     if (GA) GA[ga + ia]! += q;
     if (GB) GB[gb + ib]! += -(q * (A[a + ia]! / B[b + ib]!));
+  }
+}
+
+/** dst (Q, P, I) = src (P, Q, I) with the two leading axes swapped. */
+function swapLeadingAxes(dst: FA, src: FA, P: number, Q: number, I: number): void {
+  for (let p = 0; p < P; p++) {
+    for (let q = 0; q < Q; q++) {
+      const s = (p * Q + q) * I;
+      const d = (q * P + p) * I;
+      for (let i = 0; i < I; i++) dst[d + i] = src[s + i]!;
+    }
+  }
+}
+
+/**
+ * S[cur + n …] = the step's new state entry (src at so), row by row: rows past their
+ * sequence's length keep the state of step k (S[cur …]).
+ */
+function nextState(S: FA, cur: number, src: FA, so: number, n: number, B: number, lengths: Int32Array | null, t: number): void {
+  const nxt = cur + n;
+  if (!lengths) {
+    for (let i = 0; i < n; i++) S[nxt + i] = src[so + i]!;
+    return;
+  }
+  const ne = n / B;
+  for (let b = 0; b < B; b++) {
+    const r = b * ne;
+    if (t < lengths[b]!) for (let j = 0; j < ne; j++) S[nxt + r + j] = src[so + r + j]!;
+    else for (let j = 0; j < ne; j++) S[nxt + r + j] = S[cur + r + j]!;
+  }
+}
+
+/** The gradient of nextState: live rows to the step's output (gu at uo), frozen rows to the state of step k. */
+function nextStateBackward(dS: FA, cur: number, gu: FA | null, uo: number, n: number, B: number, lengths: Int32Array | null, t: number): void {
+  const nxt = cur + n;
+  if (!lengths) {
+    if (gu) for (let i = 0; i < n; i++) gu[uo + i]! += dS[nxt + i]!;
+    return;
+  }
+  const ne = n / B;
+  for (let b = 0; b < B; b++) {
+    const r = b * ne;
+    if (t < lengths[b]!) {
+      if (gu) for (let j = 0; j < ne; j++) gu[uo + r + j]! += dS[nxt + r + j]!;
+    } else for (let j = 0; j < ne; j++) dS[cur + r + j]! += dS[nxt + r + j]!;
+  }
+}
+
+/** out[b, t, :] (B, T, ne) = src rows at so, left 0 past each length. */
+function writeStep(out: FA, src: FA, so: number, B: number, T: number, t: number, ne: number, lengths: Int32Array | null): void {
+  for (let b = 0; b < B; b++) {
+    if (lengths && t >= lengths[b]!) continue;
+    const o = (b * T + t) * ne;
+    const r = so + b * ne;
+    for (let j = 0; j < ne; j++) out[o + j] = src[r + j]!;
+  }
+}
+
+/** The gradient of writeStep: gu rows at uo += d[b, t, :] for the rows inside their length. */
+function readStep(gu: FA, uo: number, d: FA, B: number, T: number, t: number, ne: number, lengths: Int32Array | null): void {
+  for (let b = 0; b < B; b++) {
+    if (lengths && t >= lengths[b]!) continue;
+    const o = (b * T + t) * ne;
+    const r = uo + b * ne;
+    for (let j = 0; j < ne; j++) gu[r + j]! += d[o + j]!;
   }
 }
 
@@ -737,6 +852,24 @@ function runSums(GX: FA, x: number, G: FA, g: number, Y: FA | null, y: number, n
 /** GX[x + i] += G[g + map[i]]. */
 function addGathered(GX: FA, x: number, G: FA, g: number, map: Int32Array): void {
   for (let i = 0; i < map.length; i++) GX[x + i]! += G[g + map[i]!]!;
+}
+
+/** `rows` blocks of `len`: O[o + r·oStride + j] = X[x + r·xStride + j]. */
+function blockCopy(O: FA, o: number, oStride: number, X: FA, x: number, xStride: number, len: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const d = o + r * oStride;
+    const s = x + r * xStride;
+    for (let j = 0; j < len; j++) O[d + j] = X[s + j]!;
+  }
+}
+
+/** `rows` blocks of `len`: GX[x + r·xStride + j] += G[g + r·gStride + j]. */
+function blockAdd(GX: FA, x: number, xStride: number, G: FA, g: number, gStride: number, len: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const d = x + r * xStride;
+    const s = g + r * gStride;
+    for (let j = 0; j < len; j++) GX[d + j]! += G[s + j]!;
+  }
 }
 
 /** O[o + i] = X[x + src[i]]. */

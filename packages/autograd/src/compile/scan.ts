@@ -194,6 +194,22 @@ function planFor<S extends ScanState>(
   return entry;
 }
 
+/**
+ * The context of each plan's last recorded call, whose buffers serve the next call once its
+ * graph is freed; held weakly, so a graph the user drops takes its buffers with it.
+ */
+const lastCall = new WeakMap<Plan, WeakRef<FunctionCtx>>();
+
+/** Has the engine freed this context's graph (after a backward without retainGraph)? */
+function isFreed(ctx: FunctionCtx): boolean {
+  try {
+    void ctx.savedTensors;
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 interface Job {
   plan: Plan;
   fn: StepFunction<ScanState>;
@@ -215,6 +231,10 @@ const compiledScan = defineFunction({
   forward(ctx: FunctionCtx, job: Job, x: Tensor, ...rest: Tensor[]): Tensor[] {
     const { plan, T, keys } = job;
     const E = keys.length;
+    // The previous call's buffers are free once its graph is (backward ran without retainGraph).
+    const last = lastCall.get(plan)?.deref();
+    if (last && isFreed(last)) plan.recycle(last.plan as PlanForward['saved']);
+    lastCall.delete(plan);
     const B = x.shape[0]!;
     const needs = ctx.needsInputGrad;
     const collect = [0, ...job.collect.map((k) => keys.indexOf(k))];
@@ -227,6 +247,8 @@ const compiledScan = defineFunction({
     );
     ctx.job = job;
     ctx.plan = fw.saved;
+    if (job.record) lastCall.set(plan, new WeakRef(ctx));
+    else plan.recycle(fw.saved);
     ctx.collect = collect;
     ctx.inputs = [x, ...rest];
     const sizes = keys.map((k) => rest[keys.indexOf(k)]!.shape[1]!);
@@ -306,8 +328,10 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
   if ('reason' in entry) return eagerScan(fn, x, init, reverse, lengths, collect, opts.check);
   const plan = entry.plan;
   const captures = plan.graph.captures.map((c) => plan.graph.values[c]!.tensor!);
-  const job: Job = { plan, fn: fn as never, T, reverse, lengths, keys: ordered, collect, record: isGradEnabled() };
-  const outs = compiledScan(job, x, ...ordered.map((k) => init[k]!), ...captures);
+  const inputs = [x, ...ordered.map((k) => init[k]!), ...captures];
+  const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const job: Job = { plan, fn: fn as never, T, reverse, lengths, keys: ordered, collect, record };
+  const outs = compiledScan(job, ...(inputs as [Tensor, ...Tensor[]]));
   const E = ordered.length;
   const state: Record<string, Tensor> = {};
   ordered.forEach((k, e) => (state[k] = outs[1 + e]!));
