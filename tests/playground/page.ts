@@ -100,6 +100,11 @@ export function accuracyOf(page: Page, run: number): Promise<(number | null)[]> 
   return page.evaluate((r) => window.playground.charts.accuracy.values(r), run);
 }
 
+/** One run's gradient-flow measurements: the training step and ‖dL/dh_t‖ for every t. */
+export function flowOf(page: Page, run: number): Promise<{ step: number; norms: number[] }[]> {
+  return page.evaluate((r) => window.playground.runs[r].flow, run);
+}
+
 /** Every element's data attribute for a selector. */
 export function dataAll(page: Page, selector: string, name: string): Promise<(string | undefined)[]> {
   return page.evaluate(([sel, key]) => [...document.querySelectorAll(sel)].map((e: any) => e.dataset[key]), [selector, name] as const);

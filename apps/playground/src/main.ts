@@ -33,6 +33,7 @@ function settings(cell: CellChoice): RunConfig {
     text: $<HTMLTextAreaElement>('text').value,
     code: editor.code,
     probeEvery: Math.max(1, num('probeEvery')),
+    forgetBias: $<HTMLInputElement>('forgetBias').value.trim() === '' ? null : num('forgetBias'),
   };
 }
 

@@ -19,6 +19,8 @@ export interface RunConfig {
   text: string;
   /** custom: the source of the cell factory `({ autograd, layers }, inputSize, hiddenSize, opts) => cell`. */
   code: string;
+  /** LSTM: the initial forget-gate bias (null: PyTorch's initialisation). */
+  forgetBias: number | null;
   /** A gradient-flow and gate measurement every this many steps. */
   probeEvery: number;
 }

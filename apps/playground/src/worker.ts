@@ -46,7 +46,7 @@ function build(config: RunConfig): Run {
     seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined,
   });
   const factory = config.cell === 'custom' ? compileCell(config.code, LIBRARY, isCell) : undefined;
-  const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory);
+  const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory, config.forgetBias);
   const params = model.parameters();
   // The data stream is seeded apart from the initialisation, so two runs with the same seed see the same batches.
   return { config, task, model, factory, params, optimizer: new Adam(params, { lr: config.lr }), data: new Generator(config.seed + 1_000_003), step: 0 };
