@@ -112,6 +112,7 @@ export function dataAll(page: Page, selector: string, name: string): Promise<(st
 
 /** Sets the cell editor's code and trains it as run A's cell. */
 export async function useCustomCell(page: Page, code: string): Promise<void> {
+  await waitFor(page, () => window.playground.editor !== null);
   await page.evaluate((text) => {
     window.playground.editor.code = text;
   }, code);

@@ -3,14 +3,16 @@
  * with shared live charts (loss, accuracy, gradient norm before clipping), and per run the
  * gradient-flow heatmap, the gate activations, the gradient check and the error it hit.
  */
-import { CellEditor } from './editor.js';
+import type { CellEditor } from './editor.js';
 import { type FlowRow, type Gates, LiveChart, RUN_COLOURS, drawGates, drawHeatmaps } from './plots.js';
 import type { CellChoice, FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const num = (id: string) => Number($<HTMLInputElement>(id).value);
 
-const editor = new CellEditor($('editor'));
+// The editor (CodeMirror, most of the page's code) loads after the page is up.
+let editor: CellEditor | null = null;
+const editorReady = import('./editor.js').then((m) => (editor = new m.CellEditor($('editor'))));
 const charts = {
   loss: new LiveChart($('chartLoss'), 'loss', ['run A', 'run B'], { log: true }),
   accuracy: new LiveChart($('chartAccuracy'), 'accuracy', ['run A', 'run B'], { yRange: [0, 1] }),
@@ -31,7 +33,7 @@ function settings(cell: CellChoice): RunConfig {
     clip: $<HTMLInputElement>('clipOn').checked ? num('clip') : null,
     seed: num('seed'),
     text: $<HTMLTextAreaElement>('text').value,
-    code: editor.code,
+    code: editor?.code ?? '',
     probeEvery: Math.max(1, num('probeEvery')),
     forgetBias: $<HTMLInputElement>('forgetBias').value.trim() === '' ? null : num('forgetBias'),
   };
@@ -132,8 +134,12 @@ class RunView {
       c.clear(this.index);
       c.setLabel(this.index, this.label);
     }
+    if (this.cellSelect.value === 'custom' && !editor) {
+      void editorReady.then(() => this.reset());
+      return;
+    }
     const config = settings(this.cellSelect.value as CellChoice);
-    if (config.cell === 'custom') {
+    if (config.cell === 'custom' && editor) {
       const at = editor.syntaxError();
       if (at) {
         this.showError(`syntax error in the cell code`, at);
@@ -205,7 +211,7 @@ function showEditorError(location: { line: number; column: number } | null, mess
   const box = $('editorError');
   box.hidden = !message;
   box.textContent = message;
-  editor.mark(location, message);
+  editor?.mark(location, message);
 }
 
 const runs = [new RunView(0, 'rnn'), new RunView(1, 'lstm')];
@@ -239,4 +245,12 @@ const frame = () => {
 requestAnimationFrame(frame);
 
 // For the end-to-end tests and the console: the editor and the runs.
-Object.assign(window, { playground: { editor, runs, charts } });
+Object.assign(window, {
+  playground: {
+    get editor() {
+      return editor;
+    },
+    runs,
+    charts,
+  },
+});
