@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@seqgrad\/autograd$/, replacement: src('autograd') },
       { find: /^@seqgrad\/layers$/, replacement: src('layers') },
       { find: /^@seqgrad\/optim$/, replacement: src('optim') },
+      { find: /^@seqgrad\/io\/node$/, replacement: fileURLToPath(new URL('./packages/io/src/node.ts', import.meta.url)) },
       { find: /^@seqgrad\/io$/, replacement: src('io') },
     ],
   },

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from '../../packages/cli/src/safetensors.js';
+import { Tensor } from '@seqgrad/autograd';
+import { loadSafetensors, saveSafetensors } from '@seqgrad/io';
 import { bin, buildCli, root, seqgrad, tmp } from './helpers.js';
 
 // Every test runs the built bin as a subprocess, at tiny sizes.
@@ -85,17 +86,17 @@ describe.concurrent('seqgrad: bad input', () => {
     const dir = tmp();
     const out = join(dir, 'ck.safetensors');
     expect((await seqgrad(['train', ...tinyCharlm, '--steps', '2', '--out', out])).code).toBe(0);
-    const file = decodeSafetensors(readFileSync(out));
+    const file = loadSafetensors(readFileSync(out));
     const w = file.tensors.get('rnn.weight_hh_l0')!;
     // Same number of values, another shape: the model's (24, 8) becomes (8, 24).
-    file.tensors.set('rnn.weight_hh_l0', { ...w, shape: [w.shape[1]!, w.shape[0]!] });
+    file.tensors.set('rnn.weight_hh_l0', new Tensor(w.data, [w.shape[1]!, w.shape[0]!]));
     const bad = join(dir, 'reshaped.safetensors');
-    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
-    expectOneLineError(await seqgrad(['sample', '--checkpoint', bad]), /tensor 'rnn\.weight_hh_l0' has shape \[8, 24\] in the file but \[24, 8\] in the model/);
+    writeFileSync(bad, saveSafetensors(file.tensors, file.metadata));
+    expectOneLineError(await seqgrad(['sample', '--checkpoint', bad]), /tensor 'rnn\.weight_hh_l0' has shape \[8,24\] in the file but the config \(hidden 8, 1 layer\(s\)\) makes \[24,8\]/);
 
     file.tensors.set('rnn.weight_hh_l0', w);
     file.tensors.delete('head.bias');
-    writeFileSync(bad, encodeSafetensors(file.tensors, file.metadata));
+    writeFileSync(bad, saveSafetensors(file.tensors, file.metadata));
     expectOneLineError(await seqgrad(['train', ...tinyCharlm, '--resume', '--out', bad]), /tensor 'head\.bias' .*missing/);
   });
 
@@ -114,8 +115,8 @@ describe('seqgrad train / sample', () => {
     const r = await seqgrad(['train', ...tinyCharlm, '--steps', '20', '--checkpoint-every', '5', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/step 20: held-out loss [\d.]+, accuracy [\d.]+%, [\d.]+ bits\/char/);
-    const ck = decodeSafetensors(readFileSync(out));
-    expect(ck.metadata.format).toBe('seqgrad.checkpoint.v1');
+    const ck = loadSafetensors(readFileSync(out));
+    expect(ck.metadata.format).toBe('seqgrad.checkpoint.v2');
     expect(ck.metadata.step).toBe('20');
     // PyTorch's parameter names.
     expect([...ck.tensors.keys()].filter((k) => !k.startsWith('optimizer.')).sort()).toEqual(
@@ -155,7 +156,7 @@ describe('seqgrad train / sample', () => {
     });
     expect(interrupted.code, interrupted.stderr).toBe(130);
     expect(interrupted.stderr).toMatch(/SIGINT: stopped at step \d+; checkpoint written/);
-    const step = Number(decodeSafetensors(readFileSync(cut)).metadata.step);
+    const step = Number(loadSafetensors(readFileSync(cut)).metadata.step);
     expect(step).toBeGreaterThanOrEqual(5);
     expect(step).toBeLessThan(600);
 
@@ -173,36 +174,108 @@ describe('seqgrad train / sample', () => {
     const cell = `tests/cli/fixtures/${file}`;
     const r = await seqgrad(['train', '--task', 'adding', '--cell', cell, '--hidden', '5', '--batch', '4', '--seq-len', '6', '--steps', '5', '--progress', 'none', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect([...decodeSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
+    expect([...loadSafetensors(readFileSync(out)).tensors.keys()]).toContain('rnn.cell.weight_hh');
     const g = await seqgrad(['gradcheck', '--cell', cell, '--seq-len', '3', '--hidden', '3']);
     expect(g.code, g.stdout + g.stderr).toBe(0);
     expect(g.stdout).toMatch(/checkBptt .*skipped/);
   });
 });
 
-describe('seqgrad experiment', () => {
-  test('experiment: Ctrl-C cuts the running runs short and still writes the table and the report', async () => {
-    const out = join(tmp(), 'report');
-    const args = ['experiment', '--steps', '5000', '--hidden', '4', '--batch', '4', '--seq-len', '6', '--jobs', '1', '--progress', 'lines', '--out', out];
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [bin, ...args], { cwd: root });
-      let stdout = '';
-      let stderr = '';
-      let sent = false;
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        if (!sent && /step \d+\/5000/.test(stderr)) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      });
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+/** Runs `seqgrad <args>` and sends `signal` once stderr matches `when`. */
+function interrupt(args: string[], signal: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        child.kill(signal);
+      }
     });
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stdout).toMatch(/adding\s+rnn\s+no clipping.*stopped at step \d+/);
-    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    child.on('close', (code) => resolve({ code, stderr }));
   });
+}
+
+describe.concurrent('seqgrad train: signals, custom cells and texts', () => {
+  test.each([['SIGTERM', 143], ['SIGHUP', 129]] as const)('train: %s writes a checkpoint and exits with status %i', async (signal, status) => {
+    const out = join(tmp(), 'ck.safetensors');
+    const r = await interrupt(['train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--batch', '2', '--seq-len', '4', '--steps', '100000', '--checkpoint-every', '100000', '--progress', 'lines', '--log-every', '1', '--out', out], signal, /step 3\//);
+    expect(r.code, r.stderr).toBe(status);
+    expect(r.stderr).toMatch(new RegExp(`${signal}: stopped at step \\d+; checkpoint written`));
+    expect(Number(loadSafetensors(readFileSync(out)).metadata.step)).toBeGreaterThanOrEqual(3);
+    // The lock is released and no temporary file is left.
+    expect(readdirSync(dirname(out))).toEqual(['ck.safetensors']);
+  });
+
+  test('train: a second trainer of the same --out is refused while the first runs', async () => {
+    const out = join(tmp(), 'ck.safetensors');
+    const first = spawn(process.execPath, [bin, 'train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--batch', '2', '--seq-len', '4', '--steps', '100000', '--progress', 'lines', '--log-every', '1', '--out', out], { cwd: root });
+    await new Promise<void>((resolve) => first.stderr.on('data', (d) => /step 1\//.test(String(d)) && resolve()));
+    const second = await seqgrad(['train', '--task', 'adding', '--steps', '2', '--progress', 'none', '--out', out]);
+    first.kill('SIGINT');
+    await new Promise((r) => first.on('close', r));
+    expectOneLineError(second, new RegExp(`--out ${out}: another process \\(pid ${first.pid}\\) is writing this file`));
+  });
+
+  test('train: a custom cell resumes bit for bit when its module is given again', async () => {
+    const dir = tmp();
+    const cell = 'examples/cells/mgu.mjs';
+    const args = ['train', '--task', 'echo', '--cell', cell, '--hidden', '4', '--batch', '4', '--seq-len', '6', '--delay', '2', '--steps', '300', '--checkpoint-every', '1000'];
+    const whole = await seqgrad([...args, '--out', join(dir, 'full.safetensors'), '--progress', 'none']);
+    expect(whole.code, whole.stderr).toBe(0);
+    const cut = join(dir, 'cut.safetensors');
+    const stopped = await interrupt([...args, '--out', cut, '--progress', 'lines', '--log-every', '1'], 'SIGINT', /step 5\//);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const config = JSON.parse(loadSafetensors(readFileSync(cut)).metadata.config!);
+    // Recorded by name and hash: no path to import.
+    expect(config.cell).toBe('mgu');
+    expect(config.cellSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(config)).not.toContain('/');
+    const resumed = await seqgrad(['train', '--resume', '--out', cut, '--cell', cell, '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(cut), readFileSync(join(dir, 'full.safetensors')))).toBe(0);
+  });
+
+  test('train: a text without "t", "h" or "e" trains and samples from a prompt of its own characters', async () => {
+    const dir = tmp();
+    const text = join(dir, 'abc.txt');
+    writeFileSync(text, 'abc cab bca acb '.repeat(10));
+    const out = join(dir, 'lm.safetensors');
+    const r = await seqgrad(['train', ...tinyCharlm, '--steps', '3', '--text', text, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sample: "abc /m);
+    const config = JSON.parse(loadSafetensors(readFileSync(out)).metadata.config!);
+    expect(config.text).toBe('abc.txt');
+    expect(config.textSha256).toMatch(/^[0-9a-f]{64}$/);
+    const resumed = await seqgrad(['train', '--resume', '--out', out, '--text', text, '--progress', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+});
+
+test('train: a reader that closed the pipe ends the command quietly, with no EPIPE, after the checkpoint is written', async () => {
+  const out = join(tmp(), 'ck.safetensors');
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, 'train', '--task', 'adding', '--hidden', '4', '--batch', '2', '--seq-len', '4', '--steps', '3', '--progress', 'none', '--out', out], { cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.destroy(); // the reader is gone before the results are printed
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+  expect(r.code).toBe(0);
+  expect(loadSafetensors(readFileSync(out)).metadata.step).toBe('3');
+});
+
+test('experiment: a custom cell runs in the worker threads and is named by its module in the table and the report', async () => {
+  const out = join(tmp(), 'report');
+  const r = await seqgrad(['experiment', '--tasks', 'adding', '--cells', 'lstm,examples/cells/mgu.mjs', '--clip', 'none', '--steps', '4', '--hidden', '4', '--batch', '4', '--seq-len', '6', '--jobs', '2', '--progress', 'none', '--out', out]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^adding\s+mgu\s+no clipping/m);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  expect(results.runs.map((run: { cell: string }) => run.cell)).toEqual(['lstm', 'mgu']);
+  expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/cell: mgu;/);
 });
 
 describe('seqgrad gradcheck', () => {

@@ -25,3 +25,20 @@ test('renderReport: a diverged run (NaN and Infinity) and a run without flow sti
   expect(table.split('\n')).toHaveLength(4);
   expect(table).toMatch(/lstm\s+no clipping\s+10\s+—\s+—.*diverged/);
 });
+
+test('renderReport: a custom cell is drawn and labelled by its name, and the legend lists only the cells that ran', async () => {
+  const runs = [run({ cell: 'lstm', label: 'lstm · no clipping' }), run({ cell: 'mgu', label: 'mgu · no clipping', history: [1, 2, 3, 4].map((step) => ({ step, loss: 2 / step, accuracy: step / 8, gradNorm: 2 * step })) })];
+  const html = await renderReport({ title: 't', command: 'seqgrad experiment', settings: {}, tasks: { adding: 'x' }, runs, totalSeconds: 1 });
+  const loss = /<figure class="plot" data-plot="loss">([\s\S]*?)<\/figure>/.exec(html)![1]!;
+  // Two curves, each with its own stroke colour.
+  const lines = [...loss.matchAll(/<path aria-label="[^"]*cell: (\w+);[^"]*"[^>]*aria-roledescription="line mark"[^>]*>/g)];
+  const strokeOf = (cell: string) => lines.find((m) => m[1] === cell)?.[0].match(/stroke="(#[0-9a-f]{6})"/)?.[1];
+  expect(strokeOf('mgu')).toBeTruthy();
+  expect(strokeOf('lstm')).toBeTruthy();
+  expect(strokeOf('mgu')).not.toBe(strokeOf('lstm'));
+  const labels = [...loss.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+  expect(labels).toContain('mgu');
+  expect(labels).toContain('lstm');
+  expect(labels).not.toContain('rnn');
+  expect(labels).not.toContain('gru');
+});

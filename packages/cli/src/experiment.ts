@@ -3,16 +3,20 @@
  * character LM, with and without gradient clipping, all seeded; a results table on stdout and
  * reports/<run>/report.html (plus results.json with every number behind the plots).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { FileError, describeSystemError, readRegularFile, writeFileAtomic } from '@seqgrad/io/node';
+import { isBuiltinCell } from './cellNames.js';
+import { checkBuildable } from './config.js';
+import { type CustomCell, loadCellFactory } from './model.js';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CliError } from './errors.js';
 import { type ProgressHandle, type ProgressMode, createProgress } from './progress.js';
-import { type RunResult, renderReport, resultRows, textTable } from './report.js';
+import { type RunResult, markdownTable, renderReport, resultRows, textTable } from './report.js';
 import { type RunEvent, type RunSpec, executeRun, runLabel } from './run.js';
 import { TASK_DEFAULTS, type TaskName, makeTask } from './tasks.js';
-import { readText } from './train.js';
+import { SIGNAL_EXIT, readText } from './train.js';
 import { FIXED_SIZES, type TrainConfig } from './trainer.js';
 
 export interface ExperimentOptions {
@@ -81,9 +85,18 @@ class RunWorker {
 }
 
 export async function experimentCommand(opts: ExperimentOptions): Promise<void> {
-  const text = opts.text === null ? undefined : readText(opts.text);
+  const textFile = opts.text === null ? undefined : readText(opts.text);
+  const text = textFile?.text;
   const tasks = [...new Set(opts.tasks)];
-  const cells = [...new Set(opts.cells)];
+  const cellArgs = [...new Set(opts.cells)];
+  // Custom cells are loaded once here (a bad module fails before any run) and named by their file's base name.
+  const customs = new Map<string, CustomCell>();
+  for (const c of cellArgs) if (!isBuiltinCell(c)) customs.set(c, await loadCellFactory(c));
+  const nameOf = (c: string) => customs.get(c)?.name ?? c;
+  const names = cellArgs.map(nameOf);
+  const clash = names.find((n, i) => names.indexOf(n) !== i);
+  if (clash !== undefined) throw new CliError(`--cells: two cells are named '${clash}'; rename one module file so the report can tell them apart`);
+  const cells = cellArgs;
   const clips = [...new Set(opts.clip)];
   const specs: RunSpec[] = [];
   const descriptions: Record<string, string> = {};
@@ -93,32 +106,39 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
     descriptions[task] = makeTask(task, { seqLen, delay: opts.delay, text }).describe();
     for (const cell of cells) {
       for (const clip of clips) {
+        const custom = customs.get(cell);
         const config: TrainConfig = {
-          task, cell, hidden: opts.hidden, layers: 1, bidirectional: false, steps, batch: opts.batch, lr: opts.lr,
-          clip, seed: opts.seed, seqLen, delay: opts.delay, ...FIXED_SIZES, text: opts.text ?? '',
-          forgetBias: cell === 'lstm' ? opts.forgetBias : undefined,
+          task, cell: nameOf(cell), hidden: opts.hidden, layers: 1, bidirectional: false, steps, batch: opts.batch, lr: opts.lr,
+          clip, seed: opts.seed, seqLen, delay: opts.delay, ...FIXED_SIZES, text: textFile?.name ?? '',
         };
-        specs.push({ config, text, logEvery: Math.max(1, Math.floor(steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(steps / 15)) });
+        if (cell === 'lstm') config.forgetBias = opts.forgetBias;
+        if (custom) config.cellSha256 = custom.sha256;
+        if (textFile) config.textSha256 = textFile.sha256;
+        checkBuildable(config, (field) => (field === 'layers' ? '--layers' : field === 'seqLen' ? '--seq-len' : `--${field}`));
+        specs.push({ config, cellPath: custom?.path, text, logEvery: Math.max(1, Math.floor(steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(steps / 15)) });
       }
     }
   }
   const jobs = Math.max(1, Math.min(opts.jobs ?? Math.min(2, availableParallelism()), specs.length));
   const outDir = opts.out ?? join('reports', timestamp());
-  mkdirSync(outDir, { recursive: true });
+  makeReportDir(outDir, '--out');
 
   const stepsText = tasks.map((t) => `${t} ${opts.steps ?? TASK_DEFAULTS[t].steps}`).join(', ');
-  process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${cells.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), steps ${stepsText}, ${jobs} in parallel\n`);
+  process.stderr.write(`experiment: ${specs.length} runs (${tasks.join(', ')} × ${names.join(', ')} × ${clips.map((c) => (c === null ? 'no clipping' : `clip ${c}`)).join(', ')}), steps ${stepsText}, ${jobs} in parallel\n`);
   const progress = createProgress(opts.progress, (total) => Math.max(1, Math.ceil(total / 5)));
   let stopped = false;
   let pool: RunWorker[] = [];
   // The first Ctrl-C ends the running runs early and reports what was trained; a second quits.
-  const onSigint = () => {
-    if (stopped) process.exit(130);
+  let stopSignal = 'SIGINT';
+  const onSignal = (sig: string) => () => {
+    if (stopped) process.exit(SIGNAL_EXIT[sig]);
     stopped = true;
-    progress.log('Ctrl-C: stopping the running runs and writing the report of what was trained (Ctrl-C again to quit at once)');
+    stopSignal = sig;
+    progress.log(`${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping the running runs and writing the report of what was trained (Ctrl-C again to quit at once)`);
     for (const w of pool) w.stop();
   };
-  process.on('SIGINT', onSigint);
+  const handlers = Object.keys(SIGNAL_EXIT).map((sig) => [sig, onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   const t0 = performance.now();
   const results: RunResult[] = new Array(specs.length);
   let next = 0;
@@ -141,7 +161,7 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   try {
     await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [sig, h] of handlers) process.off(sig, h);
     progress.close();
     await Promise.all(pool.map((p) => p.close()));
   }
@@ -156,32 +176,65 @@ export async function experimentCommand(opts: ExperimentOptions): Promise<void> 
   const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
   const html = await renderReport({ title: 'seqgrad experiment: RNN vs LSTM vs GRU', command, settings, tasks: descriptions, runs: done, totalSeconds });
   const reportPath = join(outDir, 'report.html');
-  writeFileSync(reportPath, html);
-  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
+  writeReportFile(reportPath, html);
+  writeReportFile(join(outDir, 'results.json'), `${JSON.stringify({ command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
   process.stdout.write(`${textTable(resultRows(done))}\n\n${done.length} runs in ${totalSeconds.toFixed(1)} s\nreport: ${reportPath}\n`);
-  if (stopped) process.exitCode = 130;
+  if (stopped) process.exitCode = SIGNAL_EXIT[stopSignal]!;
+}
+
+/** Creates the report directory (and its parents), refusing a path that is a file, in words. */
+function makeReportDir(dir: string, flag: string): void {
+  if (dir.trim() === '') throw new CliError(`${flag}: the path is empty`);
+  try {
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new CliError(`${flag} ${dir}: is a file, not a directory`);
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`${flag} ${dir}: cannot create the directory: ${describeSystemError(err).reason}`);
+  }
+}
+
+/** Writes a report file atomically; a failure is one line naming the path. */
+function writeReportFile(path: string, content: string): void {
+  try {
+    writeFileAtomic(path, new TextEncoder().encode(content));
+  } catch (err) {
+    if (err instanceof FileError) throw new CliError(`cannot write ${err.path}: ${err.reason}`);
+    throw err;
+  }
 }
 
 /** `seqgrad report`: renders report.html again from an experiment's results.json. */
-export async function reportCommand(file: string, opts: { out: string | null }): Promise<void> {
+export async function reportCommand(file: string, opts: { out: string | null; markdown?: boolean }): Promise<void> {
   let data: { command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
+  let bytes: Uint8Array;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    bytes = readRegularFile(file, { maxBytes: 512 * 1024 ** 2 });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `${file}: no such file` : `${file}: not an experiment's results.json (${code ?? 'not JSON'})`);
+    if (err instanceof FileError) throw new CliError(`${file}: ${err.reason === 'no such file or directory' ? 'no such file' : err.reason}`);
+    throw err;
   }
+  try {
+    data = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new CliError(`${file}: not an experiment's results.json (not JSON)`);
+  }
+  if (!data || typeof data !== 'object') throw new CliError(`${file}: not an experiment's results.json (not an object)`);
   if (!Array.isArray(data.runs)) throw new CliError(`${file}: not an experiment's results.json (no runs)`);
   // JSON has no NaN: a diverged run's numbers come back as null.
   const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
   const runs = data.runs.map((r) => ({ ...r, finalLoss: num(r.finalLoss), finalAccuracy: num(r.finalAccuracy), bitsPerChar: r.bitsPerChar === undefined ? undefined : num(r.bitsPerChar) }));
+  if (opts.markdown) {
+    process.stdout.write(`${markdownTable(resultRows(runs))}\n`);
+    return;
+  }
   const html = await renderReport({
     title: 'seqgrad experiment: RNN vs LSTM vs GRU', command: data.command ?? 'seqgrad experiment', settings: data.settings ?? {}, tasks: data.tasks ?? {},
     runs, totalSeconds: data.totalSeconds ?? 0,
   });
   const outDir = opts.out ?? dirname(file);
-  mkdirSync(outDir, { recursive: true });
+  makeReportDir(outDir, '--out');
   const path = join(outDir, 'report.html');
-  writeFileSync(path, html);
+  writeReportFile(path, html);
   process.stdout.write(`report: ${path}\n`);
 }

@@ -38,7 +38,7 @@ export function gateNames(cell: RecurrentCell, gates: number): string[] {
 async function makeCell(name: string, I: number, H: number, gen: Generator): Promise<RecurrentCell> {
   const opts = { dtype: 'float64' as const, generator: gen };
   if (isBuiltinCell(name)) return builtinCell(name, I, H, opts);
-  const factory = await loadCellFactory(name);
+  const { factory } = await loadCellFactory(name);
   const cell = factory(I, H, opts);
   if (cell.dtype !== 'float64') {
     // A custom cell that ignores the dtype option is refused: finite differences in float32 are mostly noise.

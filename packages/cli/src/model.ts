@@ -10,10 +10,12 @@ import {
   Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked, forwardSequence,
 } from '@seqgrad/layers';
 import { vectorNorm } from '@seqgrad/optim';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import { type BuiltinCell, isBuiltinCell } from './cellNames.js';
+import { FileError, readRegularFile } from '@seqgrad/io/node';
+import { sha256 } from './config.js';
+import { type BuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
 
 export interface ModelConfig {
@@ -40,14 +42,43 @@ export interface CellBuildOptions {
 /** A factory for a user's cell: `(inputSize, hiddenSize, opts) => RecurrentCell`. */
 export type CellFactory = (inputSize: number, hiddenSize: number, opts?: CellBuildOptions) => RecurrentCell;
 
+/** A custom cell the user named on the command line: its factory, its name and the SHA-256 of its module file. */
+export interface CustomCell {
+  factory: CellFactory;
+  /** The module's base name without extension (`mgu` for examples/cells/mgu.mjs): how reports and checkpoints name it. */
+  name: string;
+  sha256: string;
+  path: string;
+}
+
+/** `mgu` for `examples/cells/mgu.mjs`. */
+export function cellNameOf(path: string): string {
+  return basename(path, extname(path)).replace(/[^\w.-]/g, '_').slice(0, 100) || 'cell';
+}
+
 /**
- * Loads a module that exports a custom cell. Accepted shapes, default export or export `Cell`:
+ * Loads a module that exports a custom cell, given by the user with `--cell` (never a path read
+ * from a checkpoint). Accepted shapes, default export or export `Cell`:
  * - a class extending `RecurrentCell` (built with `new Cell(inputSize, hiddenSize, { dtype, generator })`), or
  * - a function `({ autograd, layers }, inputSize, hiddenSize, { dtype, generator }) => cell`, which
  *   lets a cell file outside this repository use seqgrad without importing it.
+ * `expectSha256`, when given (a checkpoint's record), must be the file's hash, checked before the
+ * module is imported.
  */
-export async function loadCellFactory(path: string): Promise<CellFactory> {
-  const mod = await loadCellModule(path);
+export async function loadCellFactory(path: string, expectSha256?: string, expectName?: string): Promise<CustomCell> {
+  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(abs, { maxBytes: 16 * 1024 ** 2 });
+  } catch (err) {
+    if (err instanceof FileError) throw new CliError(`--cell ${path}: ${err.reason === 'no such file or directory' ? 'no such file' : err.reason}`);
+    throw err;
+  }
+  const hash = sha256(bytes);
+  if (expectSha256 !== undefined && hash !== expectSha256) {
+    throw new CliError(`--cell ${path}: this file is not the cell the checkpoint was trained with ('${expectName}', SHA-256 ${expectSha256.slice(0, 12)}…; this file's is ${hash.slice(0, 12)}…)`);
+  }
+  const mod = await loadCellModule(path, abs);
   const exported = mod.default ?? mod.Cell;
   if (typeof exported !== 'function') {
     throw new CliError(`--cell ${path}: the module must export (default or as 'Cell') a RecurrentCell class or a factory function`);
@@ -57,7 +88,7 @@ export async function loadCellFactory(path: string): Promise<CellFactory> {
     ctor.prototype instanceof RecurrentCell
       ? (i, h, o) => new (exported as new (i: number, h: number, o?: CellBuildOptions) => RecurrentCell)(i, h, o)
       : (i, h, o) => (exported as (lib: unknown, i: number, h: number, o?: CellBuildOptions) => RecurrentCell)({ autograd, layers }, i, h, o);
-  return (i, h, o) => {
+  const factory: CellFactory = (i, h, o) => {
     let cell: RecurrentCell;
     try {
       cell = make(i, h, o);
@@ -67,8 +98,38 @@ export async function loadCellFactory(path: string): Promise<CellFactory> {
     if (!(cell instanceof RecurrentCell)) {
       throw new CliError(`--cell ${path}: the factory did not return a RecurrentCell (extend layers.RecurrentCell from the library it is given)`);
     }
+    checkStepState(cell, i, `--cell ${path}`);
     return cell;
   };
+  return { factory, name: cellNameOf(path), sha256: hash, path: abs };
+}
+
+/**
+ * Runs one step of a cell on zeros (batch 2, no gradient) and checks that the state it returns
+ * has exactly the keys of `stateSizes`, each of shape [B, size], so a cell returning H+1
+ * columns is refused by name here rather than failing later inside a Linear.
+ */
+export function checkStepState(cell: RecurrentCell, inputSize: number, where: string): void {
+  const B = 2;
+  const sizes = cell.stateSizes as Record<string, number>;
+  let next: Record<string, unknown>;
+  try {
+    next = autograd.noGrad(() => cell.step(autograd.zeros([B, inputSize], { dtype: cell.dtype }), cell.initialState(B))) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`${where}: step(x[${B},${inputSize}], state) failed: ${(err as Error).message?.split('\n')[0]}`);
+  }
+  const want = Object.keys(sizes);
+  const got = next && typeof next === 'object' ? Object.keys(next) : [];
+  if (want.length !== got.length || want.some((k) => !got.includes(k))) {
+    throw new CliError(`${where}: step returned a state with keys {${got.join(', ')}} but stateSizes has {${want.join(', ')}}`);
+  }
+  for (const k of want) {
+    const t = next[k];
+    const shape = t instanceof autograd.Tensor ? t.shape : null;
+    if (!shape || shape.length !== 2 || shape[0] !== B || shape[1] !== sizes[k]) {
+      throw new CliError(`${where}: step returned state ${k}${shape ? `[${shape.join(',')}]` : ` (not a Tensor)`} for a batch of ${B}, but stateSizes.${k} is ${sizes[k]}, so it must be [${B},${sizes[k]}]`);
+    }
+  }
 }
 
 /** A built-in composed cell by its CLI name: RNNCell (tanh), LSTMCell or GRUCell. */
@@ -79,8 +140,7 @@ export function builtinCell(name: BuiltinCell, inputSize: number, hiddenSize: nu
 }
 
 /** Imports a cell module given on the command line (relative to the working directory). */
-export async function loadCellModule(path: string): Promise<Record<string, unknown>> {
-  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
+export async function loadCellModule(path: string, abs = isAbsolute(path) ? path : resolve(process.cwd(), path)): Promise<Record<string, unknown>> {
   if (!existsSync(abs)) throw new CliError(`--cell ${path}: no such file`);
   try {
     return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
@@ -105,15 +165,14 @@ export class SequenceModel extends Module {
     const rnnIn = inputKind === 'tokens' ? config.embed : inputSize;
     const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator };
     let rnn: SeqLayer;
-    if (config.cell === 'rnn') rnn = new RNN(rnnIn, hidden, opts);
-    else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, config.forgetBias === undefined ? opts : { ...opts, forgetBias: config.forgetBias });
-    else if (config.cell === 'gru') rnn = new GRU(rnnIn, hidden, opts);
-    else {
-      if (!cellFactory) throw new CliError(`cell '${config.cell}' needs its module loaded`);
+    if (cellFactory) {
       const one = (i: number): Recurrent | Bidirectional =>
         config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden, { generator })), new Recurrent(cellFactory(i, hidden, { generator }), { reverse: true })) : new Recurrent(cellFactory(i, hidden, { generator }));
       rnn = config.layers === 1 ? one(rnnIn) : new Stacked(Array.from({ length: config.layers }, (_, k) => one(k === 0 ? rnnIn : D * hidden)));
-    }
+    } else if (config.cell === 'rnn') rnn = new RNN(rnnIn, hidden, opts);
+    else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, config.forgetBias === undefined ? opts : { ...opts, forgetBias: config.forgetBias });
+    else if (config.cell === 'gru') rnn = new GRU(rnnIn, hidden, opts);
+    else throw new CliError(`cell '${config.cell}' is a custom cell: pass its module with --cell`);
     this.rnn = this.registerModule('rnn', rnn);
     this.head = this.registerModule('head', new Linear(D * hidden, config.outputSize, { generator }));
   }
@@ -174,8 +233,7 @@ export class SequenceModel extends Module {
   }
 }
 
-/** Builds the model for a config; `seed` fixes its initialisation. */
-export async function buildModel(config: ModelConfig, seed: number): Promise<SequenceModel> {
-  const factory = isBuiltinCell(config.cell) ? undefined : await loadCellFactory(config.cell);
-  return new SequenceModel(config, new Generator(seed), factory);
+/** Builds the model for a config; `seed` fixes its initialisation; `cellFactory` builds a custom cell. */
+export function buildModel(config: ModelConfig, seed: number, cellFactory?: CellFactory): SequenceModel {
+  return new SequenceModel(config, new Generator(seed), cellFactory);
 }

@@ -43,10 +43,18 @@ function clipValue(v: string): number | null {
   return positive(v);
 }
 
+/** The items of a comma-separated list; an empty item (`rnn,,lstm`, a trailing comma) is an error. */
+function splitList(v: string, what: string): string[] {
+  const items = v.split(',').map((s) => s.trim());
+  if (v.trim() === '') throw new InvalidArgumentError(`expected a comma-separated list of ${what}.`);
+  const empty = items.indexOf('');
+  if (empty >= 0) throw new InvalidArgumentError(`item ${empty + 1} of '${v}' is empty; expected a comma-separated list of ${what}.`);
+  return items;
+}
+
 function list<T extends string>(allowed: readonly T[], what: string, allowPaths = false) {
   return (v: string): string[] => {
-    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-    if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${what}.`);
+    const items = splitList(v, what);
     for (const it of items) {
       const isPath = allowPaths && isCellPath(it);
       if (!allowed.includes(it as T) && !isPath) {
@@ -58,9 +66,7 @@ function list<T extends string>(allowed: readonly T[], what: string, allowPaths 
 }
 
 function clipList(v: string): (number | null)[] {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list such as 'none,1'.`);
-  return items.map(clipValue);
+  return splitList(v, "max gradient norms such as 'none,1'").map(clipValue);
 }
 
 function cellName(v: string): string {
@@ -138,6 +144,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--length <n>', 'characters to generate').argParser(int(1)).default(200))
     .addOption(new Option('--temperature <x>', 'softmax temperature (0 = always the most likely character)').argParser(nonNegative).default(0.8))
     .addOption(new Option('--seed <n>', 'random seed of the sampler').argParser(int(0)).default(0))
+    .addOption(new Option('--cell <path>', "the custom cell's module, when the checkpoint was trained with one (its SHA-256 must match)").default(null, 'none: a built-in cell'))
     .action(async (opts) => (await import('./sample.js')).sampleCommand(opts));
 
   program
@@ -156,6 +163,7 @@ export function buildProgram(): Command {
     .description("render report.html again from an experiment's results.json (after changing the plots, or to move a report)")
     .argument('<results.json>', 'the results.json an experiment wrote')
     .addOption(new Option('--out <dir>', 'where to write report.html').default(null, "the results file's directory"))
+    .addOption(new Option('--markdown', 'print the results table as Markdown (as docs/cli.md quotes it) instead of writing report.html').default(false))
     .action(async (file, opts) => (await import('./experiment.js')).reportCommand(file, opts));
 
   for (const cmd of program.commands) {
@@ -172,7 +180,23 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (process.env.SEQGRAD_DEBUG) console.error(err);
-    process.stderr.write(`seqgrad: ${oneLine(err)}\n`);
+    process.stderr.write(`seqgrad: ${await userMessage(err)}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
+}
+
+/**
+ * The one line a user sees for an error: a CliError's or a library error's message; a system
+ * error (EEXIST, EISDIR, …) in words with its path, never the raw code; an engine limit named.
+ */
+export async function userMessage(err: unknown): Promise<string> {
+  const e = err as NodeJS.ErrnoException | null;
+  if (e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.syscall === 'string') {
+    const { describeSystemError } = await import('@seqgrad/io/node');
+    return `${e.path ?? e.syscall}: ${describeSystemError(err).reason}`;
+  }
+  if (err instanceof RangeError && /Maximum call stack size exceeded|Invalid (string|array|typed array) length|Array buffer allocation failed/.test(err.message)) {
+    return `the run is too large for this process (${err.message}); use smaller --hidden, --layers, --batch or --seq-len`;
+  }
+  return oneLine(err);
 }

@@ -93,7 +93,8 @@ function curveSpec(runs: RunResult[], field: 'loss' | 'accuracy' | 'gradNorm', t
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'training step' },
         y: { field: 'value', type: 'quantitative', title, scale: log ? { type: 'log' } : { domain: [0, 1] } },
-        color: { field: 'cell', type: 'nominal', title: 'cell', scale: { domain: ['rnn', 'lstm', 'gru'] } },
+        // The legend lists the cells that ran, in the order given (custom cells by their name).
+        color: { field: 'cell', type: 'nominal', title: 'cell', scale: { domain: [...new Set(runs.map((r) => r.cell))] } },
         strokeDash: { field: 'clipping', type: 'nominal', title: 'clipping' },
         detail: { field: 'clipping', type: 'nominal' },
       },
@@ -163,6 +164,12 @@ export function textTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The same rows as a Markdown table (docs/cli.md quotes one). */
+export function markdownTable(rows: string[][]): string {
+  const line = (r: string[]) => `| ${r.join(' | ')} |`;
+  return [line(rows[0]!), line(rows[0]!.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
 }
 
 /** Renders every plot and returns the self-contained report HTML. */

@@ -5,10 +5,13 @@
  */
 import type { FlowPoint, HistoryPoint, RunResult } from './report.js';
 import { clipLabel } from './report.js';
+import { loadCellFactory } from './model.js';
 import { type TrainConfig, Trainer } from './trainer.js';
 
 export interface RunSpec {
   config: TrainConfig;
+  /** A custom cell's module, as the user gave it on the command line (its hash is config.cellSha256). */
+  cellPath?: string;
   /** charlm text (undefined: the embedded one). */
   text?: string;
   /** A history point every this many steps. */
@@ -29,7 +32,8 @@ export function runLabel(cell: string, clip: number | null): string {
  */
 export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void, shouldStop: () => boolean = () => false): Promise<RunResult> {
   const { config } = spec;
-  const trainer = await Trainer.create(config, spec.text);
+  const custom = spec.cellPath === undefined ? undefined : await loadCellFactory(spec.cellPath, config.cellSha256, config.cell);
+  const trainer = Trainer.create(config, spec.text, custom?.factory);
   const history: HistoryPoint[] = [];
   const flow: FlowPoint[] = [];
   const probeSeed = config.seed + 5_000_011;

@@ -3,10 +3,11 @@
  * recurrent state so the prompt is read once.
  */
 import { Generator, Tensor, noGrad } from '@seqgrad/autograd';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpointTensors, readCheckpointHeader, specOf } from './checkpoint.js';
+import { checkConfigAgainstHeader, validateConfig } from './config.js';
 import { CliError } from './errors.js';
-import { type SequenceModel } from './model.js';
-import { type TrainConfig, Trainer } from './trainer.js';
+import { type CustomCell, type SequenceModel, loadCellFactory } from './model.js';
+import { Trainer } from './trainer.js';
 
 export interface SampleOptions {
   checkpoint: string;
@@ -14,6 +15,8 @@ export interface SampleOptions {
   length: number;
   temperature: number;
   seed: number;
+  /** The module of the custom cell the checkpoint was trained with (checked against its hash). */
+  cell?: string | null;
 }
 
 /** Draws an index from softmax(logits / temperature); temperature 0 takes the largest. */
@@ -61,17 +64,33 @@ export function generate(model: SequenceModel, vocab: readonly string[], prompt:
   return prompt + outText;
 }
 
+/** "a" or "an" before a word. */
+export function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
 export async function sampleCommand(opts: SampleOptions): Promise<void> {
-  const ckpt = loadCheckpoint(opts.checkpoint);
-  const config = ckpt.config as unknown as TrainConfig;
-  if (config.task !== 'charlm' || !Array.isArray(config.vocab)) {
-    throw new CliError(`${opts.checkpoint}: a ${String(config.task)} checkpoint; sample needs one trained with --task charlm`);
+  const ck = readCheckpointHeader(opts.checkpoint);
+  const config = validateConfig(ck.config, opts.checkpoint);
+  if (config.task !== 'charlm') {
+    throw new CliError(`${opts.checkpoint}: ${article(config.task)} ${config.task} checkpoint; sample needs one trained with --task charlm`);
   }
+  checkConfigAgainstHeader(config, ck.entries, opts.checkpoint);
+  let cell: CustomCell | undefined;
+  if (config.cellSha256 !== undefined) {
+    if (opts.cell == null) {
+      throw new CliError(`${opts.checkpoint} was trained with the custom cell '${config.cell}': pass its module again with --cell FILE (a checkpoint never names code to load)`);
+    }
+    cell = await loadCellFactory(opts.cell, config.cellSha256, config.cell);
+  } else if (opts.cell != null && opts.cell !== config.cell) {
+    throw new CliError(`--cell ${opts.cell}: the checkpoint holds the built-in cell ${config.cell}`);
+  }
+  const vocab = config.vocab!;
   // Sampling needs the model, not the training text (which may not be at hand): the task is
   // built over a stand-in text made of the checkpoint's vocabulary, long enough for one window.
-  const standIn = config.vocab.join('').repeat(Math.ceil((config.seqLen + 2) / config.vocab.length) + 1);
-  const trainer = await Trainer.create({ ...config, text: '' }, standIn);
-  trainer.restore(ckpt, opts.checkpoint);
+  const standIn = vocab.join('').repeat(Math.ceil((config.seqLen + 2) / vocab.length) + 1);
+  const trainer = Trainer.create({ ...config }, standIn, cell?.factory);
+  trainer.restoreWeights(loadCheckpointTensors(ck, specOf(trainer.model.namedParameters())));
   trainer.model.eval();
-  process.stdout.write(`${generate(trainer.model, config.vocab, opts.prompt, opts.length, opts.temperature, opts.seed)}\n`);
+  process.stdout.write(`${generate(trainer.model, vocab, opts.prompt, opts.length, opts.temperature, opts.seed)}\n`);
 }

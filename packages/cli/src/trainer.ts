@@ -5,34 +5,13 @@
  */
 import { Generator, type Tensor, noGrad } from '@seqgrad/autograd';
 import { Adam, CosineAnnealingLR, LinearLR, SequentialLR, clipGradNorm, gradNorm, type OptimizerStateDict } from '@seqgrad/optim';
-import { type CheckpointData, checkStateDictMatches } from './checkpoint.js';
+import { type CheckpointData } from './checkpoint.js';
+import { type TrainConfig } from './config.js';
 import { CliError } from './errors.js';
-import { type ModelConfig, type SequenceModel, buildModel } from './model.js';
-import { type Task, type TaskName, makeTask } from './tasks.js';
+import { type CellFactory, type ModelConfig, type SequenceModel, buildModel } from './model.js';
+import { type Task, makeTask } from './tasks.js';
 
-/** Everything that defines a run; stored in checkpoints. */
-export interface TrainConfig {
-  task: TaskName;
-  cell: string;
-  hidden: number;
-  layers: number;
-  bidirectional: boolean;
-  steps: number;
-  batch: number;
-  lr: number;
-  /** Max gradient norm, null for none. */
-  clip: number | null;
-  seed: number;
-  seqLen: number;
-  delay: number;
-  symbols: number;
-  embed: number;
-  /** LSTM: initial forget-gate bias (absent: PyTorch's initialisation). */
-  forgetBias?: number;
-  /** charlm: the text file ('' for the embedded text), and the vocabulary. */
-  text: string;
-  vocab?: string[];
-}
+export type { TrainConfig } from './config.js';
 
 /** The sizes every CLI run uses and no flag sets: echo's alphabet and the token embedding. */
 export const FIXED_SIZES = { symbols: 8, embed: 16 } as const satisfies Pick<TrainConfig, 'symbols' | 'embed'>;
@@ -65,15 +44,18 @@ export class Trainer {
     this.params = model.parameters();
   }
 
-  /** A fresh run; `text` is the charlm training text (undefined: the embedded one). */
-  static async create(config: TrainConfig, text?: string): Promise<Trainer> {
+  /**
+   * A fresh run; `text` is the charlm training text (undefined: the embedded one), `cellFactory`
+   * builds a custom cell (the module the user named, never one a checkpoint names).
+   */
+  static create(config: TrainConfig, text?: string, cellFactory?: CellFactory): Trainer {
     const task = makeTask(config.task, { seqLen: config.seqLen, delay: config.delay, symbols: config.symbols, text, vocab: config.vocab });
     if (task.vocab) config.vocab = task.vocab;
     const modelConfig: ModelConfig = {
       cell: config.cell, hidden: config.hidden, layers: config.layers, bidirectional: config.bidirectional,
       inputKind: task.inputKind, inputSize: task.inputSize, outputSize: task.outputSize, readout: task.readout, embed: config.embed, forgetBias: config.forgetBias,
     };
-    const model = await buildModel(modelConfig, config.seed);
+    const model = buildModel(modelConfig, config.seed, cellFactory);
     const optimizer = new Adam(model.parameters(), { lr: config.lr });
     const warm = warmupSteps(config.steps);
     const scheduler = new SequentialLR(optimizer, {
@@ -137,11 +119,26 @@ export class Trainer {
     };
   }
 
-  /** Restores a checkpoint written by `checkpoint()` for the same config. */
-  restore(ckpt: CheckpointData, source: string): void {
-    checkStateDictMatches(source, ckpt.model, this.model.namedParameters());
+  /** Loads a checkpoint's model weights (already checked against this model's parameters). */
+  restoreWeights(ckpt: CheckpointData): void {
     this.model.loadStateDict(ckpt.model);
+  }
+
+  /**
+   * Restores a checkpoint written by `checkpoint()` for the same config: the weights, and the
+   * optimizer's, schedule's and data generator's states, each checked to have the form this
+   * run's own have before it is loaded.
+   */
+  restore(ckpt: CheckpointData, source: string): void {
     if (!ckpt.optimizer || !ckpt.scheduler || !ckpt.rng) throw new CliError(`${source}: the checkpoint has no optimizer, schedule or RNG state, so training cannot resume from it`);
+    const corrupt = (what: string, why: string) => new CliError(`${source}: corrupt checkpoint: ${what} ${why}`);
+    const schedWhy = differsInForm(this.scheduler.stateDict(), ckpt.scheduler, 'state');
+    if (schedWhy) throw corrupt('learning-rate schedule', schedWhy);
+    const rngWhy = differsInForm(this.data.getState(), ckpt.rng, 'state');
+    if (rngWhy) throw corrupt('data generator', rngWhy);
+    const optWhy = optimizerStateProblem(this.optimizer.stateDict(), ckpt.optimizer, this.params.map((p) => p.size));
+    if (optWhy) throw corrupt('optimizer state', optWhy);
+    this.restoreWeights(ckpt);
     try {
       this.optimizer.loadStateDict(ckpt.optimizer as OptimizerStateDict);
       this.scheduler.loadStateDict(ckpt.scheduler as Parameters<SequentialLR['loadStateDict']>[0]);
@@ -151,4 +148,58 @@ export class Trainer {
     }
     this.step = ckpt.step;
   }
+}
+
+/** Where `got` differs in form from `want` (other keys, types or array lengths); null when alike. */
+export function differsInForm(want: unknown, got: unknown, path: string): string | null {
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : ArrayBuffer.isView(v) ? 'array' : typeof v);
+  if (kind(want) !== kind(got)) return `${path} is ${kind(got)}, expected ${kind(want)}`;
+  if (Array.isArray(want) || ArrayBuffer.isView(want)) {
+    const w = want as ArrayLike<unknown>;
+    const g = got as ArrayLike<unknown>;
+    if (w.length !== g.length) return `${path} has ${g.length} entries, expected ${w.length}`;
+    for (let i = 0; i < w.length; i++) {
+      const why = differsInForm(w[i], g[i], `${path}[${i}]`);
+      if (why) return why;
+    }
+    return null;
+  }
+  if (kind(want) === 'object') {
+    const wk = Object.keys(want as object).sort();
+    const gk = Object.keys(got as object).sort();
+    const extra = gk.filter((k) => !wk.includes(k));
+    const missing = wk.filter((k) => !gk.includes(k));
+    if (extra.length || missing.length) return `${path} has keys ${JSON.stringify(gk)}, expected ${JSON.stringify(wk)}`;
+    for (const k of wk) {
+      const why = differsInForm((want as Record<string, unknown>)[k], (got as Record<string, unknown>)[k], `${path}.${k}`);
+      if (why) return why;
+    }
+    return null;
+  }
+  if (typeof got === 'number' && !Number.isFinite(got) && Number.isFinite(want)) return `${path} is ${got}`;
+  return null;
+}
+
+/** Checks an optimizer state dict against a fresh one's groups and the parameters' sizes. */
+function optimizerStateProblem(fresh: OptimizerStateDict, got: unknown, sizes: readonly number[]): string | null {
+  if (!got || typeof got !== 'object') return 'is not an object';
+  const sd = got as { paramGroups?: unknown; state?: unknown };
+  const groups = differsInForm(fresh.paramGroups, sd.paramGroups, 'paramGroups');
+  if (groups) return groups;
+  if (!sd.state || typeof sd.state !== 'object' || Array.isArray(sd.state)) return 'state is not an object';
+  for (const [key, entry] of Object.entries(sd.state)) {
+    const index = Number(key);
+    if (!/^\d+$/.test(key) || index >= sizes.length) return `state has an entry '${key}' for no parameter (there are ${sizes.length})`;
+    if (!entry || typeof entry !== 'object') return `state '${key}' is not an object`;
+    for (const [field, v] of Object.entries(entry)) {
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) return `state '${key}'.${field} is ${v}`;
+      } else if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+        const arr = v as ArrayLike<unknown>;
+        if (arr.length !== sizes[index]) return `state '${key}'.${field} has ${arr.length} values for a parameter of ${sizes[index]}`;
+        for (let i = 0; i < arr.length; i++) if (typeof arr[i] !== 'number' || !Number.isFinite(arr[i] as number)) return `state '${key}'.${field}[${i}] is not a finite number`;
+      } else if (v !== null && typeof v !== 'boolean') return `state '${key}'.${field} is a ${typeof v}`;
+    }
+  }
+  return null;
 }
