@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@seqgrad\/autograd$/, replacement: pkg('autograd/src/index.ts') },
       { find: /^@seqgrad\/layers$/, replacement: pkg('layers/src/index.ts') },
       { find: /^@seqgrad\/optim$/, replacement: pkg('optim/src/index.ts') },
+      { find: /^@seqgrad\/io$/, replacement: pkg('io/src/index.ts') },
       { find: /^seqgrad\/tasks$/, replacement: pkg('cli/src/tasks.ts') },
     ],
   },

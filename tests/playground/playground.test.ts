@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 // The page's globals inside functions that run in the page (see page.ts).
 declare const document: any;
+import { buildCli, seqgrad, tmp } from '../cli/helpers.js';
 import { type Session, accuracyOf, bothReady, buildPage, data, dataAll, inked, flowOf, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
 
 // Screenshots of each state, used by docs/playground.md.
@@ -171,4 +172,53 @@ test('playground: the gradient check catches a custom backward that is wrong and
   expect(errors).toEqual([]);
   await page.screenshot({ path: join(shots, 'gradcheck.png'), fullPage: true });
   await page.close();
+});
+
+test('playground: a checkpoint written by seqgrad train loads into a run, which goes on from its step with its accuracy; a saved run loads back', async () => {
+  buildCli();
+  const dir = tmp('seqgrad-playground-');
+  try {
+    const ckpt = join(dir, 'echo-lstm.safetensors');
+    const r = await seqgrad(['train', '--task', 'echo', '--cell', 'lstm', '--hidden', '16', '--steps', '200', '--lr', '0.02', '--out', ckpt, '--progress', 'lines']);
+    expect(r.code, r.stderr).toBe(0);
+    const cliAccuracy = Number(/accuracy ([\d.]+)%/.exec(r.stdout + r.stderr)![1]) / 100;
+    expect(cliAccuracy).toBeGreaterThan(0.4);
+
+    const { page, errors } = await openPage(session);
+    await page.setInputFiles('#run1 input.load', ckpt);
+    await waitFor(page, () => document.getElementById('run1').dataset.source !== undefined && document.getElementById('run1').dataset.ready === 'true');
+    expect(await data(page, '#run1', 'source')).toBe('echo-lstm.safetensors: seqgrad train checkpoint (step 200)');
+    // LSTM 4·16·(8 + 16) + 2·4·16, head 16·8 + 8.
+    expect(await page.textContent('#run1 .status')).toMatch(/delayed echo, T=20, k=5.* 1800 parameters/);
+    await page.click('#run1 button.step');
+    await waitFor(page, () => document.getElementById('run1').dataset.step === '201');
+    // A fresh LSTM starts at chance (1/8); the loaded one at about what the CLI measured.
+    const loaded = Number(await data(page, '#run1', 'accuracy'));
+    expect(loaded).toBeGreaterThan(cliAccuracy - 0.15);
+
+    // Save run B and load the file into run A: the same weights, so the same model size and a trained accuracy.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#run1 button.save')]);
+    expect(download.suggestedFilename()).toBe('playground-echo-lstm-step201.safetensors');
+    const saved = join(dir, download.suggestedFilename());
+    await download.saveAs(saved);
+    await page.setInputFiles('#run0 input.load', saved);
+    await waitFor(page, () => document.getElementById('run0').dataset.source !== undefined && document.getElementById('run0').dataset.ready === 'true');
+    expect(await data(page, '#run0', 'source')).toBe('playground-echo-lstm-step201.safetensors: playground file (step 201)');
+    expect(await page.inputValue('#run0 select.cell')).toBe('lstm');
+    await page.click('#run0 button.step');
+    await waitFor(page, () => document.getElementById('run0').dataset.step === '202');
+    expect(Number(await data(page, '#run0', 'accuracy'))).toBeGreaterThan(cliAccuracy - 0.15);
+
+    // A file that is neither is refused with a message, not loaded.
+    const bogus = join(dir, 'bogus.safetensors');
+    writeFileSync(bogus, Buffer.from('not a safetensors file at all'));
+    await page.setInputFiles('#run0 input.load', bogus);
+    await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
+    expect(await page.textContent('#run0 .error')).toMatch(/safetensors/i);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: join(shots, 'checkpoint.png'), fullPage: true });
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -44,6 +44,7 @@ class RunView {
   readonly el: HTMLElement;
   readonly cellSelect: HTMLSelectElement;
   readonly status: HTMLElement;
+  readonly source: HTMLElement;
   readonly errorBox: HTMLElement;
   readonly verdict: HTMLElement;
   readonly heatmap: HTMLCanvasElement;
@@ -70,7 +71,9 @@ class RunView {
         <label>cell <select class="cell">${Object.entries(CELL_LABELS).map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select></label>
         <button class="train">Train</button><button class="pause">Pause</button><button class="step">Step</button>
         <button class="reset">Reset</button><button class="check">Check gradients</button>
+        <button class="save">Save</button><label class="load">Load <input type="file" class="load" accept=".safetensors"></label>
       </div>
+      <div class="source"></div>
       <div class="status"></div>
       <pre class="error" hidden></pre>
       <pre class="verdict" hidden></pre>
@@ -81,6 +84,7 @@ class RunView {
     this.cellSelect = this.el.querySelector('select.cell')!;
     this.cellSelect.value = cell;
     this.status = this.el.querySelector('.status')!;
+    this.source = this.el.querySelector('.source')!;
     this.errorBox = this.el.querySelector('.error')!;
     this.verdict = this.el.querySelector('.verdict')!;
     this.heatmap = this.el.querySelector('canvas.heatmap')!;
@@ -99,6 +103,13 @@ class RunView {
     on('reset', () => this.reset());
     on('check', () => { this.ensureReady(); this.verdict.hidden = false; this.verdict.className = 'verdict'; this.verdict.textContent = 'checking…'; this.send({ type: 'check' }); });
     this.cellSelect.addEventListener('change', () => this.reset());
+    on('save', () => this.send({ type: 'save' }));
+    const fileInput = this.el.querySelector<HTMLInputElement>('input.load')!;
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files?.[0];
+      if (file) void file.arrayBuffer().then((buf) => this.load(new Uint8Array(buf), file.name));
+      fileInput.value = '';
+    });
     this.reset();
   }
 
@@ -130,6 +141,8 @@ class RunView {
     this.errorBox.hidden = true;
     this.verdict.hidden = true;
     this.el.dataset.error = '';
+    this.source.textContent = '';
+    delete this.el.dataset.source;
     for (const c of Object.values(charts)) {
       c.clear(this.index);
       c.setLabel(this.index, this.label);
@@ -150,6 +163,20 @@ class RunView {
     this.initAt = performance.now();
     this.send({ type: 'init', config });
     this.render();
+  }
+
+  /** Replaces this run by the model in a file (a playground file or a `seqgrad train` checkpoint). */
+  load(bytes: Uint8Array, name: string): void {
+    this.flow = [];
+    this.gates = null;
+    this.ready = false;
+    this.firstStepMs = null;
+    this.trainAt = 0;
+    this.errorBox.hidden = true;
+    this.verdict.hidden = true;
+    this.el.dataset.error = '';
+    for (const c of Object.values(charts)) c.clear(this.index);
+    this.send({ type: 'load', bytes, name, config: settings(this.cellSelect.value as CellChoice) });
   }
 
   showError(message: string, location: { line: number; column: number } | null = null): void {
@@ -188,6 +215,18 @@ class RunView {
       this.verdict.className = `verdict ${msg.ok ? 'ok' : 'bad'}`;
       this.verdict.textContent = `${msg.ok ? '✔ gradients agree' : '✘ gradients disagree'}\n${msg.lines.join('\n')}`;
       this.verdict.dataset.ok = String(msg.ok);
+    } else if (msg.type === 'loaded') {
+      this.cellSelect.value = msg.config.cell;
+      this.source.textContent = `loaded ${msg.source}`;
+      this.el.dataset.source = msg.source;
+      for (const c of Object.values(charts)) c.setLabel(this.index, this.label);
+    } else if (msg.type === 'saved') {
+      const url = URL.createObjectURL(new Blob([msg.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = msg.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } else if (msg.type === 'error') {
       this.showError(msg.message, msg.location);
     }

@@ -30,7 +30,10 @@ export type ToWorker =
   | { type: 'run'; until?: number }
   | { type: 'pause' }
   | { type: 'step' }
-  | { type: 'check' };
+  | { type: 'check' }
+  | { type: 'save' }
+  /** A file to load: a playground file or a `seqgrad train` checkpoint; `config` fills in what it does not hold. */
+  | { type: 'load'; bytes: Uint8Array; name: string; config: RunConfig };
 
 /** Where a user's cell failed: the line and column in the editor (1-based), when known. */
 export interface CodeLocation {
@@ -55,4 +58,6 @@ export type FromWorker =
   | { type: 'gates'; step: number; names: string[]; T: number; H: number; values: number[][] }
   | { type: 'state'; running: boolean; step: number }
   | { type: 'check'; ok: boolean; lines: string[] }
+  | { type: 'saved'; bytes: Uint8Array; name: string }
+  | { type: 'loaded'; source: string; config: RunConfig }
   | { type: 'error'; message: string; location: CodeLocation | null };

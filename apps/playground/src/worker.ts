@@ -11,6 +11,7 @@ import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { type Task, makeTask } from 'seqgrad/tasks';
 import { CellCodeError, type CellFactory, compileCell, describeError, errorLocation } from './cellCode.js';
 import { checkCellStep } from './check.js';
+import { loadWeights, readRunFile, saveRun } from './files.js';
 import { LIBRARY, PlaygroundModel, isCell } from './model.js';
 import type { FromWorker, RunConfig, StepStats, ToWorker } from './protocol.js';
 
@@ -41,9 +42,9 @@ function fail(err: unknown): void {
   post({ type: 'state', running: false, step: run?.step ?? 0 });
 }
 
-function build(config: RunConfig): Run {
+function build(config: RunConfig, vocab?: string[]): Run {
   const task = makeTask(config.task, {
-    seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined,
+    seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined, vocab,
   });
   const factory = config.cell === 'custom' ? compileCell(config.code, LIBRARY, isCell) : undefined;
   const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory, config.forgetBias);
@@ -206,6 +207,20 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: 0 });
       return;
     }
+    if (msg.type === 'load') {
+      running = false;
+      pending = [];
+      const file = readRunFile(msg.bytes, msg.config);
+      const loaded = build(file.config, file.vocab);
+      loadWeights(msg.bytes, loaded.model);
+      loaded.step = file.step;
+      run = loaded;
+      post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
+      post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+      probe(run);
+      post({ type: 'state', running: false, step: run.step });
+      return;
+    }
     if (!run) throw new Error('no run: send init first');
     if (msg.type === 'run') {
       until = msg.until;
@@ -225,6 +240,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: run.step });
     } else if (msg.type === 'check') {
       check(run);
+    } else if (msg.type === 'save') {
+      const bytes = saveRun(run.model, run.config, run.step, run.task.vocab);
+      post({ type: 'saved', bytes, name: `playground-${run.config.task}-${run.config.cell}-step${run.step}.safetensors` });
     }
   } catch (err) {
     fail(err);
