@@ -10,6 +10,7 @@ export {
 export { type JsonValue, type LoadModuleOptions, MODULE_FORMAT, saveModule, loadModule } from './module.js';
 
 // ONNX
+export * from './onnx/index.js';
 
 // TensorFlow.js / Keras layers format
 export * from './tfjs/index.js';
