@@ -1,4 +1,7 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Generator } from '@seqgrad/autograd';
+import { importOnnx } from '@seqgrad/io';
+import { echoTask } from 'seqgrad';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
@@ -174,7 +177,7 @@ test('playground: the gradient check catches a custom backward that is wrong and
   await page.close();
 });
 
-test('playground: a checkpoint written by seqgrad train loads into a run, which goes on from its step with its accuracy; a saved run loads back', async () => {
+test('playground: a checkpoint written by seqgrad train loads into a run, which goes on from its step with its accuracy; a saved run loads back; the ONNX export does the task', async () => {
   buildCli();
   const dir = tmp('seqgrad-playground-');
   try {
@@ -208,6 +211,18 @@ test('playground: a checkpoint written by seqgrad train loads into a run, which 
     await page.click('#run0 button.step');
     await waitFor(page, () => document.getElementById('run0').dataset.step === '202');
     expect(Number(await data(page, '#run0', 'accuracy'))).toBeGreaterThan(cliAccuracy - 0.15);
+
+    // Export run B as ONNX: the graph, read back by @seqgrad/io's importer, does the task as the trained model does.
+    const [onnxDownload] = await Promise.all([page.waitForEvent('download'), page.click('#run1 button.onnx')]);
+    expect(onnxDownload.suggestedFilename()).toBe('playground-echo-lstm-step201.onnx');
+    const onnxPath = join(dir, onnxDownload.suggestedFilename());
+    await onnxDownload.saveAs(onnxPath);
+    const graph = importOnnx(new Uint8Array(readFileSync(onnxPath)));
+    const task = echoTask(20, 5, 8);
+    const batch = task.batch(64, new Generator(5));
+    const { output } = graph.run({ input: batch.input });
+    expect(output!.shape).toEqual([64, 20, 8]);
+    expect(task.evaluate(output!, batch).accuracy).toBeGreaterThan(cliAccuracy - 0.15);
 
     // A file that is neither is refused with a message, not loaded.
     const bogus = join(dir, 'bogus.safetensors');

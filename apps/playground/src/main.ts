@@ -71,7 +71,7 @@ class RunView {
         <label>cell <select class="cell">${Object.entries(CELL_LABELS).map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select></label>
         <button class="train">Train</button><button class="pause">Pause</button><button class="step">Step</button>
         <button class="reset">Reset</button><button class="check">Check gradients</button>
-        <button class="save">Save</button><label class="load">Load <input type="file" class="load" accept=".safetensors"></label>
+        <button class="save">Save</button><button class="onnx">Export ONNX</button><label class="load">Load <input type="file" class="load" accept=".safetensors"></label>
       </div>
       <div class="source"></div>
       <div class="status"></div>
@@ -104,6 +104,7 @@ class RunView {
     on('check', () => { this.ensureReady(); this.verdict.hidden = false; this.verdict.className = 'verdict'; this.verdict.textContent = 'checking…'; this.send({ type: 'check' }); });
     this.cellSelect.addEventListener('change', () => this.reset());
     on('save', () => this.send({ type: 'save' }));
+    on('onnx', () => this.send({ type: 'exportOnnx' }));
     const fileInput = this.el.querySelector<HTMLInputElement>('input.load')!;
     fileInput.addEventListener('change', () => {
       const file = fileInput.files?.[0];

@@ -36,6 +36,14 @@ export class PlaygroundModel extends Module {
     this.head = this.registerModule('head', new Linear(hidden, task.outputSize, { generator }));
   }
 
+  /**
+   * How the head reads the sequence, in the shape `exportOnnx` recognises for a sequence model
+   * (embedding?, rnn, head and `config.readout`).
+   */
+  get config(): { readout: 'last' | 'all' } {
+    return { readout: this.task.readout };
+  }
+
   /** Features per step that enter the recurrent layer. */
   get recurrentInputSize(): number {
     return this.task.inputKind === 'tokens' ? EMBED : this.task.inputSize;

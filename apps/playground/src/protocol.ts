@@ -32,6 +32,7 @@ export type ToWorker =
   | { type: 'step' }
   | { type: 'check' }
   | { type: 'save' }
+  | { type: 'exportOnnx' }
   /** A file to load: a playground file or a `seqgrad train` checkpoint; `config` fills in what it does not hold. */
   | { type: 'load'; bytes: Uint8Array; name: string; config: RunConfig };
 

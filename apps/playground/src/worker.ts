@@ -7,6 +7,7 @@ import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd'
 import {
   type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
 } from '@seqgrad/layers';
+import { exportOnnx } from '@seqgrad/io';
 import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { type Task, makeTask } from 'seqgrad/tasks';
 import { CellCodeError, type CellFactory, compileCell, describeError, errorLocation } from './cellCode.js';
@@ -240,6 +241,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: run.step });
     } else if (msg.type === 'check') {
       check(run);
+    } else if (msg.type === 'exportOnnx') {
+      // One example sequence fixes the feature sizes; batch and sequence stay dynamic in the graph.
+      const example = run.task.batch(1, new Generator(0)).input;
+      const bytes = exportOnnx(run.model, example);
+      post({ type: 'saved', bytes, name: `playground-${run.config.task}-${run.config.cell}-step${run.step}.onnx` });
     } else if (msg.type === 'save') {
       const bytes = saveRun(run.model, run.config, run.step, run.task.vocab);
       post({ type: 'saved', bytes, name: `playground-${run.config.task}-${run.config.cell}-step${run.step}.safetensors` });
