@@ -224,14 +224,18 @@ test('playground: a checkpoint written by seqgrad train loads into a run, which 
     expect(output!.shape).toEqual([64, 20, 8]);
     expect(task.evaluate(output!, batch).accuracy).toBeGreaterThan(cliAccuracy - 0.15);
 
+    await page.screenshot({ path: join(shots, 'checkpoint.png'), fullPage: true });
+
     // A file that is neither is refused with a message, not loaded.
     const bogus = join(dir, 'bogus.safetensors');
     writeFileSync(bogus, Buffer.from('not a safetensors file at all'));
     await page.setInputFiles('#run0 input.load', bogus);
     await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
     expect(await page.textContent('#run0 .error')).toMatch(/safetensors/i);
+    // Run A is still the saved run.
+    expect(await data(page, '#run0', 'step')).toBe('202');
+    expect(await data(page, '#run0', 'ready')).toBe('true');
     expect(errors).toEqual([]);
-    await page.screenshot({ path: join(shots, 'checkpoint.png'), fullPage: true });
     await page.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

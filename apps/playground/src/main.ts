@@ -166,17 +166,13 @@ class RunView {
     this.render();
   }
 
-  /** Replaces this run by the model in a file (a playground file or a `seqgrad train` checkpoint). */
+  /**
+   * Replaces this run by the model in a file (a playground file or a `seqgrad train`
+   * checkpoint); a file that cannot be loaded leaves the run as it was, with the error shown.
+   */
   load(bytes: Uint8Array, name: string): void {
-    this.flow = [];
-    this.gates = null;
-    this.ready = false;
-    this.firstStepMs = null;
-    this.trainAt = 0;
     this.errorBox.hidden = true;
-    this.verdict.hidden = true;
     this.el.dataset.error = '';
-    for (const c of Object.values(charts)) c.clear(this.index);
     this.send({ type: 'load', bytes, name, config: settings(this.cellSelect.value as CellChoice) });
   }
 
@@ -217,6 +213,12 @@ class RunView {
       this.verdict.textContent = `${msg.ok ? '✔ gradients agree' : '✘ gradients disagree'}\n${msg.lines.join('\n')}`;
       this.verdict.dataset.ok = String(msg.ok);
     } else if (msg.type === 'loaded') {
+      this.flow = [];
+      this.gates = null;
+      this.firstStepMs = null;
+      this.trainAt = 0;
+      this.verdict.hidden = true;
+      for (const c of Object.values(charts)) c.clear(this.index);
       this.cellSelect.value = msg.config.cell;
       this.source.textContent = `loaded ${msg.source}`;
       this.el.dataset.source = msg.source;
