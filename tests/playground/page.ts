@@ -19,7 +19,8 @@ const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 /** `vite build` of the playground into apps/playground/dist. */
 export function buildPage(): void {
   const vite = join(app, 'node_modules/vite/bin/vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, encoding: 'utf8' });
+  // vitest sets NODE_ENV=test, which would make Vite build for development (no service worker).
+  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
   if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}${r.stderr}`);
 }
 

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 
 // The page's globals inside functions that run in the page (see page.ts).
 declare const document: any;
+declare const navigator: any;
+declare const window: any;
 import { buildCli, seqgrad, tmp } from '../cli/helpers.js';
 import { type Session, accuracyOf, bothReady, buildPage, data, dataAll, inked, flowOf, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
 
@@ -87,6 +89,26 @@ test('playground: an RNN and an LSTM side by side on the adding problem; at init
   expect(errors).toEqual([]);
   await page.screenshot({ path: join(shots, 'rnn-vs-lstm.png'), fullPage: true });
   await page.close();
+});
+
+test('playground: once loaded, the page works offline: it reloads, builds both runs, trains and opens the editor from the service worker cache', async () => {
+  const { page, errors } = await openPage(session);
+  await waitFor(page, () => navigator.serviceWorker.controller !== null);
+  await session.context.setOffline(true);
+  try {
+    // Offline, nothing reaches the server: a plain fetch of a file not in the build fails.
+    expect(await page.evaluate(() => fetch('./not-in-the-build.txt').then(() => 'fetched', () => 'failed'))).toBe('failed');
+    errors.length = 0; // the console reports that failed fetch
+    await page.reload();
+    await waitFor(page, bothReady);
+    await page.click('#run1 button.step');
+    await waitFor(page, () => document.getElementById('run1').dataset.step === '1');
+    await waitFor(page, () => window.playground.editor !== null);
+    expect(errors).toEqual([]);
+  } finally {
+    await session.context.setOffline(false);
+    await page.close();
+  }
 });
 
 // Line 6 multiplies x (B, 8) by the recurrent weights (H, H): a shape error inside the step.

@@ -286,6 +286,11 @@ const frame = () => {
 };
 requestAnimationFrame(frame);
 
+// Offline once loaded: the service worker caches the build (not in Vite's dev server).
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('./sw.js').catch((err: unknown) => console.warn(`offline use unavailable: ${String(err)}`));
+}
+
 // For the end-to-end tests and the console: the editor and the runs.
 Object.assign(window, {
   playground: {
