@@ -6,7 +6,8 @@
  * with the rebuilt model before it is read. Nothing in a file is executed: a custom cell's code
  * is never stored, the editor's code builds it.
  */
-import { type TensorSpec, MODULE_FORMAT, loadSafetensors, readSafetensorsHeader, saveModule } from '@seqgrad/io';
+import { Generator } from '@seqgrad/autograd';
+import { type TensorSpec, MODULE_FORMAT, exportOnnx, loadSafetensors, readSafetensorsHeader, saveModule } from '@seqgrad/io';
 import { TASK_NAMES, type TaskName } from 'seqgrad/tasks';
 import type { PlaygroundModel } from './model.js';
 import { EMBED } from './model.js';
@@ -30,6 +31,14 @@ export interface RunFile {
 export function saveRun(model: PlaygroundModel, config: RunConfig, step: number, vocab: string[] | undefined): Uint8Array {
   const { task, cell, hidden, seqLen, delay, lr, clip, batch, seed, forgetBias } = config;
   return saveModule(model, { kind: 'seqgrad.playground.run', task, cell, hidden, seqLen, delay, lr, clip, batch, seed, forgetBias, step, embed: EMBED, vocab: vocab ?? null });
+}
+
+/**
+ * The model as an ONNX graph (`exportOnnx`: the recurrent layer as ONNX's own operator). One
+ * example sequence fixes the feature sizes; batch and sequence stay dynamic in the graph.
+ */
+export function exportRunOnnx(model: PlaygroundModel): Uint8Array {
+  return exportOnnx(model, model.task.batch(1, new Generator(0)).input);
 }
 
 function fail(what: string): never {

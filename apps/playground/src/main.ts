@@ -196,7 +196,11 @@ class RunView {
         charts.gradNorm.push(this.index, s.step, s.gradNorm);
         this.step = s.step;
         this.last = s;
-        if (this.firstStepMs === null) this.firstStepMs = performance.now() - this.trainAt;
+        if (this.firstStepMs === null) {
+          this.firstStepMs = performance.now() - this.trainAt;
+          // Milliseconds since the page's navigation started.
+          this.el.dataset.firstStepAt = performance.now().toFixed(0);
+        }
       }
     } else if (msg.type === 'flow') {
       this.flow.push({ step: msg.step, norms: msg.norms });

@@ -7,12 +7,14 @@ import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd'
 import {
   type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
 } from '@seqgrad/layers';
-import { exportOnnx } from '@seqgrad/io';
 import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { type Task, makeTask } from 'seqgrad/tasks';
 import { CellCodeError, type CellFactory, compileCell, describeError, errorLocation } from './cellCode.js';
 import { checkCellStep } from './check.js';
-import { loadWeights, readRunFile, saveRun } from './files.js';
+import type { RunFile } from './files.js';
+
+/** Saving, loading and exporting (with @seqgrad/io) load on first use, so training starts sooner. */
+const files = () => import('./files.js');
 import { LIBRARY, PlaygroundModel, isCell } from './model.js';
 import type { FromWorker, RunConfig, StepStats, ToWorker } from './protocol.js';
 
@@ -211,15 +213,17 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     if (msg.type === 'load') {
       running = false;
       pending = [];
-      const file = readRunFile(msg.bytes, msg.config);
-      const loaded = build(file.config, file.vocab);
-      loadWeights(msg.bytes, loaded.model);
-      loaded.step = file.step;
-      run = loaded;
-      post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
-      post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
-      probe(run);
-      post({ type: 'state', running: false, step: run.step });
+      void files().then((io) => {
+        const file: RunFile = io.readRunFile(msg.bytes, msg.config);
+        const loaded = build(file.config, file.vocab);
+        io.loadWeights(msg.bytes, loaded.model);
+        loaded.step = file.step;
+        run = loaded;
+        post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
+        post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+        probe(run);
+        post({ type: 'state', running: false, step: run.step });
+      }).catch(fail);
       return;
     }
     if (!run) throw new Error('no run: send init first');
@@ -242,13 +246,15 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     } else if (msg.type === 'check') {
       check(run);
     } else if (msg.type === 'exportOnnx') {
-      // One example sequence fixes the feature sizes; batch and sequence stay dynamic in the graph.
-      const example = run.task.batch(1, new Generator(0)).input;
-      const bytes = exportOnnx(run.model, example);
-      post({ type: 'saved', bytes, name: `playground-${run.config.task}-${run.config.cell}-step${run.step}.onnx` });
+      const r = run;
+      void files().then((io) => {
+        post({ type: 'saved', bytes: io.exportRunOnnx(r.model), name: `playground-${r.config.task}-${r.config.cell}-step${r.step}.onnx` });
+      }).catch(fail);
     } else if (msg.type === 'save') {
-      const bytes = saveRun(run.model, run.config, run.step, run.task.vocab);
-      post({ type: 'saved', bytes, name: `playground-${run.config.task}-${run.config.cell}-step${run.step}.safetensors` });
+      const r = run;
+      void files().then((io) => {
+        post({ type: 'saved', bytes: io.saveRun(r.model, r.config, r.step, r.task.vocab), name: `playground-${r.config.task}-${r.config.cell}-step${r.step}.safetensors` });
+      }).catch(fail);
     }
   } catch (err) {
     fail(err);
