@@ -101,6 +101,11 @@ export function accuracyOf(page: Page, run: number): Promise<(number | null)[]> 
   return page.evaluate((r) => window.playground.charts.accuracy.values(r), run);
 }
 
+/** A chart's values of one run, by step. */
+export function chartOf(page: Page, chart: 'loss' | 'accuracy' | 'gradNorm', run: number): Promise<(number | null)[]> {
+  return page.evaluate(([c, r]) => window.playground.charts[c].values(r), [chart, run] as const);
+}
+
 /** One run's gradient-flow measurements: the training step and ‖dL/dh_t‖ for every t. */
 export function flowOf(page: Page, run: number): Promise<{ step: number; norms: number[] }[]> {
   return page.evaluate((r) => window.playground.runs[r].flow, run);

@@ -10,7 +10,7 @@ declare const document: any;
 declare const navigator: any;
 declare const window: any;
 import { buildCli, seqgrad, tmp } from '../cli/helpers.js';
-import { type Session, accuracyOf, bothReady, buildPage, data, dataAll, inked, flowOf, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
+import { type Session, accuracyOf, chartOf, bothReady, buildPage, data, dataAll, inked, flowOf, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
 
 // Screenshots of each state, used by docs/playground.md.
 const shots = join(root, 'docs/playground');
@@ -88,6 +88,32 @@ test('playground: an RNN and an LSTM side by side on the adding problem; at init
   expect(reach(lstm[0]!.norms)).toBeGreaterThan(1e-3);
   expect(errors).toEqual([]);
   await page.screenshot({ path: join(shots, 'rnn-vs-lstm.png'), fullPage: true });
+  await page.close();
+});
+
+test('playground: without clipping, an RNN on the adding problem at a high learning rate shows gradient-norm spikes with loss jumps', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#task', 'adding');
+  await page.fill('#lr', '0.1');
+  await page.uncheck('#clipOn');
+  await page.fill('#until', '300');
+  await page.click('#resetBoth');
+  await waitFor(page, bothReady);
+  await page.click('#run0 button.train');
+  await waitFor(page, () => document.getElementById('run0').dataset.step === '300' && document.getElementById('run0').dataset.running === 'false', undefined, 120_000);
+  const median = (xs: (number | null)[]) => [...xs].map(Number).sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+  const norms = await chartOf(page, 'gradNorm', 0);
+  const losses = await chartOf(page, 'loss', 0);
+  expect(norms).toHaveLength(300);
+  const n = norms.map(Number);
+  const l = losses.map(Number);
+  expect(Math.max(...n)).toBeGreaterThan(10 * median(n));
+  // The largest loss comes at or right after a step whose gradient norm was a spike.
+  const worst = l.indexOf(Math.max(...l));
+  expect(l[worst]).toBeGreaterThan(10 * median(l));
+  expect(Math.max(...n.slice(Math.max(0, worst - 2), worst + 1))).toBeGreaterThan(10 * median(n));
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: join(shots, 'no-clipping.png'), fullPage: true });
   await page.close();
 });
 
