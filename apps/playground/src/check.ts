@@ -41,8 +41,12 @@ export function checkCellStep(choice: CellChoice, factory: CellFactory | undefin
     return { ok: true, message: `gradcheck: autograd agrees with finite differences for every input, state and parameter over ${CHECK_STEPS} steps (float64, batch ${B}, input ${I}, hidden ${H})` };
   } catch (err) {
     if (!(err instanceof GradcheckError)) throw err;
+    // Outputs are listed step by step, each step's states in stateSizes order.
+    const output = /output (\d+)/.exec(err.message);
+    const k = output ? Number(output[1]) : -1;
+    const what = k >= 0 ? ` (output ${k} is ${stateNames[k % stateNames.length]} after step ${Math.floor(k / stateNames.length)})` : '';
     const where = /'x_(\d+)'/.exec(err.message);
     const step = where ? ` — the gradient is wrong from time step ${where[1]} on` : '';
-    return { ok: false, message: `${describeError(err)}${step}` };
+    return { ok: false, message: `${describeError(err)}${what}${step}` };
   }
 }
