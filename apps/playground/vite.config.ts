@@ -44,6 +44,8 @@ export default defineConfig({
       { find: /^@seqgrad\/optim$/, replacement: pkg('optim/src/index.ts') },
       { find: /^@seqgrad\/io$/, replacement: pkg('io/src/index.ts') },
       { find: /^seqgrad\/tasks$/, replacement: pkg('cli/src/tasks.ts') },
+      // The cells of examples/cells/, offered in the cell menu.
+      { find: /^seqgrad-example-cells\/([\w-]+)$/, replacement: fileURLToPath(new URL('../../examples/cells/$1.mjs', import.meta.url)) },
     ],
   },
   worker: { format: 'es' },

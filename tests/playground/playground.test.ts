@@ -225,6 +225,24 @@ test('playground: the gradient check catches a custom backward that is wrong and
   await page.close();
 });
 
+test('playground: the cells of examples/cells train in a run, and the MGU passes checkBptt against its hand-written BPTT and gradcheck', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#run0 select.cell', 'peephole');
+  await page.selectOption('#run1 select.cell', 'mgu');
+  await waitFor(page, bothReady);
+  expect(await page.textContent('#run0 .status')).toMatch(/parameters/);
+  await page.fill('#until', '5');
+  await page.click('#trainBoth');
+  await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '5' && document.getElementById(id).dataset.running === 'false'));
+  expect(await data(page, '#run0 canvas.gates', 'gates')).toBe('h (state),c (state)');
+  await page.click('#run1 button.check');
+  await waitFor(page, () => document.querySelector('#run1 .verdict').dataset.ok !== undefined);
+  expect(await data(page, '#run1 .verdict', 'ok')).toBe('true');
+  expect(await page.textContent('#run1 .verdict')).toMatch(/checkBptt: the hand-written BPTT of examples\/cells\/mgu.mjs agrees[\s\S]*gradcheck: autograd agrees/);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
 test('playground: a checkpoint written by seqgrad train loads into a run, which goes on from its step with its accuracy; a saved run loads back; the ONNX export does the task', async () => {
   buildCli();
   const dir = tmp('seqgrad-playground-');

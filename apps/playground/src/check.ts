@@ -17,7 +17,8 @@ export function checkCellStep(choice: CellChoice, factory: CellFactory | undefin
   if (choice === 'rnn') cell = new RNNCell(I, H, opts);
   else if (choice === 'lstm') cell = new LSTMCell(I, H, opts);
   else if (choice === 'gru') cell = new GRUCell(I, H, opts);
-  else cell = factory!(I, H, opts);
+  else if (factory) cell = factory(I, H, opts);
+  else throw new Error(`checkCellStep: no factory for cell '${choice}'`);
   const B = 2;
   const xs = Array.from({ length: CHECK_STEPS }, () => randn([B, I], { dtype: 'float64', requiresGrad: true, generator }));
   const stateNames = Object.keys(cell.stateSizes);

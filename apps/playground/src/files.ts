@@ -11,7 +11,7 @@ import { type TensorSpec, MODULE_FORMAT, exportOnnx, loadSafetensors, readSafete
 import { TASK_NAMES, type TaskName } from 'seqgrad/tasks';
 import type { PlaygroundModel } from './model.js';
 import { EMBED } from './model.js';
-import type { CellChoice, RunConfig } from './protocol.js';
+import { BUILTIN_CELLS, type CellChoice, EXAMPLE_CELLS, type RunConfig } from './protocol.js';
 
 /** The format tag `seqgrad train` writes into its checkpoints. */
 const TRAIN_CHECKPOINT = 'seqgrad.checkpoint.v2';
@@ -91,9 +91,9 @@ export function readRunFile(bytes: Uint8Array, current: RunConfig): RunFile {
   const task = c.task as TaskName;
   if (!TASK_NAMES.includes(task)) fail(`its task ${JSON.stringify(c.task)} is not one of ${TASK_NAMES.join(', ')}`);
   let cell = c.cell as CellChoice;
-  if (!['rnn', 'lstm', 'gru', 'custom'].includes(cell)) {
+  if (![...BUILTIN_CELLS, ...EXAMPLE_CELLS, 'custom'].includes(cell)) {
     // seqgrad train records a custom cell by its file's name; the editor's cell stands in for it.
-    if (typeof c.cell !== 'string' || metadata.format !== TRAIN_CHECKPOINT) fail(`its cell ${JSON.stringify(c.cell)} is not rnn, lstm, gru or custom`);
+    if (typeof c.cell !== 'string' || metadata.format !== TRAIN_CHECKPOINT) fail(`its cell ${JSON.stringify(c.cell)} is not one of ${[...BUILTIN_CELLS, ...EXAMPLE_CELLS, 'custom'].join(', ')}`);
     cell = 'custom';
   }
   if (c.embed !== undefined && c.embed !== EMBED) fail(`the character embedding has size ${EMBED} here, the file ${JSON.stringify(c.embed)}`);

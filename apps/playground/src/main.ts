@@ -19,7 +19,15 @@ const charts = {
   gradNorm: new LiveChart($('chartGradNorm'), 'gradient norm before clipping', ['run A', 'run B'], { log: true }),
 };
 
-const CELL_LABELS: Record<CellChoice, string> = { rnn: 'RNN (tanh)', lstm: 'LSTM', gru: 'GRU', custom: 'custom (editor)' };
+const CELL_LABELS: Record<CellChoice, string> = {
+  rnn: 'RNN (tanh)',
+  lstm: 'LSTM',
+  gru: 'GRU',
+  peephole: 'peephole LSTM (examples/cells)',
+  layernorm: 'LayerNorm LSTM (examples/cells)',
+  mgu: 'MGU (examples/cells)',
+  custom: 'custom (editor)',
+};
 
 function settings(cell: CellChoice): RunConfig {
   return {

@@ -29,7 +29,7 @@ export class PlaygroundModel extends Module {
     else if (cell === 'lstm') rnn = new LSTM(I, hidden, forgetBias === null ? opts : { ...opts, forgetBias });
     else if (cell === 'gru') rnn = new GRU(I, hidden, opts);
     else {
-      if (!factory) throw new Error('a custom cell needs its code');
+      if (!factory) throw new Error(`cell '${cell}' needs its factory`);
       rnn = new Recurrent(factory(I, hidden, { generator }));
     }
     this.rnn = this.registerModule('rnn', rnn);

@@ -1,7 +1,10 @@
 /** The messages between the page and a training worker (one worker per run). */
 import type { TaskName } from 'seqgrad/tasks';
 
-export type CellChoice = 'rnn' | 'lstm' | 'gru' | 'custom';
+/** Built-in layers, the cells of examples/cells/, or the editor's cell. */
+export type CellChoice = 'rnn' | 'lstm' | 'gru' | 'peephole' | 'layernorm' | 'mgu' | 'custom';
+export const BUILTIN_CELLS: readonly CellChoice[] = ['rnn', 'lstm', 'gru'];
+export const EXAMPLE_CELLS: readonly CellChoice[] = ['peephole', 'layernorm', 'mgu'];
 
 export interface RunConfig {
   cell: CellChoice;
