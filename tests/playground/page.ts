@@ -19,7 +19,8 @@ const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 /** `vite build` of the playground into apps/playground/dist. */
 export function buildPage(): void {
   const vite = join(app, 'node_modules/vite/bin/vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, encoding: 'utf8' });
+  // vitest sets NODE_ENV=test, which would make Vite build for development (no service worker).
+  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
   if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}${r.stderr}`);
 }
 
@@ -100,6 +101,16 @@ export function accuracyOf(page: Page, run: number): Promise<(number | null)[]> 
   return page.evaluate((r) => window.playground.charts.accuracy.values(r), run);
 }
 
+/** A chart's values of one run, by step. */
+export function chartOf(page: Page, chart: 'loss' | 'accuracy' | 'gradNorm', run: number): Promise<(number | null)[]> {
+  return page.evaluate(([c, r]) => window.playground.charts[c].values(r), [chart, run] as const);
+}
+
+/** One run's gradient-flow measurements: the training step and ‖dL/dh_t‖ for every t. */
+export function flowOf(page: Page, run: number): Promise<{ step: number; norms: number[] }[]> {
+  return page.evaluate((r) => window.playground.runs[r].flow, run);
+}
+
 /** Every element's data attribute for a selector. */
 export function dataAll(page: Page, selector: string, name: string): Promise<(string | undefined)[]> {
   return page.evaluate(([sel, key]) => [...document.querySelectorAll(sel)].map((e: any) => e.dataset[key]), [selector, name] as const);
@@ -107,6 +118,7 @@ export function dataAll(page: Page, selector: string, name: string): Promise<(st
 
 /** Sets the cell editor's code and trains it as run A's cell. */
 export async function useCustomCell(page: Page, code: string): Promise<void> {
+  await waitFor(page, () => window.playground.editor !== null);
   await page.evaluate((text) => {
     window.playground.editor.code = text;
   }, code);

@@ -1,10 +1,16 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Generator } from '@seqgrad/autograd';
+import { importOnnx } from '@seqgrad/io';
+import { echoTask } from 'seqgrad';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 // The page's globals inside functions that run in the page (see page.ts).
 declare const document: any;
-import { type Session, accuracyOf, bothReady, buildPage, data, dataAll, inked, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
+declare const navigator: any;
+declare const window: any;
+import { buildCli, seqgrad, tmp } from '../cli/helpers.js';
+import { type Session, accuracyOf, chartOf, bothReady, buildPage, data, dataAll, inked, flowOf, openPage, openSession, root, useCustomCell, waitFor } from './page.js';
 
 // Screenshots of each state, used by docs/playground.md.
 const shots = join(root, 'docs/playground');
@@ -60,19 +66,75 @@ test('playground: an LSTM on delayed echo trains 100 steps in the worker, its ac
   await page.close();
 });
 
-test('playground: an RNN and an LSTM side by side, the RNN gradient vanishing toward the early steps', async () => {
+test('playground: an RNN and an LSTM side by side on the adding problem; at initialisation the RNN gradient vanishes before the first step and the LSTM one reaches it', async () => {
   const { page, errors } = await openPage(session);
   await page.selectOption('#task', 'adding');
   await page.fill('#seqLen', '40');
   await page.fill('#until', '60');
+  // f = σ(3 + …) ≈ 0.95 at the start: the LSTM's cell state carries the gradient back in time.
+  await page.fill('#forgetBias', '3');
   await page.click('#resetBoth');
   await waitFor(page, bothReady);
   await page.click('#trainBoth');
   await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '60' && document.getElementById(id).dataset.running === 'false'), undefined, 120_000);
   expect(await dataAll(page, '.run canvas.heatmap', 'rows')).toEqual(['7', '7']);
+  // The adding problem's loss reads h_39 only: ‖dL/dh_0‖ / ‖dL/dh_39‖ is how much of it reaches
+  // the first step. At the initialisation (the first heatmap row), through the RNN's tanh and
+  // W_hh it is all but gone, while along the LSTM's cell state a measurable part arrives.
+  const [rnn, lstm] = [await flowOf(page, 0), await flowOf(page, 1)];
+  expect(rnn.map((r) => r.step)).toEqual([0, 10, 20, 30, 40, 50, 60]);
+  const reach = (norms: number[]) => norms[0]! / norms[39]!;
+  expect(reach(rnn[0]!.norms)).toBeLessThan(1e-6);
+  expect(reach(lstm[0]!.norms)).toBeGreaterThan(1e-3);
   expect(errors).toEqual([]);
   await page.screenshot({ path: join(shots, 'rnn-vs-lstm.png'), fullPage: true });
   await page.close();
+});
+
+test('playground: without clipping, an RNN on the adding problem at a high learning rate shows gradient-norm spikes with loss jumps', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#task', 'adding');
+  await page.fill('#lr', '0.1');
+  await page.uncheck('#clipOn');
+  await page.fill('#until', '300');
+  await page.click('#resetBoth');
+  await waitFor(page, bothReady);
+  await page.click('#run0 button.train');
+  await waitFor(page, () => document.getElementById('run0').dataset.step === '300' && document.getElementById('run0').dataset.running === 'false', undefined, 120_000);
+  const median = (xs: (number | null)[]) => [...xs].map(Number).sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+  const norms = await chartOf(page, 'gradNorm', 0);
+  const losses = await chartOf(page, 'loss', 0);
+  expect(norms).toHaveLength(300);
+  const n = norms.map(Number);
+  const l = losses.map(Number);
+  expect(Math.max(...n)).toBeGreaterThan(10 * median(n));
+  // The largest loss comes at or right after a step whose gradient norm was a spike.
+  const worst = l.indexOf(Math.max(...l));
+  expect(l[worst]).toBeGreaterThan(10 * median(l));
+  expect(Math.max(...n.slice(Math.max(0, worst - 2), worst + 1))).toBeGreaterThan(10 * median(n));
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: join(shots, 'no-clipping.png'), fullPage: true });
+  await page.close();
+});
+
+test('playground: once loaded, the page works offline: it reloads, builds both runs, trains and opens the editor from the service worker cache', async () => {
+  const { page, errors } = await openPage(session);
+  await waitFor(page, () => navigator.serviceWorker.controller !== null);
+  await session.context.setOffline(true);
+  try {
+    // Offline, nothing reaches the server: a plain fetch of a file not in the build fails.
+    expect(await page.evaluate(() => fetch('./not-in-the-build.txt').then(() => 'fetched', () => 'failed'))).toBe('failed');
+    errors.length = 0; // the console reports that failed fetch
+    await page.reload();
+    await waitFor(page, bothReady);
+    await page.click('#run1 button.step');
+    await waitFor(page, () => document.getElementById('run1').dataset.step === '1');
+    await waitFor(page, () => window.playground.editor !== null);
+    expect(errors).toEqual([]);
+  } finally {
+    await session.context.setOffline(false);
+    await page.close();
+  }
 });
 
 // Line 6 multiplies x (B, 8) by the recurrent weights (H, H): a shape error inside the step.
@@ -151,7 +213,7 @@ test('playground: the gradient check catches a custom backward that is wrong and
   expect(verdict.ok).toBe('false');
   expect(verdict.text).toMatch(/gradients disagree/);
   expect(verdict.text).toMatch(/'x_0'/);
-  expect(verdict.text).toMatch(/time step 0/);
+  expect(verdict.text).toMatch(/\(output 0 is h after step 0\) — the gradient is wrong from time step 0 on/);
   // The same check passes for the built-in LSTM, through checkBptt and gradcheck.
   await page.click('#run1 button.check');
   await waitFor(page, () => document.querySelector('#run1 .verdict').dataset.ok !== undefined);
@@ -161,4 +223,87 @@ test('playground: the gradient check catches a custom backward that is wrong and
   expect(errors).toEqual([]);
   await page.screenshot({ path: join(shots, 'gradcheck.png'), fullPage: true });
   await page.close();
+});
+
+test('playground: the cells of examples/cells train in a run, and the MGU passes checkBptt against its hand-written BPTT and gradcheck', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#run0 select.cell', 'peephole');
+  await page.selectOption('#run1 select.cell', 'mgu');
+  await waitFor(page, bothReady);
+  expect(await page.textContent('#run0 .status')).toMatch(/parameters/);
+  await page.fill('#until', '5');
+  await page.click('#trainBoth');
+  await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '5' && document.getElementById(id).dataset.running === 'false'));
+  expect(await data(page, '#run0 canvas.gates', 'gates')).toBe('h (state),c (state)');
+  await page.click('#run1 button.check');
+  await waitFor(page, () => document.querySelector('#run1 .verdict').dataset.ok !== undefined);
+  expect(await data(page, '#run1 .verdict', 'ok')).toBe('true');
+  expect(await page.textContent('#run1 .verdict')).toMatch(/checkBptt: the hand-written BPTT of examples\/cells\/mgu.mjs agrees[\s\S]*gradcheck: autograd agrees/);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('playground: a checkpoint written by seqgrad train loads into a run, which goes on from its step with its accuracy; a saved run loads back; the ONNX export does the task', async () => {
+  buildCli();
+  const dir = tmp('seqgrad-playground-');
+  try {
+    const ckpt = join(dir, 'echo-lstm.safetensors');
+    const r = await seqgrad(['train', '--task', 'echo', '--cell', 'lstm', '--hidden', '16', '--steps', '200', '--lr', '0.02', '--out', ckpt, '--progress', 'lines']);
+    expect(r.code, r.stderr).toBe(0);
+    const cliAccuracy = Number(/accuracy ([\d.]+)%/.exec(r.stdout + r.stderr)![1]) / 100;
+    expect(cliAccuracy).toBeGreaterThan(0.4);
+
+    const { page, errors } = await openPage(session);
+    await page.setInputFiles('#run1 input.load', ckpt);
+    await waitFor(page, () => document.getElementById('run1').dataset.source !== undefined && document.getElementById('run1').dataset.ready === 'true');
+    expect(await data(page, '#run1', 'source')).toBe('echo-lstm.safetensors: seqgrad train checkpoint (step 200)');
+    // LSTM 4·16·(8 + 16) + 2·4·16, head 16·8 + 8.
+    expect(await page.textContent('#run1 .status')).toMatch(/delayed echo, T=20, k=5.* 1800 parameters/);
+    await page.click('#run1 button.step');
+    await waitFor(page, () => document.getElementById('run1').dataset.step === '201');
+    // A fresh LSTM starts at chance (1/8); the loaded one at about what the CLI measured.
+    const loaded = Number(await data(page, '#run1', 'accuracy'));
+    expect(loaded).toBeGreaterThan(cliAccuracy - 0.15);
+
+    // Save run B and load the file into run A: the same weights, so the same model size and a trained accuracy.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#run1 button.save')]);
+    expect(download.suggestedFilename()).toBe('playground-echo-lstm-step201.safetensors');
+    const saved = join(dir, download.suggestedFilename());
+    await download.saveAs(saved);
+    await page.setInputFiles('#run0 input.load', saved);
+    await waitFor(page, () => document.getElementById('run0').dataset.source !== undefined && document.getElementById('run0').dataset.ready === 'true');
+    expect(await data(page, '#run0', 'source')).toBe('playground-echo-lstm-step201.safetensors: playground file (step 201)');
+    expect(await page.inputValue('#run0 select.cell')).toBe('lstm');
+    await page.click('#run0 button.step');
+    await waitFor(page, () => document.getElementById('run0').dataset.step === '202');
+    expect(Number(await data(page, '#run0', 'accuracy'))).toBeGreaterThan(cliAccuracy - 0.15);
+
+    // Export run B as ONNX: the graph, read back by @seqgrad/io's importer, does the task as the trained model does.
+    const [onnxDownload] = await Promise.all([page.waitForEvent('download'), page.click('#run1 button.onnx')]);
+    expect(onnxDownload.suggestedFilename()).toBe('playground-echo-lstm-step201.onnx');
+    const onnxPath = join(dir, onnxDownload.suggestedFilename());
+    await onnxDownload.saveAs(onnxPath);
+    const graph = importOnnx(new Uint8Array(readFileSync(onnxPath)));
+    const task = echoTask(20, 5, 8);
+    const batch = task.batch(64, new Generator(5));
+    const { output } = graph.run({ input: batch.input });
+    expect(output!.shape).toEqual([64, 20, 8]);
+    expect(task.evaluate(output!, batch).accuracy).toBeGreaterThan(cliAccuracy - 0.15);
+
+    await page.screenshot({ path: join(shots, 'checkpoint.png'), fullPage: true });
+
+    // A file that is neither is refused with a message, not loaded.
+    const bogus = join(dir, 'bogus.safetensors');
+    writeFileSync(bogus, Buffer.from('not a safetensors file at all'));
+    await page.setInputFiles('#run0 input.load', bogus);
+    await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
+    expect(await page.textContent('#run0 .error')).toMatch(/safetensors/i);
+    // Run A is still the saved run.
+    expect(await data(page, '#run0', 'step')).toBe('202');
+    expect(await data(page, '#run0', 'ready')).toBe('true');
+    expect(errors).toEqual([]);
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

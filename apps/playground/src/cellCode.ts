@@ -55,6 +55,15 @@ export class CellCodeError extends Error {
   }
 }
 
+/** Wraps a factory function so that every cell it builds is checked to be a `RecurrentCell`. */
+export function cellFactoryOf(factory: unknown, library: unknown, isCell: (v: unknown) => boolean, what: string): CellFactory {
+  return (inputSize, hiddenSize, opts) => {
+    const cell = (factory as (lib: unknown, i: number, h: number, o: unknown) => unknown)(library, inputSize, hiddenSize, opts ?? {});
+    if (!isCell(cell)) throw new CellCodeError(`${what} must return a cell: an instance of a class extending layers.RecurrentCell`, null);
+    return cell as RecurrentCell;
+  };
+}
+
 /**
  * Evaluates the source to a factory and wraps it so that every cell it builds is checked to be
  * a `RecurrentCell`. `isCell` is passed in so this file needs no runtime import of the library.
@@ -70,9 +79,5 @@ export function compileCell(source: string, library: unknown, isCell: (v: unknow
   if (typeof factory !== 'function') {
     throw new CellCodeError('the code must be one function expression: ({ autograd, layers }, inputSize, hiddenSize, opts) => cell', { line: 1, column: 1 });
   }
-  return (inputSize, hiddenSize, opts) => {
-    const cell = (factory as (lib: unknown, i: number, h: number, o: unknown) => unknown)(library, inputSize, hiddenSize, opts ?? {});
-    if (!isCell(cell)) throw new CellCodeError('the factory must return a cell: an instance of a class extending layers.RecurrentCell', null);
-    return cell as RecurrentCell;
-  };
+  return cellFactoryOf(factory, library, isCell, 'the factory');
 }

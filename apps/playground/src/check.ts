@@ -17,7 +17,8 @@ export function checkCellStep(choice: CellChoice, factory: CellFactory | undefin
   if (choice === 'rnn') cell = new RNNCell(I, H, opts);
   else if (choice === 'lstm') cell = new LSTMCell(I, H, opts);
   else if (choice === 'gru') cell = new GRUCell(I, H, opts);
-  else cell = factory!(I, H, opts);
+  else if (factory) cell = factory(I, H, opts);
+  else throw new Error(`checkCellStep: no factory for cell '${choice}'`);
   const B = 2;
   const xs = Array.from({ length: CHECK_STEPS }, () => randn([B, I], { dtype: 'float64', requiresGrad: true, generator }));
   const stateNames = Object.keys(cell.stateSizes);
@@ -41,8 +42,12 @@ export function checkCellStep(choice: CellChoice, factory: CellFactory | undefin
     return { ok: true, message: `gradcheck: autograd agrees with finite differences for every input, state and parameter over ${CHECK_STEPS} steps (float64, batch ${B}, input ${I}, hidden ${H})` };
   } catch (err) {
     if (!(err instanceof GradcheckError)) throw err;
+    // Outputs are listed step by step, each step's states in stateSizes order.
+    const output = /output (\d+)/.exec(err.message);
+    const k = output ? Number(output[1]) : -1;
+    const what = k >= 0 ? ` (output ${k} is ${stateNames[k % stateNames.length]} after step ${Math.floor(k / stateNames.length)})` : '';
     const where = /'x_(\d+)'/.exec(err.message);
     const step = where ? ` — the gradient is wrong from time step ${where[1]} on` : '';
-    return { ok: false, message: `${describeError(err)}${step}` };
+    return { ok: false, message: `${describeError(err)}${what}${step}` };
   }
 }

@@ -3,21 +3,31 @@
  * with shared live charts (loss, accuracy, gradient norm before clipping), and per run the
  * gradient-flow heatmap, the gate activations, the gradient check and the error it hit.
  */
-import { CellEditor } from './editor.js';
+import type { CellEditor } from './editor.js';
 import { type FlowRow, type Gates, LiveChart, RUN_COLOURS, drawGates, drawHeatmaps } from './plots.js';
 import type { CellChoice, FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const num = (id: string) => Number($<HTMLInputElement>(id).value);
 
-const editor = new CellEditor($('editor'));
+// The editor (CodeMirror, most of the page's code) loads after the page is up.
+let editor: CellEditor | null = null;
+const editorReady = import('./editor.js').then((m) => (editor = new m.CellEditor($('editor'))));
 const charts = {
   loss: new LiveChart($('chartLoss'), 'loss', ['run A', 'run B'], { log: true }),
   accuracy: new LiveChart($('chartAccuracy'), 'accuracy', ['run A', 'run B'], { yRange: [0, 1] }),
   gradNorm: new LiveChart($('chartGradNorm'), 'gradient norm before clipping', ['run A', 'run B'], { log: true }),
 };
 
-const CELL_LABELS: Record<CellChoice, string> = { rnn: 'RNN (tanh)', lstm: 'LSTM', gru: 'GRU', custom: 'custom (editor)' };
+const CELL_LABELS: Record<CellChoice, string> = {
+  rnn: 'RNN (tanh)',
+  lstm: 'LSTM',
+  gru: 'GRU',
+  peephole: 'peephole LSTM (examples/cells)',
+  layernorm: 'LayerNorm LSTM (examples/cells)',
+  mgu: 'MGU (examples/cells)',
+  custom: 'custom (editor)',
+};
 
 function settings(cell: CellChoice): RunConfig {
   return {
@@ -31,8 +41,9 @@ function settings(cell: CellChoice): RunConfig {
     clip: $<HTMLInputElement>('clipOn').checked ? num('clip') : null,
     seed: num('seed'),
     text: $<HTMLTextAreaElement>('text').value,
-    code: editor.code,
+    code: editor?.code ?? '',
     probeEvery: Math.max(1, num('probeEvery')),
+    forgetBias: $<HTMLInputElement>('forgetBias').value.trim() === '' ? null : num('forgetBias'),
   };
 }
 
@@ -41,6 +52,7 @@ class RunView {
   readonly el: HTMLElement;
   readonly cellSelect: HTMLSelectElement;
   readonly status: HTMLElement;
+  readonly source: HTMLElement;
   readonly errorBox: HTMLElement;
   readonly verdict: HTMLElement;
   readonly heatmap: HTMLCanvasElement;
@@ -67,7 +79,9 @@ class RunView {
         <label>cell <select class="cell">${Object.entries(CELL_LABELS).map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select></label>
         <button class="train">Train</button><button class="pause">Pause</button><button class="step">Step</button>
         <button class="reset">Reset</button><button class="check">Check gradients</button>
+        <button class="save">Save</button><button class="onnx">Export ONNX</button><label class="load">Load <input type="file" class="load" accept=".safetensors"></label>
       </div>
+      <div class="source"></div>
       <div class="status"></div>
       <pre class="error" hidden></pre>
       <pre class="verdict" hidden></pre>
@@ -78,6 +92,7 @@ class RunView {
     this.cellSelect = this.el.querySelector('select.cell')!;
     this.cellSelect.value = cell;
     this.status = this.el.querySelector('.status')!;
+    this.source = this.el.querySelector('.source')!;
     this.errorBox = this.el.querySelector('.error')!;
     this.verdict = this.el.querySelector('.verdict')!;
     this.heatmap = this.el.querySelector('canvas.heatmap')!;
@@ -96,6 +111,14 @@ class RunView {
     on('reset', () => this.reset());
     on('check', () => { this.ensureReady(); this.verdict.hidden = false; this.verdict.className = 'verdict'; this.verdict.textContent = 'checking…'; this.send({ type: 'check' }); });
     this.cellSelect.addEventListener('change', () => this.reset());
+    on('save', () => this.send({ type: 'save' }));
+    on('onnx', () => this.send({ type: 'exportOnnx' }));
+    const fileInput = this.el.querySelector<HTMLInputElement>('input.load')!;
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files?.[0];
+      if (file) void file.arrayBuffer().then((buf) => this.load(new Uint8Array(buf), file.name));
+      fileInput.value = '';
+    });
     this.reset();
   }
 
@@ -127,12 +150,18 @@ class RunView {
     this.errorBox.hidden = true;
     this.verdict.hidden = true;
     this.el.dataset.error = '';
+    this.source.textContent = '';
+    delete this.el.dataset.source;
     for (const c of Object.values(charts)) {
       c.clear(this.index);
       c.setLabel(this.index, this.label);
     }
+    if (this.cellSelect.value === 'custom' && !editor) {
+      void editorReady.then(() => this.reset());
+      return;
+    }
     const config = settings(this.cellSelect.value as CellChoice);
-    if (config.cell === 'custom') {
+    if (config.cell === 'custom' && editor) {
       const at = editor.syntaxError();
       if (at) {
         this.showError(`syntax error in the cell code`, at);
@@ -143,6 +172,16 @@ class RunView {
     this.initAt = performance.now();
     this.send({ type: 'init', config });
     this.render();
+  }
+
+  /**
+   * Replaces this run by the model in a file (a playground file or a `seqgrad train`
+   * checkpoint); a file that cannot be loaded leaves the run as it was, with the error shown.
+   */
+  load(bytes: Uint8Array, name: string): void {
+    this.errorBox.hidden = true;
+    this.el.dataset.error = '';
+    this.send({ type: 'load', bytes, name, config: settings(this.cellSelect.value as CellChoice) });
   }
 
   showError(message: string, location: { line: number; column: number } | null = null): void {
@@ -165,7 +204,11 @@ class RunView {
         charts.gradNorm.push(this.index, s.step, s.gradNorm);
         this.step = s.step;
         this.last = s;
-        if (this.firstStepMs === null) this.firstStepMs = performance.now() - this.trainAt;
+        if (this.firstStepMs === null) {
+          this.firstStepMs = performance.now() - this.trainAt;
+          // Milliseconds since the page's navigation started.
+          this.el.dataset.firstStepAt = performance.now().toFixed(0);
+        }
       }
     } else if (msg.type === 'flow') {
       this.flow.push({ step: msg.step, norms: msg.norms });
@@ -181,6 +224,24 @@ class RunView {
       this.verdict.className = `verdict ${msg.ok ? 'ok' : 'bad'}`;
       this.verdict.textContent = `${msg.ok ? '✔ gradients agree' : '✘ gradients disagree'}\n${msg.lines.join('\n')}`;
       this.verdict.dataset.ok = String(msg.ok);
+    } else if (msg.type === 'loaded') {
+      this.flow = [];
+      this.gates = null;
+      this.firstStepMs = null;
+      this.trainAt = 0;
+      this.verdict.hidden = true;
+      for (const c of Object.values(charts)) c.clear(this.index);
+      this.cellSelect.value = msg.config.cell;
+      this.source.textContent = `loaded ${msg.source}`;
+      this.el.dataset.source = msg.source;
+      for (const c of Object.values(charts)) c.setLabel(this.index, this.label);
+    } else if (msg.type === 'saved') {
+      const url = URL.createObjectURL(new Blob([msg.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = msg.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } else if (msg.type === 'error') {
       this.showError(msg.message, msg.location);
     }
@@ -204,7 +265,7 @@ function showEditorError(location: { line: number; column: number } | null, mess
   const box = $('editorError');
   box.hidden = !message;
   box.textContent = message;
-  editor.mark(location, message);
+  editor?.mark(location, message);
 }
 
 const runs = [new RunView(0, 'rnn'), new RunView(1, 'lstm')];
@@ -237,5 +298,18 @@ const frame = () => {
 };
 requestAnimationFrame(frame);
 
+// Offline once loaded: the service worker caches the build (not in Vite's dev server).
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('./sw.js').catch((err: unknown) => console.warn(`offline use unavailable: ${String(err)}`));
+}
+
 // For the end-to-end tests and the console: the editor and the runs.
-Object.assign(window, { playground: { editor, runs, charts } });
+Object.assign(window, {
+  playground: {
+    get editor() {
+      return editor;
+    },
+    runs,
+    charts,
+  },
+});

@@ -19,21 +19,29 @@ export class PlaygroundModel extends Module {
   readonly rnn: RNN | LSTM | GRU | Recurrent;
   readonly head: Linear;
 
-  constructor(readonly cell: CellChoice, readonly task: Task, readonly hidden: number, generator: Generator, factory?: CellFactory) {
+  constructor(readonly cell: CellChoice, readonly task: Task, readonly hidden: number, generator: Generator, factory?: CellFactory, forgetBias: number | null = null) {
     super();
     this.embedding = task.inputKind === 'tokens' ? this.registerModule('embedding', new Embedding(task.inputSize, EMBED, { generator })) : null;
     const I = this.recurrentInputSize;
     const opts = { batchFirst: true, generator };
     let rnn: RNN | LSTM | GRU | Recurrent;
     if (cell === 'rnn') rnn = new RNN(I, hidden, opts);
-    else if (cell === 'lstm') rnn = new LSTM(I, hidden, opts);
+    else if (cell === 'lstm') rnn = new LSTM(I, hidden, forgetBias === null ? opts : { ...opts, forgetBias });
     else if (cell === 'gru') rnn = new GRU(I, hidden, opts);
     else {
-      if (!factory) throw new Error('a custom cell needs its code');
+      if (!factory) throw new Error(`cell '${cell}' needs its factory`);
       rnn = new Recurrent(factory(I, hidden, { generator }));
     }
     this.rnn = this.registerModule('rnn', rnn);
     this.head = this.registerModule('head', new Linear(hidden, task.outputSize, { generator }));
+  }
+
+  /**
+   * How the head reads the sequence, in the shape `exportOnnx` recognises for a sequence model
+   * (embedding?, rnn, head and `config.readout`).
+   */
+  get config(): { readout: 'last' | 'all' } {
+    return { readout: this.task.readout };
   }
 
   /** Features per step that enter the recurrent layer. */

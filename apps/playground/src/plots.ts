@@ -111,7 +111,7 @@ export function drawHeatmaps(canvases: HTMLCanvasElement[], rows: FlowRow[][], m
     const bottom = 18;
     const T = rs[0]!.v.length;
     const cw = (W - left - 4) / T;
-    const ch = Math.min(12, (Hc - top - bottom) / Math.max(rs.length, 1));
+    const ch = Math.min(24, (Hc - top - bottom) / Math.max(rs.length, 1));
     rs.forEach((r, i) => {
       r.v.forEach((v, t) => {
         ctx.fillStyle = ramp(hi > lo ? (v - lo) / (hi - lo) : 0.5);

@@ -1,7 +1,10 @@
 /** The messages between the page and a training worker (one worker per run). */
 import type { TaskName } from 'seqgrad/tasks';
 
-export type CellChoice = 'rnn' | 'lstm' | 'gru' | 'custom';
+/** Built-in layers, the cells of examples/cells/, or the editor's cell. */
+export type CellChoice = 'rnn' | 'lstm' | 'gru' | 'peephole' | 'layernorm' | 'mgu' | 'custom';
+export const BUILTIN_CELLS: readonly CellChoice[] = ['rnn', 'lstm', 'gru'];
+export const EXAMPLE_CELLS: readonly CellChoice[] = ['peephole', 'layernorm', 'mgu'];
 
 export interface RunConfig {
   cell: CellChoice;
@@ -19,6 +22,8 @@ export interface RunConfig {
   text: string;
   /** custom: the source of the cell factory `({ autograd, layers }, inputSize, hiddenSize, opts) => cell`. */
   code: string;
+  /** LSTM: the initial forget-gate bias (null: PyTorch's initialisation). */
+  forgetBias: number | null;
   /** A gradient-flow and gate measurement every this many steps. */
   probeEvery: number;
 }
@@ -28,7 +33,11 @@ export type ToWorker =
   | { type: 'run'; until?: number }
   | { type: 'pause' }
   | { type: 'step' }
-  | { type: 'check' };
+  | { type: 'check' }
+  | { type: 'save' }
+  | { type: 'exportOnnx' }
+  /** A file to load: a playground file or a `seqgrad train` checkpoint; `config` fills in what it does not hold. */
+  | { type: 'load'; bytes: Uint8Array; name: string; config: RunConfig };
 
 /** Where a user's cell failed: the line and column in the editor (1-based), when known. */
 export interface CodeLocation {
@@ -53,4 +62,6 @@ export type FromWorker =
   | { type: 'gates'; step: number; names: string[]; T: number; H: number; values: number[][] }
   | { type: 'state'; running: boolean; step: number }
   | { type: 'check'; ok: boolean; lines: string[] }
+  | { type: 'saved'; bytes: Uint8Array; name: string }
+  | { type: 'loaded'; source: string; config: RunConfig }
   | { type: 'error'; message: string; location: CodeLocation | null };

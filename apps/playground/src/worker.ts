@@ -9,8 +9,15 @@ import {
 } from '@seqgrad/layers';
 import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { type Task, makeTask } from 'seqgrad/tasks';
-import { CellCodeError, type CellFactory, compileCell, describeError, errorLocation } from './cellCode.js';
+import layerNormLstm from 'seqgrad-example-cells/layernorm-lstm';
+import mgu, { bpttCell as mguBpttCell } from 'seqgrad-example-cells/mgu';
+import peepholeLstm from 'seqgrad-example-cells/peephole-lstm';
+import { CellCodeError, type CellFactory, cellFactoryOf, compileCell, describeError, errorLocation } from './cellCode.js';
 import { checkCellStep } from './check.js';
+import type { RunFile } from './files.js';
+
+/** Saving, loading and exporting (with @seqgrad/io) load on first use, so training starts sooner. */
+const files = () => import('./files.js');
 import { LIBRARY, PlaygroundModel, isCell } from './model.js';
 import type { FromWorker, RunConfig, StepStats, ToWorker } from './protocol.js';
 
@@ -41,12 +48,21 @@ function fail(err: unknown): void {
   post({ type: 'state', running: false, step: run?.step ?? 0 });
 }
 
-function build(config: RunConfig): Run {
+const EXAMPLES = { peephole: peepholeLstm, layernorm: layerNormLstm, mgu } as const;
+
+/** The factory of a cell that is not a built-in layer: an example's or the editor's. */
+function cellFactory(config: RunConfig): CellFactory | undefined {
+  if (config.cell === 'custom') return compileCell(config.code, LIBRARY, isCell);
+  if (config.cell in EXAMPLES) return cellFactoryOf(EXAMPLES[config.cell as keyof typeof EXAMPLES], LIBRARY, isCell, `examples/cells ${config.cell}`);
+  return undefined;
+}
+
+function build(config: RunConfig, vocab?: string[]): Run {
   const task = makeTask(config.task, {
-    seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined,
+    seqLen: config.seqLen, delay: config.delay, symbols: 8, text: config.task === 'charlm' && config.text.trim() ? config.text : undefined, vocab,
   });
-  const factory = config.cell === 'custom' ? compileCell(config.code, LIBRARY, isCell) : undefined;
-  const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory);
+  const factory = cellFactory(config);
+  const model = new PlaygroundModel(config.cell, task, config.hidden, new Generator(config.seed), factory, config.forgetBias);
   const params = model.parameters();
   // The data stream is seeded apart from the initialisation, so two runs with the same seed see the same batches.
   return { config, task, model, factory, params, optimizer: new Adam(params, { lr: config.lr }), data: new Generator(config.seed + 1_000_003), step: 0 };
@@ -83,7 +99,7 @@ function probeBatch(r: Run) {
  */
 function measureFlow(r: Run): number[] | null {
   const mode = r.config.cell;
-  if (mode === 'custom') return null;
+  if (mode !== 'rnn' && mode !== 'lstm' && mode !== 'gru') return null;
   const batch = probeBatch(r);
   const x = noGrad(() => r.model.embed(batch.input));
   const seq = noGrad(() => (r.model.rnn.forward as (x: Tensor) => { output: Tensor })(x).output).detach();
@@ -178,7 +194,14 @@ function check(r: Run): void {
   let ok = true;
   const I = r.model.recurrentInputSize;
   const H = Math.min(config.hidden, 6);
-  if (config.cell !== 'custom') {
+  if (config.cell === 'mgu' && mguBpttCell) {
+    const report = checkBptt(mguBpttCell(LIBRARY, I, H), { steps: 5, seed: config.seed });
+    ok &&= report.ok;
+    lines.push(report.ok
+      ? `checkBptt: the hand-written BPTT of examples/cells/mgu.mjs agrees with its composed step at every step and gate (${report.compared} values, max |difference| ${report.maxAbsDiff.toExponential(1)})`
+      : `checkBptt: ${report.first!.message}`);
+  }
+  if (config.cell === 'rnn' || config.cell === 'lstm' || config.cell === 'gru') {
     const sizes = { inputSize: I, hiddenSize: H };
     const bpttCell = config.cell === 'rnn' ? rnnBpttCell(sizes) : config.cell === 'lstm' ? lstmBpttCell(sizes) : gruBpttCell(sizes);
     const report = checkBptt(bpttCell as BpttCell, { steps: 5, seed: config.seed });
@@ -206,6 +229,22 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: 0 });
       return;
     }
+    if (msg.type === 'load') {
+      running = false;
+      pending = [];
+      void files().then((io) => {
+        const file: RunFile = io.readRunFile(msg.bytes, msg.config);
+        const loaded = build(file.config, file.vocab);
+        io.loadWeights(msg.bytes, loaded.model);
+        loaded.step = file.step;
+        run = loaded;
+        post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
+        post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+        probe(run);
+        post({ type: 'state', running: false, step: run.step });
+      }).catch(fail);
+      return;
+    }
     if (!run) throw new Error('no run: send init first');
     if (msg.type === 'run') {
       until = msg.until;
@@ -225,6 +264,16 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: run.step });
     } else if (msg.type === 'check') {
       check(run);
+    } else if (msg.type === 'exportOnnx') {
+      const r = run;
+      void files().then((io) => {
+        post({ type: 'saved', bytes: io.exportRunOnnx(r.model), name: `playground-${r.config.task}-${r.config.cell}-step${r.step}.onnx` });
+      }).catch(fail);
+    } else if (msg.type === 'save') {
+      const r = run;
+      void files().then((io) => {
+        post({ type: 'saved', bytes: io.saveRun(r.model, r.config, r.step, r.task.vocab), name: `playground-${r.config.task}-${r.config.cell}-step${r.step}.safetensors` });
+      }).catch(fail);
     }
   } catch (err) {
     fail(err);
