@@ -9,7 +9,7 @@
  *    first (time step, gate, parameter) where they differ.
  */
 import * as autograd from '@seqgrad/autograd';
-import { GradcheckError, Generator, Tensor, gradcheck, randn, select } from '@seqgrad/autograd';
+import { GradcheckError, Generator, Tensor, gradcheck, narrow, randn, scan } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
 import { type BpttCell, GRUCell, LSTMCell, type RecurrentCell, checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell } from '@seqgrad/layers';
 import { CliError } from './errors.js';
@@ -74,10 +74,10 @@ export async function gradcheckCommand(opts: GradcheckCommandOptions): Promise<v
   // Parameters first, so the first disagreement found names a weight row, hence a gate.
   const inputs: Tensor[] = [...named.map(([, p]) => p), x, ...stateKeys.map((k) => state0[k]!)];
   const names = [...named.map(([n]) => n), 'x', ...stateKeys.map((k) => `${k}0`)];
+  // The state after steps 0..t, through scan as Recurrent runs the cell (compiled when it traces).
   const unrollTo = (t: number) => () => {
-    let s = state0 as Parameters<typeof cell.step>[1];
-    for (let k = 0; k <= t; k++) s = cell.step(select(x, 1, k), s);
-    return stateKeys.map((k) => (s as Record<string, Tensor>)[k]!);
+    const { state } = scan(cell, narrow(x, 1, 0, t + 1), state0 as Parameters<typeof cell.step>[1]);
+    return stateKeys.map((k) => (state as Record<string, Tensor>)[k]!);
   };
 
   const lines: string[] = [];
