@@ -25,10 +25,10 @@ describe.concurrent('seqgrad --help', () => {
   test('help: lists every subcommand', async () => {
     const r = await seqgrad(['--help']);
     expect(r.code).toBe(0);
-    for (const sub of ['experiment', 'train', 'sample', 'gradcheck']) expect(r.stdout).toContain(sub);
+    for (const sub of ['experiment', 'train', 'sample', 'gradcheck', 'report', 'playground']) expect(r.stdout).toContain(sub);
   });
 
-  test.each(['experiment', 'train', 'sample', 'gradcheck', 'report'])('help: %s lists every flag with its default', async (sub) => {
+  test.each(['experiment', 'train', 'sample', 'gradcheck', 'report', 'playground'])('help: %s lists every flag with its default', async (sub) => {
     const r = await seqgrad([sub, '--help']);
     expect(r.code).toBe(0);
     // Join wrapped description lines, then look at each flag's entry.
@@ -40,7 +40,7 @@ describe.concurrent('seqgrad --help', () => {
         return acc;
       }, [])
       .filter((e) => !e.startsWith('-h, --help'));
-    expect(entries.length).toBeGreaterThanOrEqual(sub === 'report' ? 1 : 4);
+    expect(entries.length).toBeGreaterThanOrEqual(sub === 'report' || sub === 'playground' ? 1 : 4);
     for (const e of entries) expect(e, e).toMatch(/\((?:.*, )?default: [^)]+\)|\(required\)|mandatory/);
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Generator } from '@seqgrad/autograd';
 import { importOnnx } from '@seqgrad/io';
@@ -305,5 +306,30 @@ test('playground: a checkpoint written by seqgrad train loads into a run, which 
     await page.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('seqgrad playground: serves the built page on 127.0.0.1 and prints its address; a bad port is one line', async () => {
+  buildCli();
+  const bad = await seqgrad(['playground', '--port', '70000']);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr.trim()).toBe("seqgrad: --port must be an integer from 0 to 65535 (0: any free port), got '70000'");
+  const child = spawn(process.execPath, [join(root, 'packages/cli/dist/cli.js'), 'playground', '--port', '0'], { cwd: root });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /seqgrad playground: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`seqgrad playground exited with ${code}: ${out}`)));
+    });
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<title>');
+    expect((await fetch(new URL('../../etc/passwd', url))).status).not.toBe(200);
+  } finally {
+    child.kill();
   }
 });

@@ -174,6 +174,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--markdown', 'print the results table as Markdown (as docs/cli.md quotes it) instead of writing report.html').default(false))
     .action(async (file, opts) => (await import('./experiment.js')).reportCommand(file, opts));
 
+  program
+    .command('playground')
+    .description('serve the playground page (train cells in the browser, watch gradients flow) on 127.0.0.1, building it first if needed')
+    .addOption(new Option('--port <n>', 'port on 127.0.0.1 (0: any free port)').default('5317'))
+    .addOption(new Option('--build', 'build the page again even if it was built').default(false))
+    .action(async (opts) => (await import('./playground.js')).playgroundCommand(opts));
+
   for (const cmd of program.commands) {
     cmd.helpOption('-h, --help', 'show help (every flag with its default)').showSuggestionAfterError(true);
   }

@@ -7,8 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
+import { repositoryRoot } from './repository.js';
 import type { TaskName } from './tasks.js';
 
 export interface Study {
@@ -44,11 +44,6 @@ export const STUDY_NAMES = Object.keys(STUDIES) as StudyName[];
 
 export function isStudyName(v: string): v is StudyName {
   return Object.hasOwn(STUDIES, v);
-}
-
-/** The repository root this CLI was built in: packages/cli/{dist,src}/study.* → three levels up. */
-export function repositoryRoot(): string {
-  return fileURLToPath(new URL('../../../', import.meta.url));
 }
 
 /**
