@@ -18,7 +18,17 @@ let activeGemm: GemmKernel = defaultGemm;
 let elementwiseWasm = wasmSimdBackend !== null;
 
 /** The worker-thread GEMM while `@seqgrad/autograd/threads` has it installed. */
-let threaded: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null = null;
+let threaded: ThreadedGemm | null = null;
+
+/** What `@seqgrad/autograd/threads` registers with its GEMM. */
+export interface ThreadedGemm {
+  kernel: GemmKernel;
+  previous: GemmKernel;
+  threads: number;
+  minWork: number;
+  /** The default policy: whether it keeps products on one thread now because other processes keep the cores busy; null when not applied. */
+  busy: () => boolean | null;
+}
 
 /** Whether this runtime runs the WebAssembly SIMD backend (its modules compiled). */
 export function wasmSimdAvailable(): boolean {
@@ -43,7 +53,7 @@ export function setGemmKernel(kernel: GemmKernel): GemmKernel {
 }
 
 /** Called by `@seqgrad/autograd/threads` when it installs (or, with null, removes) its GEMM. */
-export function registerThreadedGemm(info: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null): void {
+export function registerThreadedGemm(info: ThreadedGemm | null): void {
   threaded = info;
 }
 
@@ -147,7 +157,11 @@ export function backend(): BackendReport {
   const small = `products under ${THRESHOLDS.wasmGemmMinWork} multiply-adds, or mixing float32 and float64, run in TypeScript`;
   if (threads > 1) {
     gemmName = 'wasm-simd-threads';
-    reason = `WebAssembly SIMD, ${tile}, on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds (@seqgrad/autograd/threads), one thread below; ${small}`;
+    const busy = threaded!.busy();
+    const policy = busy === null ? '' : busy
+      ? ' (default policy: other processes keep the cores busy, so products stay on one thread for now)'
+      : ' (default policy: also kept on one thread while other processes keep the cores busy)';
+    reason = `WebAssembly SIMD, ${tile}, on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds${policy}, one thread below; ${small}`;
   } else if (activeGemm === defaultGemm) {
     gemmName = gemmWasm ? 'wasm-simd' : 'typescript';
     reason = gemmWasm ? `WebAssembly SIMD, ${tile}; ${small}` : `TypeScript: WebAssembly is not used because ${problem ?? 'its modules did not compile'}`;
