@@ -6,7 +6,7 @@
  * script does): before each timed step the harness then forces a GC and runs untimed steps (settle),
  * so no peer pays for the garbage of the peer timed before it.
  *
- *   node dist/rnn.js [--quick] [--torch] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
+ *   node dist/rnn.js [--quick] [--torch] [--torch2] [--threads N] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
  *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--clock wall|cpu] [--out DIR]
  *
  * --soak [N] instead runs N (default 1000) fused training steps (LSTM at S unless --layers/--sizes
@@ -29,13 +29,14 @@ import { tfRunner } from './src/tfRunner.js';
 import { median } from './src/timing.js';
 import { type Dims, type LayerKind, type Mode, QUICK_SIZES, SIZES, flops } from './src/workloads.js';
 
-export type Peer = 'fused' | 'composed' | 'tfjs-wasm' | 'tfjs-cpu' | 'torch';
+export type Peer = 'fused' | 'composed' | 'tfjs-wasm' | 'tfjs-cpu' | 'torch' | 'torch2';
 export const PEER_NAMES: Record<Peer, string> = {
   fused: 'seqgrad fused',
   composed: 'seqgrad composed',
   'tfjs-wasm': 'TF.js wasm',
   'tfjs-cpu': 'TF.js cpu',
   torch: 'PyTorch 1 thread',
+  torch2: 'PyTorch 2 threads',
 };
 
 export interface BenchRow {
@@ -73,11 +74,11 @@ export interface BenchOptions {
 class TorchPeer {
   private proc: ChildProcessWithoutNullStreams;
   private lines: AsyncIterator<string>;
-  constructor() {
+  constructor(threads: number) {
     const script = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../src/torch_rnn.py' : './src/torch_rnn.py', import.meta.url));
     this.proc = spawn('/usr/bin/python3', [script], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+      env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), TORCH_THREADS: String(threads) },
     });
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
   }
@@ -133,7 +134,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const minRuns = opts.minRuns ?? (quick ? 2 : 5);
   const tooSlowMs = opts.tooSlowMs ?? 20_000;
   const log = opts.log ?? (() => {});
-  const torch = peers.includes('torch') ? new TorchPeer() : null;
+  // PyTorch peers, each a python process: 'torch' on one thread, 'torch2' on two.
+  const torchPeers = new Map<Peer, TorchPeer>();
+  for (const [peer, threads] of [['torch', 1], ['torch2', 2]] as const) if (peers.includes(peer)) torchPeers.set(peer, new TorchPeer(threads));
   // ms per GFLOP of each (peer, layer, mode) at the last size run, to skip hopeless runs.
   const msPerGflop = new Map<string, number>();
   const rows: BenchRow[] = [];
@@ -168,7 +171,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
                 c.runner.step();
                 const cpu = process.cpuUsage(cpu0);
                 warm = (cpu.user + cpu.system) / 1000;
-              } else warm = (await torch!.steps(layer, d, mode, 1)).cpuMs[0]!;
+              } else warm = (await torchPeers.get(peer)!.steps(layer, d, mode, 1)).cpuMs[0]!;
               c.warmMs = warm;
               if (warm > tooSlowMs && peer !== 'fused') {
                 c.status = 'too slow';
@@ -202,7 +205,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
                   const cpu = process.cpuUsage(cpu0);
                   c.cpuTimes.push((cpu.user + cpu.system) / 1000);
                 } else {
-                  const r = await torch!.steps(layer, d, mode, 1);
+                  const r = await torchPeers.get(c.peer)!.steps(layer, d, mode, 1);
                   c.times.push(...r.ms);
                   c.cpuTimes.push(...r.cpuMs);
                 }
@@ -231,7 +234,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
       }
     }
   } finally {
-    torch?.close();
+    for (const t of torchPeers.values()) t.close();
   }
   return rows;
 }
@@ -354,16 +357,19 @@ async function main(): Promise<void> {
   }
   const clock: Clock = arg('--clock') === 'cpu' ? 'cpu' : 'wall';
   let peers = list<Peer>('--peers') ?? ['fused', 'composed', 'tfjs-wasm', 'tfjs-cpu'];
-  if (args.includes('--torch')) {
-    if (TorchPeer.available()) peers = [...peers, 'torch'];
-    else console.error('--torch: /usr/bin/python3 cannot import torch; running without it');
+  for (const [flag, peer] of [['--torch', 'torch'], ['--torch2', 'torch2']] as const) {
+    if (!args.includes(flag)) continue;
+    if (TorchPeer.available()) peers = [...peers, peer];
+    else console.error(`${flag}: /usr/bin/python3 cannot import torch; running without it`);
   }
   const started = new Date();
   const rows = await runBench({
     quick, peers, sizes: list('--sizes'), layers: list<LayerKind>('--layers'), modes: list<Mode>('--modes'),
     log: (line) => console.log(line),
   });
-  const gemmName = kernels.gemmWasm ? 'WebAssembly SIMD GEMM' : 'TypeScript GEMM';
+  const b = kernels.backend();
+  const gemmName = `${b.gemm === 'wasm-simd-threads' ? `WebAssembly SIMD GEMM on up to ${b.threads} threads` : b.gemm === 'wasm-simd' ? 'WebAssembly SIMD GEMM on one thread' : 'TypeScript GEMM'}` +
+    ` (kernels.backend(): ${b.reason})`;
   const header =
     `RNN benchmark${quick ? ' (quick mode: tiny sizes, timings not meaningful)' : ''}, float32, ${started.toISOString()}. ${machine()} ` +
     `seqgrad uses the ${gemmName}; TF.js 4.22 wasm runs single-threaded with SIMD (XNNPACK). ` +

@@ -2,15 +2,16 @@
 
 Each request is one JSON line {"layer", "B", "T", "I", "H", "mode", "steps"}; the answer is
 one JSON line {"ms": [...], "cpuMs": [...]} with the wall-clock and CPU time of each step, measured here so the pipe is not timed.
-One thread (torch.set_num_threads(1)), float32, batch_first, the same workload as seqgrad.
+TORCH_THREADS threads (torch.set_num_threads, 1 unless set), float32, batch_first, the same workload as seqgrad.
 """
 import json
+import os
 import sys
 import time
 
 import torch
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 torch.manual_seed(0)
 cache = {}
 

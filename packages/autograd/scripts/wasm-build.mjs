@@ -7,19 +7,21 @@ import wabtInit from 'wabt';
 
 /**
  * The source with its `section`-BEGIN … `section`-END part (TEMPLATE by default) repeated once
- * per entry of `variants`, each `{NAME}` placeholder replaced by the entry's value.
+ * per entry of `variants`, each `{NAME}` placeholder replaced by the entry's value (`passes` times,
+ * for values that hold placeholders themselves).
  */
-export function expandTemplate(file, source, variants, section = 'TEMPLATE') {
+export function expandTemplate(file, source, variants, section = 'TEMPLATE', passes = 1) {
   const begin = source.indexOf(`;; ${section}-BEGIN`);
   const end = source.indexOf(`;; ${section}-END`);
   if (begin < 0 || end < begin) throw new Error(`${file}: ${section}-BEGIN / ${section}-END markers missing`);
   const template = source.slice(begin, end);
-  return source.slice(0, begin) +
-    variants.map((v) => template.replace(/\{(\w+)\}/g, (m, key) => {
-      if (!(key in v)) throw new Error(`${file}: unknown placeholder ${m}`);
-      return v[key];
-    })).join('\n') +
-    source.slice(end);
+  const fill = (text, v) => text.replace(/\{(\w+)\}/g, (m, key) => {
+    if (!(key in v)) throw new Error(`${file}: unknown placeholder ${m}`);
+    return v[key];
+  });
+  // Each pass fills the placeholders that the values of the previous pass brought in.
+  const expand = (v) => { let t = template; for (let p = 0; p < passes; p++) t = fill(t, v); return t; };
+  return source.slice(0, begin) + variants.map(expand).join('\n') + source.slice(end);
 }
 
 const wabt = await wabtInit();

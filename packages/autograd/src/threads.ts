@@ -19,6 +19,7 @@
  * would need a cross-origin-isolated page (SharedArrayBuffer) and could not block the main thread
  * (`Atomics.wait` throws there), so it could only run inside a Web Worker.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { registerThreadedGemm, setGemmKernel, wasmSimdAvailable } from './backend/index.js';
 import { THRESHOLDS, routeGemm, sameFloatType } from './backend/policy.js';
 import { GemmThreadPool, MAX_THREADS } from './backend/threadPool.js';
@@ -39,12 +40,21 @@ export interface GemmThreadsOptions {
   timeoutMs?: number;
 }
 
-let active: { pool: GemmThreadPool; kernel: GemmKernel; previous: GemmKernel } | null = null;
+/** The installed threaded GEMM; its pool starts on the first product it splits. */
+interface Active {
+  pool: GemmThreadPool | null;
+  threads: number;
+  kernel: GemmKernel;
+  previous: GemmKernel;
+  /** The default policy ('auto' without SEQGRAD_NUM_THREADS): also leave products on one thread while other processes keep the cores busy. */
+  checkBusy: boolean;
+}
+let active: Active | null = null;
 
-/** Stops `pool` and, if it is the active one, puts the previous kernel back. */
-function shutDown(pool: GemmThreadPool): void {
-  pool.stop();
-  if (active?.pool !== pool) return;
+/** Stops the pool of `a` and, if it is the active one, puts the previous kernel back. */
+function shutDown(a: Active): void {
+  a.pool?.stop();
+  if (active !== a) return;
   const current = setGemmKernel(active.previous);
   if (current !== active.kernel) setGemmKernel(current); // someone else's kernel is in place: keep it
   active = null;
@@ -67,6 +77,10 @@ function shutDown(pool: GemmThreadPool): void {
  * disableGemmThreads();
  */
 export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {}): void {
+  install(threads, options, false, false);
+}
+
+function install(threads: number, options: GemmThreadsOptions, lazy: boolean, checkBusy: boolean): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`enableGemmThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
@@ -78,19 +92,22 @@ export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {})
   disableGemmThreads();
   if (threads === 1) return;
   if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
-  const pool: GemmThreadPool = new GemmThreadPool(threads, timeoutMs, () => shutDown(pool));
-  let previous: GemmKernel = null!;
-  const kernel: GemmKernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
+  const a: Active = { pool: null, threads, kernel: null!, previous: null!, checkBusy };
+  // An explicit call starts the workers now; the default policy when a product first needs them.
+  if (!lazy) a.pool = new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
+  a.kernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
     // Below THRESHOLDS.wasmGemmMinWork gemmWasm itself hands calls to gemmJs; so does this kernel, to give its results.
-    if (M === 0 || N === 0 || routeGemm(M, N, K, alpha, sameFloatType(A, B, C), threads, minWork) !== 'wasm-simd-threads') {
-      previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    if (M === 0 || N === 0 || routeGemm(M, N, K, alpha, sameFloatType(A, B, C), threads, minWork) !== 'wasm-simd-threads' || (checkBusy && othersBusy(threads))) {
+      a.previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
       return;
     }
-    pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    a.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
+    a.pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
-  previous = setGemmKernel(kernel);
-  active = { pool, kernel, previous };
-  registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork) });
+  a.previous = setGemmKernel(a.kernel);
+  active = a;
+  const { kernel, previous } = a;
+  registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork), busy: () => (checkBusy ? othersBusy(threads) : null) });
 }
 
 /**
@@ -99,10 +116,69 @@ export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {})
  * threads are not enabled.
  */
 export function disableGemmThreads(): void {
-  if (active) shutDown(active.pool);
+  if (active) shutDown(active);
 }
 
-/** How many threads the GEMM uses: 1 unless `enableGemmThreads` is in effect. */
+/** How many threads the GEMM uses: 1 unless `enableGemmThreads` (or the default policy) is in effect. */
 export function gemmThreads(): number {
-  return active?.pool.threads ?? 1;
+  return active?.threads ?? 1;
+}
+
+// The default policy's check of the other processes, at most once a second: the 1-minute load
+// average minus what this process itself ran over the last interval (its CPU time over wall time).
+// When the rest of the machine keeps more cores busy than this process leaves free, split products
+// measured slower than one thread (docs/performance.md, "Using the second core"), so they stay on one.
+let lastCheck = 0;
+let lastCpu = process.cpuUsage();
+let busy = false;
+function othersBusy(threads: number): boolean {
+  const now = performance.now();
+  if (lastCheck !== 0 && now - lastCheck < 1000) return busy;
+  const cpu = process.cpuUsage(lastCpu);
+  const own = lastCheck === 0 ? 1 : (cpu.user + cpu.system) / 1000 / (now - lastCheck);
+  lastCheck = now;
+  lastCpu = process.cpuUsage();
+  busy = loadavg()[0]! - own > availableParallelism() - threads + 0.5;
+  return busy;
+}
+
+/**
+ * The default thread count: `SEQGRAD_NUM_THREADS` when set (like OMP_NUM_THREADS; 1 = no worker
+ * threads), else the cores available to this process (`os.availableParallelism()`, at most 16).
+ */
+export function defaultNumThreads(): number {
+  const env = process.env.SEQGRAD_NUM_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (Number.isInteger(n) && n >= 1 && n <= MAX_THREADS) return n;
+    console.warn(`seqgrad: SEQGRAD_NUM_THREADS must be an integer from 1 to ${MAX_THREADS}, got '${env}'; using 1 thread`);
+    return 1;
+  }
+  return Math.min(MAX_THREADS, availableParallelism());
+}
+
+/**
+ * Sets how many threads the GEMM uses: an integer (1 = no worker threads; as `enableGemmThreads`)
+ * or 'auto', the default policy of the Node entry of `@seqgrad/autograd`: `defaultNumThreads()`
+ * threads, the workers started on the first product of at least `GEMM_THREADS_MIN_WORK`
+ * multiply-adds, and (unless `SEQGRAD_NUM_THREADS` set the count) products kept on one thread
+ * while other processes keep the cores busy.
+ *
+ * @example
+ * import { setNumThreads, gemmThreads } from '@seqgrad/autograd/threads';
+ * setNumThreads(1); // deterministic timing: no worker threads
+ * setNumThreads('auto'); // back to the default
+ */
+export function setNumThreads(threads: number | 'auto'): void {
+  if (threads === 'auto') {
+    const n = defaultNumThreads();
+    const fromEnv = (process.env.SEQGRAD_NUM_THREADS ?? '') !== '';
+    disableGemmThreads();
+    if (n > 1 && wasmSimdAvailable()) install(n, {}, true, !fromEnv);
+    return;
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`setNumThreads: threads must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${String(threads)}`);
+  }
+  enableGemmThreads(threads);
 }

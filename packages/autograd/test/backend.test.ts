@@ -59,7 +59,8 @@ describe('backend', () => {
     expect(b.elementwise).toBe('wasm-simd');
     expect(b.threads).toBe(1);
     expect(b.wasm).toEqual({ available: true, problem: null });
-    expect(b.reason).toMatch(/^WebAssembly SIMD; products under 1024 multiply-adds/);
+    expect(b.reason).toMatch(/^WebAssembly SIMD, plain SIMD register tile .*; products under 1024 multiply-adds/);
+    expect(b.fma).toEqual({ on: false, available: false }); // Node 20 without --experimental-wasm-relaxed-simd
     expect(b.thresholds).toBe(kernels.THRESHOLDS);
     const previous = kernels.setGemmKernel(kernels.gemmJs);
     try {
@@ -147,5 +148,96 @@ describe('backend without WebAssembly', () => {
     expect(r.reason).toMatch(/^TypeScript: WebAssembly is not used because .*Content-Security-Policy/);
     expect(r.y).toEqual([1, 2, 3, 4]);
     expect(r.C).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('relaxed-SIMD FMA GEMM', () => {
+  /** Runs an ES module with node --experimental-wasm-relaxed-simd from the repository root (built dist/). */
+  function runRelaxed(source: string): { status: number | null; out: string; err: string } {
+    const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', source], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+  }
+
+  // Random products (shapes across register tiles, column blocks and K slices, transposes, alpha,
+  // beta), float32 and float64, run in the child and summarised per case: the largest error against
+  // a float64 reference in units of the error bound, and whether FMA changed any bit.
+  const child = (fma: boolean) => `
+    const { kernels } = await import('@seqgrad/autograd');
+    kernels.setGemmFma(${fma});
+    let s = 5;
+    const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    const out = [];
+    for (let t = 0; t < 24; t++) {
+      const f64 = t % 4 === 3, T = f64 ? Float64Array : Float32Array, u = f64 ? 2 ** -53 : 2 ** -24;
+      const tA = t % 2 === 1, tB = t % 3 === 1;
+      const M = 1 + (t * 37) % 90, N = 1 + (t * 53) % 600, K = 1 + (t * 71) % 700;
+      const alpha = [1, -0.5, 2][t % 3], beta = [0, 1, 0.25][(t >> 1) % 3];
+      const A = T.from({ length: M * K }, rnd), B = T.from({ length: K * N }, rnd), C0 = T.from({ length: M * N }, rnd);
+      const C = C0.slice();
+      kernels.gemm(tA, tB, M, N, K, alpha, A, 0, tA ? M : K, B, 0, tB ? K : N, beta, C, 0, N);
+      let worst = 0;
+      for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+        let ref = 0, mag = 0;
+        for (let k = 0; k < K; k++) {
+          const a = tA ? A[k * M + i] : A[i * K + k], b = tB ? B[j * K + k] : B[k * N + j];
+          ref += a * b; mag += Math.abs(a * b);
+        }
+        const exact = alpha * ref + beta * C0[i * N + j];
+        // Error bound of a K-term sum, the alpha product and the beta term: (K + 2)·u·(|alpha|·Σ|a·b| + |beta·c|).
+        const bound = (K + 2) * u * (Math.abs(alpha) * mag + Math.abs(beta * C0[i * N + j])) + Number.MIN_VALUE;
+        worst = Math.max(worst, Math.abs(C[i * N + j] - exact) / bound);
+      }
+      out.push({ f64, worst, sum: Array.from(C).reduce((h, v) => (Math.imul(h, 31) + Math.round(v * 1e6)) | 0, 0) });
+    }
+    console.log(JSON.stringify({ fma: kernels.backend().fma, out }));
+  `;
+
+  test('setGemmFma: the FMA GEMM (float32 and float64) stays within (K + 2)·u·(|alpha|·Σ|a·b| + |beta·c|) of a float64 reference, and differs from the plain tile', () => {
+    buildProject('packages/autograd');
+    const fma = runRelaxed(child(true));
+    const plain = runRelaxed(child(false));
+    expect(fma.status, fma.err).toBe(0);
+    expect(plain.status, plain.err).toBe(0);
+    const f = JSON.parse(fma.out);
+    const p = JSON.parse(plain.out);
+    expect(f.fma).toEqual({ on: true, available: true });
+    expect(p.fma).toEqual({ on: false, available: true });
+    for (const c of [...f.out, ...p.out]) expect(c.worst).toBeLessThanOrEqual(1);
+    // FMA rounds once per multiply-add: some float32 products come out different from the plain tile.
+    expect(f.out.some((c: { f64: boolean; sum: number }, i: number) => !c.f64 && c.sum !== p.out[i].sum)).toBe(true);
+  });
+
+  test('setGemmFma(false): the plain tile in a runtime with relaxed SIMD gives exactly the results of a runtime without it', () => {
+    buildProject('packages/autograd');
+    const withFlag = runRelaxed(child(false));
+    const without = spawnSync(process.execPath, ['--input-type=module', '-e', child(false)], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(withFlag.status, withFlag.err).toBe(0);
+    expect(without.status, without.stderr).toBe(0);
+    expect(JSON.parse(withFlag.out).out).toEqual(JSON.parse(without.stdout).out);
+  });
+});
+
+describe('relaxed-SIMD FMA GEMM on threads', () => {
+  test('enableGemmThreads: with FMA on, the threads give the single-threaded FMA GEMM\'s results bit for bit', () => {
+    buildProject('packages/autograd');
+    const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', `
+      const { kernels } = await import('@seqgrad/autograd');
+      const { enableGemmThreads, disableGemmThreads } = await import('@seqgrad/autograd/threads');
+      let s = 9;
+      const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+      let differing = 0;
+      for (const [M, N, K, tA, tB] of [[300, 200, 310, false, true], [40, 900, 100, true, false], [130, 130, 600, false, false]]) {
+        const A = Float32Array.from({ length: M * K }, rnd), B = Float32Array.from({ length: K * N }, rnd);
+        const one = new Float32Array(M * N), two = new Float32Array(M * N);
+        kernels.gemm(tA, tB, M, N, K, 1.5, A, 0, tA ? M : K, B, 0, tB ? K : N, 0, one, 0, N);
+        enableGemmThreads(2, { minWork: 0 });
+        kernels.gemm(tA, tB, M, N, K, 1.5, A, 0, tA ? M : K, B, 0, tB ? K : N, 0, two, 0, N);
+        disableGemmThreads();
+        for (let i = 0; i < one.length; i++) if (!Object.is(one[i], two[i])) differing++;
+      }
+      console.log(JSON.stringify({ fma: kernels.backend().fma.on, differing }));
+    `], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ fma: true, differing: 0 });
   });
 });

@@ -7,8 +7,8 @@
 import { workerData } from 'node:worker_threads';
 import { ALPHA, CLAIM, CONTROL_INTS, SPIN_MS, nextSpin, work } from './threadWork.js';
 
-/** @type {{ module: object, memory: { buffer: SharedArrayBuffer }, base: number, port: import('node:worker_threads').MessagePort }} */
-const { module, memory, base, port } = workerData;
+/** @type {{ modules: [object, object | null], memory: { buffer: SharedArrayBuffer }, base: number, port: import('node:worker_threads').MessagePort }} */
+const { modules, memory, base, port } = workerData;
 const ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
 const alpha = new Float64Array(memory.buffer, 0, ALPHA + 1);
 const state = { group: -1 };
@@ -16,10 +16,12 @@ const state = { group: -1 };
 const report = (e) => port.postMessage(String(e));
 const wasmApi = /** @type {{ WebAssembly: { Instance: new (m: object, i: object) => { exports: unknown } } }} */ (/** @type {unknown} */ (globalThis)).WebAssembly;
 
-/** @type {import('./threadWork.js').PartExports | null} */
+/** @param {object} module */
+const instantiate = (module) => /** @type {import('./threadWork.js').PartExports} */ (new wasmApi.Instance(module, { env: { memory, base } }).exports);
+/** @type {[import('./threadWork.js').PartExports, import('./threadWork.js').PartExports | null] | null} */
 let wasm = null;
 try {
-  wasm = /** @type {import('./threadWork.js').PartExports} */ (new wasmApi.Instance(module, { env: { memory, base } }).exports);
+  wasm = [instantiate(modules[0]), modules[1] ? instantiate(modules[1]) : null];
 } catch (e) {
   report(e); // the caller instantiated the same module, so this does not happen; if it did, the caller runs every item
 }

@@ -9,7 +9,7 @@ import { SourcedPackedB } from './packed.js';
 import { THRESHOLDS, routeGemm } from './policy.js';
 import { gemmJs, typescriptBackend } from './typescript.js';
 import type { AnyArray, BackendName, BinaryOp, FloatArray, GemmKernel, PackedB, UnaryOp } from './types.js';
-import { gemmWasm, packedBytesInUse, wasmSimdBackend } from './wasmSimd.js';
+import { fmaAvailable, gemmFmaOn, gemmWasm, packedBytesInUse, setGemmFma, wasmSimdBackend } from './wasmSimd.js';
 import { wasmUnavailableReason } from './wasmModule.js';
 
 /** The GEMM the policy installs: `gemmWasm` (which hands small calls to `gemmJs`), or `gemmJs`. */
@@ -18,7 +18,17 @@ let activeGemm: GemmKernel = defaultGemm;
 let elementwiseWasm = wasmSimdBackend !== null;
 
 /** The worker-thread GEMM while `@seqgrad/autograd/threads` has it installed. */
-let threaded: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null = null;
+let threaded: ThreadedGemm | null = null;
+
+/** What `@seqgrad/autograd/threads` registers with its GEMM. */
+export interface ThreadedGemm {
+  kernel: GemmKernel;
+  previous: GemmKernel;
+  threads: number;
+  minWork: number;
+  /** The default policy: whether it keeps products on one thread now because other processes keep the cores busy; null when not applied. */
+  busy: () => boolean | null;
+}
 
 /** Whether this runtime runs the WebAssembly SIMD backend (its modules compiled). */
 export function wasmSimdAvailable(): boolean {
@@ -43,7 +53,7 @@ export function setGemmKernel(kernel: GemmKernel): GemmKernel {
 }
 
 /** Called by `@seqgrad/autograd/threads` when it installs (or, with null, removes) its GEMM. */
-export function registerThreadedGemm(info: { kernel: GemmKernel; previous: GemmKernel; threads: number; minWork: number } | null): void {
+export function registerThreadedGemm(info: ThreadedGemm | null): void {
   threaded = info;
 }
 
@@ -114,6 +124,11 @@ export interface BackendReport {
   elementwise: 'wasm-simd' | 'typescript';
   /** Threads the GEMM splits large products between (1: no worker threads). */
   threads: number;
+  /**
+   * Whether the WebAssembly GEMM runs the relaxed-SIMD FMA register tile (the default where the
+   * runtime has relaxed SIMD; `setGemmFma(false)` for the plain, deterministic one), and whether the runtime has it.
+   */
+  fma: { on: boolean; available: boolean };
   /** Why: what was chosen, what was not available and how to change it. */
   reason: string;
   /** Whether the WebAssembly modules compiled, and if not, why (e.g. a Content-Security-Policy without 'wasm-unsafe-eval'). */
@@ -136,13 +151,20 @@ export function backend(): BackendReport {
   const threads = threaded !== null && activeGemm === threaded.kernel ? threaded.threads : 1;
   let gemmName: BackendReport['gemm'];
   let reason: string;
+  const tile = gemmFmaOn()
+    ? 'relaxed-SIMD FMA register tile (kernels.setGemmFma(false) for the plain, deterministic one)'
+    : fmaAvailable ? 'plain SIMD register tile (FMA turned off with kernels.setGemmFma)' : 'plain SIMD register tile (this runtime has no relaxed SIMD for FMA)';
   const small = `products under ${THRESHOLDS.wasmGemmMinWork} multiply-adds, or mixing float32 and float64, run in TypeScript`;
   if (threads > 1) {
     gemmName = 'wasm-simd-threads';
-    reason = `WebAssembly SIMD on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds (@seqgrad/autograd/threads), one thread below; ${small}`;
+    const busy = threaded!.busy();
+    const policy = busy === null ? '' : busy
+      ? ' (default policy: other processes keep the cores busy, so products stay on one thread for now)'
+      : ' (default policy: also kept on one thread while other processes keep the cores busy)';
+    reason = `WebAssembly SIMD, ${tile}, on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds${policy}, one thread below; ${small}`;
   } else if (activeGemm === defaultGemm) {
     gemmName = gemmWasm ? 'wasm-simd' : 'typescript';
-    reason = gemmWasm ? `WebAssembly SIMD; ${small}` : `TypeScript: WebAssembly is not used because ${problem ?? 'its modules did not compile'}`;
+    reason = gemmWasm ? `WebAssembly SIMD, ${tile}; ${small}` : `TypeScript: WebAssembly is not used because ${problem ?? 'its modules did not compile'}`;
   } else {
     gemmName = 'custom';
     reason = 'a GEMM installed with kernels.setGemmKernel';
@@ -152,6 +174,7 @@ export function backend(): BackendReport {
     gemm: gemmName,
     elementwise: elementwiseWasm ? 'wasm-simd' : 'typescript',
     threads,
+    fma: { on: gemmFmaOn(), available: fmaAvailable },
     reason,
     wasm: { available: gemmWasm !== null, problem },
     thresholds: THRESHOLDS,
@@ -159,5 +182,5 @@ export function backend(): BackendReport {
   };
 }
 
-export { gemmJs, gemmWasm, THRESHOLDS, routeGemm };
+export { gemmJs, gemmWasm, setGemmFma, THRESHOLDS, routeGemm };
 export type { AnyArray, BackendName, BinaryOp, FloatArray, GemmKernel, PackedB, UnaryOp };

@@ -13,15 +13,15 @@
  * the shared memory over all its K slices.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { GEMM_WASM_SHARED_BASE64 } from '../wasm/gemmBytes.generated.js';
+import { GEMM_WASM_SHARED_BASE64, GEMM_WASM_SHARED_FMA_BASE64 } from '../wasm/gemmBytes.generated.js';
 import { applyBeta, forEachBlock, roundUp } from './blocking.js';
 import {
   ALPHA, A_AT, A_COL_STRIDE, A_ROW_STRIDE, B_AT, B_BLOCK_ID, B_COL_STRIDE, B_ROW_STRIDE, BY_ROWS, CLAIM, COLS, CONTROL_INTS,
-  C_AT, C_ROW_STRIDE, DEPTH, DONE, ERROR, F64, ITEMS, LOAD, ROWS, SPIN_MS, STEP, type PartExports, nextSpin, work,
+  C_AT, C_ROW_STRIDE, DEPTH, DONE, ERROR, F64, FMA, ITEMS, LOAD, ROWS, SPIN_MS, STEP, type PartExports, nextSpin, work,
 } from './threadWork.js';
 import type { FloatArray } from './types.js';
 import { PAGE_BYTES, compile, stage, unstage, wasmApi } from './wasmModule.js';
-import { WASM_BLOCKS } from './wasmSimd.js';
+import { WASM_BLOCKS, fmaAvailable, gemmFmaOn } from './wasmSimd.js';
 
 // Shared memory layout (bytes): the control words in the first page, then each thread's packing
 // area (BPACK + APACK of gemm.wat, at the thread's $base), then the staged op(B) block, op(A)
@@ -49,6 +49,8 @@ export interface GemmJob {
   load: 0 | 1;
   /** Id of the staged B block: equal ids let a thread reuse what it packed (by rows only). */
   group: number;
+  /** Run with the FMA build (as the single-threaded GEMM does when `setGemmFma` is on); default false. */
+  fma?: boolean;
 }
 
 /** One job of `run`'s plan: columns j0.., rows i0.. and the K slice k0.. of C; `chunk` counts (column block, row chunk) pairs. */
@@ -72,7 +74,8 @@ export class GemmThreadPool {
   readonly cJob: number;
   private readonly ctl: Int32Array;
   private readonly alpha: Float64Array;
-  private readonly main: PartExports;
+  /** This thread's instances: the plain build and the FMA build (where the runtime has relaxed SIMD). */
+  private readonly main: [PartExports, PartExports | null];
   private readonly state = { group: -1 };
   private readonly workers: { worker: Worker; port: MessagePort }[] = [];
   private readonly errors: string[] = [];
@@ -101,7 +104,9 @@ export class GemmThreadPool {
     const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
     const module = compile('gemm.wat (shared)', GEMM_WASM_SHARED_BASE64);
     if (!module) throw new Error('GemmThreadPool: the shared-memory GEMM module did not compile (no WebAssembly SIMD or threads)');
-    this.main = new api.Instance(module, { env: { memory, base: PAGE_BYTES } }).exports as PartExports;
+    const fmaModule = fmaAvailable ? compile('gemm.wat (shared, FMA)', GEMM_WASM_SHARED_FMA_BASE64) : null;
+    const instantiate = (m: object) => new api.Instance(m, { env: { memory, base: PAGE_BYTES } }).exports as PartExports;
+    this.main = [instantiate(module), fmaModule ? instantiate(fmaModule) : null];
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
@@ -110,7 +115,7 @@ export class GemmThreadPool {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./gemmWorker.js', import.meta.url), {
         name: `seqgrad gemm ${t}`,
-        workerData: { module, memory, base: PAGE_BYTES + t * PRIVATE_BYTES, port: port2 },
+        workerData: { modules: [module, fmaModule], memory, base: PAGE_BYTES + t * PRIVATE_BYTES, port: port2 },
         transferList: [port2],
       });
       // Reported by Node asynchronously, so only seen by a later call (in its timeout message).
@@ -146,6 +151,7 @@ export class GemmThreadPool {
     beta: number, C: FloatArray, cOff: number, ldc: number,
   ): void {
     const f64 = C instanceof Float64Array;
+    const fma = gemmFmaOn() && this.main[1] !== null;
     // beta = 0 overwrites C on the first K slice (NaN in C never leaks); other betas scale C first.
     applyBeta(beta, M, N, C, cOff, ldc, false);
     const n = this.threads;
@@ -190,7 +196,7 @@ export class GemmThreadPool {
         rows: mc, cols: nc, depth: kc,
         a, ars: transA ? es : kc * es, acs: transA ? mc * es : es,
         b, brs: transB ? es : nc * es, bcs: transB ? kc * es : es,
-        c, cs: ncPad * es, alpha, load: k0 === 0 && beta === 0 ? 0 : 1, group: (this.group = (this.group + 1) & 0x3fffffff),
+        c, cs: ncPad * es, alpha, load: k0 === 0 && beta === 0 ? 0 : 1, group: (this.group = (this.group + 1) & 0x3fffffff), fma,
       };
     };
 
@@ -229,6 +235,7 @@ export class GemmThreadPool {
     ctl[C_ROW_STRIDE] = job.cs;
     ctl[LOAD] = job.load;
     ctl[B_BLOCK_ID] = job.group;
+    ctl[FMA] = job.fma ? 1 : 0;
     this.alpha[ALPHA] = job.alpha;
     ctl[ITEMS] = items;
     ctl[ERROR] = 0;

@@ -33,6 +33,8 @@ export const C_AT = 44;
 export const C_ROW_STRIDE = 45;
 export const LOAD = 46;
 export const B_BLOCK_ID = 47;
+/** 1: run the job with the FMA build of the module. */
+export const FMA = 48;
 /** Float64 index of alpha (bytes 256..263). */
 export const ALPHA = 32;
 export const CONTROL_INTS = 128;
@@ -63,14 +65,14 @@ export function nextSpin(spin, waitedMs) {
  * Claims and runs items of the published job until none is left; returns the CLAIM value it last
  * saw (negative: stop). `state.group` is the B block this thread last packed (by rows every item of
  * a K slice uses the whole block, packed once per thread; by columns each item packs its own).
- * @param {PartExports} wasm
+ * @param {[PartExports, PartExports | null]} builds the plain and the FMA build of this thread's instance
  * @param {Int32Array} ctl
  * @param {Float64Array} alpha
  * @param {{ group: number }} state
  * @param {(e: unknown) => void} report
  * @returns {number}
  */
-export function work(wasm, ctl, alpha, state, report) {
+export function work(builds, ctl, alpha, state, report) {
   for (;;) {
     const c = Atomics.load(ctl, CLAIM);
     if (c < 0) return c;
@@ -92,6 +94,7 @@ export function work(wasm, ctl, alpha, state, report) {
       const packB = !byRows || state.group !== group ? 1 : 0;
       state.group = byRows ? group : -1;
       const f64 = ctl[F64] === 1;
+      const wasm = /** @type {PartExports} */ (builds[ctl[FMA] === 1 ? 1 : 0]);
       const ars = /** @type {number} */ (ctl[A_ROW_STRIDE]);
       const bcs = /** @type {number} */ (ctl[B_COL_STRIDE]);
       const cs = /** @type {number} */ (ctl[C_ROW_STRIDE]);

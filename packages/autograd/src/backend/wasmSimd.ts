@@ -15,14 +15,16 @@
  * area above them until it is released. The memory grows to the largest set of operands alive at
  * once and is reused after that.
  */
-import { GEMM_WASM_BASE64, GEMM_WASM_RESIDENT_BASE64 } from '../wasm/gemmBytes.generated.js';
+import {
+  GEMM_MC, GEMM_MR, GEMM_WASM_BASE64, GEMM_WASM_FMA_BASE64, GEMM_WASM_RESIDENT_BASE64, GEMM_WASM_RESIDENT_FMA_BASE64,
+} from '../wasm/gemmBytes.generated.js';
 import { ELEMENTWISE_WASM_BASE64 } from '../wasm/elementwiseBytes.generated.js';
 import { type BlockSizes, applyBeta, forEachBlock, roundUp } from './blocking.js';
 import { SourcedPackedB } from './packed.js';
 import { THRESHOLDS, routeGemm, sameFloatType } from './policy.js';
 import { gemmJs, typescriptBackend } from './typescript.js';
 import type { AnyArray, Backend, FloatArray, GemmKernel, PackedB } from './types.js';
-import { PAGE_BYTES, type WasmMemory, compile, stage, unstage, wasmApi } from './wasmModule.js';
+import { PAGE_BYTES, type WasmMemory, compile, decodeBase64, stage, unstage, wasmApi } from './wasmModule.js';
 
 interface GemmExports {
   pack_a_f32(src: number, rs: number, cs: number, mc: number, kc: number): void;
@@ -40,20 +42,22 @@ const ARAW = 1179648;
 const CTILE = 1310720;
 const STAGING_PAGES = 22;
 
-/** Block sizes per element type: the B block KC×NC and the A block MC×KC fill their areas exactly. */
+/** Block sizes per element type: the B block KC×NC and the A block MC×KC fit their areas (MC a multiple of the tile's MR rows). */
 export const WASM_BLOCKS: { f32: BlockSizes; f64: BlockSizes } = {
-  f32: { KC: 256, NC: 512, MC: 64 },
-  f64: { KC: 256, NC: 256, MC: 64 },
+  f32: { KC: 256, NC: 512, MC: GEMM_MC },
+  f64: { KC: 256, NC: 256, MC: GEMM_MC },
 };
+/** Rows of the register tile. */
+export const WASM_MR = GEMM_MR;
 /** Register-tile columns (the width of a packed op(B) panel). */
 const NR = { f32: 8, f64: 4 } as const;
 
-/** One instance of the GEMM module and typed views of its memory (refreshed when it grows). */
-class GemmInstance {
+/** Typed views of a module's memory, refreshed when it grows. */
+class MemoryViews {
   f32: Float32Array;
   f64: Float64Array;
   bytes: Uint8Array;
-  constructor(readonly exports: GemmExports, readonly memory: WasmMemory) {
+  constructor(readonly memory: WasmMemory) {
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.bytes = new Uint8Array(memory.buffer);
@@ -69,14 +73,57 @@ class GemmInstance {
   }
 }
 
-function instantiate(what: string, base64: string, memory?: WasmMemory): GemmInstance | null {
-  const module = compile(what, base64);
-  if (!module || !wasmApi) return null;
-  const exports = new wasmApi.Instance(module, memory ? { env: { memory } } : {}).exports as GemmExports & { memory?: WasmMemory };
-  return new GemmInstance(exports, memory ?? exports.memory!);
+/** One instance of the GEMM module over its memory. */
+interface GemmInstance {
+  exports: GemmExports;
+  views: MemoryViews;
 }
 
-const main = instantiate('gemm.wat', GEMM_WASM_BASE64);
+function instantiate(what: string, base64: string, views?: MemoryViews): GemmInstance | null {
+  const module = compile(what, base64);
+  if (!module || !wasmApi) return null;
+  const exports = new wasmApi.Instance(module, views ? { env: { memory: views.memory } } : {}).exports as GemmExports & { memory?: WasmMemory };
+  return { exports, views: views ?? new MemoryViews(exports.memory!) };
+}
+
+/**
+ * Whether this runtime validates the relaxed-SIMD FMA build (f32x4.relaxed_madd): current
+ * Chromium, Node ≥ 22, Node 20 with --experimental-wasm-relaxed-simd.
+ */
+export const fmaAvailable: boolean = (() => {
+  try {
+    return wasmApi !== undefined && wasmApi.validate(decodeBase64(GEMM_WASM_FMA_BASE64));
+  } catch {
+    return false;
+  }
+})();
+/** Whether the FMA register tile runs (see `setGemmFma`). */
+let fmaOn = fmaAvailable;
+
+const plainMain = instantiate('gemm.wat', GEMM_WASM_BASE64);
+let fmaMain: GemmInstance | null = null;
+
+/** The instance the GEMM runs on: the FMA build when it is on, else the plain one. */
+function mainInstance(): GemmInstance {
+  return fmaOn ? (fmaMain ??= instantiate('gemm.wat (FMA)', GEMM_WASM_FMA_BASE64)!) : plainMain!;
+}
+
+/**
+ * Chooses the register tile of the WebAssembly GEMM: `true` for relaxed-SIMD FMA (one rounding per
+ * multiply-add; the default where `WebAssembly.validate` accepts it), `false` for the plain SIMD
+ * tile (a multiply and an add, each rounded: deterministic, the same result in every runtime).
+ * Returns whether FMA was on. Asking for FMA where the runtime lacks it leaves the plain tile.
+ */
+export function setGemmFma(on: boolean): boolean {
+  const was = fmaOn;
+  fmaOn = on && fmaAvailable;
+  return was;
+}
+
+/** Whether the FMA register tile is in use. */
+export function gemmFmaOn(): boolean {
+  return fmaOn;
+}
 
 /**
  * C += alpha · op(A) · op(B) for one block of the plan on `inst`: op(A) staged and packed, the C
@@ -89,7 +136,7 @@ function runBlock(
   alpha: number, load: number, C: FloatArray, cOff: number, ldc: number, bpack: number,
 ): void {
   const es = f64 ? 8 : 4;
-  const mem: FloatArray = f64 ? inst.f64 : inst.f32;
+  const mem: FloatArray = f64 ? inst.views.f64 : inst.views.f32;
   const w = inst.exports;
   const ncPad = roundUp(nc, f64 ? NR.f64 : NR.f32); // row stride of the C tile, in elements
   // op(A)[i0:i0+mc, k0:k0+kc]: A stored (M, K), or (K, M) when transposed.
@@ -109,7 +156,7 @@ function runBlock(
 /** Copies op(B)[k0:k0+kc, j0:j0+nc] into the staging area and packs it at BPACK. */
 function packBlockB(inst: GemmInstance, f64: boolean, transB: boolean, B: FloatArray, bOff: number, ldb: number, k0: number, kc: number, j0: number, nc: number): void {
   const es = f64 ? 8 : 4;
-  const mem: FloatArray = f64 ? inst.f64 : inst.f32;
+  const mem: FloatArray = f64 ? inst.views.f64 : inst.views.f32;
   const packB = f64 ? inst.exports.pack_b_f64 : inst.exports.pack_b_f32;
   // B stored (K, N) row by row, or (N, K) when transposed.
   if (!transB) {
@@ -126,13 +173,14 @@ function packBlockB(inst: GemmInstance, f64: boolean, transB: boolean, B: FloatA
  * TypeScript (mixed element types, K = 0, alpha = 0, fewer than `THRESHOLDS.wasmGemmMinWork`
  * multiply-adds) go to `gemmJs`.
  */
-export const gemmWasm: GemmKernel | null = main && ((transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
+export const gemmWasm: GemmKernel | null = plainMain && ((transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
   if (M === 0 || N === 0) return;
   if (routeGemm(M, N, K, alpha, sameFloatType(A, B, C), 1) === 'typescript') {
     gemmJs(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     return;
   }
   const f64 = C instanceof Float64Array;
+  const main = mainInstance();
   // beta = 0 overwrites C on the first K slice; other betas scale C first.
   applyBeta(beta, M, N, C, cOff, ldc, false);
   forEachBlock(M, N, K, f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32, 'jki', (b) => {
@@ -143,21 +191,32 @@ export const gemmWasm: GemmKernel | null = main && ((transA, transB, M, N, K, al
 
 // ---- Packed operands -------------------------------------------------------------------------
 
-/** The instance over a growable memory that holds packed operands (created on first use). */
-let resident: GemmInstance | null | undefined;
+/**
+ * The instances over the growable memory that holds packed operands (created on first use): the
+ * plain build, and the FMA build over the same memory, so an operand packed once serves both.
+ */
+let resident: { plain: GemmInstance; fma: GemmInstance | null; views: MemoryViews } | null | undefined;
 /** Free areas above the staging pages, [byte offset, bytes], sorted and coalesced. */
 const free: [number, number][] = [];
 let residentEnd = STAGING_PAGES * PAGE_BYTES;
 let residentInUse = 0;
 
-function residentInstance(): GemmInstance | null {
+function residentInstances(): typeof resident {
   if (resident === undefined) {
-    resident = wasmApi ? instantiate('gemm.wat (resident)', GEMM_WASM_RESIDENT_BASE64, new wasmApi.Memory({ initial: STAGING_PAGES })) : null;
+    const views = wasmApi ? new MemoryViews(new wasmApi.Memory({ initial: STAGING_PAGES })) : null;
+    const plain = views && instantiate('gemm.wat (resident)', GEMM_WASM_RESIDENT_BASE64, views);
+    resident = plain && views ? { plain, fma: null, views } : null;
   }
   return resident;
 }
 
-function allocate(inst: GemmInstance, bytes: number): number {
+/** The resident instance the GEMM runs on (FMA or plain, as `mainInstance`). */
+function residentInstance(): GemmInstance {
+  const r = resident!;
+  return fmaOn ? (r.fma ??= instantiate('gemm.wat (resident, FMA)', GEMM_WASM_RESIDENT_FMA_BASE64, r.views)!) : r.plain;
+}
+
+function allocate(views: MemoryViews, bytes: number): number {
   bytes = roundUp(bytes, 64);
   residentInUse += bytes;
   for (let i = 0; i < free.length; i++) {
@@ -169,7 +228,7 @@ function allocate(inst: GemmInstance, bytes: number): number {
   }
   const at = residentEnd;
   residentEnd += bytes;
-  inst.ensure(residentEnd);
+  views.ensure(residentEnd);
   return at;
 }
 
@@ -220,13 +279,14 @@ class WasmPackedB extends SourcedPackedB {
  * Where the resident module is missing, the TypeScript backend packs.
  */
 function wasmPackB(transB: boolean, K: number, N: number, B: FloatArray, bOff: number, ldb: number): PackedB {
-  const inst = residentInstance();
-  if (!inst) return typescriptBackend.packB(transB, K, N, B, bOff, ldb);
+  const r = residentInstances();
+  if (!r) return typescriptBackend.packB(transB, K, N, B, bOff, ldb);
+  const inst = r.plain; // packing is the same code in both builds
   const f64 = B instanceof Float64Array;
   const es = f64 ? 8 : 4;
   const nr = f64 ? NR.f64 : NR.f32;
   const bytes = Math.max(1, roundUp(N, nr) * K * es);
-  const at = allocate(inst, bytes);
+  const at = allocate(r.views, bytes);
   const { KC, NC } = f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32;
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
@@ -235,7 +295,7 @@ function wasmPackB(transB: boolean, K: number, N: number, B: FloatArray, bOff: n
       const kc = Math.min(KC, K - k0);
       packBlockB(inst, f64, transB, B, bOff, ldb, k0, kc, j0, nc);
       const to = at + (j0 * K + k0 * ncPad) * es;
-      inst.bytes.copyWithin(to, BPACK, BPACK + kc * ncPad * es);
+      r.views.bytes.copyWithin(to, BPACK, BPACK + kc * ncPad * es);
     }
   }
   return new WasmPackedB(transB, K, N, B, bOff, ldb, at, bytes);
@@ -263,7 +323,7 @@ function wasmGemmPacked(
   }
   const f64 = packed.dtype === 'float64';
   applyBeta(beta, M, N, C, cOff, ldc, false);
-  const inst = resident!;
+  const inst = residentInstance();
   const es = f64 ? 8 : 4;
   const nr = f64 ? NR.f64 : NR.f32;
   forEachBlock(M, N, K, f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32, 'jki', (b) => {

@@ -5,6 +5,6 @@
  * them live in ../backend/.
  */
 export {
-  gemm, gemmPacked, packB, setGemmKernel, wasmSimdAvailable, gemmJs, gemmWasm,
+  gemm, gemmPacked, packB, setGemmKernel, setGemmFma, wasmSimdAvailable, gemmJs, gemmWasm,
   type FloatArray, type GemmKernel, type PackedB,
 } from '../backend/index.js';

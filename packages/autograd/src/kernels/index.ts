@@ -3,7 +3,7 @@
  * hand-derived BPTT in @seqgrad/layers. `backend()` says which implementation runs and why;
  * `setGemmKernel` swaps in another GEMM everywhere.
  */
-export { gemm, gemmPacked, packB, gemmJs, gemmWasm, wasmSimdAvailable, setGemmKernel, type GemmKernel, type FloatArray, type PackedB } from './gemm.js';
+export { gemm, gemmPacked, packB, gemmJs, gemmWasm, wasmSimdAvailable, setGemmKernel, setGemmFma, type GemmKernel, type FloatArray, type PackedB } from './gemm.js';
 export { unary, binaryBroadcast, broadcastCopy, broadcastStrides, setWasmElementwise, sigmoidScalar, expm1F32, tanhF32, sigmoidF32, type UnaryOp, type BinaryOp } from './elementwise.js';
 export { reduce, permuteCopy, type ReduceOp } from './reduce.js';
 export { backend, type BackendReport, type BackendName } from '../backend/index.js';

@@ -1,13 +1,14 @@
 ;; WebAssembly SIMD GEMM kernels for seqgrad: C = alpha · op(A) · op(B) (+ C), one block at a time.
 ;;
 ;; This file is a template. `pnpm build:wasm` (packages/autograd/scripts/build-wasm.mjs) expands the part
-;; between TEMPLATE-BEGIN and TEMPLATE-END twice, for f32 (4 lanes, 4×8 register tile) and for
-;; f64 (2 lanes, 4×4 register tile), assembles the module with wabt and writes
+;; between TEMPLATE-BEGIN and TEMPLATE-END twice, for f32 (4 lanes, MR×8 register tile) and for
+;; f64 (2 lanes, MR×4 register tile), assembles the module with wabt and writes
 ;; gemmBytes.generated.ts next to this file. A test checks that file is up to date.
 ;;
-;; Placeholders: {T} scalar type, {V} vector shape, {ES} element bytes, {SPLAT} the
-;; load-and-splat instruction, {A1} {A2} {A3} byte offsets of A rows 1..3 in a packed column,
-;; {AK} bytes of one packed A column (4 rows), {NRMASK} register-tile columns minus one.
+;; Placeholders: {T} scalar type, {V} vector shape, {ES} element bytes, {MR} register-tile rows
+;; ({MRM1} = MR − 1), {MC} rows of op(A) per packed block (a multiple of MR), {AK} bytes of one
+;; packed A column (MR rows), {NR} register-tile columns ({NRMASK} = NR − 1), {KERNEL} the register
+;; tile (see registerTile in build-wasm.mjs).
 ;;
 ;; The JavaScript side (gemm.ts) copies a block of op(B) (at most KC×NC) and of op(A) (at most
 ;; MC×KC) into the staging areas with TypedArray.set, calls pack_b / pack_a, copies the C tile in,
@@ -28,10 +29,10 @@
 ;; Memory layout of the single-threaded module (bytes; the same for f32 and f64, whose block
 ;; sizes are chosen to fit). The first two areas are the ones at $base in the threaded variant.
 ;;   BPACK      0 .. 524288   packed op(B) block, panels of NR columns: [panel][k][NR]
-;;   APACK 524288 .. 655360   packed op(A) block, panels of 4 rows: [panel][k][4]
+;;   APACK 524288 .. 655360   packed op(A) block, panels of MR rows: [panel][k][MR]
 ;;   BRAW  655360 .. 1179648  op(B) block as copied from the caller
 ;;   ARAW  1179648 .. 1310720 op(A) block as copied from the caller
-;;   CTILE 1310720 .. 1441792 C tile, 64 rows of at most 2048 bytes (512 f32 or 256 f64)
+;;   CTILE 1310720 .. 1441792 C tile, up to 64 rows (MC padded to MR) of at most 2048 bytes (512 f32 or 256 f64)
 (module
   (memory (export "memory") 22 22)
   (global $base i32 (i32.const 0))
@@ -39,16 +40,16 @@
   ;; TEMPLATE-BEGIN
 
   ;; Packs an MC×KC block of op(A): element (i, k) is at src + i*rs + k*cs (bytes).
-  ;; APACK[(i & ~3)*kc + k*4 + (i & 3)] = el(i, k); rows from mc up to a multiple of 4 are zero.
+  ;; APACK[(i / MR)*MR*kc + k*MR + (i % MR)] = el(i, k); rows from mc up to a multiple of MR are zero.
   (func $pack_a_{T} (export "pack_a_{T}") (param $src i32) (param $rs i32) (param $cs i32) (param $mc i32) (param $kc i32)
     (local $i i32) (local $mcPad i32) (local $s i32) (local $d i32) (local $end i32)
-    (local.set $mcPad (i32.and (i32.add (local.get $mc) (i32.const 3)) (i32.const -4)))
+    (local.set $mcPad (i32.mul (i32.div_u (i32.add (local.get $mc) (i32.const {MRM1})) (i32.const {MR})) (i32.const {MR})))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $i) (local.get $mcPad)))
         (local.set $d (i32.add (i32.add (global.get $base) (i32.const 524288))
-          (i32.mul (i32.add (i32.mul (i32.and (local.get $i) (i32.const -4)) (local.get $kc))
-                            (i32.and (local.get $i) (i32.const 3)))
+          (i32.mul (i32.add (i32.mul (i32.mul (i32.div_u (local.get $i) (i32.const {MR})) (i32.const {MR})) (local.get $kc))
+                            (i32.rem_u (local.get $i) (i32.const {MR})))
                    (i32.const {ES}))))
         (local.set $end (i32.add (local.get $d) (i32.mul (local.get $kc) (i32.const {AK}))))
         (if (i32.lt_u (local.get $i) (local.get $mc))
@@ -124,62 +125,13 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $cols))))
 
-  ;; The register tile: 4 rows × 2 vectors of C at c (row stride cs bytes) get
+  ;; The register tile: MR rows × 2 vectors of C at c (row stride cs bytes) get
   ;; alpha · (packed A panel at a) · (packed B panel at b) over kc ≥ 1 steps, added to C when
-  ;; $load is 1, stored over it when 0.
-  (func $kernel_{T} (param $a i32) (param $b i32) (param $c i32) (param $cs i32) (param $kc i32) (param $alpha {T}) (param $load i32)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
-    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
-    (local.set $end (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const {AK}))))
-    (loop $k
-      (local.set $b0 (v128.load (local.get $b)))
-      (local.set $b1 (v128.load offset=16 (local.get $b)))
-      (local.set $av ({SPLAT} (local.get $a)))
-      (local.set $c00 ({V}.add (local.get $c00) ({V}.mul (local.get $av) (local.get $b0))))
-      (local.set $c01 ({V}.add (local.get $c01) ({V}.mul (local.get $av) (local.get $b1))))
-      (local.set $av ({SPLAT} offset={A1} (local.get $a)))
-      (local.set $c10 ({V}.add (local.get $c10) ({V}.mul (local.get $av) (local.get $b0))))
-      (local.set $c11 ({V}.add (local.get $c11) ({V}.mul (local.get $av) (local.get $b1))))
-      (local.set $av ({SPLAT} offset={A2} (local.get $a)))
-      (local.set $c20 ({V}.add (local.get $c20) ({V}.mul (local.get $av) (local.get $b0))))
-      (local.set $c21 ({V}.add (local.get $c21) ({V}.mul (local.get $av) (local.get $b1))))
-      (local.set $av ({SPLAT} offset={A3} (local.get $a)))
-      (local.set $c30 ({V}.add (local.get $c30) ({V}.mul (local.get $av) (local.get $b0))))
-      (local.set $c31 ({V}.add (local.get $c31) ({V}.mul (local.get $av) (local.get $b1))))
-      (local.set $a (i32.add (local.get $a) (i32.const {AK})))
-      (local.set $b (i32.add (local.get $b) (i32.const 32)))
-      (br_if $k (i32.lt_u (local.get $a) (local.get $end))))
-    (local.set $av ({V}.splat (local.get $alpha)))
-    (local.set $c00 ({V}.mul (local.get $c00) (local.get $av)))
-    (local.set $c01 ({V}.mul (local.get $c01) (local.get $av)))
-    (local.set $c10 ({V}.mul (local.get $c10) (local.get $av)))
-    (local.set $c11 ({V}.mul (local.get $c11) (local.get $av)))
-    (local.set $c20 ({V}.mul (local.get $c20) (local.get $av)))
-    (local.set $c21 ({V}.mul (local.get $c21) (local.get $av)))
-    (local.set $c30 ({V}.mul (local.get $c30) (local.get $av)))
-    (local.set $c31 ({V}.mul (local.get $c31) (local.get $av)))
-    (local.set $c1 (i32.add (local.get $c) (local.get $cs)))
-    (local.set $c2 (i32.add (local.get $c1) (local.get $cs)))
-    (local.set $c3 (i32.add (local.get $c2) (local.get $cs)))
-    (if (local.get $load)
-      (then
-        (local.set $c00 ({V}.add (local.get $c00) (v128.load (local.get $c))))
-        (local.set $c01 ({V}.add (local.get $c01) (v128.load offset=16 (local.get $c))))
-        (local.set $c10 ({V}.add (local.get $c10) (v128.load (local.get $c1))))
-        (local.set $c11 ({V}.add (local.get $c11) (v128.load offset=16 (local.get $c1))))
-        (local.set $c20 ({V}.add (local.get $c20) (v128.load (local.get $c2))))
-        (local.set $c21 ({V}.add (local.get $c21) (v128.load offset=16 (local.get $c2))))
-        (local.set $c30 ({V}.add (local.get $c30) (v128.load (local.get $c3))))
-        (local.set $c31 ({V}.add (local.get $c31) (v128.load offset=16 (local.get $c3))))))
-    (v128.store (local.get $c) (local.get $c00))
-    (v128.store offset=16 (local.get $c) (local.get $c01))
-    (v128.store (local.get $c1) (local.get $c10))
-    (v128.store offset=16 (local.get $c1) (local.get $c11))
-    (v128.store (local.get $c2) (local.get $c20))
-    (v128.store offset=16 (local.get $c2) (local.get $c21))
-    (v128.store (local.get $c3) (local.get $c30))
-    (v128.store offset=16 (local.get $c3) (local.get $c31)))
+  ;; $load is 1, stored over it when 0. For each k: load the two B vectors, then for each row splat
+  ;; its A value and add its products to the row's two accumulators (c_r0, c_r1); after the loop,
+  ;; multiply by alpha, add C when loading, and store. Written out by build-wasm.mjs (registerTile)
+  ;; for the chosen MR, with mul and add, or with one relaxed_madd in the FMA variant.
+{KERNEL}
 
   ;; The C tile at ctile (mc × nc, padded to the register tile) gets alpha · Apack · Bpack, with
   ;; the packed op(B) block at bpack (BPACK, or a block packed earlier and kept: see gemm.ts):
@@ -200,7 +152,7 @@
               (i32.add (local.get $ctile)
                 (i32.add (i32.mul (local.get $i) (local.get $cs)) (i32.mul (local.get $j) (i32.const {ES}))))
               (local.get $cs) (local.get $kc) (local.get $alpha) (local.get $load))
-            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (local.set $i (i32.add (local.get $i) (i32.const {MR})))
             (br $ipanels)))
         (local.set $j (i32.add (local.get $j) (i32.const {NR})))
         (br $jpanels))))
@@ -209,7 +161,7 @@
   ;; a + i*ars + k*acs) times columns 0..nc of a KC×NC op(B) block (element (k, j) at
   ;; b + k*brs + j*bcs) into the C tile at c (row stride cs bytes). The B block is packed first when
   ;; packB is 1 (else the packed block from the previous call is reused); then op(A) is packed and
-  ;; multiplied 64 rows at a time.
+  ;; multiplied MC rows at a time.
   (func (export "part_{T}")
     (param $a i32) (param $ars i32) (param $acs i32) (param $mc i32)
     (param $b i32) (param $brs i32) (param $bcs i32) (param $nc i32) (param $kc i32)
@@ -221,12 +173,12 @@
       (loop $blocks
         (br_if $done (i32.ge_u (local.get $i) (local.get $mc)))
         (local.set $h (i32.sub (local.get $mc) (local.get $i)))
-        (if (i32.gt_u (local.get $h) (i32.const 64)) (then (local.set $h (i32.const 64))))
+        (if (i32.gt_u (local.get $h) (i32.const {MC})) (then (local.set $h (i32.const {MC}))))
         (call $pack_a_{T} (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars)))
           (local.get $ars) (local.get $acs) (local.get $h) (local.get $kc))
         (call $macro_{T} (local.get $h) (local.get $nc) (local.get $kc) (local.get $cs) (local.get $alpha) (local.get $load)
           (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs))) (global.get $base))
-        (local.set $i (i32.add (local.get $i) (i32.const 64)))
+        (local.set $i (i32.add (local.get $i) (i32.const {MC})))
         (br $blocks))))
 
   ;; TEMPLATE-END
