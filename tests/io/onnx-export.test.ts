@@ -6,8 +6,7 @@ import {
 } from '@seqgrad/layers';
 import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
-// The CLI's model from source: its built dist would bring a second copy of @seqgrad/layers.
-import { SequenceModel } from '../../packages/cli/src/model.js';
+import { SequenceModel } from 'seqgrad';
 import { runOrt, toOrt } from './ort.js';
 
 function maxDiff(a: Tensor, b: Tensor): number {
@@ -20,7 +19,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
 type Kind = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' | 'gru_cho';
 
 function build(kind: Kind, I: number, H: number, opts: { numLayers: number; bidirectional: boolean; batchFirst: boolean; bias: boolean; seed: number }): RNNBase {
-  const o = { ...opts, generator: new Generator(opts.seed) };
+  // Only the constructor's options: the layers refuse unknown ones (such as the test's I, H, B, T).
+  const o = { numLayers: opts.numLayers, bidirectional: opts.bidirectional, batchFirst: opts.batchFirst, bias: opts.bias, generator: new Generator(opts.seed) };
   if (kind === 'lstm') return new LSTM(I, H, o);
   if (kind === 'gru' || kind === 'gru_cho') return new GRU(I, H, { ...o, resetAfter: kind === 'gru' });
   return new RNN(I, H, { ...o, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
