@@ -43,12 +43,13 @@ class KitchenSinkCell extends RecurrentCell<{ h: Tensor; c: Tensor }> {
   readonly w: Tensor;
   readonly u: Tensor;
   readonly scale: Tensor;
-  constructor(inputSize: number, hiddenSize: number, opts: { generator?: Generator } = {}) {
-    super(inputSize, hiddenSize, {});
+  constructor(inputSize: number, hiddenSize: number, opts: { generator?: Generator; dtype?: 'float32' | 'float64' } = {}) {
+    super(inputSize, hiddenSize, { dtype: opts.dtype ?? 'float32' });
     this.stateSizes = { h: hiddenSize, c: hiddenSize };
-    this.w = this.registerParameter('w', mul(randn([inputSize, 2 * hiddenSize], { generator: opts.generator }), 0.5));
-    this.u = this.registerParameter('u', mul(randn([hiddenSize, 2 * hiddenSize], { generator: opts.generator }), 0.5));
-    this.scale = this.registerParameter('scale', randn([1, hiddenSize], { generator: opts.generator }));
+    const o = { generator: opts.generator, dtype: this.dtype };
+    this.w = this.registerParameter('w', mul(randn([inputSize, 2 * hiddenSize], o), 0.5));
+    this.u = this.registerParameter('u', mul(randn([hiddenSize, 2 * hiddenSize], o), 0.5));
+    this.scale = this.registerParameter('scale', randn([1, hiddenSize], o));
   }
   step(x: Tensor, { h, c }: { h: Tensor; c: Tensor }): { h: Tensor; c: Tensor } {
     const H = this.hiddenSize;
@@ -56,8 +57,8 @@ class KitchenSinkCell extends RecurrentCell<{ h: Tensor; c: Tensor }> {
     const a = add(matmul(x, this.w), matmul(h, this.u));
     const p = narrow(a, 1, 0, H);
     const q = narrow(a, 1, H, H);
-    // Shape work that round-trips: (B, H) → (H, B) → (B, H), a (B, 1) row sum expanded back.
-    const t = reshape(permute(reshape(p, [B, H]), [1, 0]), [H, B]);
+    // Shape work that round-trips: (B, H) → (H, B) → (H·B) → (H, B), a (B, 1) row mean expanded back.
+    const t = reshape(reshape(permute(p, [1, 0]), [H * B]), [H, B]);
     const rowMean = div(sum(permute(t, [1, 0]), [1], true), H);
     const centred = tanh(add(p, neg(expand(rowMean, [B, H]))));
     const gate = sigmoid(mul(q, cast(this.scale, this.scale.dtype)));
@@ -122,5 +123,65 @@ describe('exportOnnx: custom cells as ONNX Scan', () => {
     const out = await runOrt(bytes, feeds);
     const ref = noGrad(() => net.forward(x, undefined, lengths ? { lengths: Array.from(lengths.data) } : {}).output);
     expect(maxDiff(out.output!, ref)).toBeLessThan(1e-5);
+  });
+});
+
+describe('exportOnnx: custom cells, more cases', () => {
+  test('exportOnnx: the kitchen-sink cell records every primitive the compiler traces in a forward step, so the property above covers their ONNX mappings', () => {
+    const cell = new KitchenSinkCell(3, 4, { generator: new Generator(1) });
+    const r = traceStepGraph(cell, randn([2, 3]), cell.initialState(2));
+    if (!r.ok) throw new Error(r.reason);
+    const ops = new Set(r.graph.nodes.map((n) => n.op));
+    // pad appears only in gradients (narrow's backward), never in a forward step.
+    for (const p of ['add', 'mul', 'div', 'neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'clamp', 'sum', 'matmul', 'reshape', 'permute', 'expand', 'concat', 'narrow']) {
+      expect(ops, p).toContain(p);
+    }
+  });
+
+  test("exportOnnx: the CLI's model over a custom cell exports its rnn as Scan and agrees with ONNX Runtime", async () => {
+    const make = factories.get('lstm-variants/cifg')!;
+    for (const inputKind of ['tokens', 'dense'] as const) {
+      const model = new SequenceModel(
+        { cell: 'cifg.mjs', hidden: 5, layers: 2, bidirectional: true, inputKind, inputSize: 7, outputSize: 3, readout: 'last', embed: 4 },
+        new Generator(3), (i, h) => make(lib, i, h, { generator: new Generator(i + h) }),
+      ).eval();
+      const gen = new Generator(5);
+      const example = inputKind === 'tokens' ? autograd.randint(0, 7, [2, 4], { generator: gen }) : randn([2, 4, 7], { generator: gen });
+      const x = inputKind === 'tokens' ? autograd.randint(0, 7, [3, 9], { generator: gen }) : randn([3, 9, 7], { generator: gen });
+      const out = await runOrt(exportOnnx(model, example), { input: toOrt(x) });
+      expect(maxDiff(out.output!, noGrad(() => model.forward(x)))).toBeLessThan(1e-5);
+    }
+  });
+
+  test('exportOnnx: returnSequences=false exports the final h, and a float64 cell is written as float32', async () => {
+    const cell = factories.get('peephole-lstm')!(lib, 3, 4, { generator: new Generator(2) });
+    const net = new Recurrent(cell, { returnSequences: false });
+    const x = randn([3, 6, 3], { generator: new Generator(3) });
+    const lengths = tensor([6, 2, 4], { dtype: 'int32' });
+    const out = await runOrt(exportOnnx(net, x, { lengths: true }), { input: toOrt(x), lengths: toOrt(lengths) });
+    expect(maxDiff(out.output!, noGrad(() => net.forward(x, undefined, { lengths: [6, 2, 4] }).output))).toBeLessThan(1e-5);
+
+    const cell64 = new KitchenSinkCell(3, 4, { generator: new Generator(4), dtype: 'float64' });
+    const x64 = randn([2, 5, 3], { dtype: 'float64', generator: new Generator(5) });
+    const net64 = new Recurrent(cell64);
+    const out64 = await runOrt(exportOnnx(net64, x64), { input: toOrt(x64.to('float32')) });
+    expect(out64.output!.dtype).toBe('float32');
+    expect(maxDiff(out64.output!, noGrad(() => net64.forward(x64).output))).toBeLessThan(1e-5);
+  });
+
+  test('exportOnnx: a step the tracer cannot trace is refused with the reason explainScan gives', () => {
+    class PeekingCell extends GRUCell {
+      override step(x: Tensor, s: { h: Tensor }): { h: Tensor } {
+        const next = super.step(x, s);
+        return next.h.data[0]! > 0 ? next : { h: neg(next.h) };
+      }
+    }
+    const layer = new Recurrent(new PeekingCell(3, 4));
+    const x = randn([2, 5, 3]);
+    const reason = layer.explain(x).reason!;
+    expect(reason).toMatch(/reads tensor values/);
+    expect(() => exportOnnx(layer, x)).toThrow(/exportOnnx: the module: the step of PeekingCell cannot be exported as an ONNX Scan: it reads tensor values/);
+    expect(() => exportOnnx(new Stacked([new Recurrent(new GRUCell(3, 4)), new Recurrent(new PeekingCell(4, 4))]), x)).toThrow(/exportOnnx: 1\.: the step of PeekingCell cannot be exported/);
+    expect(() => exportOnnx(layer, x, { initialState: true })).toThrow(/initialState and finalState apply to a bare RNN\/LSTM\/GRU or the CLI's model, not to a Recurrent/);
   });
 });

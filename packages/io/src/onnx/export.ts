@@ -402,9 +402,6 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
     ex.output(outputName, ex.recurrent('', cellLayer, x, lengths ? { lengths } : {}).y);
   } else if (isSequenceLayer(module)) {
     // Recurrent/Bidirectional/Stacked over any cell: one ONNX Scan per layer and direction.
-    if (opts.initialState || opts.finalState) {
-      throw new SeqgradError(OP, `options initialState and finalState apply to the RNN/LSTM/GRU layers and the CLI's model, not to a ${module.constructor.name} of custom cells`);
-    }
     if (example.ndim !== 3) throw new SeqgradError(OP, `example${fmt(example.shape)} for a ${module.constructor.name} must be batched, (B, T, I)`);
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     const lengths = opts.lengths ? ex.input('lengths', DataType.INT32, ['batch']).name : null;
