@@ -234,7 +234,14 @@ export function emitSequenceLayer(host: ScanHost, path: string, m: Module, x: Va
     const less = g.node('Less', [steps, lenCol], 1, [], `${path}mask_Less`)[0]!;
     mask = g.node('Unsqueeze', [less, g.ints([2], `${path}mask_axes`)], 1, [], `${path}mask_Unsqueeze`)[0]!;
   }
-  return layer(host, path, m, x, { batch: batchDim, mask, lengths: lengthsInput });
+  // The exported function is the eval-mode one (no dropout), as for every other module.
+  const wasTraining = m.training;
+  m.eval();
+  try {
+    return layer(host, path, m, x, { batch: batchDim, mask, lengths: lengthsInput });
+  } finally {
+    m.train(wasTraining);
+  }
 }
 
 function layer(host: ScanHost, path: string, m: Module, x: Value, ctx: SeqContext): Value {
