@@ -4,7 +4,8 @@
  * proves: LSTM i,f,g,o → i,o,f,c; GRU r,z,n → z,r,h; `linear_before_reset` = resetAfter), with
  * Linear (Gemm or MatMul+Add), Embedding (Gather), LayerNorm (LayerNormalization), Dropout
  * (dropped: the graph is the eval-mode function), activations, Sequential, and the CLI's
- * Embedding → recurrent → Linear model. Batch and sequence axes are dynamic.
+ * Embedding → recurrent → Linear model. Recurrent/Bidirectional/Stacked over any other cell
+ * become ONNX Scan nodes over the cell's traced step (scan.ts). Batch and sequence axes are dynamic.
  */
 import { SeqgradError, Tensor, cast, fmt, noGrad } from '@seqgrad/autograd';
 import {
@@ -27,8 +28,9 @@ export interface ExportOnnxOptions {
   /** Name of the main graph output (default 'output'). */
   outputName?: string;
   /**
-   * Bare RNN/LSTM/GRU only: a graph input 'lengths' (int32, [batch]) fed to the operators'
-   * `sequence_lens` (packed-sequence semantics, as `forward(x, state, { lengths })`).
+   * A bare RNN/LSTM/GRU, Recurrent, Bidirectional or Stacked: a graph input 'lengths' (int32,
+   * [batch]), packed-sequence semantics as `forward(x, state, { lengths })` (the operators'
+   * `sequence_lens`, or a step mask scanned beside x for a Scan).
    */
   lengths?: boolean;
   /**
@@ -336,7 +338,10 @@ function paramDtype(m: Module): 'float32' | 'float64' {
  *
  * Graph inputs and outputs: `input` → `output` for tensor modules (Sequential, Linear, …) and
  * the CLI's model; a bare RNN/LSTM/GRU has `input` [, `lengths`, `h0`, `c0`] →
- * `output`, `h_n` [, `c_n`] in the layer's own layout (batch-first unless `batchFirst: false`).
+ * `output`, `h_n` [, `c_n`] in the layer's own layout (batch-first unless `batchFirst: false`);
+ * Recurrent, Bidirectional and Stacked have `input` (B, T, I) [, `lengths`] → `output`. A
+ * custom cell's step becomes the body of an ONNX Scan; a step `scan` cannot compile is refused
+ * with the reason `explainScan` gives.
  * Float inputs and outputs are float32 (or `opts.dtype`); token ids and lengths are int32.
  *
  * @example

@@ -92,7 +92,6 @@ function traceCell(where: string, cell: RecurrentCell): { graph: StepGraph; shap
 class StepEmitter {
   constructor(
     private readonly host: ScanHost,
-    private readonly graph: StepGraph,
     private readonly shapes: SymDim[][],
     private readonly names: string[],
     private readonly ctx: SeqContext,
@@ -139,7 +138,7 @@ class StepEmitter {
     const rank = (i: number) => this.shapes[n.inputs[i]!]!.length;
     const axesOf = () => this.attrOf<number[]>(n, 'axes', Array.isArray, 'axes');
     const rule = PRIMITIVE_TO_ONNX[n.op];
-    if (rule === null) throw new SeqgradError(OP, `${this.path || 'the module'}: the step uses the primitive '${n.op}', which has no ONNX mapping`);
+    if (rule === null || rule === undefined) throw new SeqgradError(OP, `${this.path || 'the module'}: the step uses the primitive '${n.op}', which has no ONNX mapping`);
     switch (rule) {
       case 'Gemm':
         return this.one('Gemm', ins, [attr('transA', n.attrs.transA ? 1 : 0), attr('transB', n.attrs.transB ? 1 : 0)]);
@@ -280,7 +279,7 @@ function recurrentScan(host: ScanHost, path: string, r: Recurrent, x: Value, ctx
   const cell = r.cell;
   const { graph, shapes } = traceCell(path || 'the module', cell);
   const names: string[] = new Array(graph.values.length);
-  const emitter = new StepEmitter(host, graph, shapes, names, ctx, path);
+  const emitter = new StepEmitter(host, shapes, names, ctx, path);
   const paramNames = new Map(cell.namedParameters().map(([n, t]) => [t, n] as const));
 
   // Captures: initializers (parameters under their names), or a repeated value expanded to the batch.
