@@ -182,7 +182,7 @@ describe('exportOnnx: custom cells as ONNX Scan', () => {
       layers: fc.integer({ min: 1, max: 3 }), arrangement: fc.constantFrom('forward', 'reverse', 'bidirectional'),
       mergeMode: fc.constantFrom('concat', 'sum', 'mul', 'ave'), useLengths: fc.boolean(), seed: fc.nat(1000),
     }),
-  ])('exportOnnx: a random custom cell (examples, LSTM variants, hand-made) in Recurrent/Bidirectional/Stacked agrees with ONNX Runtime to 1e-5 at other B, T, with lengths', async (name, c) => {
+  ])('exportOnnx: a random custom cell (examples, LSTM variants, hand-made) in Recurrent/Bidirectional/Stacked agrees with ONNX Runtime to 1e-5 (3e-5 for the layer-norm LSTM) at other B, T, with lengths', async (name, c) => {
     const gen = new Generator(c.seed);
     const merged = c.mergeMode === 'concat' ? 2 * c.H : c.H;
     const layer = (i: number) => c.arrangement === 'bidirectional'
@@ -199,7 +199,10 @@ describe('exportOnnx: custom cells as ONNX Scan', () => {
     if (lengths) feeds.lengths = toOrt(lengths);
     const out = await runOrt(bytes, feeds);
     const ref = noGrad(() => net.forward(x, undefined, lengths ? { lengths: Array.from(lengths.data) } : {}).output);
-    expect(maxDiff(out.output!, ref)).toBeLessThan(1e-5);
+    // Layer norm over H ≤ 5 features divides by a small standard deviation, which amplifies float32 rounding
+    // through stacked layers: on the worst case found (3 bidirectional layers, H = 4) ONNX Runtime is 1.3e-5 from
+    // the float64 result and seqgrad 4e-6, so the two float32 runs are held to 3e-5 there and 1e-5 elsewhere.
+    expect(maxDiff(out.output!, ref)).toBeLessThan(name === 'layernorm-lstm' ? 3e-5 : 1e-5);
   });
 });
 
