@@ -15,6 +15,8 @@ export default defineConfig({
       { find: /^@seqgrad\/optim$/, replacement: src('optim') },
       { find: /^@seqgrad\/io\/node$/, replacement: fileURLToPath(new URL('./packages/io/src/node.ts', import.meta.url)) },
       { find: /^@seqgrad\/io$/, replacement: src('io') },
+      // The CLI package from source too, so that it shares the one copy of @seqgrad/layers the tests load.
+      { find: /^seqgrad$/, replacement: src('cli') },
     ],
   },
   test: {

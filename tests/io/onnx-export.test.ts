@@ -6,8 +6,7 @@ import {
 } from '@seqgrad/layers';
 import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
-// The CLI's model from source: its built dist would bring a second copy of @seqgrad/layers.
-import { SequenceModel } from '../../packages/cli/src/model.js';
+import { SequenceModel } from 'seqgrad';
 import { runOrt, toOrt } from './ort.js';
 
 function maxDiff(a: Tensor, b: Tensor): number {
@@ -20,7 +19,8 @@ function maxDiff(a: Tensor, b: Tensor): number {
 type Kind = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' | 'gru_cho';
 
 function build(kind: Kind, I: number, H: number, opts: { numLayers: number; bidirectional: boolean; batchFirst: boolean; bias: boolean; seed: number }): RNNBase {
-  const o = { ...opts, generator: new Generator(opts.seed) };
+  // Only the constructor's options: the layers refuse unknown ones (such as the test's I, H, B, T).
+  const o = { numLayers: opts.numLayers, bidirectional: opts.bidirectional, batchFirst: opts.batchFirst, bias: opts.bias, generator: new Generator(opts.seed) };
   if (kind === 'lstm') return new LSTM(I, H, o);
   if (kind === 'gru' || kind === 'gru_cho') return new GRU(I, H, { ...o, resetAfter: kind === 'gru' });
   return new RNN(I, H, { ...o, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
@@ -161,22 +161,29 @@ describe('exportOnnx: built-in cells', () => {
     expect(maxDiff(out.output!, noGrad(() => net.forward(x).output))).toBeLessThan(1e-5);
   });
 
-  test('exportOnnx: arrangements of built-in cells without an ONNX operator are refused', () => {
-    const x = randn([2, 3, 2]);
-    expect(() => exportOnnx(new Recurrent(new GRUCell(2, 3), { reverse: true }), x)).toThrow(/running backward in time on its own has no ONNX equivalent/);
-    expect(() => exportOnnx(new Bidirectional(new GRUCell(2, 3), new GRUCell(2, 3), { mergeMode: 'sum' }), x)).toThrow(/mergeMode 'sum' is not exported/);
-    expect(() => exportOnnx(new Stacked([new Recurrent(new GRUCell(2, 3)), new Recurrent(new LSTMCell(3, 3))]), x)).toThrow(/mix cell types/);
+  test('exportOnnx: arrangements of built-in cells without one ONNX operator per layer export as Scan and agree with ONNX Runtime', async () => {
+    const gen = new Generator(4);
+    const x = randn([2, 3, 2], { generator: gen });
+    const nets = [
+      new Recurrent(new GRUCell(2, 3, { generator: gen }), { reverse: true }),
+      new Bidirectional(new GRUCell(2, 3, { generator: gen }), new GRUCell(2, 3, { generator: gen }), { mergeMode: 'sum' }),
+      new Stacked([new Recurrent(new GRUCell(2, 3, { generator: gen })), new Recurrent(new LSTMCell(3, 3, { generator: gen }))]),
+    ];
+    for (const net of nets) {
+      const bytes = exportOnnx(net, x);
+      expect(decodeOnnxModel(bytes).graph!.node!.map((n) => n.opType)).toContain('Scan');
+      const out = await runOrt(bytes, { input: toOrt(x) });
+      expect(maxDiff(out.output!, noGrad(() => net.forward(x).output))).toBeLessThan(1e-5);
+    }
   });
 });
 
 describe('exportOnnx: refusals', () => {
-  test('exportOnnx: a custom cell is refused with its name', () => {
+  test("exportOnnx: a sequence layer inside a Sequential is refused with its cell's name", () => {
     class PeepholeCell extends GRUCell {}
     const layer = new Stacked([new Recurrent(new PeepholeCell(3, 4))]);
-    expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/PeepholeCell.*not exported to ONNX.*use the built-in RNN, LSTM or GRU layers/);
-    const model = new SequenceModel({ cell: 'custom.js', hidden: 4, layers: 1, bidirectional: false, inputKind: 'dense', inputSize: 3, outputSize: 2, readout: 'last', embed: 0 }, new Generator(1), (i, h) => new PeepholeCell(i, h));
-    expect(() => exportOnnx(model, randn([2, 5, 3]))).toThrow(/exportOnnx: rnn\. runs the cell PeepholeCell/);
-    expect(() => exportOnnx(new Sequential(new Recurrent(new GRUCell(3, 4)) as never), randn([2, 5, 3]))).toThrow(/built-in GRUCells export when the Recurrent\/Bidirectional\/Stacked layer is the module exported/);
+    expect(() => exportOnnx(new Sequential(layer as never), randn([2, 5, 3]))).toThrow(/runs the cell PeepholeCell: PeepholeCells export when the Recurrent\/Bidirectional\/Stacked layer is the module exported/);
+    expect(() => exportOnnx(new Sequential(new Recurrent(new GRUCell(3, 4)) as never), randn([2, 5, 3]))).toThrow(/GRUCells export when the Recurrent\/Bidirectional\/Stacked layer is the module exported/);
   });
 
   test('exportOnnx: an LSTM with projSize, a module of another kind and a mismatched example are refused', () => {
@@ -188,7 +195,7 @@ describe('exportOnnx: refusals', () => {
     }
     expect(() => exportOnnx(new Custom(), randn([2, 3]))).toThrow(/Custom, which has no ONNX export/);
     expect(() => exportOnnx(new Linear(3, 2), randn([2, 4]))).toThrow(/exportOnnx: the module does not accept example\[2,4\]/);
-    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { lengths: true })).toThrow(/lengths applies to a bare RNN\/LSTM\/GRU, not to a Linear/);
+    expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { lengths: true })).toThrow(/lengths applies to a bare RNN\/LSTM\/GRU, Recurrent, Bidirectional or Stacked, not to a Linear/);
     expect(() => exportOnnx(new Linear(3, 2), randn([2, 3]), { initialState: true })).toThrow(/initialState and finalState apply to a bare RNN\/LSTM\/GRU or the CLI's model/);
   });
 });

@@ -4,7 +4,8 @@
  * proves: LSTM i,f,g,o → i,o,f,c; GRU r,z,n → z,r,h; `linear_before_reset` = resetAfter), with
  * Linear (Gemm or MatMul+Add), Embedding (Gather), LayerNorm (LayerNormalization), Dropout
  * (dropped: the graph is the eval-mode function), activations, Sequential, and the CLI's
- * Embedding → recurrent → Linear model. Batch and sequence axes are dynamic.
+ * Embedding → recurrent → Linear model. Recurrent/Bidirectional/Stacked over any other cell
+ * become ONNX Scan nodes over the cell's traced step (scan.ts). Batch and sequence axes are dynamic.
  */
 import { SeqgradError, Tensor, cast, fmt, noGrad } from '@seqgrad/autograd';
 import {
@@ -12,8 +13,9 @@ import {
   Sequential, Stacked,
 } from '@seqgrad/layers';
 import { Activation } from './activation.js';
-import { AttrType, DataType, type AttributeMsg, type GraphMsg, type NodeMsg, type TensorProtoMsg, type ValueInfoMsg, encodeModel } from './proto.js';
-import { encodeTensor, int64Tensor } from './tensors.js';
+import { DataType, type AttributeMsg, type GraphMsg, type ValueInfoMsg, encodeModel } from './proto.js';
+import { type Dim, GraphBuilder, type Value, attr, valueInfo } from './builder.js';
+import { emitSequenceLayer, isSequenceLayer } from './scan.js';
 
 export const ONNX_OPSET = 17;
 /** IR version 8 goes with opset 17 (ONNX 1.12). */
@@ -26,8 +28,9 @@ export interface ExportOnnxOptions {
   /** Name of the main graph output (default 'output'). */
   outputName?: string;
   /**
-   * Bare RNN/LSTM/GRU only: a graph input 'lengths' (int32, [batch]) fed to the operators'
-   * `sequence_lens` (packed-sequence semantics, as `forward(x, state, { lengths })`).
+   * A bare RNN/LSTM/GRU, Recurrent, Bidirectional or Stacked: a graph input 'lengths' (int32,
+   * [batch]), packed-sequence semantics as `forward(x, state, { lengths })` (the operators'
+   * `sequence_lens`, or a step mask scanned beside x for a Scan).
    */
   lengths?: boolean;
   /**
@@ -55,58 +58,6 @@ export interface ExportOnnxOptions {
    * A float64 module is converted.
    */
   dtype?: 'float32' | 'float64';
-}
-
-type Dim = number | string;
-
-/** A value in the graph being built: its name and its (partly symbolic) shape. */
-interface Value {
-  name: string;
-  shape: Dim[];
-}
-
-function attr(name: string, v: number | string | readonly number[] | readonly string[], kind: 'int' | 'float' = 'int'): AttributeMsg {
-  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
-  if (typeof v === 'number') return kind === 'float' ? { name, type: AttrType.FLOAT, f: v } : { name, type: AttrType.INT, i: v };
-  if (v.length > 0 && typeof v[0] === 'string') return { name, type: AttrType.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
-  return { name, type: AttrType.INTS, ints: [...(v as number[])] };
-}
-
-class GraphBuilder {
-  readonly nodes: NodeMsg[] = [];
-  readonly initializers: TensorProtoMsg[] = [];
-  private readonly used = new Set<string>();
-  private counter = 0;
-
-  constructor(readonly dtype: 'float32' | 'float64') {}
-
-  fresh(base: string): string {
-    let name = base;
-    while (this.used.has(name)) name = `${base}_${++this.counter}`;
-    this.used.add(name);
-    return name;
-  }
-  reserve(name: string): string {
-    if (this.used.has(name)) throw new SeqgradError(OP, `the name '${name}' is used twice in the graph`);
-    this.used.add(name);
-    return name;
-  }
-
-  node(opType: string, inputs: string[], outputs: number | string[], attributes: AttributeMsg[] = [], base = opType): string[] {
-    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, k) => this.fresh(`${base}_out${k}`)) : outputs;
-    this.nodes.push({ opType, input: inputs, output: outs, name: this.fresh(`${base}_node`), attribute: attributes, domain: '' });
-    return outs;
-  }
-
-  tensor(name: string, t: Tensor): string {
-    this.initializers.push(encodeTensor(this.fresh(name), t.dtype === this.dtype ? t : cast(t.detach(), this.dtype)));
-    return this.initializers[this.initializers.length - 1]!.name!;
-  }
-  ints(values: readonly (number | bigint)[], base = 'const'): string {
-    const name = this.fresh(base);
-    this.initializers.push(int64Tensor(name, values));
-    return name;
-  }
 }
 
 /** Concatenates rows of several tensors into one new tensor (stacking along a new or the first axis). */
@@ -189,10 +140,7 @@ class Exporter {
     }
     if (m instanceof Recurrent || m instanceof Bidirectional || m instanceof Stacked || m instanceof RecurrentCell) {
       const cell = m.modules().find((c) => c instanceof RecurrentCell) ?? m;
-      const builtin = [RNNCell, LSTMCell, GRUCell].some((k) => cell.constructor === k);
-      throw new SeqgradError(OP, builtin
-        ? `${describeCell(path, m)}: built-in ${cell.constructor.name}s export when the Recurrent/Bidirectional/Stacked layer is the module exported (or the CLI model's rnn), not inside a Sequential`
-        : `${describeCell(path, m)}: custom cells are not exported to ONNX (that needs an ONNX Scan over the cell's traced step); use the built-in RNN, LSTM or GRU layers or cells`);
+      throw new SeqgradError(OP, `${describeCell(path, m)}: ${cell.constructor.name}s export when the Recurrent/Bidirectional/Stacked layer is the module exported (or the CLI model's rnn), not inside a Sequential (they return { output, state }, not a tensor)`);
     }
     throw new SeqgradError(OP, `${path || 'the module'} is a ${m.constructor.name}, which has no ONNX export (supported: Linear, Embedding, LayerNorm, Dropout, Activation, Sequential, RNN, LSTM, GRU and the Embedding → recurrent → Linear model)`);
   }
@@ -282,26 +230,17 @@ class Exporter {
   }
 }
 
-function valueInfo(name: string, elemType: number, shape: Dim[]): ValueInfoMsg {
-  return {
-    name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
-}
-
 /**
  * Recurrent / Bidirectional (concat) / Stacked over the built-in RNNCell, LSTMCell or GRUCell as
  * the equivalent batch-first RNN/LSTM/GRU layer (same weights, same function), so they export
- * as ONNX's own operators. Null when a cell is not a built-in one (a custom cell); an error
- * when the cells are built-in but the arrangement has no ONNX operator.
+ * as ONNX's own operators. Null when a cell is not a built-in one (a custom cell) or the
+ * arrangement has no ONNX operator (a reverse Recurrent on its own, returnSequences=false, a
+ * merge other than concat, a mixed stack): those export as ONNX Scan nodes.
  */
-function builtinCellsAsLayer(path: string, m: Module): RNNBase | null {
-  const where = path || 'the module';
+function builtinCellsAsLayer(m: Module): RNNBase | null {
   const layers: RecurrentCell[][] = [];
   const direction = (r: Module, reverse: boolean): RecurrentCell | null => {
-    if (!(r instanceof Recurrent)) return null;
-    if (r.reverse !== reverse) throw new SeqgradError(OP, `${where}: a Recurrent running ${r.reverse ? 'backward' : 'forward'} in time on its own has no ONNX equivalent here; wrap forward and backward cells in Bidirectional`);
-    if (!r.returnSequences) throw new SeqgradError(OP, `${where}: Recurrent with returnSequences=false is not exported; export the sequence and take its last step`);
+    if (!(r instanceof Recurrent) || r.reverse !== reverse || !r.returnSequences) return null;
     return r.cell;
   };
   const addLayer = (l: Module): boolean => {
@@ -312,8 +251,10 @@ function builtinCellsAsLayer(path: string, m: Module): RNNBase | null {
       return true;
     }
     if (l instanceof Bidirectional) {
-      if (l.mergeMode !== 'concat') throw new SeqgradError(OP, `${where}: Bidirectional with mergeMode '${l.mergeMode}' is not exported (ONNX's bidirectional operators concatenate)`);
-      layers.push([direction(l.forwardLayer, false)!, direction(l.backwardLayer, true)!]);
+      const f = direction(l.forwardLayer, false);
+      const b = direction(l.backwardLayer, true);
+      if (l.mergeMode !== 'concat' || !f || !b) return false;
+      layers.push([f, b]);
       return true;
     }
     return false;
@@ -333,9 +274,8 @@ function builtinCellsAsLayer(path: string, m: Module): RNNBase | null {
   const D = layers[0]!.length;
   const H = first.hiddenSize;
   const bias = (first as GRUCell).biasIh !== null;
-  if (cells.some((c) => kind(c) !== k || c.hiddenSize !== H || ((c as GRUCell).biasIh !== null) !== bias) || layers.some((l) => l.length !== D)) {
-    throw new SeqgradError(OP, `${where}: its layers mix cell types, hidden sizes, biases or directions, which one ONNX operator per layer cannot hold; export a uniform stack`);
-  }
+  // A mixed stack has no single ONNX operator per layer: it exports through Scan (see scan.ts).
+  if (cells.some((c) => kind(c) !== k || c.hiddenSize !== H || ((c as GRUCell).biasIh !== null) !== bias) || layers.some((l) => l.length !== D)) return null;
   const opts = { numLayers: layers.length, bidirectional: D === 2, bias, batchFirst: true, dtype: first.dtype };
   const layer = k === 'LSTM' ? new LSTM(first.inputSize, H, opts)
     : k.startsWith('GRU') ? new GRU(first.inputSize, H, { ...opts, resetAfter: (first as GRUCell).resetAfter })
@@ -398,7 +338,10 @@ function paramDtype(m: Module): 'float32' | 'float64' {
  *
  * Graph inputs and outputs: `input` → `output` for tensor modules (Sequential, Linear, …) and
  * the CLI's model; a bare RNN/LSTM/GRU has `input` [, `lengths`, `h0`, `c0`] →
- * `output`, `h_n` [, `c_n`] in the layer's own layout (batch-first unless `batchFirst: false`).
+ * `output`, `h_n` [, `c_n`] in the layer's own layout (batch-first unless `batchFirst: false`);
+ * Recurrent, Bidirectional and Stacked have `input` (B, T, I) [, `lengths`] → `output`. A
+ * custom cell's step becomes the body of an ONNX Scan; a step `scan` cannot compile is refused
+ * with the reason `explainScan` gives.
  * Float inputs and outputs are float32 (or `opts.dtype`); token ids and lengths are int32.
  *
  * @example
@@ -417,8 +360,8 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   const outputName = opts.outputName ?? 'output';
   const seqModel = asSequenceModel(module);
   const stateful = seqModel !== null;
-  if (opts.lengths && !(module instanceof RNNBase)) {
-    throw new SeqgradError(OP, `option lengths applies to a bare RNN/LSTM/GRU, not to a ${module.constructor.name}`);
+  if (opts.lengths && !(module instanceof RNNBase) && !isSequenceLayer(module)) {
+    throw new SeqgradError(OP, `option lengths applies to a bare RNN/LSTM/GRU, Recurrent, Bidirectional or Stacked, not to a ${module.constructor.name}`);
   }
   if ((opts.initialState || opts.finalState !== undefined) && !(module instanceof RNNBase) && !stateful) {
     throw new SeqgradError(OP, `options initialState and finalState apply to a bare RNN/LSTM/GRU or the CLI's model, not to a ${module.constructor.name}`);
@@ -453,14 +396,21 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
     }
   });
 
-  const cellLayer = module instanceof RNNBase ? null : builtinCellsAsLayer('', module);
+  const cellLayer = module instanceof RNNBase ? null : builtinCellsAsLayer(module);
   if (cellLayer) {
     // Recurrent/Bidirectional/Stacked over built-in cells: input (B, T, I) → output (B, T, D·H).
-    if (opts.lengths || opts.initialState || opts.finalState) {
-      throw new SeqgradError(OP, `options lengths, initialState and finalState apply to the RNN/LSTM/GRU layers; export ${module.constructor.name}'s cells as the equivalent ${cellLayer.constructor.name} layer to use them`);
+    if (opts.initialState || opts.finalState) {
+      throw new SeqgradError(OP, `options initialState and finalState apply to the RNN/LSTM/GRU layers; export ${module.constructor.name}'s cells as the equivalent ${cellLayer.constructor.name} layer to use them`);
     }
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
-    ex.output(outputName, ex.recurrent('', cellLayer, x, {}).y);
+    const lengths = opts.lengths ? ex.input('lengths', DataType.INT32, ['batch']).name : undefined;
+    ex.output(outputName, ex.recurrent('', cellLayer, x, lengths ? { lengths } : {}).y);
+  } else if (isSequenceLayer(module)) {
+    // Recurrent/Bidirectional/Stacked over any cell: one ONNX Scan per layer and direction.
+    if (example.ndim !== 3) throw new SeqgradError(OP, `example${fmt(example.shape)} for a ${module.constructor.name} must be batched, (B, T, I)`);
+    const x = ex.input(inputName, elemOf(example), inputShape(example, false));
+    const lengths = opts.lengths ? ex.input('lengths', DataType.INT32, ['batch']).name : null;
+    ex.output(outputName, emitSequenceLayer(ex, '', module, x, lengths));
   } else if (module instanceof RNNBase) {
     if (example.ndim !== 3) throw new SeqgradError(OP, `example${fmt(example.shape)} for a ${module.constructor.name} must be batched, ${module.batchFirst ? '(B, T, I)' : '(T, B, I)'}`);
     const x = ex.input(inputName, elemOf(example), inputShape(example, !module.batchFirst));
@@ -473,16 +423,13 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
   } else if (seqModel) {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     let v = seqModel.embedding ? ex.emit('embedding.', seqModel.embedding, x) : x;
-    const rnn = seqModel.rnn instanceof RNNBase ? seqModel.rnn : builtinCellsAsLayer('rnn.', seqModel.rnn);
-    if (!rnn) {
-      ex.emit('rnn.', seqModel.rnn, v); // refuses custom cells with their name
-      throw new SeqgradError(OP, `rnn. is a ${seqModel.rnn.constructor.name}, not a recurrent layer`);
-    }
+    const rnn = seqModel.rnn instanceof RNNBase ? seqModel.rnn : builtinCellsAsLayer(seqModel.rnn);
+    if (!rnn && !isSequenceLayer(seqModel.rnn)) throw new SeqgradError(OP, `rnn. is a ${seqModel.rnn.constructor.name}, not a recurrent layer`);
     if (rnn !== seqModel.rnn && (opts.initialState || opts.finalState)) {
       throw new SeqgradError(OP, `options initialState and finalState need the model's recurrent part to be an RNN/LSTM/GRU layer, not ${seqModel.rnn.constructor.name} over cells`);
     }
-    const r = ex.recurrent('rnn.', rnn, v, stateInputs(rnn));
-    v = r.y;
+    const r = rnn ? ex.recurrent('rnn.', rnn, v, stateInputs(rnn)) : null;
+    v = r ? r.y : emitSequenceLayer(ex, 'rnn.', seqModel.rnn, v, null);
     if (seqModel.config.readout === 'last') {
       // The last step, out[:, -1]: Slice [-1, end) on the time axis, then drop the axis.
       const [sl] = ex.g.node('Slice', [v.name, ex.g.ints([-1], 'last_start'), ex.g.ints([2n ** 63n - 1n], 'last_end'), ex.g.ints([1], 'last_axes')], 1, [], 'last_Slice');
@@ -490,7 +437,7 @@ export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOpti
       v = { name: sq!, shape: [v.shape[0]!, v.shape[2]!] };
     }
     ex.output(outputName, ex.linear('head.', seqModel.head, v));
-    stateOutputs(rnn!, r, false);
+    if (rnn && r) stateOutputs(rnn, r, false);
   } else {
     const x = ex.input(inputName, elemOf(example), inputShape(example, false));
     ex.output(outputName, ex.emit('', module, x));
