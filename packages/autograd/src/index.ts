@@ -34,4 +34,6 @@ export {
   scan, explainScan,
   type ScanState, type ScanStep, type StepFunction, type ScanOptions, type ScanResult, type ScanExplanation,
 } from './compile/scan.js';
+export type { RegularizeOptions } from './compile/regularize.js';
+export type { CheckpointOptions } from './compile/checkpoint.js';
 export type { PlanSummary } from './compile/plan.js';
