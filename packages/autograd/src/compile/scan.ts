@@ -323,7 +323,7 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
     if (!keys.includes(k) || k === 'h') throw new SeqgradError('scan', `collect names '${k}', which is not a state entry besides h (${keys.join(', ')})`);
   }
   if (wantsRegularization(opts)) return regularizedScan(step, x, init, opts);
-  if (opts.checkpoint && T > 0) return checkpointedScan(scan as never, step as never, x, init, lengths, { ...opts, reverse, collect }) as ScanResult<S>;
+  if (opts.checkpoint !== undefined && opts.checkpoint !== false && T > 0) return checkpointedScan(scan as never, step as never, x, init, lengths, { ...opts, reverse, collect }) as ScanResult<S>;
   const fn = stepFunction(step);
   if (opts.compile === false || T === 0) return eagerScan(fn, x, init, reverse, lengths, collect, opts.check);
   // h first among the keys, so that the output is the first sequence.
