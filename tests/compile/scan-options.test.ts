@@ -209,3 +209,17 @@ describe('Recurrent: dropout, zoneout and checkpoint options', () => {
     expect(() => new Recurrent(cell, { checkpoint: 1.5 })).toThrow(/checkpoint must be a boolean or a positive integer/);
   });
 });
+
+describe('scan checkpoint: higher order', () => {
+  test('scan: createGraph through a checkpointed scan gives the same second derivatives as plain BPTT', () => {
+    const cell = new GRUCell(2, 3, { ...f64, generator: new Generator(60) });
+    const x = randn([2, 6, 2], { ...f64, generator: new Generator(61), requiresGrad: true });
+    const run = (checkpoint: number | boolean) => {
+      const out = scan(cell, x, cell.initialState(2), { checkpoint, lengths: [6, 4] }).output;
+      const [dx] = grad(sum(mul(out, out)), [x], { createGraph: true });
+      return grad(sum(mul(dx!, dx!)), [x, ...cell.parameters()]) as Tensor[];
+    };
+    const a = run(false), b = run(4);
+    a.forEach((t, i) => expect(maxDiff(t, b[i]!)).toBeLessThan(1e-12));
+  });
+});
