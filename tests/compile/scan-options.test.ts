@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import {
-  Generator, SeqgradError, type Tensor, add, gradcheck, grad, linear, mul, ones, randn, scan, sum, tanh, zeros,
+  Generator, SeqgradError, type Tensor, add, explainScan, gradcheck, grad, linear, mul, ones, randn, scan, sum, tanh, zeros,
   type ScanOptions,
 } from '@seqgrad/autograd';
-import { GRUCell, LSTMCell, Recurrent } from '@seqgrad/layers';
+import { Bidirectional, GRUCell, LSTMCell, Recurrent } from '@seqgrad/layers';
 
 /**
  * scan's recurrent regularisation (inputDropout, recurrentDropout, zoneout) and its
@@ -14,8 +14,8 @@ const f64 = { dtype: 'float64' as const };
 type S = { h: Tensor } & Record<string, Tensor>;
 
 function maxDiff(a: Tensor, b: Tensor): number {
-  const x = a.toArray().flat(Infinity) as number[];
-  const y = b.toArray().flat(Infinity) as number[];
+  const x = Array.from(a.data as ArrayLike<number>);
+  const y = Array.from(b.data as ArrayLike<number>);
   expect(x.length).toBe(y.length);
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
@@ -221,5 +221,21 @@ describe('scan checkpoint: higher order', () => {
     };
     const a = run(false), b = run(4);
     a.forEach((t, i) => expect(maxDiff(t, b[i]!)).toBeLessThan(1e-12));
+  });
+});
+
+describe('scan regularisation: compiled plan', () => {
+  test('explainScan: an LSTM cell with dropout and zoneout still compiles, and Bidirectional passes the options', () => {
+    const cell = new LSTMCell(3, 4, { ...f64, generator: new Generator(70) });
+    const x = randn([2, 5, 3], { ...f64, generator: new Generator(71) });
+    const e = explainScan(cell, x, cell.initialState(2), { inputDropout: 0.1, recurrentDropout: 0.2, zoneout: { c: 0.3 } });
+    expect(e.compiled).toBe(true);
+    expect(e.plan!.hoistedGemms).toBeGreaterThan(0);
+    const bi = new Bidirectional(cell, undefined, { recurrentDropout: 0.5, generator: new Generator(72) });
+    const a = bi.forward(x).output;
+    expect(maxDiff(a, bi.forward(x).output)).toBeGreaterThan(1e-3);
+    bi.eval();
+    const plain = new Bidirectional(cell, bi.backwardLayer.cell);
+    expect(maxDiff(bi.forward(x).output, plain.forward(x).output)).toBe(0);
   });
 });
