@@ -2,7 +2,8 @@
  * Memory-light BPTT: one training step (forward, loss, backward) of an LSTM run by scan with
  * plain BPTT and with `checkpoint`, each variant in its own child process so that its peak
  * resident memory (the process's maxRSS) is its own. Reports the peak RSS, the RSS growth
- * during the step over the process's RSS before it, and the median CPU time per step.
+ * during the step over the process's RSS before it, and the median step's CPU time (user +
+ * system, and the system part alone: page faults of fresh memory) and wall time.
  *
  *   npx tsc -b bench && node --expose-gc bench/dist/checkpoint.js [--T 10000] [--B 16] [--H 256] [--I 64] [--steps 2] [--k 0,100]
  *
@@ -24,7 +25,7 @@ const H = Number(arg('H', '256'));
 const I = Number(arg('I', '64'));
 const steps = Number(arg('steps', '2'));
 
-interface Report { k: string; peakMB: number; growthMB: number; baseMB: number; msPerStep: number }
+interface Report { k: string; peakMB: number; growthMB: number; baseMB: number; msPerStep: number; sysMs: number; wallMs: number }
 
 function child(k: string): void {
   const checkpoint = k === '0' ? false : k === 'sqrt' ? true : Number(k);
@@ -36,18 +37,20 @@ function child(k: string): void {
   layer.zeroGrad();
   (globalThis as { gc?: () => void }).gc?.();
   const base = process.memoryUsage().rss;
-  const times: number[] = [];
+  const runs: { cpu: number; sys: number; wall: number }[] = [];
   for (let s = 0; s < steps; s++) {
     const c0 = process.cpuUsage();
+    const w0 = performance.now();
     const { output } = layer.forward(x);
     sum(output).backward();
     const c = process.cpuUsage(c0);
-    times.push((c.user + c.system) / 1000);
+    runs.push({ cpu: (c.user + c.system) / 1000, sys: c.system / 1000, wall: performance.now() - w0 });
     layer.zeroGrad();
   }
-  times.sort((a, b) => a - b);
+  runs.sort((a, b) => a.cpu - b.cpu);
+  const mid = runs[Math.floor(runs.length / 2)]!;
   const peak = process.resourceUsage().maxRSS * 1024;
-  const r: Report = { k, peakMB: peak / 2 ** 20, growthMB: (peak - base) / 2 ** 20, baseMB: base / 2 ** 20, msPerStep: times[Math.floor(times.length / 2)]! };
+  const r: Report = { k, peakMB: peak / 2 ** 20, growthMB: (peak - base) / 2 ** 20, baseMB: base / 2 ** 20, msPerStep: mid.cpu, sysMs: mid.sys, wallMs: mid.wall };
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
@@ -64,13 +67,14 @@ function main(): void {
     rows.push(JSON.parse(out.stdout.trim().split('\n').pop()!) as Report);
   }
   const plain = rows.find((r) => r.k === '0');
-  console.log('variant        peak RSS MB   growth MB   CPU ms/step   peak/plain  growth/plain  time/plain');
+  console.log('variant        peak RSS MB   growth MB   CPU ms/step  (of it system)  wall ms   peak/plain  growth/plain  CPU time/plain');
   for (const r of rows) {
     const name = r.k === '0' ? 'plain BPTT' : r.k === 'sqrt' ? `checkpoint √T` : `checkpoint ${r.k}`;
     const rel = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
     console.log(
       `${name.padEnd(14)} ${r.peakMB.toFixed(0).padStart(11)} ${r.growthMB.toFixed(0).padStart(11)} ${r.msPerStep.toFixed(0).padStart(13)}` +
-        `   ${rel(r.peakMB, plain?.peakMB).padStart(10)} ${rel(r.growthMB, plain?.growthMB).padStart(13)} ${rel(r.msPerStep, plain?.msPerStep).padStart(11)}`,
+        ` ${r.sysMs.toFixed(0).padStart(15)} ${r.wallMs.toFixed(0).padStart(8)}` +
+        `   ${rel(r.peakMB, plain?.peakMB).padStart(10)} ${rel(r.growthMB, plain?.growthMB).padStart(13)} ${rel(r.msPerStep, plain?.msPerStep).padStart(15)}`,
     );
   }
 }
