@@ -147,7 +147,7 @@ describe('scan checkpoint', () => {
     { compile: false, reverse: true, lengths: null },
     { compile: true, reverse: false, lengths: [1, 10, 4] },
   ];
-  test.each(cases)('scan: checkpointed gradients equal plain BPTT to 1e-12 (%o)', ({ compile, reverse, lengths }) => {
+  test.each(cases)('scan: checkpointed gradients equal plain BPTT to 1e-12, of x and the initial state bit for bit (%o)', ({ compile, reverse, lengths }) => {
     for (const k of [1, 3, 4, true, 10, 25] as const) {
       const cell = new LSTMCell(3, 4, { ...f64, generator: new Generator(20) });
       const x = randn([3, 10, 3], { ...f64, generator: new Generator(21), requiresGrad: true });
@@ -162,6 +162,10 @@ describe('scan checkpoint', () => {
       plain.forEach((t, i) => expect(maxDiff(t, ck[i]!)).toBeLessThan(1e-12));
       // The forward values are the same arithmetic step by step: equal bit for bit.
       for (let i = 0; i < 4; i++) expect(maxDiff(plain[i]!, ck[i]!)).toBe(0);
+      // So are the gradients of x and the initial state: only parameter gradients are summed
+      // over the steps in another order.
+      expect(maxDiff(plain[4]!, ck[4]!)).toBe(0);
+      expect(maxDiff(plain[5]!, ck[5]!)).toBe(0);
     }
   });
 
