@@ -175,7 +175,13 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
   }
 
   override extraRepr(): string {
-    return [this.reverse && 'reverse', !this.returnSequences && 'returnSequences=false'].filter(Boolean).join(', ');
+    const z = this.zoneout;
+    const zone = typeof z === 'number' ? (z > 0 ? `zoneout=${z}` : '') : Object.keys(z).length ? `zoneout=${JSON.stringify(z)}` : '';
+    return [
+      this.reverse && 'reverse', !this.returnSequences && 'returnSequences=false',
+      this.inputDropout > 0 && `inputDropout=${this.inputDropout}`, this.recurrentDropout > 0 && `recurrentDropout=${this.recurrentDropout}`,
+      zone, this.checkpoint !== false && `checkpoint=${this.checkpoint}`,
+    ].filter(Boolean).join(', ');
   }
 }
 
