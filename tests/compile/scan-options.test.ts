@@ -232,7 +232,9 @@ describe('scan regularisation: compiled plan', () => {
   test('explainScan: an LSTM cell with dropout and zoneout still compiles, and Bidirectional passes the options', () => {
     const cell = new LSTMCell(3, 4, { ...f64, generator: new Generator(70) });
     const x = randn([2, 5, 3], { ...f64, generator: new Generator(71) });
-    const e = explainScan(cell, x, cell.initialState(2), { inputDropout: 0.1, recurrentDropout: 0.2, zoneout: { c: 0.3 } });
+    const g = new Generator(73);
+    const e = explainScan(cell, x, cell.initialState(2), { inputDropout: 0.1, recurrentDropout: 0.2, zoneout: { c: 0.3 }, generator: g });
+    expect(g.uniform()).toBe(new Generator(73).uniform());
     expect(e.compiled).toBe(true);
     expect(e.plan!.hoistedGemms).toBeGreaterThan(0);
     const bi = new Bidirectional(cell, undefined, { recurrentDropout: 0.5, generator: new Generator(72) });

@@ -7,6 +7,7 @@ import { type FunctionCtx, defineFunction, isGradEnabled } from '../engine.js';
 import { SeqgradError, fmt } from '../errors.js';
 import { where } from '../ops/elementwise.js';
 import { stack, unbind } from '../ops/shape.js';
+import { Generator } from '../random.js';
 import { type FloatDType, Tensor, arrayFor, grad } from '../tensor.js';
 import { Plan, type PlanForward, type PlanSummary } from './plan.js';
 import { type StepGraph, traceStep } from './trace.js';
@@ -369,7 +370,8 @@ export function explainScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, i
   }
   if (T === 0) return { compiled: false, reason: 'the sequence is empty', plan: null, text: 'runs nothing: the sequence is empty' };
   if (wantsRegularization(opts)) {
-    const r = regularize(step as never, x, init, opts, opts.check);
+    // Masks from a generator of its own: explaining leaves the caller's generator untouched.
+    const r = regularize(step as never, x, init, { ...opts, generator: new Generator(0) }, opts.check);
     return explainScan(r.step, r.x, r.init, { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile });
   }
   const ordered = ['h', ...keys.filter((k) => k !== 'h')];
