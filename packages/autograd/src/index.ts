@@ -34,5 +34,7 @@ export {
   scan, explainScan,
   type ScanState, type ScanStep, type StepFunction, type ScanOptions, type ScanResult, type ScanExplanation,
 } from './compile/scan.js';
+export type { RegularizeOptions } from './compile/regularize.js';
+export type { CheckpointOptions } from './compile/checkpoint.js';
 export type { PlanSummary } from './compile/plan.js';
 export { traceStepGraph, COMPILED_PRIMITIVES, type StepGraph, type TraceNode, type TraceValue, type TraceResult, type Region } from './compile/graph.js';

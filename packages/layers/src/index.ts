@@ -11,7 +11,7 @@ export { rnnStep, lstmStep, gruStep, initRecurrent, type RecurrentInitOptions } 
 export { LayerNormLSTMCell } from './layerNormLstm.js';
 export {
   Recurrent, Bidirectional, Stacked, normalizeLengths,
-  type Lengths, type SequenceOptions, type SequenceResult, type SequenceLayer, type MergeMode,
+  type Lengths, type SequenceOptions, type SequenceResult, type SequenceLayer, type MergeMode, type RecurrentOptions,
 } from './recurrent.js';
 export {
   RNNBase, RNN, LSTM, GRU,

@@ -73,16 +73,53 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
   readonly returnSequences: boolean;
   /** Run the cell through scan's compiled plan when it can be traced (default true); false runs it op by op. */
   compile: boolean;
+  /** Variational dropout on the inputs, one mask per sequence (Keras's `dropout`); training only. */
+  readonly inputDropout: number;
+  /** Variational dropout on the recurrent h, one mask per sequence (Keras's `recurrent_dropout`); training only. */
+  readonly recurrentDropout: number;
+  /** Zoneout rate for every state entry, or per entry; in eval mode the expectation is used. */
+  readonly zoneout: number | Readonly<Record<string, number>>;
+  /** Where the dropout and zoneout masks come from (default the global generator). */
+  readonly generator: Generator | undefined;
+  /** Memory-light BPTT: keep the state every k steps (true: every ⌈√T⌉) and recompute the rest in backward. */
+  checkpoint: number | boolean;
 
-  constructor(readonly cell: RecurrentCell<S>, opts: { reverse?: boolean; returnSequences?: boolean; compile?: boolean } = {}) {
+  constructor(readonly cell: RecurrentCell<S>, opts: RecurrentOptions = {}) {
     super();
     if (!(cell instanceof RecurrentCell)) throw new SeqgradError('Recurrent', `cell must be a RecurrentCell, got ${show(cell)}`);
-    checkOptions('Recurrent', opts, ['reverse', 'returnSequences', 'compile']);
+    checkOptions('Recurrent', opts, ['reverse', 'returnSequences', 'compile', 'inputDropout', 'recurrentDropout', 'zoneout', 'generator', 'checkpoint']);
     cell.checkStateSizes('Recurrent');
     this.reverse = checkBoolean('Recurrent', 'reverse', opts.reverse, false);
     this.returnSequences = checkBoolean('Recurrent', 'returnSequences', opts.returnSequences, true);
     this.compile = checkBoolean('Recurrent', 'compile', opts.compile, true);
+    this.inputDropout = checkNumber('Recurrent', 'inputDropout', opts.inputDropout, 0, 0, 1);
+    this.recurrentDropout = checkNumber('Recurrent', 'recurrentDropout', opts.recurrentDropout, 0, 0, 1);
+    const z = opts.zoneout ?? 0;
+    if (typeof z === 'number') checkNumber('Recurrent', 'zoneout', z, 0, 0, 1);
+    else if (z === null || typeof z !== 'object' || Array.isArray(z)) {
+      throw new SeqgradError('Recurrent', `zoneout must be a number or an object of rates per state entry, got ${show(z)}`);
+    } else {
+      for (const [k, p] of Object.entries(z)) {
+        if (!(k in cell.stateSizes)) throw new SeqgradError('Recurrent', `zoneout names '${k}', which is not a state entry of ${cell.constructor.name} (${Object.keys(cell.stateSizes).join(', ')})`);
+        checkNumber('Recurrent', `zoneout.${k}`, p, 0, 0, 1);
+      }
+    }
+    this.zoneout = z;
+    this.generator = opts.generator;
+    const c = opts.checkpoint ?? false;
+    if (typeof c !== 'boolean' && !(Number.isInteger(c) && c >= 1)) {
+      throw new SeqgradError('Recurrent', `checkpoint must be a boolean or a positive integer number of steps, got ${show(c)}`);
+    }
+    this.checkpoint = c;
     this.registerModule('cell', cell);
+  }
+
+  /** The scan options of dropout, zoneout and checkpointing for the current mode. */
+  private scanOptions(): Record<string, unknown> {
+    return {
+      inputDropout: this.inputDropout, recurrentDropout: this.recurrentDropout, zoneout: this.zoneout,
+      training: this.training, generator: this.generator, checkpoint: this.checkpoint,
+    };
   }
 
   get inputSize(): number {
@@ -119,7 +156,7 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     const { x3, s, lengths, unbatched } = this.prepare(op, x, state, opts);
     const B = x3.shape[0]!;
     const check = (next: unknown) => this.cell.checkStepResult(op, next, B);
-    const r = scan(this.cell, x3, s, { reverse: this.reverse, lengths, compile: this.compile, check });
+    const r = scan(this.cell, x3, s, { ...this.scanOptions(), reverse: this.reverse, lengths, compile: this.compile, check });
     const final = unbatched ? mapState(r.state, (t) => reshape(t, [t.shape[1]!])) : r.state;
     if (!this.returnSequences) return { output: final.h, state: final };
     return { output: unbatched ? reshape(r.output, r.output.shape.slice(1)) : r.output, state: final };
@@ -134,12 +171,34 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
    */
   explain(x: Tensor, state?: S, opts: SequenceOptions = {}): ScanExplanation {
     const { x3, s, lengths } = this.prepare(`Recurrent(${this.cell.constructor.name}).explain`, x, state, opts);
-    return explainScan(this.cell, x3, s, { reverse: this.reverse, lengths, compile: this.compile });
+    return explainScan(this.cell, x3, s, { ...this.scanOptions(), reverse: this.reverse, lengths, compile: this.compile });
   }
 
   override extraRepr(): string {
-    return [this.reverse && 'reverse', !this.returnSequences && 'returnSequences=false'].filter(Boolean).join(', ');
+    const z = this.zoneout;
+    const zone = typeof z === 'number' ? (z > 0 ? `zoneout=${z}` : '') : Object.keys(z).length ? `zoneout=${JSON.stringify(z)}` : '';
+    return [
+      this.reverse && 'reverse', !this.returnSequences && 'returnSequences=false',
+      this.inputDropout > 0 && `inputDropout=${this.inputDropout}`, this.recurrentDropout > 0 && `recurrentDropout=${this.recurrentDropout}`,
+      zone, this.checkpoint !== false && `checkpoint=${this.checkpoint}`,
+    ].filter(Boolean).join(', ');
   }
+}
+
+export interface RecurrentOptions {
+  reverse?: boolean;
+  returnSequences?: boolean;
+  compile?: boolean;
+  /** Fraction of input features dropped, one mask per sequence for all steps (Keras's `dropout`). */
+  inputDropout?: number;
+  /** Fraction of the recurrent h dropped, one mask per sequence for all steps (Keras's `recurrent_dropout`). */
+  recurrentDropout?: number;
+  /** Zoneout (Krueger et al. 2017): a rate for every state entry, or per entry, e.g. `{ h: 0.05, c: 0.5 }`. */
+  zoneout?: number | Readonly<Record<string, number>>;
+  /** Where the masks are drawn from (default the global generator). */
+  generator?: Generator;
+  /** Recompute activations in backward, keeping the state every k steps (true: every ⌈√T⌉). */
+  checkpoint?: number | boolean;
 }
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
@@ -159,7 +218,10 @@ export class Bidirectional<S extends CellState = CellState> extends Module imple
   readonly backwardLayer: Recurrent<S>;
   readonly mergeMode: MergeMode;
 
-  constructor(forward: RecurrentCell<S> | Recurrent<S>, backward?: RecurrentCell<S> | Recurrent<S>, opts: { mergeMode?: MergeMode } = {}) {
+  constructor(
+    forward: RecurrentCell<S> | Recurrent<S>, backward?: RecurrentCell<S> | Recurrent<S>,
+    opts: { mergeMode?: MergeMode } & Pick<RecurrentOptions, 'inputDropout' | 'recurrentDropout' | 'zoneout' | 'generator' | 'checkpoint'> = {},
+  ) {
     super();
     const fwdCell = forward instanceof Recurrent ? forward.cell : forward;
     let bwdCell: RecurrentCell<S>;
@@ -177,14 +239,15 @@ export class Bidirectional<S extends CellState = CellState> extends Module imple
         `forward (${fwdCell.inputSize} → ${fwdCell.outputSize}, ${fwdCell.dtype}) and backward (${bwdCell.inputSize} → ${bwdCell.outputSize}, ${bwdCell.dtype}) cells must have the same sizes and dtype`,
       );
     }
-    checkOptions('Bidirectional', opts, ['mergeMode']);
+    const { mergeMode: _m, ...regularize } = opts;
+    checkOptions('Bidirectional', opts, ['mergeMode', 'inputDropout', 'recurrentDropout', 'zoneout', 'generator', 'checkpoint']);
     const mode = opts.mergeMode ?? 'concat';
     if (!['concat', 'sum', 'mul', 'ave'].includes(mode)) {
       throw new SeqgradError('Bidirectional', `mergeMode must be 'concat', 'sum', 'mul' or 'ave', got '${String(mode)}'`);
     }
     this.mergeMode = mode;
-    this.forwardLayer = this.registerModule('forward_layer', new Recurrent(fwdCell));
-    this.backwardLayer = this.registerModule('backward_layer', new Recurrent(bwdCell, { reverse: true }));
+    this.forwardLayer = this.registerModule('forward_layer', new Recurrent(fwdCell, regularize));
+    this.backwardLayer = this.registerModule('backward_layer', new Recurrent(bwdCell, { ...regularize, reverse: true }));
   }
 
   get inputSize(): number {

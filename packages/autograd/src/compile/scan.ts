@@ -7,9 +7,12 @@ import { type FunctionCtx, defineFunction, isGradEnabled } from '../engine.js';
 import { SeqgradError, fmt } from '../errors.js';
 import { where } from '../ops/elementwise.js';
 import { stack, unbind } from '../ops/shape.js';
+import { Generator } from '../random.js';
 import { type FloatDType, Tensor, arrayFor, grad } from '../tensor.js';
 import { Plan, type PlanForward, type PlanSummary } from './plan.js';
 import { type StepGraph, traceStep } from './trace.js';
+import { type RegularizeOptions, regularize, wantsRegularization } from './regularize.js';
+import { type CheckpointOptions, checkpointedScan } from './checkpoint.js';
 
 type FA = Float32Array | Float64Array;
 
@@ -22,7 +25,7 @@ export type StepFunction<S extends ScanState> = (x: Tensor, state: S) => S;
 /** A step function, or an object with a `step` method (a recurrent cell). */
 export type ScanStep<S extends ScanState> = StepFunction<S> | { step(x: Tensor, state: S): S };
 
-export interface ScanOptions {
+export interface ScanOptions extends RegularizeOptions, CheckpointOptions {
   /** Run from the last step to the first (the backward direction of a bidirectional layer). */
   reverse?: boolean;
   /**
@@ -320,6 +323,8 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
   for (const k of collect) {
     if (!keys.includes(k) || k === 'h') throw new SeqgradError('scan', `collect names '${k}', which is not a state entry besides h (${keys.join(', ')})`);
   }
+  if (wantsRegularization(opts)) return regularizedScan(step, x, init, opts);
+  if (opts.checkpoint !== undefined && opts.checkpoint !== false && T > 0) return checkpointedScan(scan as never, step as never, x, init, lengths, { ...opts, reverse, collect }) as ScanResult<S>;
   const fn = stepFunction(step);
   if (opts.compile === false || T === 0) return eagerScan(fn, x, init, reverse, lengths, collect, opts.check);
   // h first among the keys, so that the output is the first sequence.
@@ -340,6 +345,14 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
   return { output: outs[0]!, state: state as S, sequences };
 }
 
+/** scan with dropout or zoneout: the masks drawn, the wrapped step run, the mask entry removed. */
+function regularizedScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S, opts: ScanOptions): ScanResult<S> {
+  const r = regularize(step as never, x, init, opts, opts.check as never);
+  const { inputDropout: _i, recurrentDropout: _r, zoneout: _z, training: _t, generator: _g, check: _c, ...rest } = opts;
+  const out = scan(r.step, r.x, r.init, rest);
+  return { output: out.output, state: r.strip(out.state) as S, sequences: out.sequences };
+}
+
 /**
  * Says whether `scan(step, x, init, opts)` runs compiled, and if not, why: the step read
  * values (`.item()`, `.data`, `toArray()`), drew random numbers, or used an op the compiler
@@ -356,6 +369,11 @@ export function explainScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, i
     return { compiled: false, reason: 'compile: false was passed', plan: null, text: 'runs op by op: compile: false was passed' };
   }
   if (T === 0) return { compiled: false, reason: 'the sequence is empty', plan: null, text: 'runs nothing: the sequence is empty' };
+  if (wantsRegularization(opts)) {
+    // Masks from a generator of its own: explaining leaves the caller's generator untouched.
+    const r = regularize(step as never, x, init, { ...opts, generator: new Generator(0) }, opts.check);
+    return explainScan(r.step, r.x, r.init, { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile });
+  }
   const ordered = ['h', ...keys.filter((k) => k !== 'h')];
   const entry = planFor(step, x, init, ordered, opts.reverse ?? false, opts.check);
   if ('reason' in entry) {
