@@ -4,7 +4,8 @@
  * reports/<run>/report.html (plus results.json with every number behind the plots).
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { FileError, describeSystemError, readRegularFile, writeFileAtomic } from '@seqgrad/io/node';
+import { FileError, describeSystemError, writeFileAtomic } from '@seqgrad/io/node';
+import { readUserFile } from './userFile.js';
 import { isBuiltinCell } from './cellNames.js';
 import { checkBuildable } from './config.js';
 import { type CustomCell, loadCellFactory } from './model.js';
@@ -241,13 +242,7 @@ function writeReportFile(path: string, content: string): void {
 /** `seqgrad report`: renders report.html again from an experiment's results.json. */
 export async function reportCommand(file: string, opts: { out: string | null; markdown?: boolean }): Promise<void> {
   let data: { title?: string; command?: string; settings?: Record<string, string | number | boolean>; tasks?: Record<string, string>; totalSeconds?: number; runs?: RunResult[] };
-  let bytes: Uint8Array;
-  try {
-    bytes = readRegularFile(file, { maxBytes: 512 * 1024 ** 2 });
-  } catch (err) {
-    if (err instanceof FileError) throw new CliError(`${file}: ${err.reason === 'no such file or directory' ? 'no such file' : err.reason}`);
-    throw err;
-  }
+  const bytes = readUserFile('', file, file, 512 * 1024 ** 2);
   try {
     data = JSON.parse(new TextDecoder().decode(bytes));
   } catch {

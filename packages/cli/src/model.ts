@@ -13,7 +13,7 @@ import { vectorNorm } from '@seqgrad/optim';
 import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import { FileError, readRegularFile } from '@seqgrad/io/node';
+import { readUserFile } from './userFile.js';
 import { sha256 } from './config.js';
 import { type BuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
@@ -67,13 +67,7 @@ export function cellNameOf(path: string): string {
  */
 export async function loadCellFactory(path: string, expectSha256?: string, expectName?: string): Promise<CustomCell> {
   const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
-  let bytes: Uint8Array;
-  try {
-    bytes = readRegularFile(abs, { maxBytes: 16 * 1024 ** 2 });
-  } catch (err) {
-    if (err instanceof FileError) throw new CliError(`--cell ${path}: ${err.reason === 'no such file or directory' ? 'no such file' : err.reason}`);
-    throw err;
-  }
+  const bytes = readUserFile('--cell', path, abs, 16 * 1024 ** 2);
   const hash = sha256(bytes);
   if (expectSha256 !== undefined && hash !== expectSha256) {
     throw new CliError(`--cell ${path}: this file is not the cell the checkpoint was trained with ('${expectName}', SHA-256 ${expectSha256.slice(0, 12)}…; this file's is ${hash.slice(0, 12)}…)`);

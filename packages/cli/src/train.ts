@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { FileError, acquireWriteLock, checkWritableFile, readRegularFile } from '@seqgrad/io/node';
+import { FileError, acquireWriteLock, checkWritableFile } from '@seqgrad/io/node';
+import { readUserFile } from './userFile.js';
 import { type CheckpointData, loadCheckpointTensors, readCheckpointHeader, saveCheckpoint, specOf } from './checkpoint.js';
 import { type TrainConfig, checkBuildable, checkConfigAgainstHeader, sha256, validateConfig } from './config.js';
 import { CliError } from './errors.js';
@@ -48,13 +49,7 @@ export interface TextFile {
 
 /** Reads a UTF-8 training text (a regular file only), refusing what cannot train a character model. */
 export function readText(path: string): TextFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readRegularFile(path, { maxBytes: 256 * 1024 ** 2 });
-  } catch (err) {
-    if (err instanceof FileError) throw new CliError(`--text ${path}: ${err.reason === 'no such file or directory' ? 'no such file' : err.reason}`);
-    throw err;
-  }
+  const bytes = readUserFile('--text', path, path, 256 * 1024 ** 2);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -17,7 +17,7 @@
  * module-level functions over per-node records, with no allocation inside the time loop; the
  * value buffers of a finished call serve the next one (see `recycle`).
  */
-import { numel } from '../errors.js';
+import { numel, stridesOf as strides } from '../errors.js';
 import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { arrayFor } from '../tensor.js';
@@ -30,16 +30,6 @@ function modeOf(v: TraceValue): 0 | 1 | 2 {
   if (v.kind === 'state' || v.region === 'rec') return 2;
   if (v.kind === 'x' || v.region === 'hoist') return 1;
   return 0;
-}
-
-function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d]!;
-  }
-  return s;
 }
 
 /** map[i] = position(multi-index of element i of `shape`), walked in row-major order. */
