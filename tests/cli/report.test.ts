@@ -1,14 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, expect, test } from 'vitest';
+import { launchChromium } from '../setup/chromium.js';
 import { buildCli, root, seqgrad, tmp } from './helpers.js';
 
-// playwright-core is a devDependency of the seqgrad package; it drives Debian's chromium
-// (never a downloaded browser).
-const requireFromCli = createRequire(join(root, 'packages/cli/package.json'));
-const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(root, 'test-artifacts');
 
 beforeAll(() => buildCli(), 300_000);
@@ -37,17 +33,9 @@ test('experiment: tiny run prints a results table and writes one self-contained 
   expect(again.code, again.stderr).toBe(0);
   expect(readFileSync(join(out, 'again', 'report.html'), 'utf8').length).toBeGreaterThan(html.length * 0.9);
 
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-  const { chromium } = requireFromCli('playwright-core') as typeof import('playwright-core');
-  const profile = tmp('seqgrad-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    viewport: { width: 1300, height: 900 },
-  });
+  const browser = await launchChromium({ width: 1300, height: 900 });
   try {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const external: string[] = [];
     page.on('request', (req) => {
       if (!req.url().startsWith('file:') && !req.url().startsWith('data:')) external.push(req.url());
@@ -73,7 +61,6 @@ test('experiment: tiny run prints a results table and writes one self-contained 
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'cli-report.png'), fullPage: true });
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
 });

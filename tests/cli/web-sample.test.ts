@@ -1,18 +1,16 @@
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { build } from 'esbuild';
 import { loadSafetensors, saveSafetensors } from '@seqgrad/io';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { sampleFromCheckpoint } from '../../examples/web/sample.js';
+import { launchChromium } from '../setup/chromium.js';
 import { buildCli, root, seqgrad, tmp } from './helpers.js';
 
 // examples/web: a page that loads a checkpoint written by `seqgrad train` with @seqgrad/io and
 // samples from it, bundled by esbuild and run in Debian's chromium through playwright-core.
-const requireFromCli = createRequire(join(root, 'packages/cli/package.json'));
-const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 const site = tmp('seqgrad-web-');
 const checkpoint = join(site, 'lm.safetensors');
 const sampleArgs = ['--prompt', 'the ', '--length', '60', '--temperature', '0.7', '--seed', '3'];
@@ -65,15 +63,9 @@ test('examples/web: sampleFromCheckpoint in Node prints what seqgrad sample prin
 
 test('examples/web: the page, bundled by esbuild, samples in chromium what seqgrad sample prints, and refuses a relabelled tensor', async () => {
   const cli = await seqgrad(['sample', '--checkpoint', checkpoint, ...sampleArgs]);
-  const { chromium } = requireFromCli('playwright-core') as typeof import('playwright-core');
-  const profile = tmp('seqgrad-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     const external: string[] = [];
@@ -92,7 +84,6 @@ test('examples/web: the page, bundled by esbuild, samples in chromium what seqgr
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
 }, 120_000);

@@ -3,18 +3,15 @@
  * in Debian's chromium through playwright-core (never a downloaded browser).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { serveStatic } from '../../apps/playground/serve.mjs';
+import { launchChromium } from '../setup/chromium.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const app = join(root, 'apps/playground');
-const CHROMIUM = process.env.SEQGRAD_CHROMIUM ?? '/usr/bin/chromium';
 
 /** `vite build` of the playground into apps/playground/dist. */
 export function buildPage(): void {
@@ -31,24 +28,14 @@ export interface Session {
 }
 
 export async function openSession(): Promise<Session> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   const { server, url } = (await serveStatic(join(app, 'dist'))) as { server: Server; url: string };
-  // playwright-core is a devDependency of the seqgrad package.
-  const { chromium } = createRequire(join(root, 'packages/cli/package.json'))('playwright-core') as typeof import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'seqgrad-playground-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    viewport: { width: 1300, height: 1000 },
-  });
+  const browser = await launchChromium({ width: 1300, height: 1000 });
   return {
     url,
-    context,
+    context: browser.context,
     async close() {
-      await context.close();
+      await browser.close();
       await new Promise((ok) => server.close(ok));
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }
