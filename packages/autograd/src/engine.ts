@@ -57,10 +57,6 @@ export function detectAnomaly<T>(fn: () => T): T {
   }
 }
 
-export function isAnomalyEnabled(): boolean {
-  return anomalyEnabled;
-}
-
 // ---------------------------------------------------------------------------------------
 // Function context and graph nodes
 // ---------------------------------------------------------------------------------------
@@ -147,6 +143,14 @@ export class Node {
   }
 }
 
+/** Does `shape` broadcast to `target` (NumPy's rule, `target` at least as long)? */
+function expandsTo(shape: readonly number[], target: readonly number[]): boolean {
+  const lead = target.length - shape.length;
+  if (lead < 0) return false;
+  for (let i = 0; i < shape.length; i++) if (shape[i] !== 1 && shape[i] !== target[lead + i]) return false;
+  return true;
+}
+
 /** The stack where an op was recorded, without the engine's own frames (deep enough to reach user code). */
 function creationSite(): string | undefined {
   const limit = Error.stackTraceLimit;
@@ -212,6 +216,7 @@ let hooks: {
   zeros(shape: readonly number[], dtype: string): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
   clone(t: Tensor): Tensor;
+  sumTo(g: Tensor, shape: readonly number[]): Tensor;
 } | null = null;
 
 /** @internal */
@@ -426,11 +431,17 @@ export function runBackward(
           if (!h.isTensor(g)) {
             throw new SeqgradError(node.name, `backward returned ${typeof g} for input ${i}; expected a Tensor, null or undefined`);
           }
+          // A gradient of a broadcast shape is summed back to its input's shape here, once,
+          // for every op (as PyTorch's engine and tinygrad's do); any other shape is a bug.
+          let shaped = g;
           if (!sameShape(g.shape, input.shape)) {
-            throw new SeqgradError(
-              node.name,
-              `backward returned a gradient of shape ${fmt(g.shape)} for input ${i}, whose shape is ${fmt(input.shape)}`,
-            );
+            if (!expandsTo(input.shape, g.shape)) {
+              throw new SeqgradError(
+                node.name,
+                `backward returned a gradient of shape ${fmt(g.shape)} for input ${i}, whose shape is ${fmt(input.shape)}`,
+              );
+            }
+            shaped = h.sumTo(g, input.shape);
           }
           if (anomalyEnabled && !g.isFinite()) {
             throw new SeqgradError(
@@ -439,7 +450,7 @@ export function runBackward(
                 (node.createdAt ? `\nThe op was created at:\n${node.createdAt}` : ''),
             );
           }
-          const fixed = g.dtype === input.dtype ? g : g.to(input.dtype as 'float32' | 'float64');
+          const fixed = shaped.dtype === input.dtype ? shaped : shaped.to(input.dtype as 'float32' | 'float64');
           if ('leaf' in edge) deliverToLeaf(edge.leaf, fixed);
           else addGrad(edge.node, edge.outputIndex, fixed);
         }

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import {
   PRIMITIVES, type Primitive, type Tensor,
   abs, add, cast, clamp, concat, div, exp, expand, flip, gather, grad, gradcheck, gradgradcheck, indexAdd, indexSelect,
-  log, matmul, max, maximum, min, minimum, mul, narrow, neg, noGrad, norm, permute, pow, relu, reshape, scatterAdd,
+  log, matmul, max, maximum, minimum, mul, narrow, neg, noGrad, norm, permute, pow, relu, reshape, scatterAdd,
   sigmoid, sqrt, stack, sum, tanh, tensor, unbind, where,
 } from '@seqgrad/autograd';
 import { allcloseReport, awayFromZeroArb, broadcastPairArb, distinct, numelOf, shapeArb, tensorArb } from './helpers.js';
@@ -93,13 +93,6 @@ const cases: Record<Primitive, Case> = {
       .chain(([s, axis]) => fc.tuple(tensorArb(s), fc.constant(axis), fc.boolean()))
       .filter(([x]) => distinct(x.data))
       .map(([x, axis, keepdim]) => ({ fn: (t: Tensor) => max(t, axis, keepdim), inputs: [x] })),
-    smooth: false,
-  },
-  amin: {
-    arb: shapeAndAxis()
-      .chain(([s, axis]) => fc.tuple(tensorArb(s), fc.constant(axis), fc.boolean()))
-      .filter(([x]) => distinct(x.data))
-      .map(([x, axis, keepdim]) => ({ fn: (t: Tensor) => min(t, axis, keepdim), inputs: [x] })),
     smooth: false,
   },
   norm: {

@@ -7,7 +7,8 @@ import { type FunctionCtx, defineFunction, isGradEnabled } from '../engine.js';
 import { SeqgradError, fmt } from '../errors.js';
 import { where } from '../ops/elementwise.js';
 import { stack, unbind } from '../ops/shape.js';
-import { type FloatDType, Tensor, arrayFor, grad } from '../tensor.js';
+import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
+import { grad } from '../functional.js';
 import { Plan, type PlanForward, type PlanSummary } from './plan.js';
 import { type StepGraph, traceStep } from './trace.js';
 

@@ -1,20 +1,85 @@
-import { type FunctionCtx, type BackwardResult, defineFunction } from '../engine.js';
+import { type FunctionCtx, defineFunction } from '../engine.js';
 import { SeqgradError, fmt } from '../errors.js';
-import type { Primitive } from '../primitives.js';
+import type { Primitive, PrimitiveArgs, PrimitiveOut } from '../primitives.js';
 import { type DType, type FloatDType, Tensor } from '../tensor.js';
+
+/** A gradient, or null where none flows (an input that needs none, or a tensor like `where`'s cond). */
+export type Grad = Tensor | null;
+
+/** One entry per tensor argument of `A`, in order; the other arguments have none. */
+export type PerTensorArg<A extends readonly unknown[], V> = A extends readonly [infer H, ...infer R]
+  ? H extends Tensor ? [V, ...PerTensorArg<R, V>] : PerTensorArg<R, V>
+  : A extends readonly Tensor[] ? V[] : [];
+
+/**
+ * The derivative code of one primitive: its forward, and its backward right below it.
+ *
+ * - `forward` receives the primitive's arguments (typed per primitive by `PrimitiveArgs`) and
+ *   returns its output and what the backward needs (`saved`, typed per rule). Tensors in
+ *   `saved` are checked against in-place changes before the backward reads them.
+ * - `backward` receives `saved`, the gradient of the output (one per output for `unbind`) and
+ *   which tensor arguments need a gradient, and returns one gradient per tensor argument. It
+ *   may return a gradient of the output's broadcast shape: the engine sums every gradient
+ *   back to its input's shape.
+ */
+export interface Rule<P extends Primitive, S> {
+  forward(...args: PrimitiveArgs[P]): { out: PrimitiveOut<P>; saved: S };
+  backward(saved: S, grad: P extends 'unbind' ? Tensor[] : Tensor, needs: PerTensorArg<PrimitiveArgs[P], boolean>): PerTensorArg<PrimitiveArgs[P], Grad>;
+}
+
+/** A primitive op: the function, with the rule it was built from. */
+export type PrimitiveFn<P extends Primitive> = ((...args: PrimitiveArgs[P]) => PrimitiveOut<P>) & { readonly rule: Rule<P, any> };
 
 /** @internal The definitions of the primitives, so the scan tracer can tell them from user functions. */
 export const primitiveDefinitions = new WeakSet<object>();
 
-/** Defines a built-in primitive through the same mechanism users get (`defineFunction`). */
-export function defineOp<Args extends unknown[], Out extends Tensor | Tensor[] = Tensor>(
-  name: Primitive,
-  forward: (ctx: FunctionCtx, ...args: Args) => Out,
-  backward: (ctx: FunctionCtx, ...grads: Tensor[]) => BackwardResult,
-): (...args: Args) => Out {
-  const def = { name, forward, backward };
+/** What a primitive's forward leaves on its context for the backward. */
+interface PrimitiveCall<S> {
+  saved: S;
+  /** Positions of the tensor arguments among all arguments. */
+  tensorArgs: number[];
+}
+
+/**
+ * Defines a primitive from its rule through the same mechanism users get (`defineFunction`):
+ * the rule sees typed arguments and its own saved values, and returns gradients for the
+ * tensor arguments only; this wrapper maps them back to argument positions.
+ */
+export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S>): PrimitiveFn<P> {
+  const def = {
+    name,
+    forward(ctx: FunctionCtx, ...args: PrimitiveArgs[P]): PrimitiveOut<P> {
+      const { out, saved } = rule.forward(...args);
+      ctx.saveForBackward(...tensorsIn(saved));
+      const call: PrimitiveCall<S> = { saved, tensorArgs: [] };
+      args.forEach((a, i) => {
+        if (a instanceof Tensor) call.tensorArgs.push(i);
+      });
+      ctx.primitive = call;
+      return out;
+    },
+    backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad[] {
+      ctx.savedTensors; // throws when freed, or when a saved tensor was changed in place
+      const call = ctx.primitive as PrimitiveCall<S>;
+      const needs = call.tensorArgs.map((i) => ctx.needsInputGrad[i]!);
+      const g = (name === 'unbind' ? grads : grads[0]!) as P extends 'unbind' ? Tensor[] : Tensor;
+      const perTensor = rule.backward(call.saved, g, needs as never) as Grad[];
+      const all: Grad[] = new Array(ctx.needsInputGrad.length).fill(null);
+      call.tensorArgs.forEach((pos, k) => {
+        all[pos] = needs[k] ? perTensor[k] ?? null : null;
+      });
+      return all;
+    },
+  };
   primitiveDefinitions.add(def);
-  return defineFunction<Args, Out>(def);
+  const fn = defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def);
+  return Object.assign(fn, { rule });
+}
+
+/** The tensors among a rule's saved values, in order. */
+function tensorsIn(saved: unknown): Tensor[] {
+  if (saved === null || typeof saved !== 'object') return [];
+  return Object.values(saved).filter((v): v is Tensor => v instanceof Tensor);
 }
 
 export type Operand = Tensor | number;
