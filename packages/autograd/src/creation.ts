@@ -181,34 +181,39 @@ function checkFinite(op: string, name: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new SeqgradError(op, `${name} must be a finite number, got ${show(v)}`);
 }
 
+/**
+ * The one path of rand and randn: checks the shape, the options and the two distribution
+ * parameters (finite, then `relation` returns a complaint or null), then draws every element.
+ */
+function sampled(
+  op: string, shape: Shape, opts: RandomOptions, params: Record<string, number>,
+  relation: () => string | null, draw: (g: Generator) => number,
+): Tensor {
+  checkShape(op, shape);
+  checkOptions(op, opts, ['dtype', 'requiresGrad', 'generator', ...Object.keys(params)]);
+  for (const [name, v] of Object.entries(params)) checkFinite(op, name, v);
+  const complaint = relation();
+  if (complaint) throw new SeqgradError(op, complaint);
+  const g = opts.generator ?? defaultGenerator;
+  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
+  for (let i = 0; i < arr.length; i++) arr[i] = draw(g);
+  return new Tensor(arr, shape, opts.requiresGrad ?? false);
+}
+
 /** Uniform in [low, high) (default [0, 1)), from the seeded generator. */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  checkShape('rand', shape);
-  checkOptions('rand', opts, ['dtype', 'requiresGrad', 'generator', 'low', 'high']);
-  const g = opts.generator ?? defaultGenerator;
-  const lo = opts.low ?? 0;
-  const hi = opts.high ?? 1;
-  checkFinite('rand', 'low', lo);
-  checkFinite('rand', 'high', hi);
-  if (lo > hi) throw new SeqgradError('rand', `need low <= high, got low=${lo}, high=${hi}`);
-  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = lo + (hi - lo) * g.uniform();
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
+  const lo = opts?.low ?? 0;
+  const hi = opts?.high ?? 1;
+  return sampled('rand', shape, opts, { low: lo, high: hi }, () => (lo > hi ? `need low <= high, got low=${lo}, high=${hi}` : null),
+    (g) => lo + (hi - lo) * g.uniform());
 }
 
 /** Normal with the given mean and std (default standard normal), from the seeded generator. */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  checkShape('randn', shape);
-  checkOptions('randn', opts, ['dtype', 'requiresGrad', 'generator', 'mean', 'std']);
-  const g = opts.generator ?? defaultGenerator;
-  const mean = opts.mean ?? 0;
-  const std = opts.std ?? 1;
-  checkFinite('randn', 'mean', mean);
-  checkFinite('randn', 'std', std);
-  if (std < 0) throw new SeqgradError('randn', `std must be >= 0, got ${std}`);
-  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
+  const mean = opts?.mean ?? 0;
+  const std = opts?.std ?? 1;
+  return sampled('randn', shape, opts, { mean, std }, () => (std < 0 ? `std must be >= 0, got ${std}` : null),
+    (g) => mean + std * g.normal());
 }
 
 /** Integers uniform in [low, high) (dtype int32 unless given), from the seeded generator. */

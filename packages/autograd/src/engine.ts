@@ -1,4 +1,5 @@
 import { SeqgradError, fmt, sameShape } from './errors.js';
+import { type ForwardLevel, activeLevels } from './forward.js';
 import type { Tensor } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------
@@ -252,8 +253,16 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     for (const o of outputs) {
       if (!h.isTensor(o)) throw new SeqgradError(name, `forward must return tensors, got ${typeof o}`);
     }
+    const levels = activeLevels();
+    if (levels.length > 0 && !primitiveDefinitions.has(def)) checkTangentsCarried(name, levels, tensorArgs, outputs);
     if (record) {
       const fresh = outputs.map((o) => (o.gradFn || o.requiresGrad || tensorArgs.includes(o) ? h.clone(o) : o));
+      for (const level of levels) {
+        fresh.forEach((o, i) => {
+          const t = level.tangents.get(outputs[i]!);
+          if (t && o !== outputs[i]) level.tangents.set(o, t);
+        });
+      }
       const node = new Node(
         name,
         ctx,
@@ -271,6 +280,26 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     }
     return result;
   };
+}
+
+/** @internal The definitions of the primitives (their tangents come from their own rules). */
+export const primitiveDefinitions = new WeakSet<object>();
+
+/**
+ * A user function's forward carries tangents when it is written with seqgrad's ops; one that
+ * computes on raw arrays (a compiled scan, say) would silently give a zero tangent, so it throws.
+ */
+function checkTangentsCarried(name: string, levels: readonly ForwardLevel[], args: readonly (Tensor | null)[], outputs: readonly Tensor[]): void {
+  for (const level of levels) {
+    if (!args.some((a) => a !== null && level.tangents.has(a))) continue;
+    if (outputs.some((o) => o.dtype !== 'int32' && !level.tangents.has(o))) {
+      throw new SeqgradError(
+        name,
+        'jvp: an input carries a tangent but an output of this function has none: its forward computes outside ' +
+          "seqgrad's ops, so forward-mode derivatives cannot pass through it",
+      );
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,
   type TensorOptions, type RandomOptions,
 } from './creation.js';
-export { grad, valueAndGrad, type GradOptions } from './functional.js';
+export { grad, valueAndGrad, jvp, vjp, hvp, type GradOptions } from './functional.js';
 export {
   defineFunction, FunctionCtx, noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly,
   type FunctionDefinition, type BackwardResult,

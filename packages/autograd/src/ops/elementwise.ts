@@ -66,24 +66,32 @@ export const cast: PrimitiveFn<'cast'> = definePrimitive('cast', {
   },
   // d cast(x) = cast back to x's dtype (dy)
   backward: ({ from }, g) => [cast(g, from)],
+  // ẏ = cast(ẋ)
+  jvp: ({ args: [, dtype] }, [t]) => cast(t, dtype),
 });
 
 const addOp: PrimitiveFn<'add'> = definePrimitive('add', {
   forward: (a, b) => ({ out: binaryRaw('add', a, b, a.dtype), saved: null }),
   // d(a + b) = da + db
   backward: (_, g) => [g, g],
+  // ẏ = ȧ + ḃ
+  jvp: (_, [ta, tb]) => add(ta, tb),
 });
 
 const mulOp: PrimitiveFn<'mul'> = definePrimitive('mul', {
   forward: (a, b) => ({ out: binaryRaw('mul', a, b, a.dtype), saved: { a, b } }),
   // d(a · b) = b da + a db
   backward: ({ a, b }, g, [needA, needB]) => [needA ? mul(g, b) : null, needB ? mul(g, a) : null],
+  // ẏ = ȧ b + a ḃ
+  jvp: ({ saved: { a, b } }, [ta, tb]) => add(mul(ta, b), mul(a, tb)),
 });
 
 const divOp: PrimitiveFn<'div'> = definePrimitive('div', {
   forward: (a, b) => ({ out: binaryRaw('div', a, b, a.dtype), saved: { a, b } }),
   // d(a / b) = da / b − a db / b²   (computed as (g / b)(a / b): b² underflows for |b| < 1e-19 in float32)
   backward: ({ a, b }, g, [needA, needB]) => [needA ? div(g, b) : null, needB ? neg(mul(div(g, b), div(a, b))) : null],
+  // ẏ = (ȧ − y ḃ) / b
+  jvp: ({ saved: { b }, out }, [ta, tb]) => div(sub(ta, mul(out, tb)), b),
 });
 
 const powOp: PrimitiveFn<'pow'> = definePrimitive('pow', {
@@ -91,25 +99,22 @@ const powOp: PrimitiveFn<'pow'> = definePrimitive('pow', {
   // d(a^b) = b a^(b−1) da + a^b ln(a) db
   // (the da term is 0 at a = b = 0, where 0 · 0^(−1) would be NaN; the db term is 0 where a = 0
   //  and b ≥ 0; both as in PyTorch)
-  backward({ a, b }, g, [needA, needB]) {
-    let da: Tensor | null = null;
-    if (needA) {
-      const bothZero = binaryRaw('mul', compare('eq', a, 0), compare('eq', b, 0), a.dtype);
-      da = mul(g, where(bothZero, 0, mul(b, pow(a, sub(b, 1)))));
-    }
-    let db: Tensor | null = null;
-    if (needB) {
-      const keep = powLogMask(a, b);
-      db = mul(mul(g, pow(a, b)), mul(log(where(keep, a, 1)), keep));
-    }
-    return [da, db];
-  },
+  backward: ({ a, b }, g, [needA, needB]) => [needA ? mul(g, powPartialA(a, b)) : null, needB ? mul(g, powPartialB(a, b)) : null],
+  // ẏ = b a^(b−1) ȧ + a^b ln(a) ḃ
+  jvp: ({ saved: { a, b } }, [ta, tb]) => add(mul(ta, powPartialA(a, b)), mul(tb, powPartialB(a, b))),
 });
 
-/** 1 where ln(a) enters d(a^b)/db, 0 where a = 0 and b ≥ 0 (there the term is 0, as in PyTorch). */
-function powLogMask(a: Tensor, b: Tensor): Tensor {
+/** ∂(a^b)/∂a = b a^(b−1), 0 where a = b = 0. */
+function powPartialA(a: Tensor, b: Tensor): Tensor {
+  const bothZero = binaryRaw('mul', compare('eq', a, 0), compare('eq', b, 0), a.dtype);
+  return where(bothZero, 0, mul(b, pow(a, sub(b, 1))));
+}
+
+/** ∂(a^b)/∂b = a^b ln(a), 0 where a = 0 and b ≥ 0. */
+function powPartialB(a: Tensor, b: Tensor): Tensor {
   const zeroBase = binaryRaw('mul', compare('eq', a, 0), compare('ge', b, 0), a.dtype);
-  return binaryRaw('add', unaryRaw('neg', zeroBase), full([], 1, { dtype: a.dtype }), a.dtype);
+  const keep = binaryRaw('add', unaryRaw('neg', zeroBase), full([], 1, { dtype: a.dtype }), a.dtype);
+  return mul(pow(a, b), mul(log(where(keep, a, 1)), keep));
 }
 
 /**
@@ -127,6 +132,8 @@ export const neg: PrimitiveFn<'neg'> = definePrimitive('neg', {
   },
   // d(−x) = −dx
   backward: (_, g) => [neg(g)],
+  // ẏ = −ẋ
+  jvp: (_, [t]) => neg(t),
 });
 
 /**
@@ -144,6 +151,8 @@ export const exp: PrimitiveFn<'exp'> = definePrimitive('exp', {
   // d exp(x) = exp(x) dx, from the saved output: it is this op's own output in the graph, so
   // a backward that records (createGraph) still differentiates through it, back to x.
   backward: ({ y }, g) => [mul(g, y)],
+  // ẏ = y ẋ
+  jvp: ({ out }, [t]) => mul(t, out),
 });
 
 /**
@@ -159,6 +168,8 @@ export const log: PrimitiveFn<'log'> = definePrimitive('log', {
   },
   // d ln(x) = dx / x
   backward: ({ x }, g) => [div(g, x)],
+  // ẏ = ẋ / x
+  jvp: ({ saved: { x } }, [t]) => div(t, x),
 });
 
 /**
@@ -174,6 +185,8 @@ export const sqrt: PrimitiveFn<'sqrt'> = definePrimitive('sqrt', {
   },
   // d √x = dx / (2 √x)
   backward: ({ x }, g) => [div(g, mul(sqrt(x), 2))],
+  // ẏ = ẋ / (2 y)
+  jvp: ({ out }, [t]) => div(t, mul(out, 2)),
 });
 
 /**
@@ -191,6 +204,8 @@ export const abs: PrimitiveFn<'abs'> = definePrimitive('abs', {
   },
   // d |x| = sign(x) dx   (0 at x = 0, as in PyTorch)
   backward: ({ x }, g) => [mul(g, unaryRaw('sign', x))],
+  // ẏ = sign(x) ẋ
+  jvp: ({ saved: { x } }, [t]) => mul(t, unaryRaw('sign', x)),
 });
 
 /**
@@ -207,6 +222,8 @@ export const tanh: PrimitiveFn<'tanh'> = definePrimitive('tanh', {
   },
   // d tanh(x) = (1 − y²) dx with y the saved output (differentiable back to x under createGraph)
   backward: ({ y }, g) => [mul(g, sub(1, mul(y, y)))],
+  // ẏ = (1 − y²) ẋ
+  jvp: ({ out }, [t]) => mul(t, sub(1, mul(out, out))),
 });
 
 /**
@@ -223,6 +240,8 @@ export const sigmoid: PrimitiveFn<'sigmoid'> = definePrimitive('sigmoid', {
   },
   // d σ(x) = y (1 − y) dx with y the saved output (differentiable back to x under createGraph)
   backward: ({ y }, g) => [mul(g, mul(y, sub(1, y)))],
+  // ẏ = y (1 − y) ẋ
+  jvp: ({ out }, [t]) => mul(t, mul(out, sub(1, out))),
 });
 
 /**
@@ -240,6 +259,8 @@ export const relu: PrimitiveFn<'relu'> = definePrimitive('relu', {
   },
   // d relu(x) = [x > 0] dx
   backward: ({ x }, g) => [mul(g, unaryRaw('reluMask', x))],
+  // ẏ = [x > 0] ẋ
+  jvp: ({ saved: { x } }, [t]) => mul(t, unaryRaw('reluMask', x)),
 });
 
 // A primitive, not `minimum(maximum(x, lo), hi)`: that gives ½ the gradient at the bounds (clamp gives 1, as PyTorch) and is measured 3× slower.
@@ -258,6 +279,8 @@ const clampOp: PrimitiveFn<'clamp'> = definePrimitive('clamp', {
   },
   // d clamp(x) = [lo ≤ x ≤ hi] dx
   backward: ({ inside }, g) => [mul(g, inside)],
+  // ẏ = [lo ≤ x ≤ hi] ẋ
+  jvp: ({ saved: { inside } }, [t]) => mul(t, inside),
 });
 
 // maximum and minimum share one rule: only the comparison that picks the winner differs.
@@ -273,6 +296,8 @@ function extremumRule(name: 'maximum' | 'minimum'): Rule<'maximum' | 'minimum', 
     },
     // d max(a, b) = [a > b] da + [b > a] db  (½ each on ties)
     backward: ({ weightA }, g, [needA, needB]) => [needA ? mul(g, weightA) : null, needB ? mul(g, sub(1, weightA)) : null],
+    // ẏ = [a > b] ȧ + [b > a] ḃ  (½ each on ties)
+    jvp: ({ saved: { weightA } }, [ta, tb]) => add(mul(ta, weightA), mul(tb, sub(1, weightA))),
   };
 }
 const maximumOp: PrimitiveFn<'maximum'> = definePrimitive('maximum', extremumRule('maximum'));
@@ -297,6 +322,8 @@ const whereOp: PrimitiveFn<'where'> = definePrimitive('where', {
   },
   // d where(c, a, b) = [c] da + [¬c] db   (c gets no gradient)
   backward: ({ mask }, g, [, needA, needB]) => [null, needA ? mul(g, mask) : null, needB ? mul(g, sub(1, mask)) : null],
+  // ẏ = where(c, ȧ, ḃ)
+  jvp: ({ saved: { mask } }, [, ta, tb]) => whereOp(mask, ta, tb),
 });
 
 /** The rules of the elementwise primitives. */

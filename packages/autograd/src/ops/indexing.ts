@@ -39,6 +39,8 @@ const indexSelectOp: PrimitiveFn<'indexSelect'> = definePrimitive('indexSelect',
   },
   // d x[idx] = dy added back at the rows idx (repeats accumulate)
   backward: ({ axis, idx, size }, g) => [indexAddOp(g, axis, idx, size)],
+  // the linear ops below carry a tangent as they carry values: ẏ = op(ẋ)
+  jvp: ({ args: [, axis, idx] }, [t]) => indexSelectOp(t, axis, idx),
 });
 
 const indexAddOp: PrimitiveFn<'indexAdd'> = definePrimitive('indexAdd', {
@@ -58,6 +60,7 @@ const indexAddOp: PrimitiveFn<'indexAdd'> = definePrimitive('indexAdd', {
   },
   // d indexAdd(src) = dy[idx]
   backward: ({ axis, idx }, g) => [indexSelectOp(g, axis, idx)],
+  jvp: ({ args: [, axis, idx, size] }, [t]) => indexAddOp(t, axis, idx, size),
 });
 
 /** Strides helper for gather/scatter: position of index element i in the source along `axis`. */
@@ -89,6 +92,7 @@ const gatherOp: PrimitiveFn<'gather'> = definePrimitive('gather', {
   },
   // d gather(x) = dy scattered (added) back to the gathered positions
   backward: ({ axis, idx, inShape }, g) => [scatterAddOp(g, axis, idx, inShape)],
+  jvp: ({ args: [, axis, idx, idxShape] }, [t]) => gatherOp(t, axis, idx, idxShape),
 });
 
 const scatterAddOp: PrimitiveFn<'scatterAdd'> = definePrimitive('scatterAdd', {
@@ -100,6 +104,7 @@ const scatterAddOp: PrimitiveFn<'scatterAdd'> = definePrimitive('scatterAdd', {
   },
   // d scatterAdd(src) = gather(dy)
   backward: ({ axis, idx, idxShape }, g) => [gatherOp(g, axis, idx, idxShape)],
+  jvp: ({ args: [, axis, idx, outShape] }, [t]) => scatterAddOp(t, axis, idx, outShape),
 });
 
 /** The rules of the indexing primitives. */

@@ -2,7 +2,7 @@ import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
 import { broadcastStrides } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { Tensor, arrayFor } from '../tensor.js';
-import { cast } from './elementwise.js';
+import { add, cast } from './elementwise.js';
 import { type PrimitiveFn, assertFloat, definePrimitive, promoteDtype } from './op.js';
 import { reshape } from './shape.js';
 
@@ -63,6 +63,8 @@ const mmOp: PrimitiveFn<'matmul'> = definePrimitive('matmul', {
     !needA ? null : transA ? mmOp(b, g, transB, true) : mmOp(g, b, false, !transB),
     !needB ? null : transB ? mmOp(g, a, true, transA) : mmOp(a, g, !transA, false),
   ],
+  // Ċ = Ẋ Y + X Ẏ
+  jvp: ({ saved: { a, b, transA, transB } }, [ta, tb]) => add(mmOp(ta, b, transA, transB), mmOp(a, tb, transA, transB)),
 });
 
 /** The rule of the matrix product. */

@@ -1,7 +1,8 @@
-import { type FunctionCtx, defineFunction } from '../engine.js';
-import { SeqgradError, fmt } from '../errors.js';
+import { type FunctionCtx, defineFunction, primitiveDefinitions } from '../engine.js';
+import { SeqgradError, broadcastShapes, fmt, sameShape } from '../errors.js';
+import { activeLevels, suspended } from '../forward.js';
 import type { Primitive, PrimitiveArgs, PrimitiveOut } from '../primitives.js';
-import { type DType, type FloatDType, Tensor } from '../tensor.js';
+import { type DType, type FloatDType, Tensor, arrayFor } from '../tensor.js';
 
 /** A gradient, or null where none flows (an input that needs none, or a tensor like `where`'s cond). */
 export type Grad = Tensor | null;
@@ -25,13 +26,20 @@ export type PerTensorArg<A extends readonly unknown[], V> = A extends readonly [
 export interface Rule<P extends Primitive, S> {
   forward(...args: PrimitiveArgs[P]): { out: PrimitiveOut<P>; saved: S };
   backward(saved: S, grad: P extends 'unbind' ? Tensor[] : Tensor, needs: PerTensorArg<PrimitiveArgs[P], boolean>): PerTensorArg<PrimitiveArgs[P], Grad>;
+  /**
+   * The forward-mode rule: the output's tangent from one tangent per tensor argument (zeros
+   * where an argument has none), written with differentiable ops so that reverse mode can
+   * run through it (Hessian-vector products). It may return the tangent in a shape that
+   * broadcasts to the output's; the wrapper expands it.
+   */
+  jvp(call: { saved: S; args: PrimitiveArgs[P]; out: PrimitiveOut<P> }, tangents: PerTensorArg<PrimitiveArgs[P], Tensor>): PrimitiveOut<P>;
 }
 
 /** A primitive op: the function, with the rule it was built from. */
 export type PrimitiveFn<P extends Primitive> = ((...args: PrimitiveArgs[P]) => PrimitiveOut<P>) & { readonly rule: Rule<P, any> };
 
 /** @internal The definitions of the primitives, so the scan tracer can tell them from user functions. */
-export const primitiveDefinitions = new WeakSet<object>();
+export { primitiveDefinitions } from '../engine.js';
 
 /** What a primitive's forward leaves on its context for the backward. */
 interface PrimitiveCall<S> {
@@ -72,8 +80,51 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
     },
   };
   primitiveDefinitions.add(def);
-  const fn = defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def);
+  const applied = defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def);
+  // The forward runs synchronously inside `applied` and calls no other primitive, so the
+  // saved values of the call just made are the last ones stored here.
+  let lastSaved: S | undefined;
+  const forward = def.forward;
+  def.forward = (ctx, ...args) => {
+    const out = forward(ctx, ...args);
+    lastSaved = (ctx.primitive as PrimitiveCall<S>).saved;
+    return out;
+  };
+  const fn = (...args: PrimitiveArgs[P]): PrimitiveOut<P> => {
+    const out = applied(...args);
+    if (activeLevels().length > 0) pushTangents(name, rule, { saved: lastSaved as S, args, out });
+    return out;
+  };
   return Object.assign(fn, { rule });
+}
+
+/** Forward mode: gives the output(s) of a primitive call their tangents at every active level. */
+function pushTangents<P extends Primitive, S>(name: P, rule: Rule<P, S>, call: { saved: S; args: PrimitiveArgs[P]; out: PrimitiveOut<P> }): void {
+  const tensorArgs = (call.args as unknown[]).filter((a): a is Tensor => a instanceof Tensor);
+  for (const level of activeLevels()) {
+    const given = tensorArgs.map((t) => level.tangents.get(t) ?? null);
+    if (given.every((t) => t === null)) continue;
+    const tangents = given.map((t, i) => t ?? zerosOf(tensorArgs[i]!));
+    const result = suspended(level, () => rule.jvp(call, tangents as never));
+    const outs: Tensor[] = Array.isArray(call.out) ? call.out : [call.out as Tensor];
+    const touts: Tensor[] = Array.isArray(result) ? result : [result as Tensor];
+    outs.forEach((o, i) => {
+      let t = touts[i]!;
+      if (o.dtype === 'int32') return;
+      if (t.dtype !== o.dtype) t = suspended(level, () => t.to(o.dtype));
+      if (!sameShape(t.shape, o.shape)) {
+        if (t.size !== 1 && !sameShape(broadcastShapes(name, t.shape, o.shape), o.shape)) {
+          throw new SeqgradError(name, `jvp rule returned a tangent of shape ${fmt(t.shape)} for an output of shape ${fmt(o.shape)}`);
+        }
+        t = suspended(level, () => t.expand([...o.shape]));
+      }
+      level.tangents.set(o, t);
+    });
+  }
+}
+
+function zerosOf(t: Tensor): Tensor {
+  return new Tensor(arrayFor(t.dtype, t.size), t.shape);
 }
 
 /** The tensors among a rule's saved values, in order. */

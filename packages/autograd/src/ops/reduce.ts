@@ -28,6 +28,8 @@ const sumOp: PrimitiveFn<'sum'> = definePrimitive('sum', {
   },
   // d Σx = broadcast(dy)
   backward: ({ keepShape, inShape }, g) => [unreduce(g, keepShape, inShape)],
+  // ẏ = Σ ẋ
+  jvp: ({ args: [, axes, keepdim] }, [t]) => sumOp(t, axes, keepdim),
 });
 
 const amaxOp: PrimitiveFn<'amax'> = definePrimitive('amax', {
@@ -42,6 +44,8 @@ const amaxOp: PrimitiveFn<'amax'> = definePrimitive('amax', {
   },
   // d max(x) = dy at the (first) arg of the maximum, 0 elsewhere
   backward: ({ mask, keepShape }, g) => [mul(unreduce(g, keepShape, mask.shape), mask)],
+  // ẏ = ẋ at the (first) arg of the maximum
+  jvp: ({ saved: { mask }, args: [, axes, keepdim] }, [t]) => sumOp(mul(t, mask), axes, keepdim),
 });
 
 /** min(x) = −max(−x): the same values and the same (first) arg, as the kernel breaks ties alike. */
@@ -75,6 +79,8 @@ const normOp: PrimitiveFn<'norm'> = definePrimitive('norm', {
     const gk = unreduce(g, keepShape, x.shape);
     return [mul(gk, normDirection(x, p, axes))];
   },
+  // ẏ = Σ sign(x) |x / ‖x‖|^(p−1) ẋ
+  jvp: ({ saved: { x, p, axes }, args: [, , , keepdim] }, [t]) => sumOp(mul(t, normDirection(x, p, axes)), axes, keepdim),
 });
 
 /** ∂‖x‖_p/∂x over `axes`, 0 where the norm is 0 (differentiable: it serves the second derivative). */

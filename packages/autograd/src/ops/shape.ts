@@ -18,6 +18,8 @@ const reshapeOp: PrimitiveFn<'reshape'> = definePrimitive('reshape', {
   forward: (x, shape) => ({ out: new Tensor(x.data, shape), saved: { inShape: [...x.shape] } }),
   // d reshape(x) = reshape⁻¹(dy)
   backward: ({ inShape }, g) => [reshapeOp(g, inShape)],
+  // the linear ops below carry a tangent as they carry values: ẏ = op(ẋ)
+  jvp: ({ args: [, shape] }, [t]) => reshapeOp(t, shape),
 });
 
 const permuteOp: PrimitiveFn<'permute'> = definePrimitive('permute', {
@@ -28,6 +30,7 @@ const permuteOp: PrimitiveFn<'permute'> = definePrimitive('permute', {
   },
   // d permute(x, p) = permute(dy, p⁻¹)
   backward: ({ perm }, g) => [permuteOp(g, inversePermutation(perm))],
+  jvp: ({ args: [, perm] }, [t]) => permuteOp(t, perm),
 });
 
 function inversePermutation(perm: readonly number[]): number[] {
@@ -44,6 +47,7 @@ const expandOp: PrimitiveFn<'expand'> = definePrimitive('expand', {
   },
   // d expand(x) = dy summed over the broadcast axes (the engine's reduction to x's shape)
   backward: (_, g) => [g],
+  jvp: ({ args: [, shape] }, [t]) => expandOp(t, shape),
 });
 
 function blockCopy(
@@ -69,6 +73,7 @@ const narrowOp: PrimitiveFn<'narrow'> = definePrimitive('narrow', {
   },
   // d narrow(x) = dy placed back in a zero tensor of x's shape
   backward: ({ axis, start, fullLength }, g) => [padOp(g, axis, start, fullLength)],
+  jvp: ({ args: [, axis, start, length] }, [t]) => narrowOp(t, axis, start, length),
 });
 
 const padOp: PrimitiveFn<'pad'> = definePrimitive('pad', {
@@ -80,6 +85,7 @@ const padOp: PrimitiveFn<'pad'> = definePrimitive('pad', {
   },
   // d pad(x) = the window of dy where x was placed
   backward: ({ axis, before, length }, g) => [narrowOp(g, axis, before, length)],
+  jvp: ({ args: [, axis, before, total] }, [t]) => padOp(t, axis, before, total),
 });
 
 const concatOp: PrimitiveFn<'concat'> = definePrimitive('concat', {
@@ -102,6 +108,7 @@ const concatOp: PrimitiveFn<'concat'> = definePrimitive('concat', {
       return slice;
     });
   },
+  jvp: ({ args: [axis] }, tangents) => concatOp(axis, ...tangents),
 });
 
 const flipOp: PrimitiveFn<'flip'> = definePrimitive('flip', {
@@ -128,6 +135,7 @@ const flipOp: PrimitiveFn<'flip'> = definePrimitive('flip', {
   },
   // d flip(x) = flip(dy)
   backward: ({ axes }, g) => [flipOp(g, axes)],
+  jvp: ({ args: [, axes] }, [t]) => flipOp(t, axes),
 });
 
 const unbindOp: PrimitiveFn<'unbind'> = definePrimitive('unbind', {
@@ -146,6 +154,7 @@ const unbindOp: PrimitiveFn<'unbind'> = definePrimitive('unbind', {
   },
   // d unbind(x) = stack(dy₀, …, dy_{n−1}) along the axis
   backward: ({ axis }, grads) => [stack(grads, axis)],
+  jvp: ({ args: [, axis] }, [t]) => unbindOp(t, axis),
 });
 
 /** The rules of the shape primitives. */
