@@ -76,6 +76,10 @@ export class FunctionCtx {
 
   /** @internal The op this context belongs to, for messages. */
   opName = 'customFunction';
+  /** @internal A primitive's saved values, released with the saved tensors. */
+  primitiveCall: unknown = undefined;
+  /** @internal The call's arguments that are tensors (null for the others). */
+  tensorInputs: readonly (Tensor | null)[] = [];
   private savedVersions: number[] = [];
 
   /** Keeps tensors for backward, with their version counters: a tensor changed in place before backward is an error. */
@@ -112,6 +116,7 @@ export class FunctionCtx {
   /** @internal Frees saved tensors once backward has used them. */
   free(opName: string): void {
     this.saved = null;
+    this.primitiveCall = undefined;
     this.freedBy = opName;
   }
 }
@@ -246,6 +251,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     ctx.opName = name;
     const tensorArgs = args.map((a) => (h.isTensor(a) ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
+    ctx.tensorInputs = tensorArgs;
     const record = gradEnabled && ctx.needsInputGrad.some(Boolean);
     const run = () => setGradEnabled(false, () => def.forward(ctx, ...args));
     const result = applyObserver ? observed(applyObserver, def as never, args, run) : run();

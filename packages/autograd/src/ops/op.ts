@@ -41,13 +41,6 @@ export type PrimitiveFn<P extends Primitive> = ((...args: PrimitiveArgs[P]) => P
 /** @internal The definitions of the primitives, so the scan tracer can tell them from user functions. */
 export { primitiveDefinitions } from '../engine.js';
 
-/** What a primitive's forward leaves on its context for the backward. */
-interface PrimitiveCall<S> {
-  saved: S;
-  /** Positions of the tensor arguments among all arguments. */
-  tensorArgs: number[];
-}
-
 /**
  * Defines a primitive from its rule through the same mechanism users get (`defineFunction`):
  * the rule sees typed arguments and its own saved values, and returns gradients for the
@@ -58,25 +51,23 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
     name,
     forward(ctx: FunctionCtx, ...args: PrimitiveArgs[P]): PrimitiveOut<P> {
       const { out, saved } = rule.forward(...args);
-      ctx.saveForBackward(...tensorsIn(saved));
-      const call: PrimitiveCall<S> = { saved, tensorArgs: [] };
-      args.forEach((a, i) => {
-        if (a instanceof Tensor) call.tensorArgs.push(i);
-      });
-      ctx.primitive = call;
+      const tensors = tensorsIn(saved);
+      if (tensors.length > 0) ctx.saveForBackward(...tensors);
+      ctx.primitiveCall = saved;
       return out;
     },
     backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad[] {
       ctx.savedTensors; // throws when freed, or when a saved tensor was changed in place
-      const call = ctx.primitive as PrimitiveCall<S>;
-      const needs = call.tensorArgs.map((i) => ctx.needsInputGrad[i]!);
+      // One entry per tensor argument for the rule, one per argument for the engine.
+      const inputs = ctx.tensorInputs;
+      const needs: boolean[] = [];
+      for (let i = 0; i < inputs.length; i++) if (inputs[i] !== null) needs.push(ctx.needsInputGrad[i]!);
       const g = (name === 'unbind' ? grads : grads[0]!) as P extends 'unbind' ? Tensor[] : Tensor;
-      const perTensor = rule.backward(call.saved, g, needs as never) as Grad[];
-      const all: Grad[] = new Array(ctx.needsInputGrad.length).fill(null);
-      call.tensorArgs.forEach((pos, k) => {
-        all[pos] = needs[k] ? perTensor[k] ?? null : null;
-      });
-      return all;
+      const perTensor = rule.backward(ctx.primitiveCall as S, g, needs as never) as Grad[];
+      const result: Grad[] = [];
+      let k = 0;
+      for (let i = 0; i < inputs.length; i++) result.push(inputs[i] === null ? null : needs[k] ? perTensor[k++] ?? null : (k++, null));
+      return result;
     },
   };
   primitiveDefinitions.add(def);
@@ -87,7 +78,7 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
   const forward = def.forward;
   def.forward = (ctx, ...args) => {
     const out = forward(ctx, ...args);
-    lastSaved = (ctx.primitive as PrimitiveCall<S>).saved;
+    lastSaved = ctx.primitiveCall as S;
     return out;
   };
   const fn = (...args: PrimitiveArgs[P]): PrimitiveOut<P> => {
