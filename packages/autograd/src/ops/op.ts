@@ -83,7 +83,9 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
   };
   const fn = (...args: PrimitiveArgs[P]): PrimitiveOut<P> => {
     const out = applied(...args);
-    if (activeLevels().length > 0) pushTangents(name, rule, { saved: lastSaved as S, args, out });
+    const saved = lastSaved as S;
+    lastSaved = undefined; // not kept past the call: its tensors lead to the whole graph
+    if (activeLevels().length > 0) pushTangents(name, rule, { saved, args, out });
     return out;
   };
   return Object.assign(fn, { rule });
