@@ -260,7 +260,8 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
       if (!h.isTensor(o)) throw new SeqgradError(name, `forward must return tensors, got ${typeof o}`);
     }
     const levels = activeLevels();
-    if (levels.length > 0 && !primitiveDefinitions.has(def)) checkTangentsCarried(name, levels, tensorArgs, outputs);
+    const pushTangents = levels.length > 0 ? primitiveDefinitions.get(def) : undefined;
+    if (levels.length > 0 && !pushTangents) checkTangentsCarried(name, levels, tensorArgs, outputs);
     if (record) {
       const fresh = outputs.map((o) => (o.gradFn || o.requiresGrad || tensorArgs.includes(o) ? h.clone(o) : o));
       for (const level of levels) {
@@ -282,14 +283,20 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
       fresh.forEach((o, i) => {
         if (o.dtype !== 'int32') o._attach(node, i);
       });
-      return (Array.isArray(result) ? fresh : fresh[0]) as Out;
+      const out = (Array.isArray(result) ? fresh : fresh[0]) as Out;
+      if (pushTangents) pushTangents(ctx, args, out);
+      return out;
     }
+    if (pushTangents) pushTangents(ctx, args, result);
     return result;
   };
 }
 
-/** @internal The definitions of the primitives (their tangents come from their own rules). */
-export const primitiveDefinitions = new WeakSet<object>();
+/**
+ * @internal The definitions of the primitives, each with what gives its outputs their
+ * tangents in forward mode (from its own rule, where a user function's come op by op).
+ */
+export const primitiveDefinitions = new WeakMap<object, (ctx: FunctionCtx, args: readonly unknown[], out: Tensor | Tensor[]) => void>();
 
 /**
  * A user function's forward carries tangents when it is written with seqgrad's ops; one that

@@ -70,25 +70,10 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
       return result;
     },
   };
-  primitiveDefinitions.add(def);
-  const applied = defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def);
-  // The forward runs synchronously inside `applied` and calls no other primitive, so the
-  // saved values of the call just made are the last ones stored here.
-  let lastSaved: S | undefined;
-  const forward = def.forward;
-  def.forward = (ctx, ...args) => {
-    const out = forward(ctx, ...args);
-    lastSaved = ctx.primitiveCall as S;
-    return out;
-  };
-  const fn = (...args: PrimitiveArgs[P]): PrimitiveOut<P> => {
-    const out = applied(...args);
-    const saved = lastSaved as S;
-    lastSaved = undefined; // not kept past the call: its tensors lead to the whole graph
-    if (activeLevels().length > 0) pushTangents(name, rule, { saved, args, out });
-    return out;
-  };
-  return Object.assign(fn, { rule });
+  primitiveDefinitions.set(def, (ctx, args, out) => {
+    pushTangents(name, rule, { saved: ctx.primitiveCall as S, args: args as PrimitiveArgs[P], out: out as PrimitiveOut<P> });
+  });
+  return Object.assign(defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def), { rule });
 }
 
 /** Forward mode: gives the output(s) of a primitive call their tangents at every active level. */
