@@ -84,6 +84,11 @@ export class FunctionCtx {
 
   /** Keeps tensors for backward, with their version counters: a tensor changed in place before backward is an error. */
   saveForBackward(...tensors: Tensor[]): void {
+    this.saveTensors(tensors);
+  }
+
+  /** @internal `saveForBackward` with the tensors in an array the context may keep (no spread). */
+  saveTensors(tensors: Tensor[]): void {
     this.saved = tensors;
     const versions = new Array<number>(tensors.length);
     for (let i = 0; i < tensors.length; i++) versions[i] = tensors[i]!.version;

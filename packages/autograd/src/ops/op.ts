@@ -50,23 +50,32 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
   const def = {
     name,
     forward(ctx: FunctionCtx, ...args: PrimitiveArgs[P]): PrimitiveOut<P> {
-      const { out, saved } = rule.forward(...args);
+      const call = rule.forward(...args);
+      const saved = call.saved;
       const tensors = tensorsIn(saved);
-      if (tensors.length > 0) ctx.saveForBackward(...tensors);
+      if (tensors !== null) ctx.saveTensors(tensors);
       ctx.primitiveCall = saved;
-      return out;
+      return call.out;
     },
     backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad[] {
       ctx.savedTensors; // throws when freed, or when a saved tensor was changed in place
       // One entry per tensor argument for the rule, one per argument for the engine.
       const inputs = ctx.tensorInputs;
+      const g = (name === 'unbind' ? grads : grads[0]!) as P extends 'unbind' ? Tensor[] : Tensor;
+      if (allTensors(inputs)) {
+        // Every argument is a tensor (add, mul, the unary ops): argument positions are the
+        // rule's positions, so its array is the result once unneeded gradients are dropped.
+        const needs = ctx.needsInputGrad;
+        const perTensor = rule.backward(ctx.primitiveCall as S, g, needs as never) as Grad[];
+        for (let i = 0; i < needs.length; i++) if (!needs[i]) perTensor[i] = null;
+        return perTensor;
+      }
       const needs: boolean[] = [];
       for (let i = 0; i < inputs.length; i++) if (inputs[i] !== null) needs.push(ctx.needsInputGrad[i]!);
-      const g = (name === 'unbind' ? grads : grads[0]!) as P extends 'unbind' ? Tensor[] : Tensor;
       const perTensor = rule.backward(ctx.primitiveCall as S, g, needs as never) as Grad[];
-      const result: Grad[] = [];
+      const result: Grad[] = new Array<Grad>(inputs.length);
       let k = 0;
-      for (let i = 0; i < inputs.length; i++) result.push(inputs[i] === null ? null : needs[k] ? perTensor[k++] ?? null : (k++, null));
+      for (let i = 0; i < inputs.length; i++) result[i] = inputs[i] === null ? null : needs[k] ? perTensor[k++] ?? null : (k++, null);
       return result;
     },
   };
@@ -105,10 +114,23 @@ function zerosOf(t: Tensor): Tensor {
   return new Tensor(arrayFor(t.dtype, t.size), t.shape);
 }
 
-/** The tensors among a rule's saved values, in order. */
-function tensorsIn(saved: unknown): Tensor[] {
-  if (saved === null || typeof saved !== 'object') return [];
-  return Object.values(saved).filter((v): v is Tensor => v instanceof Tensor);
+/** The tensors among a rule's saved values, in order, or null when there are none. */
+function tensorsIn(saved: unknown): Tensor[] | null {
+  if (saved === null || typeof saved !== 'object') return null;
+  let tensors: Tensor[] | null = null;
+  // A plain loop with no array unless a tensor is found: this runs on every primitive call.
+  for (const key in saved) {
+    if (!Object.prototype.hasOwnProperty.call(saved, key)) continue;
+    const v = (saved as Record<string, unknown>)[key];
+    if (v instanceof Tensor) (tensors ??= []).push(v);
+  }
+  return tensors;
+}
+
+/** Is every argument of the call a tensor (no axis, flag or index argument)? */
+function allTensors(inputs: readonly (Tensor | null)[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i] === null) return false;
+  return true;
 }
 
 export type Operand = Tensor | number;
