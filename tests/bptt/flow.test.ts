@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { Generator, Tensor, linear } from '@seqgrad/autograd';
-import { gradientFlow, type CellParams } from '@seqgrad/layers';
+import { Generator, Tensor, eye, linear, matmul, noGrad, randn, tensor, zeros } from '@seqgrad/autograd';
+import { RNNCell, gradientFlow, stateJacobian, type CellParams } from '@seqgrad/layers';
 
 const T = 50;
 const I = 4;
@@ -106,5 +106,70 @@ describe('gradientFlow', () => {
       expect(Math.abs(flow.hidden[0]![t]! - hs[t]!.grad!.norm().item())).toBeLessThan(1e-12);
       expect(Math.abs(flow.cell![0]![t]! - cs[t]!.grad!.norm().item())).toBeLessThan(1e-12);
     }
+  });
+});
+
+describe('stateJacobian', () => {
+  const maxAbsDiff = (a: Tensor, b: Tensor): number => {
+    expect(a.shape).toEqual(b.shape);
+    return Math.max(...Array.from(a.data, (v, i) => Math.abs(v - b.data[i]!)));
+  };
+  const f64 = (v: number[], shape: number[]) => tensor(v, { dtype: 'float64', shape });
+
+  test('stateJacobian: a linear RNN h′ = W h + U x has J = (Wᵀ)… = W^T over T steps, and its singular values', () => {
+    const n = 3;
+    const steps = 4;
+    const gen = new Generator(3);
+    const W = randn([n, n], { dtype: 'float64', generator: gen }).mul(0.6);
+    const U = randn([n, 2], { dtype: 'float64', generator: gen });
+    const x = randn([steps, 2], { dtype: 'float64', generator: gen });
+    const h0 = randn([n], { dtype: 'float64', generator: gen });
+    const { jacobian, singularValues, final } = stateJacobian((xt, h) => matmul(W, h).add(matmul(U, xt)), x, h0);
+    let power = eye(n, n, { dtype: 'float64' });
+    for (let t = 0; t < steps; t++) power = matmul(W, power);
+    expect(maxAbsDiff(jacobian, power)).toBeLessThan(1e-12);
+    // The singular values of W^T are the square roots of the eigenvalues of (W^T)ᵀ W^T: check
+    // them through the invariants Σσ² = ‖J‖_F² and Πσ = |det J|.
+    const frob = power.square().sum().item();
+    expect(singularValues.reduce((s, v) => s + v * v, 0)).toBeCloseTo(frob, 10);
+    const J = power.data;
+    const det = J[0]! * (J[4]! * J[8]! - J[5]! * J[7]!) - J[1]! * (J[3]! * J[8]! - J[5]! * J[6]!) + J[2]! * (J[3]! * J[7]! - J[4]! * J[6]!);
+    expect(singularValues[0]! * singularValues[1]! * singularValues[2]!).toBeCloseTo(Math.abs(det), 10);
+    expect(singularValues[0]).toBeGreaterThanOrEqual(singularValues[1]!);
+    expect(singularValues[1]).toBeGreaterThanOrEqual(singularValues[2]!);
+    let h = h0;
+    for (const xt of x.unbind(0)) h = matmul(W, h).add(matmul(U, xt));
+    expect(maxAbsDiff(final, h)).toBeLessThan(1e-12);
+  });
+
+  test('stateJacobian: a scaled rotation has every singular value equal to scale^T (vanishing below 1)', () => {
+    const c = Math.cos(0.3);
+    const s = Math.sin(0.3);
+    const W = f64([0.9 * c, -0.9 * s, 0.9 * s, 0.9 * c], [2, 2]);
+    const x = f64(new Array(10).fill(0), [10, 1]);
+    const { singularValues } = stateJacobian((_xt, h) => matmul(W, h), x, f64([1, 2], [2]));
+    expect(singularValues[0]).toBeCloseTo(0.9 ** 10, 12);
+    expect(singularValues[1]).toBeCloseTo(0.9 ** 10, 12);
+  });
+
+  test('stateJacobian: an RNNCell (tanh) at h = 0, x = 0 and zero biases has J = W_hh^T exactly (tanh′(0) = 1)', () => {
+    const cell = new RNNCell(2, 3, { dtype: 'float64', generator: new Generator(9) });
+    noGrad(() => {
+      cell.weightHh.data.forEach((_, i, a) => (a[i] = 0.1 * Math.sin(i + 1)));
+      cell.biasIh!.data.fill(0);
+      cell.biasHh!.data.fill(0);
+    });
+    const T5 = 5;
+    const { jacobian } = stateJacobian((xt, h) => cell.forward(xt, { h }).h, zeros([T5, 2], { dtype: 'float64' }), zeros([3], { dtype: 'float64' }));
+    let power = eye(3, 3, { dtype: 'float64' });
+    for (let t = 0; t < T5; t++) power = matmul(cell.weightHh.detach(), power);
+    expect(maxAbsDiff(jacobian, power)).toBeLessThan(1e-15);
+  });
+
+  test('stateJacobian: bad arguments are named', () => {
+    const step = (_xt: Tensor, h: Tensor) => h;
+    expect(() => stateJacobian(step, zeros([3]), zeros([2]))).toThrow(/stateJacobian: x must be a \(T, I\) tensor, got \[3\]/);
+    expect(() => stateJacobian(step, zeros([3, 1]), zeros([2, 2]))).toThrow(/stateJacobian: h0 must be a \(H\) tensor, got \[2,2\]/);
+    expect(() => stateJacobian((_xt, h) => h.sum(), zeros([3, 1]), zeros([2]))).toThrow(/stateJacobian: step must return the next h of shape \[2\], got \[\]/);
   });
 });

@@ -1,4 +1,5 @@
 import { SeqgradError, fmt, sameShape } from './errors.js';
+import { type ForwardLevel, activeLevels } from './forward.js';
 import type { Tensor } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------
@@ -57,10 +58,6 @@ export function detectAnomaly<T>(fn: () => T): T {
   }
 }
 
-export function isAnomalyEnabled(): boolean {
-  return anomalyEnabled;
-}
-
 // ---------------------------------------------------------------------------------------
 // Function context and graph nodes
 // ---------------------------------------------------------------------------------------
@@ -79,10 +76,19 @@ export class FunctionCtx {
 
   /** @internal The op this context belongs to, for messages. */
   opName = 'customFunction';
+  /** @internal A primitive's saved values, released with the saved tensors. */
+  primitiveCall: unknown = undefined;
+  /** @internal The call's arguments that are tensors (null for the others). */
+  tensorInputs: readonly (Tensor | null)[] = [];
   private savedVersions: number[] = [];
 
   /** Keeps tensors for backward, with their version counters: a tensor changed in place before backward is an error. */
   saveForBackward(...tensors: Tensor[]): void {
+    this.saveTensors(tensors);
+  }
+
+  /** @internal `saveForBackward` with the tensors in an array the context may keep (no spread). */
+  saveTensors(tensors: Tensor[]): void {
     this.saved = tensors;
     const versions = new Array<number>(tensors.length);
     for (let i = 0; i < tensors.length; i++) versions[i] = tensors[i]!.version;
@@ -115,6 +121,7 @@ export class FunctionCtx {
   /** @internal Frees saved tensors once backward has used them. */
   free(opName: string): void {
     this.saved = null;
+    this.primitiveCall = undefined;
     this.freedBy = opName;
   }
 }
@@ -145,6 +152,14 @@ export class Node {
     });
     this.createdAt = anomalyEnabled ? creationSite() : undefined;
   }
+}
+
+/** Does `shape` broadcast to `target` (NumPy's rule, `target` at least as long)? */
+function expandsTo(shape: readonly number[], target: readonly number[]): boolean {
+  const lead = target.length - shape.length;
+  if (lead < 0) return false;
+  for (let i = 0; i < shape.length; i++) if (shape[i] !== 1 && shape[i] !== target[lead + i]) return false;
+  return true;
 }
 
 /** The stack where an op was recorded, without the engine's own frames (deep enough to reach user code). */
@@ -212,6 +227,7 @@ let hooks: {
   zeros(shape: readonly number[], dtype: string): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
   clone(t: Tensor): Tensor;
+  sumTo(g: Tensor, shape: readonly number[]): Tensor;
 } | null = null;
 
 /** @internal */
@@ -240,6 +256,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     ctx.opName = name;
     const tensorArgs = args.map((a) => (h.isTensor(a) ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
+    ctx.tensorInputs = tensorArgs;
     const record = gradEnabled && ctx.needsInputGrad.some(Boolean);
     const run = () => setGradEnabled(false, () => def.forward(ctx, ...args));
     const result = applyObserver ? observed(applyObserver, def as never, args, run) : run();
@@ -247,8 +264,17 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     for (const o of outputs) {
       if (!h.isTensor(o)) throw new SeqgradError(name, `forward must return tensors, got ${typeof o}`);
     }
+    const levels = activeLevels();
+    const pushTangents = levels.length > 0 ? primitiveDefinitions.get(def) : undefined;
+    if (levels.length > 0 && !pushTangents) checkTangentsCarried(name, levels, tensorArgs, outputs);
     if (record) {
       const fresh = outputs.map((o) => (o.gradFn || o.requiresGrad || tensorArgs.includes(o) ? h.clone(o) : o));
+      for (const level of levels) {
+        fresh.forEach((o, i) => {
+          const t = level.tangents.get(outputs[i]!);
+          if (t && o !== outputs[i]) level.tangents.set(o, t);
+        });
+      }
       const node = new Node(
         name,
         ctx,
@@ -262,10 +288,36 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
       fresh.forEach((o, i) => {
         if (o.dtype !== 'int32') o._attach(node, i);
       });
-      return (Array.isArray(result) ? fresh : fresh[0]) as Out;
+      const out = (Array.isArray(result) ? fresh : fresh[0]) as Out;
+      if (pushTangents) pushTangents(ctx, args, out);
+      return out;
     }
+    if (pushTangents) pushTangents(ctx, args, result);
     return result;
   };
+}
+
+/**
+ * @internal The definitions of the primitives, each with what gives its outputs their
+ * tangents in forward mode (from its own rule, where a user function's come op by op).
+ */
+export const primitiveDefinitions = new WeakMap<object, (ctx: FunctionCtx, args: readonly unknown[], out: Tensor | Tensor[]) => void>();
+
+/**
+ * A user function's forward carries tangents when it is written with seqgrad's ops; one that
+ * computes on raw arrays (a compiled scan, say) would silently give a zero tangent, so it throws.
+ */
+function checkTangentsCarried(name: string, levels: readonly ForwardLevel[], args: readonly (Tensor | null)[], outputs: readonly Tensor[]): void {
+  for (const level of levels) {
+    if (!args.some((a) => a !== null && level.tangents.has(a))) continue;
+    if (outputs.some((o) => o.dtype !== 'int32' && !level.tangents.has(o))) {
+      throw new SeqgradError(
+        name,
+        'jvp: an input carries a tangent but an output of this function has none: its forward computes outside ' +
+          "seqgrad's ops, so forward-mode derivatives cannot pass through it",
+      );
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -426,11 +478,17 @@ export function runBackward(
           if (!h.isTensor(g)) {
             throw new SeqgradError(node.name, `backward returned ${typeof g} for input ${i}; expected a Tensor, null or undefined`);
           }
+          // A gradient of a broadcast shape is summed back to its input's shape here, once,
+          // for every op (as PyTorch's engine and tinygrad's do); any other shape is a bug.
+          let shaped = g;
           if (!sameShape(g.shape, input.shape)) {
-            throw new SeqgradError(
-              node.name,
-              `backward returned a gradient of shape ${fmt(g.shape)} for input ${i}, whose shape is ${fmt(input.shape)}`,
-            );
+            if (!expandsTo(input.shape, g.shape)) {
+              throw new SeqgradError(
+                node.name,
+                `backward returned a gradient of shape ${fmt(g.shape)} for input ${i}, whose shape is ${fmt(input.shape)}`,
+              );
+            }
+            shaped = h.sumTo(g, input.shape);
           }
           if (anomalyEnabled && !g.isFinite()) {
             throw new SeqgradError(
@@ -439,7 +497,7 @@ export function runBackward(
                 (node.createdAt ? `\nThe op was created at:\n${node.createdAt}` : ''),
             );
           }
-          const fixed = g.dtype === input.dtype ? g : g.to(input.dtype as 'float32' | 'float64');
+          const fixed = shaped.dtype === input.dtype ? shaped : shaped.to(input.dtype as 'float32' | 'float64');
           if ('leaf' in edge) deliverToLeaf(edge.leaf, fixed);
           else addGrad(edge.node, edge.outputIndex, fixed);
         }

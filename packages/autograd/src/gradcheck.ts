@@ -1,7 +1,9 @@
 import { setGradEnabled } from './engine.js';
 import { SeqgradError, checkOptions, fmt, show, stridesOf } from './errors.js';
 import { Generator } from './random.js';
-import { Tensor, grad, randn } from './tensor.js';
+import { randn } from './creation.js';
+import { grad } from './functional.js';
+import { Tensor } from './tensor.js';
 
 export interface GradcheckOptions {
   /** Finite-difference step (central differences). */

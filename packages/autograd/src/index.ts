@@ -3,11 +3,12 @@
  */
 export { SeqgradError, fmt, numel, broadcastShapes, checkOptions, checkShape, show, MAX_NUMEL, type Shape } from './errors.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
+export { Tensor, isTensor, arrayFor, type DType, type FloatDType, type TypedArray, type NestedArray } from './tensor.js';
 export {
-  Tensor, tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,
-  grad, valueAndGrad, isTensor, arrayFor,
-  type DType, type FloatDType, type TypedArray, type NestedArray, type TensorOptions, type RandomOptions, type GradOptions,
-} from './tensor.js';
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,
+  type TensorOptions, type RandomOptions,
+} from './creation.js';
+export { grad, valueAndGrad, jvp, vjp, hvp, type GradOptions } from './functional.js';
 export {
   defineFunction, FunctionCtx, noGrad, enableGrad, isGradEnabled, setGradEnabled, detectAnomaly,
   type FunctionDefinition, type BackwardResult,

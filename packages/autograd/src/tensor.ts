@@ -1,19 +1,18 @@
-import { type BackwardResult, installEngineHooks, type Node, runBackward, setGradEnabled } from './engine.js';
-import { MAX_NUMEL, SeqgradError, type Shape, checkOptions, checkShape, fmt, numel, sameShape, show, stridesOf } from './errors.js';
-import { Generator, defaultGenerator } from './random.js';
+import { installEngineHooks, type Node, runBackward } from './engine.js';
+import { SeqgradError, type Shape, fmt, numel, sameShape, show } from './errors.js';
 import * as E from './ops/elementwise.js';
 import * as R from './ops/reduce.js';
 import * as M from './ops/matmul.js';
 import * as S from './ops/shape.js';
 import * as I from './ops/indexing.js';
 import * as N from './ops/nn.js';
+import type { Operand } from './ops/op.js';
 
 export type FloatDType = 'float32' | 'float64';
 /** `int32` holds indices and integer targets; it never requires grad. */
 export type DType = FloatDType | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 export type NestedArray = number | boolean | readonly NestedArray[];
-type Operand = Tensor | number;
 
 /** A zero-filled typed array of `n` elements for `dtype`. @example arrayFor('float64', 3); // Float64Array [0, 0, 0] */
 export function arrayFor(dtype: DType, n: number): TypedArray {
@@ -219,7 +218,7 @@ export class Tensor {
       if (this.data.length !== 1) {
         throw new SeqgradError('backward', `grad can be implicitly created only for one-element outputs; this output has shape ${fmt(this.shape)}`);
       }
-      g = onesLike(this);
+      g = new Tensor(arrayFor(this.dtype, 1).fill(1), this.shape);
     } else if (!(g instanceof Tensor)) {
       throw new SeqgradError('backward', `grad must be a Tensor of the output's shape ${fmt(this.shape)}, got ${show(g)}`);
     } else if (!sameShape(g.shape, this.shape)) {
@@ -314,314 +313,11 @@ export function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
 }
 
-// ---------------------------------------------------------------------------------------
-// Creation
-// ---------------------------------------------------------------------------------------
-
-export interface TensorOptions {
-  dtype?: DType;
-  requiresGrad?: boolean;
-}
-
-function inferShape(data: NestedArray): number[] {
-  const shape: number[] = [];
-  let cur: NestedArray | undefined = data;
-  while (Array.isArray(cur)) {
-    shape.push(cur.length);
-    cur = cur[0] as NestedArray | undefined;
-  }
-  return shape;
-}
-
-function flattenInto(data: NestedArray, shape: number[], dim: number, out: TypedArray, pos: { i: number }): void {
-  if (dim === shape.length) {
-    if (Array.isArray(data)) throw new SeqgradError('tensor', `ragged nested array: expected a number at depth ${dim}`);
-    if (typeof data !== 'number' && typeof data !== 'boolean') {
-      // The element's position, from its flat index: data[1][0] for the third of [[..], [..]].
-      const strides = stridesOf(shape);
-      const path = shape.map((d, k) => `[${Math.floor(pos.i / strides[k]!) % d}]`).join('');
-      throw new SeqgradError('tensor', `data${path} is ${show(data)}; a tensor holds numbers (or booleans) only`);
-    }
-    out[pos.i++] = Number(data);
-    return;
-  }
-  if (!Array.isArray(data) || data.length !== shape[dim]) {
-    throw new SeqgradError(
-      'tensor',
-      `ragged nested array: expected ${shape[dim]} elements at depth ${dim}, got ${Array.isArray(data) ? data.length : 'a number'}`,
-    );
-  }
-  for (const v of data) flattenInto(v, shape, dim + 1, out, pos);
-}
-
-/**
- * Creates a tensor from nested arrays, a typed array or a number.
- *
- * @example
- * tensor([[1, 2], [3, 4]]);                              // float32 [2,2]
- * tensor(new Float64Array(6), { shape: [2, 3] });        // float64 [2,3]
- * tensor(3, { dtype: 'float64', requiresGrad: true });  // 0-d
- */
-export function tensor(
-  data: NestedArray | TypedArray | readonly number[],
-  opts: TensorOptions & { shape?: Shape } = {},
-): Tensor {
-  checkOptions('tensor', opts, ['dtype', 'requiresGrad', 'shape']);
-  if (opts.shape !== undefined) checkShape('tensor', opts.shape);
-  if (typeof data !== 'number' && typeof data !== 'boolean' && !Array.isArray(data) && !ArrayBuffer.isView(data)) {
-    throw new SeqgradError('tensor', `data must be a number, a nested array of numbers or a typed array, got ${show(data)}`);
-  }
-  let arr: TypedArray;
-  let shape: number[];
-  if (ArrayBuffer.isView(data)) {
-    const src = data as TypedArray;
-    const dtype = opts.dtype ?? (src instanceof Int32Array ? 'int32' : src instanceof Float64Array ? 'float64' : 'float32');
-    arr = arrayFor(dtype, src.length);
-    arr.set(src);
-    shape = opts.shape ? [...opts.shape] : [src.length];
-  } else {
-    const dtype = opts.dtype ?? 'float32';
-    shape = inferShape(data as NestedArray);
-    checkShape('tensor', shape, 'the nested data\'s shape');
-    arr = arrayFor(dtype, numel(shape));
-    flattenInto(data as NestedArray, shape, 0, arr, { i: 0 });
-    if (opts.shape) {
-      if (numel(opts.shape) !== arr.length) {
-        throw new SeqgradError('tensor', `shape ${fmt(opts.shape)} does not fit ${arr.length} values`);
-      }
-      shape = [...opts.shape];
-    }
-  }
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
-}
-
-/** A tensor filled with `value`. */
-export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
-  return filled('full', shape, value, opts);
-}
-
-/** The one allocation path of full/zeros/ones/…Like, naming the public function in errors. */
-function filled(op: string, shape: Shape, value: number, opts: TensorOptions): Tensor {
-  checkShape(op, shape);
-  checkOptions(op, opts, ['dtype', 'requiresGrad']);
-  if (typeof value !== 'number' && typeof value !== 'boolean') throw new SeqgradError(op, `value must be a number, got ${show(value)}`);
-  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  if (value !== 0) arr.fill(value);
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
-}
-/**
- * A tensor of `shape` filled with 0.
- *
- * @example
- * zeros([2, 3], { dtype: 'float64', requiresGrad: true }); // float64 [2,3]
- */
-export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return filled('zeros', shape, 0, opts);
-}
-/**
- * A tensor of `shape` filled with 1.
- *
- * @example
- * ones([3]); // [1, 1, 1]
- */
-export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return filled('ones', shape, 1, opts);
-}
-/**
- * Zeros with `t`'s shape and dtype (`opts` may change the dtype or set requiresGrad).
- *
- * @example
- * zerosLike(randn([2, 3])); // float32 [2,3] of 0
- */
-export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  assertTensorArg('zerosLike', t);
-  return filled('zerosLike', t.shape, 0, { dtype: t.dtype, ...opts });
-}
-/**
- * Ones with `t`'s shape and dtype.
- *
- * @example
- * onesLike(randn([2])); // [1, 1]
- */
-export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  assertTensorArg('onesLike', t);
-  return filled('onesLike', t.shape, 1, { dtype: t.dtype, ...opts });
-}
-/**
- * `value` everywhere, with `t`'s shape and dtype.
- *
- * @example
- * fullLike(randn([2]), 7); // [7, 7]
- */
-export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
-  assertTensorArg('fullLike', t);
-  return filled('fullLike', t.shape, value, { dtype: t.dtype, ...opts });
-}
-
-/** Values start, start+step, … below end (like `torch.arange`). */
-export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
-  if (end === undefined) [start, end] = [0, start];
-  if (typeof start !== 'number' || !Number.isFinite(start)) throw new SeqgradError('arange', `start must be a finite number, got ${show(start)}`);
-  if (typeof end !== 'number' || !Number.isFinite(end)) throw new SeqgradError('arange', `end must be a finite number, got ${show(end)}`);
-  if (step === 0 || typeof step !== 'number' || !Number.isFinite(step)) throw new SeqgradError('arange', `step must be a non-zero finite number, got ${show(step)}`);
-  checkOptions('arange', opts, ['dtype', 'requiresGrad']);
-  const n = Math.max(0, Math.ceil((end - start) / step));
-  if (n > MAX_NUMEL) {
-    throw new SeqgradError('arange', `start=${start}, end=${end}, step=${step} gives ${n} values, more than the ${MAX_NUMEL} a tensor can hold`);
-  }
-  const arr = arrayFor(opts.dtype ?? 'float32', n);
-  for (let i = 0; i < n; i++) arr[i] = start + i * step;
-  return new Tensor(arr, [n], opts.requiresGrad ?? false);
-}
-
-/** The n×m identity matrix. */
-export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
-  checkShape('eye', [n, m]);
-  const arr = arrayFor(opts.dtype ?? 'float32', n * m);
-  for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
-  return new Tensor(arr, [n, m], opts.requiresGrad ?? false);
-}
-
-export interface RandomOptions extends TensorOptions {
-  generator?: Generator;
-}
-
-function assertTensorArg(op: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new SeqgradError(op, `t must be a Tensor, got ${show(t)}`);
-}
-
-/** Throws unless `v` (an option of a random function) is a finite number. */
-function checkFinite(op: string, name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SeqgradError(op, `${name} must be a finite number, got ${show(v)}`);
-}
-
-/** Uniform in [low, high) (default [0, 1)), from the seeded generator. */
-export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  checkShape('rand', shape);
-  checkOptions('rand', opts, ['dtype', 'requiresGrad', 'generator', 'low', 'high']);
-  const g = opts.generator ?? defaultGenerator;
-  const lo = opts.low ?? 0;
-  const hi = opts.high ?? 1;
-  checkFinite('rand', 'low', lo);
-  checkFinite('rand', 'high', hi);
-  if (lo > hi) throw new SeqgradError('rand', `need low <= high, got low=${lo}, high=${hi}`);
-  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = lo + (hi - lo) * g.uniform();
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
-}
-
-/** Normal with the given mean and std (default standard normal), from the seeded generator. */
-export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  checkShape('randn', shape);
-  checkOptions('randn', opts, ['dtype', 'requiresGrad', 'generator', 'mean', 'std']);
-  const g = opts.generator ?? defaultGenerator;
-  const mean = opts.mean ?? 0;
-  const std = opts.std ?? 1;
-  checkFinite('randn', 'mean', mean);
-  checkFinite('randn', 'std', std);
-  if (std < 0) throw new SeqgradError('randn', `std must be >= 0, got ${std}`);
-  const arr = arrayFor(opts.dtype ?? 'float32', numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
-  return new Tensor(arr, shape, opts.requiresGrad ?? false);
-}
-
-/** Integers uniform in [low, high) (dtype int32 unless given), from the seeded generator. */
-export function randint(low: number, high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
-  checkShape('randint', shape);
-  checkOptions('randint', opts, ['dtype', 'requiresGrad', 'generator']);
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-    throw new SeqgradError('randint', `need integers low < high, got low=${low}, high=${high}`);
-  }
-  const g = opts.generator ?? defaultGenerator;
-  const arr = arrayFor(opts.dtype ?? 'int32', numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = g.integer(low, high);
-  return new Tensor(arr, shape, false);
-}
-
-// ---------------------------------------------------------------------------------------
-// Functional gradients
-// ---------------------------------------------------------------------------------------
-
-export interface GradOptions {
-  gradOutputs?: readonly (Tensor | null)[] | Tensor;
-  retainGraph?: boolean;
-  createGraph?: boolean;
-  allowUnused?: boolean;
-}
-
-/**
- * Gradients of `outputs` with respect to `inputs`, returned without touching `.grad`
- * (like `torch.autograd.grad`). With `createGraph` the results are differentiable.
- *
- * @example
- * const x = tensor([2], { dtype: 'float64', requiresGrad: true });
- * const [dx] = grad(x.pow(3).sum(), [x], { createGraph: true }); // 3x² = 12
- * const [ddx] = grad(dx!.sum(), [x]);                             // 6x = 12
- */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
-  const outs = isTensor(outputs) ? [outputs] : [...outputs];
-  const ins = isTensor(inputs) ? [inputs] : [...inputs];
-  const gos = opts.gradOutputs === undefined ? [] : isTensor(opts.gradOutputs) ? [opts.gradOutputs] : [...opts.gradOutputs];
-  ins.forEach((t, i) => {
-    if (!t.requiresGrad) throw new SeqgradError('grad', `input ${i} (shape ${fmt(t.shape)}) does not require grad`);
-  });
-  const rootGrads = outs.map((o, i) => {
-    if (!o.requiresGrad) throw new SeqgradError('grad', `output ${i} (shape ${fmt(o.shape)}) does not require grad`);
-    const g = gos[i] ?? null;
-    if (g === null) {
-      if (o.size !== 1) {
-        throw new SeqgradError('grad', `output ${i} has shape ${fmt(o.shape)}: grad can be implicitly created only for one-element outputs; pass gradOutputs`);
-      }
-      return onesLike(o);
-    }
-    if (!sameShape(g.shape, o.shape)) throw new SeqgradError('grad', `gradOutputs[${i}]${fmt(g.shape)} does not match output ${i}${fmt(o.shape)}`);
-    return g;
-  });
-  return runBackward(outs, rootGrads, { ...opts, inputs: ins })!;
-}
-
-/**
- * Wraps `fn(...args)` (returning a one-element tensor) into a function that returns its
- * value and the gradients with respect to the tensor arguments at `argnums` (default 0),
- * like `jax.value_and_grad`. Arguments are not modified; their `.grad` is untouched.
- *
- * @example
- * const f = valueAndGrad((x: Tensor) => x.square().sum());
- * const [value, [dx]] = f(tensor([1, 2, 3])); // 14, [2, 4, 6]
- */
-export function valueAndGrad<Args extends unknown[]>(
-  fn: (...args: Args) => Tensor,
-  opts: { argnums?: number | readonly number[]; createGraph?: boolean } = {},
-): (...args: Args) => [Tensor, Tensor[]] {
-  const argnums = typeof opts.argnums === 'number' ? [opts.argnums] : [...(opts.argnums ?? [0])];
-  return (...args: Args) => {
-    const wrapped = [...args] as unknown[];
-    const inputs = argnums.map((i) => {
-      const a = args[i];
-      if (!isTensor(a)) throw new SeqgradError('valueAndGrad', `argument ${i} is not a tensor`);
-      const leaf = opts.createGraph && a.requiresGrad ? a : new Tensor(a.data, a.shape, true);
-      wrapped[i] = leaf;
-      return leaf;
-    });
-    const value = setGradEnabled(true, () => fn(...(wrapped as Args)));
-    if (!(value instanceof Tensor)) throw new SeqgradError('valueAndGrad', `fn must return a one-element tensor, got ${show(value)}`);
-    if (value.size !== 1) throw new SeqgradError('valueAndGrad', `fn must return a one-element tensor, got shape ${fmt(value.shape)}`);
-    const grads = grad(value, inputs, { allowUnused: true, createGraph: opts.createGraph }).map(
-      (g, i) => g ?? zerosLike(inputs[i]!),
-    );
-    return [opts.createGraph ? value : value.detach(), grads];
-  };
-}
-
-
+// The engine builds gradient tensors through these (it cannot import the ops: they import it).
 installEngineHooks({
   isTensor,
-  zeros: (shape, dtype) => zeros(shape, { dtype: dtype as DType }),
+  zeros: (shape, dtype) => new Tensor(arrayFor(dtype as DType, numel(shape)), shape),
   add: (a, b) => E.add(a, b),
-  clone: (t) => {
-    const c = new Tensor(t.data.slice(), t.shape);
-    return c;
-  },
+  clone: (t) => new Tensor(t.data.slice(), t.shape),
+  sumTo: (g, shape) => R.sumTo(g, shape),
 });
-
-export type { BackwardResult };

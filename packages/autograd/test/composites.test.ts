@@ -3,7 +3,7 @@ import { describe, test } from 'vitest';
 import {
   Generator, type Tensor,
   binaryCrossEntropyWithLogits, chunk, crossEntropy, dropout, embedding, flatten, gradcheck, gradgradcheck, linear, logSoftmax, logsumexp,
-  mean, mseLoss, norm, select, slice, softmax, split, square, squeeze, stack, sub, tensor, transpose, unsqueeze, variance,
+  mean, min, mseLoss, norm, select, slice, softmax, split, square, squeeze, stack, sub, tensor, transpose, unsqueeze, variance,
 } from '@seqgrad/autograd';
 import { awayFromZeroArb, broadcastPairArb, distinct, shapeArb, tensorArb } from './helpers.js';
 
@@ -68,6 +68,9 @@ const composites: Record<string, fc.Arbitrary<Check>> = {
   normKinked: withAxis()
     .filter(([x]) => distinct(x.data.map(Math.abs), 1e-3) && x.data.every((v) => Math.abs(v) > 1e-3))
     .chain(([x, a]) => fc.constantFrom(1, Infinity).map((p) => ({ fn: (t: Tensor) => norm(t, p, a), inputs: [x] }))),
+  min: withAxis()
+    .filter(([x]) => distinct(x.data))
+    .chain(([x, a]) => fc.boolean().map((keepdim) => ({ fn: (t: Tensor) => min(t, a, keepdim), inputs: [x] }))),
   dropout: shapeArb()
     .chain((s) => fc.tuple(tensorArb(s), fc.nat()))
     .map(([x, seed]) => ({ fn: (t: Tensor) => dropout(t, 0.4, { generator: new Generator(seed) }), inputs: [x] })),

@@ -526,6 +526,18 @@ describe('defineFunction', () => {
     expect(() => bad(f64([1, 2], true)).sum().backward()).toThrow(/badShape: backward returned a gradient of shape \[\] for input 0, whose shape is \[2\]/);
   });
 
+  test('defineFunction: a backward may return the broadcast shape; the engine sums it to the input', () => {
+    // y = x + 1 broadcast to [2, 3] from x [3]: the backward hands back dy itself.
+    const broadcastAdd = defineFunction({
+      name: 'broadcastAdd',
+      forward: (_ctx, x: Tensor) => x.expand([2, 3]).add(1),
+      backward: (_ctx, g) => g!,
+    });
+    const x = f64([1, 2, 3], true);
+    broadcastAdd(x).mul(f64([1, 2, 3, 4, 5, 6]).reshape([2, 3])).sum().backward();
+    expect(num(x.grad)).toEqual([1 + 4, 2 + 5, 3 + 6]);
+  });
+
   test('defineFunction: a backward returning a non-tensor is named', () => {
     const bad = defineFunction({ name: 'numberGrad', forward: (_ctx, x: Tensor) => x.mul(2), backward: () => 2 as unknown as Tensor });
     expect(() => bad(f64([1], true)).sum().backward()).toThrow(/^numberGrad: backward returned number for input 0; expected a Tensor, null or undefined$/);

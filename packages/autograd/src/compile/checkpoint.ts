@@ -10,7 +10,8 @@ import { type FunctionCtx, defineFunction, enableGrad, isGradEnabled } from '../
 import { SeqgradError, fmt } from '../errors.js';
 import { where } from '../ops/elementwise.js';
 import { concat, narrow } from '../ops/shape.js';
-import { type FloatDType, Tensor, arrayFor, grad } from '../tensor.js';
+import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
+import { grad } from '../functional.js';
 
 type State = { readonly h: Tensor } & { readonly [name: string]: Tensor };
 type Step = ((x: Tensor, s: State) => State) | { step(x: Tensor, s: State): State };

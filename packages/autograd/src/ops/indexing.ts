@@ -1,6 +1,6 @@
 import { SeqgradError, fmt, normAxis, numel, stridesOf } from '../errors.js';
 import { Tensor, arrayFor } from '../tensor.js';
-import { assertFloat, assertNotScalar, defineOp, describe } from './op.js';
+import { type PrimitiveFn, assertFloat, assertNotScalar, definePrimitive, describe } from './op.js';
 import { reshape } from './shape.js';
 
 /** Validates integer indices against `size` and returns them as an Int32Array (negative wrap). */
@@ -22,11 +22,8 @@ function toIndices(op: string, arg: string, index: Tensor | readonly number[], s
   return { idx, shape: index instanceof Tensor ? [...index.shape] : [src.length] };
 }
 
-const indexSelectOp: (x: Tensor, axis: number, idx: Int32Array) => Tensor = defineOp('indexSelect',
-  (ctx, x: Tensor, axis: number, idx: Int32Array) => {
-    ctx.axis = axis;
-    ctx.idx = idx;
-    ctx.size = x.shape[axis];
+const indexSelectOp: PrimitiveFn<'indexSelect'> = definePrimitive('indexSelect', {
+  forward(x, axis, idx) {
     const outer = numel(x.shape.slice(0, axis));
     const inner = numel(x.shape.slice(axis + 1));
     const n = x.shape[axis]!;
@@ -38,16 +35,16 @@ const indexSelectOp: (x: Tensor, axis: number, idx: Int32Array) => Tensor = defi
         out.set(x.data.subarray(s, s + inner), (o * idx.length + k) * inner);
       }
     }
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: { axis, idx, size: n } };
   },
   // d x[idx] = dy added back at the rows idx (repeats accumulate)
-  (ctx, g) => [indexAddOp(g, ctx.axis as number, ctx.idx as Int32Array, ctx.size as number), null, null],
-);
+  backward: ({ axis, idx, size }, g) => [indexAddOp(g, axis, idx, size)],
+  // the linear ops below carry a tangent as they carry values: ẏ = op(ẋ)
+  jvp: ({ args: [, axis, idx] }, [t]) => indexSelectOp(t, axis, idx),
+});
 
-const indexAddOp: (src: Tensor, axis: number, idx: Int32Array, size: number) => Tensor = defineOp('indexAdd',
-  (ctx, src: Tensor, axis: number, idx: Int32Array, size: number) => {
-    ctx.axis = axis;
-    ctx.idx = idx;
+const indexAddOp: PrimitiveFn<'indexAdd'> = definePrimitive('indexAdd', {
+  forward(src, axis, idx, size) {
     const outer = numel(src.shape.slice(0, axis));
     const inner = numel(src.shape.slice(axis + 1));
     const shape = src.shape.map((d, i) => (i === axis ? size : d));
@@ -59,11 +56,12 @@ const indexAddOp: (src: Tensor, axis: number, idx: Int32Array, size: number) => 
         for (let j = 0; j < inner; j++) out[d + j] += src.data[s + j]!;
       }
     }
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: { axis, idx } };
   },
   // d indexAdd(src) = dy[idx]
-  (ctx, g) => [indexSelectOp(g, ctx.axis as number, ctx.idx as Int32Array), null, null, null],
-);
+  backward: ({ axis, idx }, g) => [indexSelectOp(g, axis, idx)],
+  jvp: ({ args: [, axis, idx, size] }, [t]) => indexAddOp(t, axis, idx, size),
+});
 
 /** Strides helper for gather/scatter: position of index element i in the source along `axis`. */
 function gatherOffsets(idxShape: readonly number[], srcShape: readonly number[], axis: number, idx: Int32Array): Int32Array {
@@ -85,35 +83,34 @@ function gatherOffsets(idxShape: readonly number[], srcShape: readonly number[],
   return offs;
 }
 
-const gatherOp: (x: Tensor, axis: number, idx: Int32Array, idxShape: number[]) => Tensor = defineOp('gather',
-  (ctx, x: Tensor, axis: number, idx: Int32Array, idxShape: number[]) => {
+const gatherOp: PrimitiveFn<'gather'> = definePrimitive('gather', {
+  forward(x, axis, idx, idxShape) {
     const offs = gatherOffsets(idxShape, x.shape, axis, idx);
-    ctx.offs = offs;
-    ctx.inShape = x.shape;
-    ctx.axis = axis;
-    ctx.idx = idx;
-    ctx.idxShape = idxShape;
     const out = arrayFor(x.dtype, idx.length);
     for (let i = 0; i < offs.length; i++) out[i] = x.data[offs[i]!]!;
-    return new Tensor(out, idxShape);
+    return { out: new Tensor(out, idxShape), saved: { axis, idx, inShape: [...x.shape] } };
   },
   // d gather(x) = dy scattered (added) back to the gathered positions
-  (ctx, g) => [scatterAddOp(g, ctx.axis as number, ctx.idx as Int32Array, ctx.inShape as number[]), null, null, null],
-);
+  backward: ({ axis, idx, inShape }, g) => [scatterAddOp(g, axis, idx, inShape)],
+  jvp: ({ args: [, axis, idx, idxShape] }, [t]) => gatherOp(t, axis, idx, idxShape),
+});
 
-const scatterAddOp: (src: Tensor, axis: number, idx: Int32Array, outShape: number[]) => Tensor = defineOp('scatterAdd',
-  (ctx, src: Tensor, axis: number, idx: Int32Array, outShape: number[]) => {
+const scatterAddOp: PrimitiveFn<'scatterAdd'> = definePrimitive('scatterAdd', {
+  forward(src, axis, idx, outShape) {
     const offs = gatherOffsets(src.shape, outShape, axis, idx);
-    ctx.axis = axis;
-    ctx.idx = idx;
-    ctx.idxShape = src.shape;
     const out = arrayFor(src.dtype, numel(outShape));
     for (let i = 0; i < offs.length; i++) out[offs[i]!] += src.data[i]!;
-    return new Tensor(out, outShape);
+    return { out: new Tensor(out, outShape), saved: { axis, idx, idxShape: [...src.shape] } };
   },
   // d scatterAdd(src) = gather(dy)
-  (ctx, g) => [gatherOp(g, ctx.axis as number, ctx.idx as Int32Array, ctx.idxShape as number[]), null, null, null],
-);
+  backward: ({ axis, idx, idxShape }, g) => [gatherOp(g, axis, idx, idxShape)],
+  jvp: ({ args: [, axis, idx, outShape] }, [t]) => scatterAddOp(t, axis, idx, outShape),
+});
+
+/** The rules of the indexing primitives. */
+export const indexingRules = {
+  indexSelect: indexSelectOp.rule, indexAdd: indexAddOp.rule, gather: gatherOp.rule, scatterAdd: scatterAddOp.rule,
+};
 
 /**
  * Picks entries along `axis` by a 1-D list of indices (like `torch.index_select`).

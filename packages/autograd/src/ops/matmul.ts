@@ -2,9 +2,8 @@ import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
 import { broadcastStrides } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { Tensor, arrayFor } from '../tensor.js';
-import { cast } from './elementwise.js';
-import { assertFloat, defineOp, promoteDtype } from './op.js';
-import { sumTo } from './reduce.js';
+import { add, cast } from './elementwise.js';
+import { type PrimitiveFn, assertFloat, definePrimitive, promoteDtype } from './op.js';
 import { reshape } from './shape.js';
 
 /** Row and column counts of op(x) for the last two axes. */
@@ -39,11 +38,8 @@ function batchOffsets(batch: readonly number[], outBatch: readonly number[]): In
  * Batched op(a) @ op(b) for tensors of rank ≥ 2 with broadcast batch axes; op = transpose
  * when the flag is set, without materialising the transpose (the GEMM reads it in place).
  */
-const mmOp: (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => Tensor = defineOp('matmul',
-  (ctx, a: Tensor, b: Tensor, transA: boolean, transB: boolean) => {
-    ctx.saveForBackward(a, b);
-    ctx.transA = transA;
-    ctx.transB = transB;
+const mmOp: PrimitiveFn<'matmul'> = definePrimitive('matmul', {
+  forward(a, b, transA, transB) {
     const [M, K] = dims(a, transA);
     const [, N] = dims(b, transB);
     const aBatch = a.shape.slice(0, -2);
@@ -59,18 +55,20 @@ const mmOp: (a: Tensor, b: Tensor, transA: boolean, transB: boolean) => Tensor =
     for (let i = 0; i < aOffs.length; i++) {
       gemm(transA, transB, M, N, K, 1, A, aOffs[i]! * M * K, lda, B, bOffs[i]! * K * N, ldb, 0, out, i * M * N, N);
     }
-    return new Tensor(out, [...batch, M, N]);
+    return { out: new Tensor(out, [...batch, M, N]), saved: { a, b, transA, transB } };
   },
   // C = X Y with X = op(A), Y = op(B):  dX = dC Yᵀ,  dY = Xᵀ dC;  a transposed operand takes the transpose
-  (ctx, g) => {
-    const [a, b] = ctx.savedTensors as [Tensor, Tensor];
-    const tA = ctx.transA as boolean;
-    const tB = ctx.transB as boolean;
-    const da = !ctx.needsInputGrad[0] ? null : tA ? mmOp(b, g, tB, true) : mmOp(g, b, false, !tB);
-    const db = !ctx.needsInputGrad[1] ? null : tB ? mmOp(g, a, true, tA) : mmOp(a, g, !tA, false);
-    return [da && sumTo(da, a.shape), db && sumTo(db, b.shape), null, null];
-  },
-);
+  // (over broadcast batch axes the engine sums the batch of products back to each input's shape)
+  backward: ({ a, b, transA, transB }, g, [needA, needB]) => [
+    !needA ? null : transA ? mmOp(b, g, transB, true) : mmOp(g, b, false, !transB),
+    !needB ? null : transB ? mmOp(g, a, true, transA) : mmOp(a, g, !transA, false),
+  ],
+  // Ċ = Ẋ Y + X Ẏ
+  jvp: ({ saved: { a, b, transA, transB } }, [ta, tb]) => add(mmOp(ta, b, transA, transB), mmOp(a, tb, transA, transB)),
+});
+
+/** The rule of the matrix product. */
+export const matmulRules = { matmul: mmOp.rule };
 
 /**
  * Matrix product with PyTorch's semantics: 1-D·1-D is a dot product, a 1-D operand gains

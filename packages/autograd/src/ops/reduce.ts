@@ -1,8 +1,8 @@
 import { SeqgradError, type Shape, fmt, normAxes, normAxis, numel, sameShape } from '../errors.js';
 import { reduce } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
-import { abs, add, binaryRaw, div, exp, log, mul, pow, sub, unaryRaw, where } from './elementwise.js';
-import { assertFloat, defineOp } from './op.js';
+import { abs, add, binaryRaw, div, exp, log, mul, neg, pow, sub, unaryRaw, where } from './elementwise.js';
+import { type PrimitiveFn, assertFloat, definePrimitive } from './op.js';
 import { expand, reshape } from './shape.js';
 
 type Axes = number | readonly number[] | undefined;
@@ -19,44 +19,40 @@ function unreduce(g: Tensor, keepShape: Shape, inShape: Shape): Tensor {
   return expand(reshape(g, keepShape), inShape);
 }
 
-const sumOp: (x: Tensor, axes: number[], keepdim: boolean) => Tensor = defineOp('sum',
-  (ctx, x: Tensor, axes: number[], keepdim: boolean) => {
+const sumOp: PrimitiveFn<'sum'> = definePrimitive('sum', {
+  forward(x, axes, keepdim) {
     const { keep, out, flags } = reducedShapes(x, axes, keepdim);
-    const dtype = x.dtype as FloatDType;
-    const o = arrayFor(dtype, numel(out)) as Float32Array | Float64Array;
+    const o = arrayFor(x.dtype as FloatDType, numel(out)) as Float32Array | Float64Array;
     reduce('sum', o, x.data, x.shape, flags);
-    ctx.keep = keep;
-    ctx.inShape = x.shape;
-    return new Tensor(o, out);
+    return { out: new Tensor(o, out), saved: { keepShape: keep, inShape: x.shape } };
   },
   // d Σx = broadcast(dy)
-  (ctx, g) => [unreduce(g, ctx.keep as number[], ctx.inShape as number[]), null, null],
-);
+  backward: ({ keepShape, inShape }, g) => [unreduce(g, keepShape, inShape)],
+  // ẏ = Σ ẋ
+  jvp: ({ args: [, axes, keepdim] }, [t]) => sumOp(t, axes, keepdim),
+});
 
-const extremeOp = (name: 'amax' | 'amin') =>
-  defineOp(name,
-    (ctx, x: Tensor, axes: number[], keepdim: boolean) => {
-      const { keep, out, flags } = reducedShapes(x, axes, keepdim);
-      const o = arrayFor(x.dtype, numel(out)) as Float32Array | Float64Array;
-      const arg = new Int32Array(o.length);
-      reduce(name === 'amax' ? 'max' : 'min', o, x.data, x.shape, flags, arg);
-      const mask = arrayFor(x.dtype, x.size);
-      for (let i = 0; i < arg.length; i++) mask[arg[i]!] = 1;
-      ctx.mask = new Tensor(mask, x.shape);
-      ctx.keep = keep;
-      return new Tensor(o, out);
-    },
-    // d max(x) = dy at the (first) arg of the maximum, 0 elsewhere
-    (ctx, g) => {
-      const mask = ctx.mask as Tensor;
-      return [mul(unreduce(g, ctx.keep as number[], mask.shape), mask), null, null];
-    },
-  );
-const amaxOp = extremeOp('amax');
-const aminOp = extremeOp('amin');
+const amaxOp: PrimitiveFn<'amax'> = definePrimitive('amax', {
+  forward(x, axes, keepdim) {
+    const { keep, out, flags } = reducedShapes(x, axes, keepdim);
+    const o = arrayFor(x.dtype, numel(out)) as Float32Array | Float64Array;
+    const arg = new Int32Array(o.length);
+    reduce('max', o, x.data, x.shape, flags, arg);
+    const mask = arrayFor(x.dtype, x.size);
+    for (let i = 0; i < arg.length; i++) mask[arg[i]!] = 1;
+    return { out: new Tensor(o, out), saved: { mask: new Tensor(mask, x.shape), keepShape: keep } };
+  },
+  // d max(x) = dy at the (first) arg of the maximum, 0 elsewhere
+  backward: ({ mask, keepShape }, g) => [mul(unreduce(g, keepShape, mask.shape), mask)],
+  // ẏ = ẋ at the (first) arg of the maximum
+  jvp: ({ saved: { mask }, args: [, axes, keepdim] }, [t]) => sumOp(mul(t, mask), axes, keepdim),
+});
 
-const normOp: (x: Tensor, p: number, axes: number[], keepdim: boolean) => Tensor = defineOp('norm',
-  (ctx, x: Tensor, p: number, axes: number[], keepdim: boolean) => {
+/** min(x) = −max(−x): the same values and the same (first) arg, as the kernel breaks ties alike. */
+const amin = (x: Tensor, axes: number[], keepdim: boolean): Tensor => neg(amaxOp(neg(x), axes, keepdim));
+
+const normOp: PrimitiveFn<'norm'> = definePrimitive('norm', {
+  forward(x, p, axes, keepdim) {
     const { keep, out, flags } = reducedShapes(x, axes, keepdim);
     // ‖x‖ = m (Σ |x/m|^p)^(1/p) with m = max |x|: the powers neither underflow (|x| ~ 1e-200 in
     // float64, 1e-20 in float32) nor overflow (|x| ~ 1e20 in float32), as LAPACK's nrm2.
@@ -74,28 +70,28 @@ const normOp: (x: Tensor, p: number, axes: number[], keepdim: boolean) => Tensor
       const root = p === 2 ? Math.sqrt(sums[i]!) : Math.pow(sums[i]!, 1 / p);
       o[i] = Number.isFinite(m[i]!) ? m[i]! * root : m[i]!; // an infinite entry makes the norm infinite (NaN stays NaN)
     }
-    ctx.saveForBackward(x);
-    ctx.p = p;
-    ctx.axes = axes;
-    ctx.keep = keep;
-    return new Tensor(o, out);
+    return { out: new Tensor(o, out), saved: { x, p, axes, keepShape: keep } };
   },
   // d ‖x‖_p = sign(x) |x / ‖x‖|^(p−1) dy   (0 where ‖x‖ = 0, as PyTorch's subgradient)
   // (x is divided by the norm before the power: |x|^(p−1) / ‖x‖^(p−1) underflows to 0/0 for
   //  tiny x, and its derivative overflows)
-  (ctx, g) => {
-    const [x] = ctx.savedTensors as [Tensor];
-    const p = ctx.p as number;
-    const n = normOp(x, p, ctx.axes as number[], true);
-    const zero = binaryRaw('eq', n, new Tensor(arrayFor(n.dtype, 1), []), n.dtype);
-    const nonzero = unaryRaw('neg', zero).data.map((v) => v + 1);
-    const keepMask = new Tensor(nonzero, n.shape);
-    const scaled = div(x, where(zero, 1, n));
-    const direction = p === 2 ? scaled : mul(unaryRaw('sign', x), pow(abs(scaled), p - 1));
-    const gk = unreduce(g, ctx.keep as number[], x.shape);
-    return [mul(mul(gk, direction), expand(keepMask, x.shape)), null, null, null];
+  backward({ x, p, axes, keepShape }, g) {
+    const gk = unreduce(g, keepShape, x.shape);
+    return [mul(gk, normDirection(x, p, axes))];
   },
-);
+  // ẏ = Σ sign(x) |x / ‖x‖|^(p−1) ẋ
+  jvp: ({ saved: { x, p, axes }, args: [, , , keepdim] }, [t]) => sumOp(mul(t, normDirection(x, p, axes)), axes, keepdim),
+});
+
+/** ∂‖x‖_p/∂x over `axes`, 0 where the norm is 0 (differentiable: it serves the second derivative). */
+function normDirection(x: Tensor, p: number, axes: number[]): Tensor {
+  const n = normOp(x, p, axes, true);
+  const zero = binaryRaw('eq', n, new Tensor(arrayFor(n.dtype, 1), []), n.dtype);
+  const nonzero = new Tensor(unaryRaw('neg', zero).data.map((v) => v + 1), n.shape);
+  const scaled = div(x, where(zero, 1, n));
+  const direction = p === 2 ? scaled : mul(unaryRaw('sign', x), pow(abs(scaled), p - 1));
+  return mul(direction, expand(nonzero, x.shape));
+}
 
 /**
  * Sum over `axes` (all when omitted), optionally keeping reduced axes as size 1.
@@ -120,7 +116,7 @@ function extreme(op: 'max' | 'min', x: Tensor, axes: Axes, keepdim: boolean): Te
   assertFloat(op, 'x', x);
   const ax = normAxes(op, axes, x.ndim);
   if (x.size === 0) throw new SeqgradError(op, `cannot reduce an empty tensor ${fmt(x.shape)}`);
-  return (op === 'max' ? amaxOp : aminOp)(x, ax, keepdim);
+  return (op === 'max' ? amaxOp : amin)(x, ax, keepdim);
 }
 
 /** Maximum over `axes`; the gradient goes to the (first) element that attains it. */
@@ -231,3 +227,6 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   const s = axes.length > 0 ? sumOp(g, axes, false) : g;
   return sameShape(s.shape, shape) ? s : reshape(s, shape);
 }
+
+/** The rules of the reduction primitives. */
+export const reductionRules = { sum: sumOp.rule, amax: amaxOp.rule, norm: normOp.rule };

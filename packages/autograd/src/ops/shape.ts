@@ -3,8 +3,7 @@ import { broadcastCopy } from '../kernels/elementwise.js';
 import { permuteCopy } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
 import { cast } from './elementwise.js';
-import { assertNotScalar, defineOp, describe, promoteDtype } from './op.js';
-import { sumTo } from './reduce.js';
+import { type PrimitiveFn, assertNotScalar, definePrimitive, describe, promoteDtype } from './op.js';
 
 function assertTensor(op: string, arg: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) throw new SeqgradError(op, `${arg} must be a Tensor, got ${describe(x)}`);
@@ -14,41 +13,42 @@ function assertTensor(op: string, arg: string, x: unknown): asserts x is Tensor 
 // Primitives
 // ---------------------------------------------------------------------------------------
 
-const reshapeOp: (x: Tensor, shape: number[]) => Tensor = defineOp('reshape',
-  (ctx, x: Tensor, shape: number[]) => {
-    ctx.inShape = x.shape;
-    return new Tensor(x.data, shape); // shares the buffer: tensors are contiguous
-  },
+const reshapeOp: PrimitiveFn<'reshape'> = definePrimitive('reshape', {
+  // shares the buffer: tensors are contiguous
+  forward: (x, shape) => ({ out: new Tensor(x.data, shape), saved: { inShape: [...x.shape] } }),
   // d reshape(x) = reshape⁻¹(dy)
-  (ctx, g) => [reshapeOp(g, ctx.inShape as number[]), null],
-);
+  backward: ({ inShape }, g) => [reshapeOp(g, inShape)],
+  // the linear ops below carry a tangent as they carry values: ẏ = op(ẋ)
+  jvp: ({ args: [, shape] }, [t]) => reshapeOp(t, shape),
+});
 
-const permuteOp: (x: Tensor, perm: number[]) => Tensor = defineOp('permute',
-  (ctx, x: Tensor, perm: number[]) => {
-    ctx.perm = perm;
+const permuteOp: PrimitiveFn<'permute'> = definePrimitive('permute', {
+  forward(x, perm) {
     const out = arrayFor(x.dtype, x.size);
     permuteCopy(out, x.data, x.shape, perm);
-    return new Tensor(out, perm.map((p) => x.shape[p]!));
+    return { out: new Tensor(out, perm.map((p) => x.shape[p]!)), saved: { perm } };
   },
   // d permute(x, p) = permute(dy, p⁻¹)
-  (ctx, g) => {
-    const perm = ctx.perm as number[];
-    const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => (inv[p] = i));
-    return [permuteOp(g, inv), null];
-  },
-);
+  backward: ({ perm }, g) => [permuteOp(g, inversePermutation(perm))],
+  jvp: ({ args: [, perm] }, [t]) => permuteOp(t, perm),
+});
 
-const expandOp: (x: Tensor, shape: number[]) => Tensor = defineOp('expand',
-  (ctx, x: Tensor, shape: number[]) => {
-    ctx.inShape = x.shape;
+function inversePermutation(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
+
+const expandOp: PrimitiveFn<'expand'> = definePrimitive('expand', {
+  forward(x, shape) {
     const out = arrayFor(x.dtype, numel(shape));
     broadcastCopy(out, shape, x.data, x.shape);
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: null };
   },
-  // d expand(x) = sum of dy over the broadcast axes
-  (ctx, g) => [sumTo(g, ctx.inShape as number[]), null],
-);
+  // d expand(x) = dy summed over the broadcast axes (the engine's reduction to x's shape)
+  backward: (_, g) => [g],
+  jvp: ({ args: [, shape] }, [t]) => expandOp(t, shape),
+});
 
 function blockCopy(
   src: Tensor, axis: number, srcStart: number, dst: Float32Array | Float64Array | Int32Array, dstShape: Shape, dstStart: number, len: number,
@@ -64,38 +64,32 @@ function blockCopy(
   }
 }
 
-const narrowOp: (x: Tensor, axis: number, start: number, length: number) => Tensor = defineOp('narrow',
-  (ctx, x: Tensor, axis: number, start: number, length: number) => {
-    ctx.axis = axis;
-    ctx.start = start;
-    ctx.full = x.shape[axis];
+const narrowOp: PrimitiveFn<'narrow'> = definePrimitive('narrow', {
+  forward(x, axis, start, length) {
     const shape = x.shape.map((d, i) => (i === axis ? length : d));
     const out = arrayFor(x.dtype, numel(shape));
     blockCopy(x, axis, start, out, shape, 0, length);
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: { axis, start, fullLength: x.shape[axis]! } };
   },
   // d narrow(x) = dy placed back in a zero tensor of x's shape
-  (ctx, g) => [padOp(g, ctx.axis as number, ctx.start as number, ctx.full as number), null, null, null],
-);
+  backward: ({ axis, start, fullLength }, g) => [padOp(g, axis, start, fullLength)],
+  jvp: ({ args: [, axis, start, length] }, [t]) => narrowOp(t, axis, start, length),
+});
 
-const padOp: (x: Tensor, axis: number, before: number, total: number) => Tensor = defineOp('pad',
-  (ctx, x: Tensor, axis: number, before: number, total: number) => {
-    ctx.axis = axis;
-    ctx.before = before;
-    ctx.len = x.shape[axis];
+const padOp: PrimitiveFn<'pad'> = definePrimitive('pad', {
+  forward(x, axis, before, total) {
     const shape = x.shape.map((d, i) => (i === axis ? total : d));
     const out = arrayFor(x.dtype, numel(shape));
     blockCopy(x, axis, 0, out, shape, before, x.shape[axis]!);
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: { axis, before, length: x.shape[axis]! } };
   },
   // d pad(x) = the window of dy where x was placed
-  (ctx, g) => [narrowOp(g, ctx.axis as number, ctx.before as number, ctx.len as number), null, null, null],
-);
+  backward: ({ axis, before, length }, g) => [narrowOp(g, axis, before, length)],
+  jvp: ({ args: [, axis, before, total] }, [t]) => padOp(t, axis, before, total),
+});
 
-const concatOp: (axis: number, ...xs: Tensor[]) => Tensor = defineOp('concat',
-  (ctx, axis: number, ...xs: Tensor[]) => {
-    ctx.axis = axis;
-    ctx.sizes = xs.map((x) => x.shape[axis]!);
+const concatOp: PrimitiveFn<'concat'> = definePrimitive('concat', {
+  forward(axis, ...xs) {
     const shape = xs[0]!.shape.map((d, i) => (i === axis ? xs.reduce((n, x) => n + x.shape[axis]!, 0) : d));
     const out = arrayFor(xs[0]!.dtype, numel(shape));
     let off = 0;
@@ -103,24 +97,22 @@ const concatOp: (axis: number, ...xs: Tensor[]) => Tensor = defineOp('concat',
       blockCopy(x, axis, 0, out, shape, off, x.shape[axis]!);
       off += x.shape[axis]!;
     }
-    return new Tensor(out, shape);
+    return { out: new Tensor(out, shape), saved: { axis, lengths: xs.map((x) => x.shape[axis]!) } };
   },
   // d concat(x₁, …, xₙ) = the matching slices of dy
-  (ctx, g) => {
-    const axis = ctx.axis as number;
+  backward({ axis, lengths }, g, needs) {
     let off = 0;
-    const grads: (Tensor | null)[] = [null];
-    (ctx.sizes as number[]).forEach((len, i) => {
-      grads.push(ctx.needsInputGrad[i + 1] ? narrowOp(g, axis, off, len) : null);
+    return lengths.map((len, i) => {
+      const slice = needs[i] ? narrowOp(g, axis, off, len) : null;
       off += len;
+      return slice;
     });
-    return grads;
   },
-);
+  jvp: ({ args: [axis] }, tangents) => concatOp(axis, ...tangents),
+});
 
-const flipOp: (x: Tensor, axes: number[]) => Tensor = defineOp('flip',
-  (ctx, x: Tensor, axes: number[]) => {
-    ctx.axes = axes;
+const flipOp: PrimitiveFn<'flip'> = definePrimitive('flip', {
+  forward(x, axes) {
     const out = arrayFor(x.dtype, x.size);
     const rank = x.ndim;
     const strides = stridesOf(x.shape);
@@ -139,15 +131,15 @@ const flipOp: (x: Tensor, axes: number[]) => Tensor = defineOp('flip',
         idx[d] = 0;
       }
     }
-    return new Tensor(out, x.shape);
+    return { out: new Tensor(out, x.shape), saved: { axes } };
   },
   // d flip(x) = flip(dy)
-  (ctx, g) => [flipOp(g, ctx.axes as number[]), null],
-);
+  backward: ({ axes }, g) => [flipOp(g, axes)],
+  jvp: ({ args: [, axes] }, [t]) => flipOp(t, axes),
+});
 
-const unbindOp: (x: Tensor, axis: number) => Tensor[] = defineOp<[Tensor, number], Tensor[]>('unbind',
-  (ctx, x: Tensor, axis: number) => {
-    ctx.axis = axis;
+const unbindOp: PrimitiveFn<'unbind'> = definePrimitive('unbind', {
+  forward(x, axis) {
     const n = x.shape[axis]!;
     const shape = x.shape.filter((_, i) => i !== axis);
     // Each slice is copied as a window of length 1 along the axis, then that axis is dropped.
@@ -158,11 +150,18 @@ const unbindOp: (x: Tensor, axis: number) => Tensor[] = defineOp<[Tensor, number
       blockCopy(x, axis, k, out, sliceShape, 0, 1);
       outs.push(new Tensor(out, shape));
     }
-    return outs;
+    return { out: outs, saved: { axis } };
   },
   // d unbind(x) = stack(dy₀, …, dy_{n−1}) along the axis
-  (ctx, ...grads) => [stack(grads, ctx.axis as number), null],
-);
+  backward: ({ axis }, grads) => [stack(grads, axis)],
+  jvp: ({ args: [, axis] }, [t]) => unbindOp(t, axis),
+});
+
+/** The rules of the shape primitives. */
+export const shapeRules = {
+  reshape: reshapeOp.rule, permute: permuteOp.rule, expand: expandOp.rule, concat: concatOp.rule,
+  narrow: narrowOp.rule, pad: padOp.rule, flip: flipOp.rule, unbind: unbindOp.rule,
+};
 
 // ---------------------------------------------------------------------------------------
 // Public functions

@@ -212,7 +212,7 @@ class StepEmitter {
 const PRIMITIVE_TO_ONNX: Record<Primitive, string | null> = {
   add: 'Add', mul: 'Mul', div: 'Div', neg: 'Neg', pow: 'Pow', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', abs: 'Abs', tanh: 'Tanh',
   sigmoid: 'Sigmoid', relu: 'Relu', clamp: 'Clip', maximum: 'Max', minimum: 'Min', where: 'Where', cast: 'Identity',
-  sum: 'ReduceSum', amax: 'ReduceMax', amin: 'ReduceMin', norm: null,
+  sum: 'ReduceSum', amax: 'ReduceMax', norm: null,
   matmul: 'Gemm',
   reshape: 'Reshape', permute: 'Transpose', expand: 'Expand', concat: 'Concat', narrow: 'Slice', pad: 'Pad', flip: 'Flip', unbind: null,
   indexSelect: null, indexAdd: null, gather: null, scatterAdd: null,

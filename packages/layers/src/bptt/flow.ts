@@ -1,4 +1,4 @@
-import { SeqgradError } from '@seqgrad/autograd';
+import { SeqgradError, Tensor, fmt, isTensor, jvp, noGrad } from '@seqgrad/autograd';
 import { alloc, checkOptional } from './common.js';
 import { gruBackward, gruForward } from './gru.js';
 import { type LstmSeqGrads, lstmBackward, lstmForward } from './lstm.js';
@@ -114,4 +114,108 @@ function stepNorms(a: FloatArray, B: number, T: number, K: number): Float64Array
   }
   for (let t = 0; t < T; t++) norms[t] = Math.sqrt(norms[t]!);
   return norms;
+}
+
+export interface StateJacobian {
+  /** J = ∂h_T/∂h_0, (H, H) in float64: J[i][j] = ∂h_T[i] / ∂h_0[j]. */
+  jacobian: Tensor;
+  /**
+   * The singular values of J, largest first. Those far below 1 are directions of h_0 whose
+   * influence on h_T vanishes over the T steps; those above 1 are directions that explode.
+   */
+  singularValues: Float64Array;
+  /** h_T itself, (H). */
+  final: Tensor;
+}
+
+/**
+ * The Jacobian ∂h_T/∂h_0 of a recurrent step applied over a sequence, and its singular
+ * values: how a perturbation of the initial state reaches the last one. Computed in forward
+ * mode (one `jvp` per unit of h_0, each carrying the tangent e_j through the T steps), so
+ * `step` can be any function written with seqgrad's ops: a built-in cell, a custom one.
+ *
+ * Shapes: x (T, I) one sequence, h0 (H); `step(x_t, h)` maps x_t (I) and h (H) to the next
+ * h (H). For a linear RNN h' = W h + U x, J = W^T; the product of the step Jacobians in
+ * general, with singular values ∏ of the contraction or expansion along each direction.
+ *
+ * @example
+ * const cell = new RNNCell(4, 8, { dtype: 'float64' });
+ * const { singularValues } = stateJacobian((xt, h) => cell.forward(xt, { h }).h, x, h0);
+ * singularValues[0]; // the largest gain from h_0 to h_T
+ */
+export function stateJacobian(step: (xt: Tensor, h: Tensor) => Tensor, x: Tensor, h0: Tensor): StateJacobian {
+  const fn = 'stateJacobian';
+  if (typeof step !== 'function') throw new SeqgradError(fn, 'step must be a function (x_t, h) => next h');
+  if (!isTensor(x) || x.ndim !== 2) throw new SeqgradError(fn, `x must be a (T, I) tensor, got ${isTensor(x) ? fmt(x.shape) : typeof x}`);
+  if (!isTensor(h0) || h0.ndim !== 1) throw new SeqgradError(fn, `h0 must be a (H) tensor, got ${isTensor(h0) ? fmt(h0.shape) : typeof h0}`);
+  const H = h0.shape[0]!;
+  const steps = x.unbind(0);
+  const run = (h: Tensor): Tensor => {
+    let cur = h;
+    for (const xt of steps) {
+      const next = step(xt, cur);
+      if (!isTensor(next) || next.ndim !== 1 || next.shape[0] !== H) {
+        throw new SeqgradError(fn, `step must return the next h of shape ${fmt([H])}, got ${isTensor(next) ? fmt(next.shape) : typeof next}`);
+      }
+      cur = next;
+    }
+    return cur;
+  };
+  const J = new Float64Array(H * H);
+  let final: Tensor | null = null;
+  noGrad(() => {
+    for (let j = 0; j < H; j++) {
+      const e = new Tensor(new (h0.data.constructor as Float64ArrayConstructor)(H), [H]);
+      e.data[j] = 1;
+      const [hT, column] = jvp(run, [h0], [e]);
+      final ??= hT;
+      for (let i = 0; i < H; i++) J[i * H + j] = column.data[i]!;
+    }
+  });
+  return { jacobian: new Tensor(J, [H, H]), singularValues: singularValues(J, H), final: final ?? run(h0) };
+}
+
+/**
+ * The singular values of the n×n row-major matrix `a`, largest first: the square roots of the
+ * eigenvalues of aᵀa, found by cyclic Jacobi rotations (exact to rounding for the small
+ * hidden sizes this tool is for).
+ */
+function singularValues(a: Float64Array, n: number): Float64Array {
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += a[k * n + i]! * a[k * n + j]!;
+      m[i * n + j] = s;
+    }
+  }
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q]! * m[p * n + q]!;
+    if (off < 1e-30) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q]!;
+        if (apq === 0) continue;
+        const theta = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const mkp = m[k * n + p]!;
+          const mkq = m[k * n + q]!;
+          m[k * n + p] = c * mkp - s * mkq;
+          m[k * n + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const mpk = m[p * n + k]!;
+          const mqk = m[q * n + k]!;
+          m[p * n + k] = c * mpk - s * mqk;
+          m[q * n + k] = s * mpk + c * mqk;
+        }
+      }
+    }
+  }
+  const values = Float64Array.from({ length: n }, (_, i) => Math.sqrt(Math.max(0, m[i * n + i]!)));
+  return values.sort().reverse();
 }
