@@ -9,7 +9,7 @@
  * bounded, and each tensor's dtype and shape is compared with the rebuilt model before a
  * weight is read.
  */
-import { Generator, Tensor, noGrad } from '@seqgrad/autograd';
+import { Generator, Tensor, categorical, noGrad, select } from '@seqgrad/autograd';
 import { Embedding, GRU, LSTM, Linear, Module, RNN, forwardSequence } from '@seqgrad/layers';
 import { type TensorSpec, loadSafetensors, readSafetensorsHeader } from '@seqgrad/io';
 
@@ -66,25 +66,6 @@ class CharModel extends Module {
   }
 }
 
-/** An index from softmax(logits / temperature) with the generator; temperature 0 takes the largest. */
-function draw(logits: ArrayLike<number>, offset: number, V: number, temperature: number, gen: Generator): number {
-  let best = 0;
-  for (let c = 1; c < V; c++) if (logits[offset + c]! > logits[offset + best]!) best = c;
-  if (temperature === 0) return best;
-  const p = new Float64Array(V);
-  let sum = 0;
-  for (let c = 0; c < V; c++) {
-    p[c] = Math.exp((logits[offset + c]! - logits[offset + best]!) / temperature);
-    sum += p[c]!;
-  }
-  let u = gen.uniform() * sum;
-  for (let c = 0; c < V; c++) {
-    u -= p[c]!;
-    if (u <= 0) return c;
-  }
-  return V - 1;
-}
-
 export interface SampleOptions {
   prompt?: string;
   length?: number;
@@ -116,13 +97,12 @@ export function sampleFromCheckpoint(bytes: Uint8Array, opts: SampleOptions = {}
   });
   if (ids.length === 0) throw new Error('the prompt must hold at least one character');
   const gen = new Generator(seed);
-  const V = config.vocab.length;
   let out = '';
   noGrad(() => {
     let r = model.run(ids);
     for (let k = 0; k < length; k++) {
       const T = r.logits.shape[1]!;
-      const next = draw(r.logits.data, (T - 1) * V, V, temperature, gen);
+      const next = categorical(select(select(r.logits, 0, 0), 0, T - 1), { temperature, generator: gen }).item();
       out += config.vocab[next];
       r = model.run([next], r.state);
     }

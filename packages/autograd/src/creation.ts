@@ -229,3 +229,65 @@ export function randint(low: number, high: number, shape: Shape, opts: RandomOpt
   return new Tensor(arr, shape, false);
 }
 
+
+export interface CategoricalOptions {
+  /** Divides the logits before the softmax; 0 takes the largest logit (greedy). Default 1. */
+  temperature?: number;
+  generator?: Generator;
+}
+
+/**
+ * One draw per row from softmax(logits / temperature), like `jax.random.categorical` or
+ * `torch.multinomial(softmax(logits / T), 1)`: logits (V) gives a 0-d int32 tensor, (B, V) an
+ * int32 tensor (B). Temperature 0 takes the first largest logit. Each row uses one uniform draw
+ * of the generator (none at temperature 0).
+ *
+ * @example
+ * const next = categorical(tensor([2, 0, -1]), { temperature: 0.7, generator: new Generator(3) });
+ * next.item(); // an index in 0..2, most often 0
+ */
+export function categorical(logits: Tensor, opts: CategoricalOptions = {}): Tensor {
+  const op = 'categorical';
+  if (!(logits instanceof Tensor)) throw new SeqgradError(op, `logits must be a Tensor, got ${show(logits)}`);
+  checkOptions(op, opts, ['temperature', 'generator']);
+  if ((logits.ndim !== 1 && logits.ndim !== 2) || logits.dtype === 'int32' || logits.shape[logits.ndim - 1] === 0) {
+    throw new SeqgradError(op, `logits${fmt(logits.shape)} (${logits.dtype}) must be a float (V) or (B, V) tensor with V ≥ 1`);
+  }
+  const temperature = opts.temperature ?? 1;
+  if (!(Number.isFinite(temperature) && temperature >= 0)) throw new SeqgradError(op, `temperature must be a finite number ≥ 0, got ${show(temperature)}`);
+  const g = opts.generator ?? defaultGenerator;
+  const V = logits.shape[logits.ndim - 1]!;
+  const rows = logits.ndim === 1 ? 1 : logits.shape[0]!;
+  const d = logits.data;
+  const out = new Int32Array(rows);
+  const p = new Float64Array(V);
+  for (let r = 0; r < rows; r++) {
+    const offset = r * V;
+    let best = 0;
+    for (let c = 0; c < V; c++) {
+      if (Number.isNaN(d[offset + c]!)) throw new SeqgradError(op, `logits${fmt(logits.shape)} row ${r} holds NaN at index ${c}`);
+      if (d[offset + c]! > d[offset + best]!) best = c;
+    }
+    if (!Number.isFinite(d[offset + best]!)) throw new SeqgradError(op, `logits${fmt(logits.shape)} row ${r} has no finite largest value (${d[offset + best]})`);
+    if (temperature === 0) {
+      out[r] = best;
+      continue;
+    }
+    let total = 0;
+    for (let c = 0; c < V; c++) {
+      p[c] = Math.exp((d[offset + c]! - d[offset + best]!) / temperature);
+      total += p[c]!;
+    }
+    let u = g.uniform() * total;
+    let pick = V - 1;
+    for (let c = 0; c < V; c++) {
+      u -= p[c]!;
+      if (u <= 0) {
+        pick = c;
+        break;
+      }
+    }
+    out[r] = pick;
+  }
+  return new Tensor(out, logits.ndim === 1 ? [] : [rows], false);
+}

@@ -5,8 +5,8 @@ export { SeqgradError, fmt, numel, broadcastShapes, checkOptions, checkShape, sh
 export { Generator, defaultGenerator, manualSeed } from './random.js';
 export { Tensor, isTensor, arrayFor, type DType, type FloatDType, type TypedArray, type NestedArray } from './tensor.js';
 export {
-  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint,
-  type TensorOptions, type RandomOptions,
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, rand, randn, randint, categorical,
+  type TensorOptions, type RandomOptions, type CategoricalOptions,
 } from './creation.js';
 export { grad, valueAndGrad, jvp, vjp, hvp, type GradOptions } from './functional.js';
 export {

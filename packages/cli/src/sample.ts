@@ -2,7 +2,7 @@
  * `seqgrad sample`: text from a character-LM checkpoint, one character at a time, carrying the
  * recurrent state so the prompt is read once.
  */
-import { Generator, Tensor, noGrad } from '@seqgrad/autograd';
+import { Generator, Tensor, categorical, noGrad, select } from '@seqgrad/autograd';
 import { loadCheckpointTensors, readCheckpointHeader, specOf } from './checkpoint.js';
 import { checkConfigAgainstHeader, validateConfig } from './config.js';
 import { CliError } from './errors.js';
@@ -19,25 +19,6 @@ export interface SampleOptions {
   cell?: string | null;
 }
 
-/** Draws an index from softmax(logits / temperature); temperature 0 takes the largest. */
-function draw(logits: ArrayLike<number>, offset: number, V: number, temperature: number, gen: Generator): number {
-  let best = 0;
-  for (let c = 1; c < V; c++) if (logits[offset + c]! > logits[offset + best]!) best = c;
-  if (temperature === 0) return best;
-  const p = new Float64Array(V);
-  let sum = 0;
-  for (let c = 0; c < V; c++) {
-    p[c] = Math.exp((logits[offset + c]! - logits[offset + best]!) / temperature);
-    sum += p[c]!;
-  }
-  let u = gen.uniform() * sum;
-  for (let c = 0; c < V; c++) {
-    u -= p[c]!;
-    if (u <= 0) return c;
-  }
-  return V - 1;
-}
-
 /** Continues `prompt` by `length` characters. */
 export function generate(model: SequenceModel, vocab: readonly string[], prompt: string, length: number, temperature: number, seed: number): string {
   const index = new Map(vocab.map((c, i) => [c, i]));
@@ -50,13 +31,12 @@ export function generate(model: SequenceModel, vocab: readonly string[], prompt:
   });
   if (ids.length === 0) throw new CliError('--prompt must hold at least one character');
   const gen = new Generator(seed);
-  const V = vocab.length;
   let outText = '';
   noGrad(() => {
     let r = model.run(new Tensor(Int32Array.from(ids), [1, ids.length]));
     for (let k = 0; k < length; k++) {
       const T = r.output.shape[1]!;
-      const next = draw(r.output.data, (T - 1) * V, V, temperature, gen);
+      const next = categorical(select(select(r.output, 0, 0), 0, T - 1), { temperature, generator: gen }).item();
       outText += vocab[next];
       r = model.run(new Tensor(Int32Array.from([next]), [1, 1]), r.state);
     }
