@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { kernels } from '@seqgrad/autograd';
 import { buildProject } from '../../../tests/setup/build.js';
-import { filled } from './helpers.js';
+import { type GemmCase, filled, gemmOperands } from './helpers.js';
 
 type FloatArray = kernels.FloatArray;
 
@@ -18,20 +18,11 @@ function expectSameBits(actual: FloatArray, expected: FloatArray, what: string):
   }
 }
 
-interface PackedCase {
-  f64: boolean; transA: boolean; transB: boolean; M: number; N: number; K: number;
-  aOff: number; bOff: number; cOff: number; padA: number; padB: number; padC: number;
-  alpha: number; beta: number; seed: number;
-}
+type PackedCase = GemmCase;
 
 /** gemmPacked with B packed once, called twice (as a recurrent step is), against gemm; releases the operand. */
 function expectPackedEqualsGemm(c: PackedCase): void {
-  const lda = (c.transA ? c.M : c.K) + c.padA;
-  const ldb = (c.transB ? c.K : c.N) + c.padB;
-  const ldc = c.N + c.padC;
-  const A = filled(c.aOff + lda * (c.transA ? c.K : c.M), c.f64, c.seed);
-  const B = filled(c.bOff + ldb * (c.transB ? c.N : c.K), c.f64, c.seed + 1);
-  const C0 = filled(c.cOff + ldc * c.M + c.padC, c.f64, c.seed + 2);
+  const { lda, ldb, ldc, A, B, C0 } = gemmOperands(c);
   const expected = C0.slice();
   kernels.gemm(c.transA, c.transB, c.M, c.N, c.K, c.alpha, A, c.aOff, lda, B, c.bOff, ldb, c.beta, expected, c.cOff, ldc);
   const packed = kernels.packB(c.transB, c.K, c.N, B, c.bOff, ldb);

@@ -130,3 +130,21 @@ export function filled(len: number, f64: boolean, seed: number): Float32Array | 
   }
   return a;
 }
+
+/** A GEMM call to test: transposes, sizes, offsets and padding of each operand, alpha, beta, a data seed. */
+export interface GemmCase {
+  f64: boolean; transA: boolean; transB: boolean; M: number; N: number; K: number;
+  aOff: number; bOff: number; cOff: number; padA: number; padB: number; padC: number;
+  alpha: number; beta: number; seed: number;
+}
+
+/** The leading dimensions and seeded operands of a case: A, B, and C's starting values C0. */
+export function gemmOperands(c: GemmCase) {
+  const lda = (c.transA ? c.M : c.K) + c.padA;
+  const ldb = (c.transB ? c.K : c.N) + c.padB;
+  const ldc = c.N + c.padC;
+  const A = filled(c.aOff + lda * (c.transA ? c.K : c.M), c.f64, c.seed);
+  const B = filled(c.bOff + ldb * (c.transB ? c.N : c.K), c.f64, c.seed + 1);
+  const C0 = filled(c.cOff + ldc * c.M + c.padC, c.f64, c.seed + 2);
+  return { lda, ldb, ldc, A, B, C0 };
+}

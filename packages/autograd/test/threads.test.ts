@@ -10,7 +10,7 @@ import { kernels } from '@seqgrad/autograd';
 import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '../src/threads.js';
 import { GemmThreadPool, type GemmJob } from '../src/backend/threadPool.js';
 import { buildProject } from '../../../tests/setup/build.js';
-import { filled } from './helpers.js';
+import { type GemmCase, filled, gemmOperands } from './helpers.js';
 
 type FloatArray = kernels.FloatArray;
 type GemmKernel = kernels.GemmKernel;
@@ -19,20 +19,11 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const wasm = kernels.gemmWasm!;
 
 
-interface Case {
-  f64: boolean; transA: boolean; transB: boolean; M: number; N: number; K: number;
-  aOff: number; bOff: number; cOff: number; padA: number; padB: number; padC: number;
-  alpha: number; beta: number; seed: number;
-}
+type Case = GemmCase;
 
 /** Runs the case through `kernel` and through `gemmWasm`; throws at the first element that differs in any bit. */
 function expectSameAsWasm(kernel: GemmKernel, c: Case): void {
-  const lda = (c.transA ? c.M : c.K) + c.padA;
-  const ldb = (c.transB ? c.K : c.N) + c.padB;
-  const ldc = c.N + c.padC;
-  const A = filled(c.aOff + lda * (c.transA ? c.K : c.M), c.f64, c.seed);
-  const B = filled(c.bOff + ldb * (c.transB ? c.N : c.K), c.f64, c.seed + 1);
-  const C0 = filled(c.cOff + ldc * c.M + c.padC, c.f64, c.seed + 2);
+  const { lda, ldb, ldc, A, B, C0 } = gemmOperands(c);
   const expected = C0.slice();
   const actual = C0.slice();
   wasm(c.transA, c.transB, c.M, c.N, c.K, c.alpha, A, c.aOff, lda, B, c.bOff, ldb, c.beta, expected, c.cOff, ldc);
