@@ -5,8 +5,8 @@
  */
 import * as autograd from '@seqgrad/autograd';
 import {
-  Generator, Tensor, abs, add, cast, chunk, full, clamp, concat, div, exp, expand, linear, log, matmul, mean, mul, narrow, neg, noGrad, permute, randn, relu,
-  reshape, sigmoid, sqrt, sub, sum, tanh, tensor, traceStepGraph, variance,
+  Generator, Tensor, abs, add, cast, full, clamp, concat, div, exp, expand, log, matmul, mul, narrow, neg, noGrad, permute, randn, relu,
+  reshape, sigmoid, sqrt, sum, tanh, tensor, traceStepGraph,
 } from '@seqgrad/autograd';
 import { decodeOnnxModel, exportOnnx, importOnnx } from '@seqgrad/io';
 import * as layers from '@seqgrad/layers';
@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SequenceModel } from 'seqgrad';
 import { describe, expect, test } from 'vitest';
 import { runOrt, toOrt } from './ort.js';
+import { type GrammarParams, type GrammarSpec, grammarArb, grammarParams, grammarShapes, grammarStep } from '../setup/cellGrammar.js';
 
 function maxDiff(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);
@@ -71,76 +72,18 @@ class KitchenSinkCell extends RecurrentCell<{ h: Tensor; c: Tensor }> {
   }
 }
 
-// Random cells from the grammar of the scan compiler's own property test (packages/autograd/test/compile.test.ts):
-// gates from linear maps of x and h (one map chunked, or one per gate), optional layer norm,
-// activations, an expression tree over the gates and the state, an optional concat + matmul.
-type Expr = { leaf: number } | { un: number; a: Expr } | { bin: number; a: Expr; b: Expr };
-interface GrammarSpec {
-  withC: boolean;
-  gates: { act: number; useH: boolean; ln: boolean }[];
-  split: boolean;
-  exprH: Expr;
-  exprC: Expr;
-  mix: boolean;
-}
-const exprArb = fc.letrec<{ e: Expr }>((tie) => ({
-  e: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.record({ leaf: fc.nat(7) }),
-    fc.record({ un: fc.nat(2), a: tie('e') }),
-    fc.record({ bin: fc.nat(2), a: tie('e'), b: tie('e') }),
-  ),
-})).e;
-const grammarArb: fc.Arbitrary<GrammarSpec> = fc.record({
-  withC: fc.boolean(),
-  gates: fc.array(fc.record({ act: fc.nat(3), useH: fc.boolean(), ln: fc.boolean() }), { minLength: 1, maxLength: 4 }),
-  split: fc.boolean(), exprH: exprArb, exprC: exprArb, mix: fc.boolean(),
-});
-
+/** A random cell of the grammar the scan compiler's property test uses (tests/setup/cellGrammar.ts). */
 class GrammarCell extends RecurrentCell<{ h: Tensor; c?: Tensor }> {
   readonly stateSizes: { h: number; c?: number };
-  readonly wx: Tensor[];
-  readonly wh: Tensor[];
-  readonly bias: Tensor;
-  readonly lnGain: Tensor;
-  readonly wm: Tensor;
+  readonly params: GrammarParams;
   constructor(readonly spec: GrammarSpec, inputSize: number, hiddenSize: number, generator: Generator) {
     super(inputSize, hiddenSize);
-    const H = hiddenSize;
-    this.stateSizes = spec.withC ? { h: H, c: H } : { h: H };
-    const G = spec.gates.length;
-    const p = (name: string, shape: number[]) => this.registerParameter(name, randn(shape, { generator, std: 0.6 }));
-    this.wx = spec.split ? [p('wx', [G * H, inputSize])] : spec.gates.map((_, i) => p(`wx${i}`, [H, inputSize]));
-    this.wh = spec.split ? [p('wh', [G * H, H])] : spec.gates.map((_, i) => p(`wh${i}`, [H, H]));
-    this.bias = p('bias', [G * H]);
-    this.lnGain = p('ln_gain', [H]);
-    this.wm = p('wm', [H, 2 * H]);
+    this.stateSizes = spec.withC ? { h: hiddenSize, c: hiddenSize } : { h: hiddenSize };
+    const made = grammarShapes(spec, inputSize, hiddenSize).map(([name, shape]) => this.registerParameter(name, randn(shape, { generator, std: 0.6 })));
+    this.params = grammarParams(spec, made);
   }
   step(x: Tensor, s: { h: Tensor; c?: Tensor }): { h: Tensor; c?: Tensor } {
-    const { spec } = this;
-    const G = spec.gates.length;
-    const layerNorm = (v: Tensor) => {
-      const centered = sub(v, mean(v, -1, true));
-      return mul(div(centered, sqrt(add(variance(v, -1, { keepdim: true, correction: 0 }), 1e-5))), this.lnGain);
-    };
-    const acts = [sigmoid, tanh, relu, (v: Tensor) => v];
-    const bs = chunk(this.bias, G, 0);
-    let pre: Tensor[];
-    if (spec.split) {
-      const xs = chunk(linear(x, this.wx[0]!), G, -1);
-      const hs = chunk(linear(s.h, this.wh[0]!), G, -1);
-      pre = spec.gates.map((g, i) => (g.useH ? add(xs[i]!, hs[i]!) : xs[i]!));
-    } else pre = spec.gates.map((g, i) => (g.useH ? add(linear(x, this.wx[i]!), linear(s.h, this.wh[i]!)) : linear(x, this.wx[i]!)));
-    const gates = spec.gates.map((g, i) => acts[g.act]!(add(g.ln ? layerNorm(pre[i]!) : pre[i]!, bs[i]!)));
-    const leaves = [...gates, s.h, ...(s.c ? [s.c] : [])];
-    const ev = (e: Expr): Tensor => {
-      if ('leaf' in e) return leaves[e.leaf % leaves.length]!;
-      if ('un' in e) return [tanh, sigmoid, relu][e.un]!(ev(e.a));
-      return [add, mul, sub][e.bin]!(ev(e.a), ev(e.b));
-    };
-    let h = ev(spec.exprH);
-    if (spec.mix) h = add(h, linear(concat([gates[0]!, s.h], -1), this.wm));
-    return s.c ? { h, c: ev(spec.exprC) } : { h };
+    return grammarStep(this.spec, this.params, x, s);
   }
 }
 

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
-  Generator, SeqgradError, type Tensor, add, chunk, concat, defineFunction, div, dropout, explainScan, gather, grad, linear, mean,
-  mul, noGrad, randn, relu, scan, sigmoid, softmax, sqrt, sub, sum, tanh, tensor, variance, zeros,
+  Generator, SeqgradError, type Tensor, add, chunk, defineFunction, dropout, explainScan, gather, grad, linear,
+  mul, noGrad, randn, scan, sigmoid, softmax, sum, tanh, tensor, zeros,
 } from '@seqgrad/autograd';
 import './helpers.js';
+import { type GrammarSpec, grammarFields, grammarParams, grammarShapes, grammarStep } from '../../../tests/setup/cellGrammar.js';
 
 /**
  * scan compiled against scan op by op (compile: false): outputs and gradients of x, the
@@ -17,40 +18,17 @@ import './helpers.js';
 const close = { atol: 1e-12, rtol: 1e-12 };
 type S = { h: Tensor; c?: Tensor } & Record<string, Tensor>;
 
-type Expr = { leaf: number } | { un: number; a: Expr } | { bin: number; a: Expr; b: Expr };
-
-interface CellSpec {
+interface CellSpec extends GrammarSpec {
   B: number; T: number; I: number; H: number;
-  withC: boolean;
-  /** act: 0 sigmoid, 1 tanh, 2 relu, 3 none; useH: the gate reads h (else it is hoisted); ln: layer-normed. */
-  gates: { act: number; useH: boolean; ln: boolean }[];
-  /** One linear map for all gates, then chunk (true), or one per gate. */
-  split: boolean;
-  exprH: Expr;
-  exprC: Expr;
-  /** h' += W_m [g_0, h] (a concatenation and a recurrent matmul). */
-  mix: boolean;
   reverse: boolean;
   lengths: number[] | null;
   seed: number;
 }
 
-const exprArb = fc.letrec<{ e: Expr }>((tie) => ({
-  e: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.record({ leaf: fc.nat(7) }),
-    fc.record({ un: fc.nat(2), a: tie('e') }),
-    fc.record({ bin: fc.nat(2), a: tie('e'), b: tie('e') }),
-  ),
-})).e;
-
 const specArb: fc.Arbitrary<CellSpec> = fc
   .record({
     B: fc.integer({ min: 1, max: 3 }), T: fc.integer({ min: 1, max: 5 }), I: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 4 }),
-    withC: fc.boolean(),
-    gates: fc.array(fc.record({ act: fc.nat(3), useH: fc.boolean(), ln: fc.boolean() }), { minLength: 1, maxLength: 4 }),
-    split: fc.boolean(), exprH: exprArb, exprC: exprArb, mix: fc.boolean(), reverse: fc.boolean(),
-    withLengths: fc.boolean(), seed: fc.nat(1000),
+    ...grammarFields, reverse: fc.boolean(), withLengths: fc.boolean(), seed: fc.nat(1000),
   })
   .chain((s) =>
     fc.array(fc.integer({ min: 1, max: s.T }), { minLength: s.B, maxLength: s.B }).map((l) => ({ ...s, lengths: s.withLengths ? l : null })),
@@ -58,41 +36,10 @@ const specArb: fc.Arbitrary<CellSpec> = fc
 
 /** A cell interpreted from a spec: its parameters and its step. */
 function buildCell(spec: CellSpec) {
-  const { I, H } = spec;
   const gen = new Generator(spec.seed);
-  const p = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen, requiresGrad: true, std: 0.6 });
-  const G = spec.gates.length;
-  const wx = spec.split ? [p([G * H, I])] : spec.gates.map(() => p([H, I]));
-  const wh = spec.split ? [p([G * H, H])] : spec.gates.map(() => p([H, H]));
-  const bias = p([G * H]);
-  const lnGain = p([H]);
-  const wm = p([H, 2 * H]);
-  const params = [...wx, ...wh, bias, lnGain, wm];
-  const layerNorm = (v: Tensor) => {
-    const centered = sub(v, mean(v, -1, true));
-    return mul(div(centered, sqrt(add(variance(v, -1, { keepdim: true, correction: 0 }), 1e-5))), lnGain);
-  };
-  const acts = [sigmoid, tanh, relu, (v: Tensor) => v];
-  const step = (x: Tensor, s: S): S => {
-    const bs = chunk(bias, G, 0);
-    let pre: Tensor[];
-    if (spec.split) {
-      const xs = chunk(linear(x, wx[0]!), G, -1);
-      const hs = chunk(linear(s.h, wh[0]!), G, -1);
-      pre = spec.gates.map((g, i) => (g.useH ? add(xs[i]!, hs[i]!) : xs[i]!));
-    } else pre = spec.gates.map((g, i) => (g.useH ? add(linear(x, wx[i]!), linear(s.h, wh[i]!)) : linear(x, wx[i]!)));
-    const gates = spec.gates.map((g, i) => acts[g.act]!(add(g.ln ? layerNorm(pre[i]!) : pre[i]!, bs[i]!)));
-    const leaves = [...gates, s.h, ...(s.c ? [s.c] : [])];
-    const ev = (e: Expr): Tensor => {
-      if ('leaf' in e) return leaves[e.leaf % leaves.length]!;
-      if ('un' in e) return [tanh, sigmoid, relu][e.un]!(ev(e.a));
-      return [add, mul, sub][e.bin]!(ev(e.a), ev(e.b));
-    };
-    let h = ev(spec.exprH);
-    if (spec.mix) h = add(h, linear(concat([gates[0]!, s.h], -1), wm));
-    if (!s.c) return { h };
-    return { h, c: ev(spec.exprC) };
-  };
+  const params = grammarShapes(spec, spec.I, spec.H).map(([, shape]) => randn(shape, { dtype: 'float64', generator: gen, requiresGrad: true, std: 0.6 }));
+  const grouped = grammarParams(spec, params);
+  const step = (x: Tensor, s: S): S => grammarStep(spec, grouped, x, s) as S;
   return { step, params };
 }
 
