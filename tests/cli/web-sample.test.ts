@@ -50,6 +50,16 @@ afterAll(() => {
   rmSync(site, { recursive: true, force: true });
 });
 
+test('seqgrad/model: bundled by esbuild for the browser, it imports no Node built-in', async () => {
+  const r = await build({ entryPoints: [join(root, 'packages/cli/src/portable.ts')], bundle: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' });
+  const imports = Object.values(r.metafile.inputs).flatMap((input) => input.imports.map((i) => i.path));
+  expect(imports.filter((p) => p.startsWith('node:'))).toEqual([]);
+  expect(Object.keys(r.metafile.inputs).filter((p) => /packages\/cli\/src\//.test(p)).sort()).toEqual(
+    ['checkpoint.ts', 'checkpointModel.ts', 'config.ts', 'cellNames.ts', 'errors.ts', 'portable.ts', 'sampleText.ts', 'sequenceModel.ts', 'tasks.ts', 'text.ts'].map((f) => `packages/cli/src/${f}`).sort(),
+  );
+  expect(r.outputFiles[0]!.text).not.toMatch(/from\s*["']node:|require\(["']node:/);
+});
+
 test('examples/web: sampleFromCheckpoint in Node prints what seqgrad sample prints', async () => {
   const cli = await seqgrad(['sample', '--checkpoint', checkpoint, ...sampleArgs]);
   expect(cli.code, cli.stderr).toBe(0);
@@ -58,7 +68,7 @@ test('examples/web: sampleFromCheckpoint in Node prints what seqgrad sample prin
   // The page refuses what the command refuses.
   const { tensors, metadata } = loadSafetensors(readFileSync(checkpoint));
   const bidirectional = saveSafetensors(tensors, { ...metadata, config: metadata.config!.replace('"bidirectional":false', '"bidirectional":true') });
-  expect(() => sampleFromCheckpoint(bidirectional)).toThrow(/bidirectional model cannot generate text/);
+  expect(() => sampleFromCheckpoint(bidirectional)).toThrow(/a bidirectional character LM reads the next character/);
 });
 
 test('examples/web: the page, bundled by esbuild, samples in chromium what seqgrad sample prints, and refuses a relabelled tensor', async () => {
@@ -80,7 +90,7 @@ test('examples/web: the page, bundled by esbuild, samples in chromium what seqgr
     await page.goto(`${origin}/index.html?checkpoint=relabelled.safetensors`);
     await page.waitForSelector('#out:not([data-status="loading"])', { timeout: 60_000 });
     expect(await page.getAttribute('#out', 'data-status')).toBe('error');
-    expect(await page.textContent('#out')).toMatch(/tensor 'rnn\.weight_hh_l0' is I32 in the file but F32 is expected/);
+    expect(await page.textContent('#out')).toMatch(/relabelled\.safetensors does not match its config: tensor 'rnn\.weight_hh_l0' is I32 in the file but the model holds F32/);
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   } finally {

@@ -10,17 +10,17 @@
  * A checkpoint is data: its config names no module to import and no file to read (a custom
  * cell or text is recorded by name and SHA-256, and the user passes the file again), and the
  * config is checked against the tensors' shapes in the header before a model is built.
+ *
+ * Bytes in, bytes out, free of Node APIs (pages read checkpoints through `seqgrad/model`);
+ * checkpointFile.ts reads and writes the files.
  */
 import { Tensor } from '@seqgrad/autograd';
 import { type HeaderEntry, type SafetensorsHeader, SafetensorsError, type TensorSpec, loadSafetensors, readSafetensorsHeader, saveSafetensors } from '@seqgrad/io';
-import { FileError, readRegularFile, writeFileAtomic } from '@seqgrad/io/node';
 import { CliError } from './errors.js';
 
 export const CHECKPOINT_FORMAT = 'seqgrad.checkpoint.v2';
 export const OPTIMIZER_PREFIX = 'optimizer.';
 const SCHEDULER_PREFIX = 'scheduler.';
-/** A checkpoint above this size is refused unread (the CLI's models are far smaller). */
-export const MAX_CHECKPOINT_BYTES = 4 * 1024 ** 3;
 
 /**
  * Replaces every Tensor (and typed array) inside `value` by `{ $tensor: name }`, collecting the
@@ -113,19 +113,9 @@ export function encodeCheckpoint(data: CheckpointData): Uint8Array {
   return saveSafetensors(tensors, metadata);
 }
 
-/** Writes a checkpoint atomically (exclusive temporary file, fsync, rename); errors name the path. */
-export function saveCheckpoint(path: string, data: CheckpointData): void {
-  const bytes = encodeCheckpoint(data);
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (err) {
-    if (err instanceof FileError) throw new CliError(`cannot write the checkpoint ${err.path}: ${err.reason}`);
-    throw err;
-  }
-}
-
 /** A checkpoint whose header and metadata are checked and whose tensors are not read yet. */
 export interface CheckpointHeader {
+  /** How errors name the checkpoint: its file's path in the CLI. */
   path: string;
   bytes: Uint8Array;
   entries: ReadonlyMap<string, HeaderEntry>;
@@ -136,7 +126,6 @@ export interface CheckpointHeader {
 
 function cliErrorOf(err: unknown): unknown {
   if (err instanceof SafetensorsError) return new CliError(`${err.source}: ${err.reason}`);
-  if (err instanceof FileError) return new CliError(`${err.path}: ${err.reason}`);
   return err;
 }
 
@@ -145,12 +134,13 @@ export function isModelTensor(name: string): boolean {
   return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(SCHEDULER_PREFIX);
 }
 
-/** Reads a checkpoint's bytes and checks its header and metadata (nothing is allocated but the bytes and the JSON). */
-export function readCheckpointHeader(path: string): CheckpointHeader {
-  let bytes: Uint8Array;
+/**
+ * Checks a checkpoint's header and metadata (format, config, step) in its bytes; nothing is
+ * allocated but the JSON. `path` names the checkpoint in errors (the file's path in the CLI).
+ */
+export function parseCheckpointHeader(bytes: Uint8Array, path: string): CheckpointHeader {
   let header: SafetensorsHeader;
   try {
-    bytes = readRegularFile(path, { maxBytes: MAX_CHECKPOINT_BYTES });
     header = readSafetensorsHeader(bytes, { source: path });
   } catch (err) {
     throw cliErrorOf(err);

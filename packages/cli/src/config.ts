@@ -4,7 +4,6 @@
  * not agree with the tensors in a file (a claimed `hidden: 20000`, a relabelled dtype, a
  * missing layer) is refused before a byte of the model is allocated.
  */
-import { createHash } from 'node:crypto';
 import type { HeaderEntry, TensorSpec } from '@seqgrad/io';
 import { isBuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
@@ -117,11 +116,6 @@ export function checkBuildable(c: TrainConfig, where: (field: string) => string)
   if (n > LIMITS.parameters) {
     throw new CliError(`${where('hidden')} ${c.hidden} with ${c.layers} layer(s) makes ${n.toExponential(2)} parameters, above the limit of ${LIMITS.parameters.toExponential(0)}`);
   }
-}
-
-/** The SHA-256 of some bytes as 64 hex digits. */
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 const CONFIG_KEYS = [

@@ -8,7 +8,7 @@ import { FileError, describeSystemError, writeFileAtomic } from '@seqgrad/io/nod
 import { readUserFile } from './userFile.js';
 import { isBuiltinCell } from './cellNames.js';
 import { checkBuildable } from './config.js';
-import { type CustomCell, loadCellFactory } from './model.js';
+import { type CustomCell, loadCellFactory } from './cellModule.js';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';

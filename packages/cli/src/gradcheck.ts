@@ -14,7 +14,8 @@ import * as layers from '@seqgrad/layers';
 import { type BpttCell, GRUCell, LSTMCell, type RecurrentCell, checkBptt, gruBpttCell, lstmBpttCell, rnnBpttCell } from '@seqgrad/layers';
 import { CliError } from './errors.js';
 import { isBuiltinCell } from './cellNames.js';
-import { builtinCell, loadCellFactory, loadCellModule } from './model.js';
+import { loadCellFactory, loadCellModule } from './cellModule.js';
+import { builtinCell } from './sequenceModel.js';
 
 export interface GradcheckCommandOptions {
   cell: string;

@@ -6,9 +6,10 @@ export { buildProgram, main } from './program.js';
 export { type Task, type TaskName, type Batch, TASK_NAMES, TASK_DEFAULTS, makeTask, addingTask, echoTask, charlmTask, vocabularyOf } from './tasks.js';
 export { EMBEDDED_TEXT } from './text.js';
 export {
-  type CheckpointData, type CheckpointHeader, CHECKPOINT_FORMAT, encodeCheckpoint, saveCheckpoint, readCheckpointHeader, loadCheckpointTensors, specOf,
+  type CheckpointData, type CheckpointHeader, CHECKPOINT_FORMAT, encodeCheckpoint, parseCheckpointHeader, loadCheckpointTensors, specOf,
 } from './checkpoint.js';
+export { saveCheckpoint, readCheckpointHeader } from './checkpointFile.js';
 export { type TrainConfig, LIMITS, validateConfig, checkConfigAgainstHeader, configSpec } from './config.js';
 export { type ReportInput, type RunResult, renderReport, renderSvg } from './report.js';
-export { SequenceModel, type ModelConfig } from './model.js';
+export { SequenceModel, type ModelConfig } from './sequenceModel.js';
 export { Trainer } from './trainer.js';

@@ -5,7 +5,7 @@
  */
 import type { FlowPoint, HistoryPoint, RunResult } from './report.js';
 import { clipLabel } from './report.js';
-import { loadCellFactory } from './model.js';
+import { loadCellFactory } from './cellModule.js';
 import { type TrainConfig, Trainer } from './trainer.js';
 
 export interface RunSpec {

@@ -6,16 +6,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { Generator } from '@seqgrad/autograd';
 import { FileError, acquireWriteLock, checkWritableFile } from '@seqgrad/io/node';
-import { readUserFile } from './userFile.js';
-import { type CheckpointData, loadCheckpointTensors, readCheckpointHeader, saveCheckpoint, specOf } from './checkpoint.js';
-import { type TrainConfig, checkBuildable, checkConfigAgainstHeader, sha256, validateConfig } from './config.js';
+import { readUserFile, sha256 } from './userFile.js';
+import { type CheckpointData, loadCheckpointTensors, specOf } from './checkpoint.js';
+import { readCheckpointHeader, saveCheckpoint } from './checkpointFile.js';
+import { type TrainConfig, checkBuildable, checkConfigAgainstHeader, validateConfig } from './config.js';
 import { CliError } from './errors.js';
-import { type CustomCell, cellNameOf, loadCellFactory } from './model.js';
+import { type CustomCell, cellNameOf, loadCellFactory } from './cellModule.js';
 import { type ProgressMode, createProgress } from './progress.js';
 import { TASK_DEFAULTS, vocabularyOf } from './tasks.js';
 import { FIXED_SIZES, Trainer } from './trainer.js';
-import { generate } from './sample.js';
+import { sampleText } from './sampleText.js';
 import { isBuiltinCell } from './cellNames.js';
 
 /**
@@ -237,7 +239,7 @@ async function trainLoop(trainer: Trainer, config: TrainConfig, out: string, opt
   ];
   if (config.task === 'charlm') {
     const vocab = trainer.task.vocab!;
-    lines.push(`sample: ${JSON.stringify(generate(trainer.model, vocab, defaultPrompt(vocab, text), 80, 0.5, config.seed))}`);
+    lines.push(`sample: ${JSON.stringify(sampleText(trainer.model, vocab, { prompt: defaultPrompt(vocab, text), length: 80, temperature: 0.5, generator: new Generator(config.seed) }))}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -8,7 +8,7 @@ import { Adam, CosineAnnealingLR, LinearLR, SequentialLR, clipGradNorm, gradNorm
 import { type CheckpointData } from './checkpoint.js';
 import { type TrainConfig } from './config.js';
 import { CliError } from './errors.js';
-import { type CellFactory, type ModelConfig, type SequenceModel, buildModel } from './model.js';
+import { type CellFactory, type ModelConfig, type SequenceModel, buildModel } from './sequenceModel.js';
 import { type Task, makeTask } from './tasks.js';
 
 export type { TrainConfig } from './config.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FileError, readRegularFile } from '@seqgrad/io/node';
 import { CliError } from './errors.js';
 
@@ -16,4 +17,9 @@ export function readUserFile(flag: string, shown: string, path: string, maxBytes
     const reason = err.reason === 'no such file or directory' ? 'no such file' : err.reason;
     throw new CliError(`${flag ? `${flag} ` : ''}${shown}: ${reason}`);
   }
+}
+
+/** The SHA-256 of some bytes as 64 hex digits. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -1,20 +1,15 @@
 /**
  * The model the CLI trains: [Embedding] → recurrent layer(s) → Linear head, with PyTorch's
  * parameter names (`embedding.weight`, `rnn.weight_ih_l0`, `head.weight`, …), so a checkpoint
- * loads into the equivalent `torch.nn` modules (see docs/cli.md).
+ * loads into the equivalent `torch.nn` modules (see docs/cli.md). Free of Node APIs (exported
+ * as `seqgrad/model` for pages); loading a cell module from a file is in cellModule.ts.
  */
 import * as autograd from '@seqgrad/autograd';
 import { Generator, type Tensor, select, unbind } from '@seqgrad/autograd';
-import * as layers from '@seqgrad/layers';
 import {
   Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked, forwardSequence,
 } from '@seqgrad/layers';
 import { vectorNorm } from '@seqgrad/optim';
-import { basename, extname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
-import { readUserFile } from './userFile.js';
-import { sha256 } from './config.js';
 import { type BuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
 
@@ -41,62 +36,6 @@ export interface CellBuildOptions {
 
 /** A factory for a user's cell: `(inputSize, hiddenSize, opts) => RecurrentCell`. */
 export type CellFactory = (inputSize: number, hiddenSize: number, opts?: CellBuildOptions) => RecurrentCell;
-
-/** A custom cell the user named on the command line: its factory, its name and the SHA-256 of its module file. */
-export interface CustomCell {
-  factory: CellFactory;
-  /** The module's base name without extension (`mgu` for examples/cells/mgu.mjs): how reports and checkpoints name it. */
-  name: string;
-  sha256: string;
-  path: string;
-}
-
-/** `mgu` for `examples/cells/mgu.mjs`. */
-export function cellNameOf(path: string): string {
-  return basename(path, extname(path)).replace(/[^\w.-]/g, '_').slice(0, 100) || 'cell';
-}
-
-/**
- * Loads a module that exports a custom cell, given by the user with `--cell` (never a path read
- * from a checkpoint). Accepted shapes, default export or export `Cell`:
- * - a class extending `RecurrentCell` (built with `new Cell(inputSize, hiddenSize, { dtype, generator })`), or
- * - a function `({ autograd, layers }, inputSize, hiddenSize, { dtype, generator }) => cell`, which
- *   lets a cell file outside this repository use seqgrad without importing it.
- * `expectSha256`, when given (a checkpoint's record), must be the file's hash, checked before the
- * module is imported.
- */
-export async function loadCellFactory(path: string, expectSha256?: string, expectName?: string): Promise<CustomCell> {
-  const abs = isAbsolute(path) ? path : resolve(process.cwd(), path);
-  const bytes = readUserFile('--cell', path, abs, 16 * 1024 ** 2);
-  const hash = sha256(bytes);
-  if (expectSha256 !== undefined && hash !== expectSha256) {
-    throw new CliError(`--cell ${path}: this file is not the cell the checkpoint was trained with ('${expectName}', SHA-256 ${expectSha256.slice(0, 12)}…; this file's is ${hash.slice(0, 12)}…)`);
-  }
-  const mod = await loadCellModule(path, abs);
-  const exported = mod.default ?? mod.Cell;
-  if (typeof exported !== 'function') {
-    throw new CliError(`--cell ${path}: the module must export (default or as 'Cell') a RecurrentCell class or a factory function`);
-  }
-  const ctor = exported as { prototype: unknown };
-  const make: CellFactory =
-    ctor.prototype instanceof RecurrentCell
-      ? (i, h, o) => new (exported as new (i: number, h: number, o?: CellBuildOptions) => RecurrentCell)(i, h, o)
-      : (i, h, o) => (exported as (lib: unknown, i: number, h: number, o?: CellBuildOptions) => RecurrentCell)({ autograd, layers }, i, h, o);
-  const factory: CellFactory = (i, h, o) => {
-    let cell: RecurrentCell;
-    try {
-      cell = make(i, h, o);
-    } catch (err) {
-      throw new CliError(`--cell ${path}: building the cell failed: ${(err as Error).message?.split('\n')[0]}`);
-    }
-    if (!(cell instanceof RecurrentCell)) {
-      throw new CliError(`--cell ${path}: the factory did not return a RecurrentCell (extend layers.RecurrentCell from the library it is given)`);
-    }
-    checkStepState(cell, i, `--cell ${path}`);
-    return cell;
-  };
-  return { factory, name: cellNameOf(path), sha256: hash, path: abs };
-}
 
 /**
  * Runs one step of a cell on zeros (batch 2, no gradient) and checks that the state it returns
@@ -131,16 +70,6 @@ export function builtinCell(name: BuiltinCell, inputSize: number, hiddenSize: nu
   if (name === 'rnn') return new RNNCell(inputSize, hiddenSize, opts);
   if (name === 'lstm') return new LSTMCell(inputSize, hiddenSize, opts);
   return new GRUCell(inputSize, hiddenSize, opts);
-}
-
-/** Imports a cell module given on the command line (relative to the working directory). */
-export async function loadCellModule(path: string, abs = isAbsolute(path) ? path : resolve(process.cwd(), path)): Promise<Record<string, unknown>> {
-  if (!existsSync(abs)) throw new CliError(`--cell ${path}: no such file`);
-  try {
-    return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError(`--cell ${path}: cannot load the module: ${(err as Error).message?.split('\n')[0]}`);
-  }
 }
 
 type SeqLayer = RNN | LSTM | GRU | Recurrent | Bidirectional | Stacked;
