@@ -33,7 +33,7 @@ function serviceWorker(): Plugin {
 }
 
 // The workspace packages are bundled from their TypeScript sources, as the tests do, so the
-// page never depends on a stale dist/. `seqgrad/tasks` is the CLI's browser-safe task module.
+// page never depends on a stale dist/. `seqgrad/tasks` and `seqgrad/model` are the CLI's browser-safe modules (tasks; model, checkpoints, sampler).
 export default defineConfig({
   base: './',
   plugins: [serviceWorker()],
@@ -44,6 +44,7 @@ export default defineConfig({
       { find: /^@seqgrad\/optim$/, replacement: pkg('optim/src/index.ts') },
       { find: /^@seqgrad\/io$/, replacement: pkg('io/src/index.ts') },
       { find: /^seqgrad\/tasks$/, replacement: pkg('cli/src/tasks.ts') },
+      { find: /^seqgrad\/model$/, replacement: pkg('cli/src/portable.ts') },
       // The cells of examples/cells/, offered in the cell menu.
       { find: /^seqgrad-example-cells\/([\w-]+)$/, replacement: fileURLToPath(new URL('../../examples/cells/$1.mjs', import.meta.url)) },
     ],

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Generator } from '@seqgrad/autograd';
 import { importOnnx } from '@seqgrad/io';
-import { echoTask } from 'seqgrad';
+import { echoTask, main } from 'seqgrad';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
@@ -308,6 +308,65 @@ test('playground: a checkpoint written by seqgrad train loads into a run, which 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('playground: a character LM written by seqgrad train loads and samples what seqgrad sample prints for the same seed; a char-LM trained on the page samples too', async () => {
+  buildCli();
+  const dir = tmp('seqgrad-playground-');
+  try {
+    const ckpt = join(dir, 'lm.safetensors');
+    // The CLI's programmatic entry, in this process: a small LSTM character LM on the built-in story.
+    const code = await main(['train', '--task', 'charlm', '--cell', 'lstm', '--hidden', '24', '--batch', '8', '--seq-len', '16', '--steps', '40', '--progress', 'none', '--out', ckpt]);
+    expect(code).toBe(0);
+    const sampleArgs = { prompt: 'the ', length: '120', temperature: '0.7', sampleSeed: '5' };
+    const cli = await seqgrad(['sample', '--checkpoint', ckpt, '--prompt', sampleArgs.prompt, '--length', sampleArgs.length, '--temperature', sampleArgs.temperature, '--seed', sampleArgs.sampleSeed]);
+    expect(cli.code, cli.stderr).toBe(0);
+
+    const { page, errors } = await openPage(session);
+    // Echo has no text to sample: the sampler shows only for a character LM.
+    expect(await page.isVisible('#run1 .sampler')).toBe(false);
+    await page.setInputFiles('#run1 input.load', ckpt);
+    await waitFor(page, () => document.getElementById('run1').dataset.source !== undefined && document.getElementById('run1').dataset.ready === 'true');
+    expect(await data(page, '#run1', 'source')).toBe('lm.safetensors: seqgrad train checkpoint (step 40)');
+    for (const [cls, value] of Object.entries(sampleArgs)) await page.fill(`#run1 input.${cls}`, value);
+    await page.click('#run1 button.sample');
+    await waitFor(page, () => document.querySelector('#run1 pre.sampled').dataset.status !== 'sampling');
+    expect(await data(page, '#run1 pre.sampled', 'status')).toBe('done');
+    expect(`${await page.textContent('#run1 pre.sampled')}\n`).toBe(cli.stdout);
+    await page.screenshot({ path: join(shots, 'sample.png'), fullPage: true });
+
+    // A prompt outside the vocabulary is refused with the library's message.
+    await page.fill('#run1 input.prompt', 'the €');
+    await page.click('#run1 button.sample');
+    await waitFor(page, () => document.getElementById('run1').dataset.error !== '');
+    expect(await page.textContent('#run1 .error')).toMatch(/sampleText: prompt character "€" is not in the model's vocabulary/);
+
+    // A character LM trained on the page: a pasted text, 30 steps, then text of its characters, the same for the same seed.
+    await page.selectOption('#task', 'charlm');
+    await page.fill('#text', 'abcabcabcabd '.repeat(40));
+    await page.click('#resetBoth');
+    await waitFor(page, bothReady);
+    await page.fill('#until', '30');
+    await page.click('#run0 button.train');
+    await waitFor(page, () => document.getElementById('run0').dataset.step === '30' && document.getElementById('run0').dataset.running === 'false', undefined, 120_000);
+    const sampleRun0 = async () => {
+      await page.click('#run0 button.sample');
+      await waitFor(page, () => document.querySelector('#run0 pre.sampled').dataset.status === 'done');
+      const text = (await page.textContent('#run0 pre.sampled'))!;
+      await page.evaluate(() => { document.querySelector('#run0 pre.sampled').dataset.status = ''; });
+      return text;
+    };
+    await page.fill('#run0 input.prompt', 'ab');
+    await page.fill('#run0 input.length', '50');
+    const first = await sampleRun0();
+    expect(Array.from(first)).toHaveLength(52);
+    expect(first).toMatch(/^ab[abcd ]{50}$/);
+    expect(await sampleRun0()).toBe(first);
+    expect(errors).toEqual([]);
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 240_000);
 
 test('seqgrad playground: serves the built page on 127.0.0.1 and prints its address; a bad port is one line', async () => {
   buildCli();

@@ -1,20 +1,19 @@
 /**
  * Bringing and taking models. A run is saved with `saveModule` (its weights under PyTorch's
  * names and a JSON description of the run). A file is read back either as such a module file
- * or as a checkpoint written by `seqgrad train` (format `seqgrad.checkpoint.v2`): its config is
- * data, checked field by field and bounded, and every weight's dtype and shape is compared
- * with the rebuilt model before it is read. Nothing in a file is executed: a custom cell's code
+ * or as a checkpoint written by `seqgrad train` (format `seqgrad.checkpoint.v2`), read by
+ * `seqgrad/model` with the CLI's checks: its config is data, checked field by field and bounded,
+ * and every weight's dtype and shape is compared with the rebuilt model before it is read. Nothing in a file is executed: a custom cell's code
  * is never stored, the editor's code builds it.
  */
 import { Generator } from '@seqgrad/autograd';
 import { type TensorSpec, MODULE_FORMAT, exportOnnx, loadSafetensors, readSafetensorsHeader, saveModule } from '@seqgrad/io';
+import { CHECKPOINT_FORMAT, loadCheckpointTensors, readCheckpoint, specOf } from 'seqgrad/model';
 import { TASK_NAMES, type TaskName } from 'seqgrad/tasks';
 import type { PlaygroundModel } from './model.js';
 import { EMBED } from './model.js';
 import { BUILTIN_CELLS, type CellChoice, EXAMPLE_CELLS, type RunConfig } from './protocol.js';
 
-/** The format tag `seqgrad train` writes into its checkpoints. */
-const TRAIN_CHECKPOINT = 'seqgrad.checkpoint.v2';
 /** Echo's alphabet size, the same in the CLI and here. */
 const SYMBOLS = 8;
 
@@ -59,7 +58,7 @@ function vocabOf(c: Record<string, unknown>): string[] | undefined {
 }
 
 /** Reads what a file says about its run; `current` supplies what the file does not hold (the text, the custom cell's code). */
-export function readRunFile(bytes: Uint8Array, current: RunConfig): RunFile {
+export function readRunFile(bytes: Uint8Array, current: RunConfig, name = 'file'): RunFile {
   const { metadata } = readSafetensorsHeader(bytes);
   const parse = (key: string): Record<string, unknown> => {
     try {
@@ -78,22 +77,22 @@ export function readRunFile(bytes: Uint8Array, current: RunConfig): RunFile {
     if (c.kind !== 'seqgrad.playground.run') fail(`it is a module file of kind ${JSON.stringify(c.kind)}, not a playground run`);
     step = int(c, 'step', 0, 1e9);
     source = `playground file (step ${step})`;
-  } else if (metadata.format === TRAIN_CHECKPOINT) {
-    c = parse('config');
-    step = Number(metadata.step);
-    if (!Number.isInteger(step) || step < 0) fail(`its step ${JSON.stringify(metadata.step)} is not a count`);
+  } else if (metadata.format === CHECKPOINT_FORMAT) {
+    const ck = readCheckpoint(bytes, { source: name });
+    c = ck.config as unknown as Record<string, unknown>;
+    step = ck.step;
     if (c.layers !== 1 || c.bidirectional !== false) fail('the playground runs one unidirectional layer (the checkpoint has layers or directions beyond that)');
     if (c.symbols !== SYMBOLS) fail(`echo has ${SYMBOLS} symbols here, the checkpoint ${JSON.stringify(c.symbols)}`);
     source = `seqgrad train checkpoint (step ${step})`;
   } else {
-    return fail(`its metadata format is ${JSON.stringify(metadata.format)}, neither a seqgrad train checkpoint ('${TRAIN_CHECKPOINT}') nor a playground file ('${MODULE_FORMAT}')`);
+    return fail(`its metadata format is ${JSON.stringify(metadata.format)}, neither a seqgrad train checkpoint ('${CHECKPOINT_FORMAT}') nor a playground file ('${MODULE_FORMAT}')`);
   }
   const task = c.task as TaskName;
   if (!TASK_NAMES.includes(task)) fail(`its task ${JSON.stringify(c.task)} is not one of ${TASK_NAMES.join(', ')}`);
   let cell = c.cell as CellChoice;
   if (![...BUILTIN_CELLS, ...EXAMPLE_CELLS, 'custom'].includes(cell)) {
     // seqgrad train records a custom cell by its file's name; the editor's cell stands in for it.
-    if (typeof c.cell !== 'string' || metadata.format !== TRAIN_CHECKPOINT) fail(`its cell ${JSON.stringify(c.cell)} is not one of ${[...BUILTIN_CELLS, ...EXAMPLE_CELLS, 'custom'].join(', ')}`);
+    if (typeof c.cell !== 'string' || metadata.format !== CHECKPOINT_FORMAT) fail(`its cell ${JSON.stringify(c.cell)} is not one of ${[...BUILTIN_CELLS, ...EXAMPLE_CELLS, 'custom'].join(', ')}`);
     cell = 'custom';
   }
   if (c.embed !== undefined && c.embed !== EMBED) fail(`the character embedding has size ${EMBED} here, the file ${JSON.stringify(c.embed)}`);
@@ -111,9 +110,14 @@ export function readRunFile(bytes: Uint8Array, current: RunConfig): RunFile {
 }
 
 /** Loads the file's weights into a model built from its config (strict for playground files; optimizer tensors skipped in checkpoints). */
-export function loadWeights(bytes: Uint8Array, model: PlaygroundModel): void {
-  const expect = new Map<string, TensorSpec>(model.namedParameters().map(([n, p]) => [n, { dtype: p.dtype === 'float64' ? 'F64' : 'F32', shape: p.shape }]));
+export function loadWeights(bytes: Uint8Array, model: PlaygroundModel, name = 'file'): void {
   const { metadata } = readSafetensorsHeader(bytes);
-  const { tensors } = loadSafetensors(bytes, { expect, strict: metadata.format === MODULE_FORMAT });
+  if (metadata.format === CHECKPOINT_FORMAT) {
+    const ck = readCheckpoint(bytes, { source: name });
+    model.loadStateDict(loadCheckpointTensors(ck.header, specOf(model.namedParameters())).model);
+    return;
+  }
+  const expect: Map<string, TensorSpec> = specOf(model.namedParameters());
+  const { tensors } = loadSafetensors(bytes, { expect, strict: true });
   model.loadStateDict(new Map([...expect.keys()].map((n) => [n, tensors.get(n)!])));
 }

@@ -57,6 +57,10 @@ class RunView {
   readonly verdict: HTMLElement;
   readonly heatmap: HTMLCanvasElement;
   readonly gatesCanvas: HTMLCanvasElement;
+  readonly sampler: HTMLElement;
+  readonly sampled: HTMLElement;
+  /** The task of the run's model (the sampler shows for a character LM). */
+  task: RunConfig['task'] = 'echo';
   flow: FlowRow[] = [];
   gates: Gates | null = null;
   step = 0;
@@ -85,6 +89,14 @@ class RunView {
       <div class="status"></div>
       <pre class="error" hidden></pre>
       <pre class="verdict" hidden></pre>
+      <div class="sampler buttons" hidden>
+        <label>prompt <input class="prompt" value="the "></label>
+        <label>length <input class="length" type="number" min="1" max="5000" value="200"></label>
+        <label>temperature <input class="temperature" type="number" min="0" step="0.1" value="0.8"></label>
+        <label>seed <input class="sampleSeed" type="number" value="0"></label>
+        <button class="sample">Sample text</button>
+      </div>
+      <pre class="sampled" hidden></pre>
       <figure><canvas class="heatmap" width="560" height="260"></canvas>
         <figcaption>Gradient flow: ‖dL/dh_t‖ for each time step t (across) at each probe (down). Dark on the left: the loss gradient vanishes before it reaches the early steps.</figcaption></figure>
       <figure><canvas class="gates" width="560" height="300"></canvas>
@@ -97,6 +109,8 @@ class RunView {
     this.verdict = this.el.querySelector('.verdict')!;
     this.heatmap = this.el.querySelector('canvas.heatmap')!;
     this.gatesCanvas = this.el.querySelector('canvas.gates')!;
+    this.sampler = this.el.querySelector('.sampler')!;
+    this.sampled = this.el.querySelector('pre.sampled')!;
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.receive(ev.data);
     this.worker.onerror = (ev) => this.showError(`worker: ${ev.message}`);
@@ -111,6 +125,7 @@ class RunView {
     on('reset', () => this.reset());
     on('check', () => { this.ensureReady(); this.verdict.hidden = false; this.verdict.className = 'verdict'; this.verdict.textContent = 'checking…'; this.send({ type: 'check' }); });
     this.cellSelect.addEventListener('change', () => this.reset());
+    on('sample', () => this.sample());
     on('save', () => this.send({ type: 'save' }));
     on('onnx', () => this.send({ type: 'exportOnnx' }));
     const fileInput = this.el.querySelector<HTMLInputElement>('input.load')!;
@@ -140,8 +155,18 @@ class RunView {
     this.send({ type: 'run', until: num('until') });
   }
 
+  /** Continues the prompt from the run's character LM, in its worker. */
+  sample(): void {
+    const field = (cls: string) => this.el.querySelector<HTMLInputElement>(`input.${cls}`)!.value;
+    this.sampled.hidden = false;
+    this.sampled.dataset.status = 'sampling';
+    this.sampled.textContent = 'sampling…';
+    this.send({ type: 'sample', prompt: field('prompt'), length: Number(field('length')), temperature: Number(field('temperature')), seed: Number(field('sampleSeed')) });
+  }
+
   reset(): void {
     this.flow = [];
+    this.sampled.hidden = true;
     this.gates = null;
     this.step = 0;
     this.ready = false;
@@ -170,6 +195,7 @@ class RunView {
       showEditorError(null, '');
     }
     this.initAt = performance.now();
+    this.task = config.task;
     this.send({ type: 'init', config });
     this.render();
   }
@@ -232,6 +258,8 @@ class RunView {
       this.verdict.hidden = true;
       for (const c of Object.values(charts)) c.clear(this.index);
       this.cellSelect.value = msg.config.cell;
+      this.task = msg.config.task;
+      this.sampled.hidden = true;
       this.source.textContent = `loaded ${msg.source}`;
       this.el.dataset.source = msg.source;
       for (const c of Object.values(charts)) c.setLabel(this.index, this.label);
@@ -242,7 +270,11 @@ class RunView {
       a.download = msg.name;
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } else if (msg.type === 'sampled') {
+      this.sampled.textContent = msg.text;
+      this.sampled.dataset.status = 'done';
     } else if (msg.type === 'error') {
+      if (this.sampled.dataset.status === 'sampling') this.sampled.dataset.status = 'error';
       this.showError(msg.message, msg.location);
     }
     this.render();
@@ -253,6 +285,7 @@ class RunView {
     this.status.textContent = this.ready
       ? `${this.describe} · ${this.params} parameters\nstep ${this.step}${this.running ? ' (training)' : ''} · loss ${f(this.last.loss)} · accuracy ${f(this.last.accuracy, 3)} · ‖g‖ ${f(this.last.gradNorm, 3)} · ${f(this.last.ms, 1)} ms/step`
       : 'building…';
+    this.sampler.hidden = this.task !== 'charlm';
     this.el.dataset.step = String(this.step);
     this.el.dataset.running = String(this.running);
     this.el.dataset.ready = String(this.ready);

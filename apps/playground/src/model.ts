@@ -6,7 +6,7 @@
 import * as autograd from '@seqgrad/autograd';
 import { type Generator, type Tensor, select } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
-import { Embedding, GRU, LSTM, Linear, Module, RNN, Recurrent, RecurrentCell } from '@seqgrad/layers';
+import { Embedding, GRU, LSTM, Linear, Module, RNN, Recurrent, RecurrentCell, forwardSequence } from '@seqgrad/layers';
 import type { Task } from 'seqgrad/tasks';
 import { type CellFactory } from './cellCode.js';
 import type { CellChoice } from './protocol.js';
@@ -57,6 +57,15 @@ export class PlaygroundModel extends Module {
   /** The head's output for a sequence of hidden states (B, T, H): (B, O) or (B, T, O). */
   readout(seq: Tensor): Tensor {
     return this.head.forward(this.task.readout === 'last' ? select(seq, 1, seq.shape[1]! - 1) : seq);
+  }
+
+  /**
+   * The head's output at every step (B, T, O) and the final recurrent state, from a given state
+   * (none: zeros): what `sampleText` of `seqgrad/model` drives, one character at a time.
+   */
+  run(input: Tensor, state?: unknown): { output: Tensor; state: unknown } {
+    const r = forwardSequence(this.rnn, this.embed(input), state);
+    return { output: this.head.forward(r.output), state: r.state };
   }
 
   forward(input: Tensor): Tensor {

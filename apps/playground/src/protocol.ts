@@ -36,6 +36,8 @@ export type ToWorker =
   | { type: 'check' }
   | { type: 'save' }
   | { type: 'exportOnnx' }
+  /** charlm: continue `prompt` by `length` characters drawn from the run's model (as `seqgrad sample` draws them). */
+  | { type: 'sample'; prompt: string; length: number; temperature: number; seed: number }
   /** A file to load: a playground file or a `seqgrad train` checkpoint; `config` fills in what it does not hold. */
   | { type: 'load'; bytes: Uint8Array; name: string; config: RunConfig };
 
@@ -63,5 +65,6 @@ export type FromWorker =
   | { type: 'state'; running: boolean; step: number }
   | { type: 'check'; ok: boolean; lines: string[] }
   | { type: 'saved'; bytes: Uint8Array; name: string }
+  | { type: 'sampled'; text: string }
   | { type: 'loaded'; source: string; config: RunConfig }
   | { type: 'error'; message: string; location: CodeLocation | null };

@@ -4,6 +4,7 @@
  * clipping), and at regular steps ‖dL/dh_t‖ over time and one sequence's gate activations.
  */
 import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd';
+import { sampleText } from 'seqgrad/model';
 import {
   type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
 } from '@seqgrad/layers';
@@ -233,9 +234,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       running = false;
       pending = [];
       void files().then((io) => {
-        const file: RunFile = io.readRunFile(msg.bytes, msg.config);
+        const file: RunFile = io.readRunFile(msg.bytes, msg.config, msg.name);
         const loaded = build(file.config, file.vocab);
-        io.loadWeights(msg.bytes, loaded.model);
+        io.loadWeights(msg.bytes, loaded.model, msg.name);
         loaded.step = file.step;
         run = loaded;
         post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
@@ -264,6 +265,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       post({ type: 'state', running: false, step: run.step });
     } else if (msg.type === 'check') {
       check(run);
+    } else if (msg.type === 'sample') {
+      if (!run.task.vocab) throw new Error(`sampling needs a character LM; this run's task is ${run.config.task}`);
+      const text = sampleText(run.model, run.task.vocab, { prompt: msg.prompt, length: msg.length, temperature: msg.temperature, generator: new Generator(msg.seed) });
+      post({ type: 'sampled', text });
     } else if (msg.type === 'exportOnnx') {
       const r = run;
       void files().then((io) => {
