@@ -15,113 +15,19 @@
  * by the same operations as in the single-threaded kernel, so results are bit-identical to
  * `kernels.gemmWasm`. The worker code is a module file (backend/gemmWorker.js).
  *
- * Browsers: this entry point imports `node:worker_threads` and is not for browsers. A browser port
- * would need a cross-origin-isolated page (SharedArrayBuffer) and could not block the main thread
- * (`Atomics.wait` throws there), so it could only run inside a Web Worker.
+ * Browsers: bundlers resolve this entry to threadsBrowser.ts (the "browser" export condition): the
+ * same pool over Web Workers, on cross-origin-isolated pages, called from a Web Worker. The
+ * installer both share is threadsCore.ts.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { registerThreadedGemm, setGemmKernel, wasmSimdAvailable } from './backend/index.js';
-import { THRESHOLDS, routeGemm, sameFloatType } from './backend/policy.js';
-import { GemmThreadPool, MAX_THREADS } from './backend/threadPool.js';
-import type { GemmKernel } from './backend/types.js';
+import { wasmSimdAvailable } from './backend/index.js';
+import { MAX_THREADS, disableGemmThreads, enableGemmThreads, install } from './threadsCore.js';
 
-/**
- * Smallest M·N·K for which the threaded GEMM splits a product by default (`THRESHOLDS.threadsMinWork`
- * of the selection policy, 2²²: e.g. 32 × 512 × 256); smaller ones go to the kernel that was active
- * before `enableGemmThreads`.
- */
-export const GEMM_THREADS_MIN_WORK = THRESHOLDS.threadsMinWork;
+export { GEMM_THREADS_MIN_WORK, type GemmThreadsOptions, NOT_ISOLATED_MESSAGE, disableGemmThreads, enableGemmThreads, gemmThreads } from './threadsCore.js';
 
-/** Options of `enableGemmThreads`. */
-export interface GemmThreadsOptions {
-  /** Smallest M·N·K to split between threads (default `GEMM_THREADS_MIN_WORK`; values under 1024 act as 1024, where `gemmWasm` itself hands calls to `gemmJs`). */
-  minWork?: number;
-  /** How long a call waits for a worker's share before it throws (default 30 000 ms; a safety net, never reached normally). */
-  timeoutMs?: number;
-}
-
-/** The installed threaded GEMM; its pool starts on the first product it splits. */
-interface Active {
-  pool: GemmThreadPool | null;
-  threads: number;
-  kernel: GemmKernel;
-  previous: GemmKernel;
-  /** The default policy ('auto' without SEQGRAD_NUM_THREADS): also leave products on one thread while other processes keep the cores busy. */
-  checkBusy: boolean;
-}
-let active: Active | null = null;
-
-/** Stops the pool of `a` and, if it is the active one, puts the previous kernel back. */
-function shutDown(a: Active): void {
-  a.pool?.stop();
-  if (active !== a) return;
-  const current = setGemmKernel(active.previous);
-  if (current !== active.kernel) setGemmKernel(current); // someone else's kernel is in place: keep it
-  active = null;
-  registerThreadedGemm(null);
-}
-
-/**
- * Runs large GEMMs on `threads` cores (the caller plus `threads - 1` worker threads) from now on:
- * every matmul and fused-layer product whose M·N·K is at least `minWork` (default
- * `GEMM_THREADS_MIN_WORK`) is split between them; smaller ones, and calls mixing float32 and
- * float64, use the kernel active before (normally `kernels.gemmWasm`). Results are bit-identical
- * to `kernels.gemmWasm`. Calling it again replaces the pool; `threads = 1` is `disableGemmThreads()`.
- * The workers are `unref()`ed: a process that enabled threads still exits by itself.
- *
- * Throws where WebAssembly SIMD is missing. Node only (see the module comment for browsers).
- *
- * @example
- * import { enableGemmThreads, disableGemmThreads } from '@seqgrad/autograd/threads';
- * enableGemmThreads(2); // train as usual: large products now use two cores
- * disableGemmThreads();
- */
-export function enableGemmThreads(threads = 2, options: GemmThreadsOptions = {}): void {
-  install(threads, options, false, false);
-}
-
-function install(threads: number, options: GemmThreadsOptions, lazy: boolean, checkBusy: boolean): void {
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new RangeError(`enableGemmThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
-  }
-  const minWork = options.minWork ?? GEMM_THREADS_MIN_WORK;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (!(minWork >= 0) || !(timeoutMs > 0)) {
-    throw new RangeError(`enableGemmThreads: minWork must be ≥ 0 and timeoutMs > 0, got ${minWork} and ${timeoutMs}`);
-  }
-  disableGemmThreads();
-  if (threads === 1) return;
-  if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
-  const a: Active = { pool: null, threads, kernel: null!, previous: null!, checkBusy };
-  // An explicit call starts the workers now; the default policy when a product first needs them.
-  if (!lazy) a.pool = new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
-  a.kernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
-    // Below THRESHOLDS.wasmGemmMinWork gemmWasm itself hands calls to gemmJs; so does this kernel, to give its results.
-    if (M === 0 || N === 0 || routeGemm(M, N, K, alpha, sameFloatType(A, B, C), threads, minWork) !== 'wasm-simd-threads' || (checkBusy && othersBusy(threads))) {
-      a.previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
-      return;
-    }
-    a.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
-    a.pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
-  };
-  a.previous = setGemmKernel(a.kernel);
-  active = a;
-  const { kernel, previous } = a;
-  registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork), busy: () => (checkBusy ? othersBusy(threads) : null) });
-}
-
-/**
- * Stops the worker threads and puts back the GEMM kernel that was active before
- * `enableGemmThreads` (unless another kernel was installed since, which stays). No-op when
- * threads are not enabled.
- */
-export function disableGemmThreads(): void {
-  if (active) shutDown(active);
-}
-
-/** How many threads the GEMM uses: 1 unless `enableGemmThreads` (or the default policy) is in effect. */
-export function gemmThreads(): number {
-  return active?.threads ?? 1;
+/** Why the GEMM cannot run on threads here (no WebAssembly SIMD), or null; in browsers also a page that is not cross-origin isolated, or a caller that is not a Web Worker. */
+export function threadsUnavailableReason(): string | null {
+  return wasmSimdAvailable() ? null : 'seqgrad: this runtime has no WebAssembly SIMD, which the GEMM threads need; the GEMM runs on one thread';
 }
 
 // The default policy's check of the other processes, at most once a second: the 1-minute load
@@ -174,7 +80,7 @@ export function setNumThreads(threads: number | 'auto'): void {
     const n = defaultNumThreads();
     const fromEnv = (process.env.SEQGRAD_NUM_THREADS ?? '') !== '';
     disableGemmThreads();
-    if (n > 1 && wasmSimdAvailable()) install(n, {}, true, !fromEnv);
+    if (n > 1 && wasmSimdAvailable()) install(n, {}, true, fromEnv ? null : othersBusy);
     return;
   }
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {

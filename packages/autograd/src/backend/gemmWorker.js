@@ -4,7 +4,8 @@
  * GEMM module at its own base address, then claims items of each published job, polls briefly for
  * the next one and sleeps in Atomics.wait. It leaves when CLAIM turns negative.
  */
-import { workerData } from 'node:worker_threads';
+// '#worker-data' is node:worker_threads in Node and browserPoolWorker.js in a Web Worker.
+import { workerData } from '#worker-data';
 import { ALPHA, CLAIM, CONTROL_INTS, SPIN_MS, nextSpin, work } from './threadWork.js';
 
 /** @type {{ modules: [object, object | null], memory: { buffer: SharedArrayBuffer }, base: number, port: import('node:worker_threads').MessagePort }} */

@@ -12,7 +12,8 @@
  * chunk back. Jobs follow the blocking plan (blocking.ts) in 'jik' order, so a C chunk stays in
  * the shared memory over all its K slices.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+// '#worker-threads' is node:worker_threads in Node and its Web Worker counterpart (browserPool.ts) in browsers.
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '#worker-threads';
 import { GEMM_WASM_SHARED_BASE64, GEMM_WASM_SHARED_FMA_BASE64 } from '../wasm/gemmBytes.generated.js';
 import { applyBeta, forEachBlock, roundUp } from './blocking.js';
 import {
