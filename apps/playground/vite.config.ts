@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type Plugin, build as viteBuild, defineConfig } from 'vite';
+import { ISOLATION_HEADERS } from './serve.mjs';
 
 const pkg = (path: string) => fileURLToPath(new URL(`../../packages/${path}`, import.meta.url));
 
@@ -40,6 +41,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@seqgrad\/autograd$/, replacement: pkg('autograd/src/index.ts') },
+      // The browser entry of the threads module: the GEMM's Web Worker pool.
+      { find: /^@seqgrad\/autograd\/threads$/, replacement: pkg('autograd/src/threadsBrowser.ts') },
       { find: /^@seqgrad\/layers$/, replacement: pkg('layers/src/index.ts') },
       { find: /^@seqgrad\/optim$/, replacement: pkg('optim/src/index.ts') },
       { find: /^@seqgrad\/io$/, replacement: pkg('io/src/index.ts') },
@@ -52,6 +55,7 @@ export default defineConfig({
   worker: { format: 'es' },
   // The editor chunk (CodeMirror with its JavaScript language) is about 500 kB and loads after the page.
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', reportCompressedSize: false, chunkSizeWarningLimit: 600 },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  // Cross-origin isolated, as `seqgrad playground` serves it (serve.mjs), so the workers get the GEMM pool.
+  server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
 });

@@ -35,9 +35,38 @@ test('playground: the page loads with both runs built in their workers and no co
   expect(status[0]).toMatch(/delayed echo, T=20, k=5.*parameters/);
   expect(status[1]).toMatch(/delayed echo, T=20, k=5.*parameters/);
   expect([await page.inputValue('#run0 select.cell'), await page.inputValue('#run1 select.cell')]).toEqual(['rnn', 'lstm']);
+  // Served with COOP and COEP, the page is cross-origin isolated and each run's worker has the GEMM's pool.
+  expect(await page.evaluate(() => window.crossOriginIsolated)).toBe(true);
+  const cores = await page.evaluate(() => Math.min(16, navigator.hardwareConcurrency));
+  expect(await dataAll(page, '.run', 'gemmThreads')).toEqual([String(cores), String(cores)]);
+  expect(status[0]).toContain(`GEMM on ${cores} thread`);
   expect(errors).toEqual([]);
   await page.close();
 });
+
+test('playground: products over the pool threshold (hidden 256, batch 256) train on the GEMM pool: its workers start, and two runs of the same LSTM give the same losses', async () => {
+  const { page, errors } = await openPage(session);
+  const workers: string[] = [];
+  session.context.on('request', (req) => {
+    if (/gemmWorker-[\w-]+\.js$/.test(req.url())) workers.push(req.url());
+  });
+  await page.fill('#hidden', '256');
+  await page.fill('#batch', '256');
+  await page.fill('#seqLen', '8');
+  await page.selectOption('#run0 select.cell', 'lstm');
+  await page.click('#resetBoth');
+  await waitFor(page, bothReady);
+  for (let k = 1; k <= 3; k++) {
+    await page.click('#run0 button.step');
+    await page.click('#run1 button.step');
+    await waitFor(page, (n) => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === String(n)), k, 120_000);
+  }
+  // The two runs are the same LSTM on the same batches; threads change no bit of a product.
+  expect(await chartOf(page, 'loss', 0)).toEqual(await chartOf(page, 'loss', 1));
+  expect(workers.length).toBeGreaterThan(0);
+  expect(errors).toEqual([]);
+  await page.close();
+}, 240_000);
 
 test('playground: an LSTM on delayed echo trains 100 steps in the worker, its accuracy rises, and the heatmap and gates are drawn', async () => {
   const { page, errors } = await openPage(session);

@@ -68,6 +68,8 @@ class RunView {
   ready = false;
   describe = '';
   params = 0;
+  /** Threads of the GEMM in this run's worker (more than 1 on a cross-origin-isolated page). */
+  gemmThreads = 1;
   last = { loss: NaN, accuracy: NaN, gradNorm: NaN, ms: NaN };
   /** Milliseconds from the first Train or Step of a fresh run until its first trained step arrived. */
   firstStepMs: number | null = null;
@@ -223,6 +225,9 @@ class RunView {
       this.ready = true;
       this.describe = msg.describe;
       this.params = msg.params;
+      this.gemmThreads = msg.gemmThreads;
+      this.el.dataset.gemmThreads = String(msg.gemmThreads);
+      this.el.title = msg.threadsNote ?? `large products run on ${msg.gemmThreads} threads (the GEMM's Web Worker pool)`;
     } else if (msg.type === 'stats') {
       for (const s of msg.stats) {
         charts.loss.push(this.index, s.step, s.loss);
@@ -283,7 +288,7 @@ class RunView {
   render(): void {
     const f = (v: number, d = 4) => (Number.isFinite(v) ? v.toFixed(d) : '–');
     this.status.textContent = this.ready
-      ? `${this.describe} · ${this.params} parameters\nstep ${this.step}${this.running ? ' (training)' : ''} · loss ${f(this.last.loss)} · accuracy ${f(this.last.accuracy, 3)} · ‖g‖ ${f(this.last.gradNorm, 3)} · ${f(this.last.ms, 1)} ms/step`
+      ? `${this.describe} · ${this.params} parameters · GEMM on ${this.gemmThreads} thread${this.gemmThreads > 1 ? 's' : ''}\nstep ${this.step}${this.running ? ' (training)' : ''} · loss ${f(this.last.loss)} · accuracy ${f(this.last.accuracy, 3)} · ‖g‖ ${f(this.last.gradNorm, 3)} · ${f(this.last.ms, 1)} ms/step`
       : 'building…';
     this.sampler.hidden = this.task !== 'charlm';
     this.el.dataset.step = String(this.step);

@@ -58,7 +58,8 @@ export interface StepStats {
 }
 
 export type FromWorker =
-  | { type: 'ready'; describe: string; params: number }
+  /** `gemmThreads`: threads of the GEMM's pool (1: none, and `threadsNote` says why). */
+  | { type: 'ready'; describe: string; params: number; gemmThreads: number; threadsNote: string | null }
   | { type: 'stats'; stats: StepStats[] }
   | { type: 'flow'; step: number; norms: number[] }
   | { type: 'gates'; step: number; names: string[]; T: number; H: number; values: number[][] }

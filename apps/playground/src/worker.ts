@@ -4,6 +4,7 @@
  * clipping), and at regular steps ‖dL/dh_t‖ over time and one sequence's gate activations.
  */
 import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd';
+import { gemmThreads, setNumThreads, threadsUnavailableReason } from '@seqgrad/autograd/threads';
 import { sampleText } from 'seqgrad/model';
 import {
   type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
@@ -32,6 +33,11 @@ interface Run {
   data: Generator;
   step: number;
 }
+
+// On a cross-origin-isolated page (as served) large products run on the GEMM's Web Worker pool,
+// every core the browser reports; elsewhere on this thread, and the page shows why.
+const threadsNote = threadsUnavailableReason();
+if (threadsNote === null) setNumThreads('auto');
 
 let run: Run | null = null;
 let running = false;
@@ -225,7 +231,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       pending = [];
       run = null;
       run = build(msg.config);
-      post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+      post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0), gemmThreads: gemmThreads(), threadsNote });
       probe(run);
       post({ type: 'state', running: false, step: 0 });
       return;
@@ -240,7 +246,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
         loaded.step = file.step;
         run = loaded;
         post({ type: 'loaded', source: `${msg.name}: ${file.source}`, config: file.config });
-        post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0) });
+        post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0), gemmThreads: gemmThreads(), threadsNote });
         probe(run);
         post({ type: 'state', running: false, step: run.step });
       }).catch(fail);
