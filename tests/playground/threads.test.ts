@@ -68,7 +68,7 @@ interface Answer {
   backend: { gemm: string; threads: number; reason: string };
   reason: string | null;
   warnings: string[];
-  timing: Record<number, number> | null;
+  timing: { threads: number; ms: number }[] | null;
 }
 
 async function run(mode: 'isolated' | 'plain', request: object): Promise<{ isolated: boolean; answer: Answer; errors: string[] }> {
