@@ -415,6 +415,9 @@ test('seqgrad playground: serves the built page on 127.0.0.1 and prints its addr
     });
     const res = await fetch(url);
     expect(res.status).toBe(200);
+    // Cross-origin isolated, so the page's workers get the GEMM's Web Worker pool.
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     expect(await res.text()).toContain('<title>');
     expect((await fetch(new URL('../../etc/passwd', url))).status).not.toBe(200);
   } finally {
