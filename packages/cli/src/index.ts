@@ -11,4 +11,4 @@ export {
 export { type TrainConfig, LIMITS, validateConfig, checkConfigAgainstHeader, configSpec } from './config.js';
 export { type ReportInput, type RunResult, renderReport, renderSvg } from './report.js';
 export { SequenceModel, type ModelConfig } from './model.js';
-export { Trainer } from './trainer.js';
+export { FIXED_SIZES, Trainer } from './trainer.js';
