@@ -5,9 +5,7 @@ import { Tensor, noGrad } from '@seqgrad/autograd';
 import { LSTM } from '@seqgrad/layers';
 import { describe, expect, test } from 'vitest';
 import { loadSafetensors } from '@seqgrad/io';
-import { loadCheckpointTensors, readCheckpointHeader, specOf } from '../../packages/cli/src/checkpoint.js';
-import { validateConfig } from '../../packages/cli/src/config.js';
-import { Trainer } from '../../packages/cli/src/trainer.js';
+import { Trainer, loadCheckpointTensors, readCheckpointHeader, specOf, validateConfig } from 'seqgrad';
 import { buildCli, root, seqgrad, tmp } from './helpers.js';
 
 const fixtures = join(root, 'tests/cli/fixtures');

@@ -9,6 +9,7 @@ export {
   type CheckpointData, type CheckpointHeader, CHECKPOINT_FORMAT, encodeCheckpoint, saveCheckpoint, readCheckpointHeader, loadCheckpointTensors, specOf,
 } from './checkpoint.js';
 export { type TrainConfig, LIMITS, validateConfig, checkConfigAgainstHeader, configSpec } from './config.js';
-export { type ReportInput, type RunResult, renderReport, renderSvg } from './report.js';
-export { SequenceModel, type ModelConfig } from './model.js';
+export { type ReportInput, type RunResult, renderReport, renderSvg, resultRows, textTable } from './report.js';
+export { SequenceModel, type ModelConfig, loadCellFactory } from './model.js';
+export { STUDIES, studyCellPaths } from './study.js';
 export { FIXED_SIZES, Trainer } from './trainer.js';
