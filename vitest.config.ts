@@ -21,7 +21,7 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts', 'bench/test/**/*.test.ts'],
-    setupFiles: ['tests/setup/property.ts'],
+    setupFiles: ['tests/setup/property.ts', 'tests/setup/allclose.ts', 'tests/setup/requireAssertions.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -110,10 +110,6 @@ describe('gradientFlow', () => {
 });
 
 describe('stateJacobian', () => {
-  const maxAbsDiff = (a: Tensor, b: Tensor): number => {
-    expect(a.shape).toEqual(b.shape);
-    return Math.max(...Array.from(a.data, (v, i) => Math.abs(v - b.data[i]!)));
-  };
   const f64 = (v: number[], shape: number[]) => tensor(v, { dtype: 'float64', shape });
 
   test('stateJacobian: a linear RNN h′ = W h + U x has J = (Wᵀ)… = W^T over T steps, and its singular values', () => {
@@ -127,7 +123,7 @@ describe('stateJacobian', () => {
     const { jacobian, singularValues, final } = stateJacobian((xt, h) => matmul(W, h).add(matmul(U, xt)), x, h0);
     let power = eye(n, n, { dtype: 'float64' });
     for (let t = 0; t < steps; t++) power = matmul(W, power);
-    expect(maxAbsDiff(jacobian, power)).toBeLessThan(1e-12);
+    expect(jacobian).toBeAllclose(power, { atol: 1e-12, rtol: 0 });
     // The singular values of W^T are the square roots of the eigenvalues of (W^T)ᵀ W^T: check
     // them through the invariants Σσ² = ‖J‖_F² and Πσ = |det J|.
     const frob = power.square().sum().item();
@@ -139,7 +135,7 @@ describe('stateJacobian', () => {
     expect(singularValues[1]).toBeGreaterThanOrEqual(singularValues[2]!);
     let h = h0;
     for (const xt of x.unbind(0)) h = matmul(W, h).add(matmul(U, xt));
-    expect(maxAbsDiff(final, h)).toBeLessThan(1e-12);
+    expect(final).toBeAllclose(h, { atol: 1e-12, rtol: 0 });
   });
 
   test('stateJacobian: a scaled rotation has every singular value equal to scale^T (vanishing below 1)', () => {
@@ -163,7 +159,7 @@ describe('stateJacobian', () => {
     const { jacobian } = stateJacobian((xt, h) => cell.forward(xt, { h }).h, zeros([T5, 2], { dtype: 'float64' }), zeros([3], { dtype: 'float64' }));
     let power = eye(3, 3, { dtype: 'float64' });
     for (let t = 0; t < T5; t++) power = matmul(cell.weightHh.detach(), power);
-    expect(maxAbsDiff(jacobian, power)).toBeLessThan(1e-15);
+    expect(jacobian).toBeAllclose(power, { atol: 1e-15, rtol: 0 });
   });
 
   test('stateJacobian: bad arguments are named', () => {

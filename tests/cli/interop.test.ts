@@ -5,21 +5,14 @@ import { Tensor, noGrad } from '@seqgrad/autograd';
 import { LSTM } from '@seqgrad/layers';
 import { describe, expect, test } from 'vitest';
 import { loadSafetensors } from '@seqgrad/io';
-import { loadCheckpointTensors, specOf } from '../../packages/cli/src/checkpoint.js';
-import { readCheckpointHeader } from '../../packages/cli/src/checkpointFile.js';
-import { validateConfig } from '../../packages/cli/src/config.js';
-import { Trainer } from '../../packages/cli/src/trainer.js';
+import { Trainer, loadCheckpointTensors, readCheckpointHeader, specOf, validateConfig } from 'seqgrad';
 import { buildCli, root, seqgrad, tmp } from './helpers.js';
 
 const fixtures = join(root, 'tests/cli/fixtures');
 const PYTHON = '/usr/bin/python3';
 
-function expectClose(actual: ArrayLike<number>, expected: number[], tol = 1e-5): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `element ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(expected[i]!)));
-  }
-}
+/** |actual − torch| ≤ 1e-5·(1 + |torch|): float32 against PyTorch's float32. */
+const TORCH_TOL = { atol: 1e-5, rtol: 1e-5 };
 
 describe('PyTorch interop', () => {
   test('interop: a torch.nn.LSTM written by make_safetensors.py loads into a seqgrad LSTM with the same outputs', () => {
@@ -33,9 +26,9 @@ describe('PyTorch interop', () => {
     lstm.loadStateDict(sd);
     const x = new Tensor(Float32Array.from(ref.x.flat(2)), [ref.x.length, ref.x[0].length, I]);
     const r = noGrad(() => lstm.forward(x));
-    expectClose(r.output.data, ref.output.flat(2));
-    expectClose(r.h.data, ref.h.flat(2));
-    expectClose(r.c.data, ref.c.flat(2));
+    expect(r.output.data).toBeAllclose(ref.output.flat(2), TORCH_TOL);
+    expect(r.h.data).toBeAllclose(ref.h.flat(2), TORCH_TOL);
+    expect(r.c.data).toBeAllclose(ref.c.flat(2), TORCH_TOL);
   });
 
   const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
@@ -55,7 +48,7 @@ describe('PyTorch interop', () => {
     const ids = Array.from('the keeper', (ch) => config.vocab!.indexOf(ch));
     const logits = noGrad(() => trainer.model.run(new Tensor(Int32Array.from(ids), [1, ids.length])).output);
     const V = config.vocab!.length;
-    expectClose(logits.data.subarray((ids.length - 1) * V, ids.length * V), torchOut.last);
+    expect(logits.data.subarray((ids.length - 1) * V, ids.length * V)).toBeAllclose(torchOut.last, TORCH_TOL);
   }, 60_000);
 });
 

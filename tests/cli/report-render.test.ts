@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { type RunResult, renderReport, resultRows, textTable } from '../../packages/cli/src/report.js';
+import { type RunResult, renderReport, resultRows, textTable } from 'seqgrad';
 
 function run(over: Partial<RunResult>): RunResult {
   return {

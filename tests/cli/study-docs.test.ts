@@ -2,11 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
-import { loadCellFactory } from '../../packages/cli/src/cellModule.js';
-import { STUDIES, studyCellPaths } from '../../packages/cli/src/study.js';
-import { vocabularyOf } from '../../packages/cli/src/tasks.js';
-import { EMBEDDED_TEXT } from '../../packages/cli/src/text.js';
-import { FIXED_SIZES, Trainer } from '../../packages/cli/src/trainer.js';
+import { EMBEDDED_TEXT, FIXED_SIZES, STUDIES, Trainer, loadCellFactory, studyCellPaths, vocabularyOf } from 'seqgrad';
 import { bin, buildCli, root, tmp } from './helpers.js';
 
 /**

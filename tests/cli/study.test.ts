@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
-import { STUDIES, studyCellPaths } from '../../packages/cli/src/study.js';
+import { STUDIES, studyCellPaths } from 'seqgrad';
 import { buildCli, root, seqgrad, tmp } from './helpers.js';
 
 // The study runs as the built bin does, at tiny sizes (a handful of steps, 4 units).

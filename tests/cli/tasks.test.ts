@@ -1,7 +1,6 @@
 import { Generator } from '@seqgrad/autograd';
 import { describe, expect, test } from 'vitest';
-import { EMBEDDED_TEXT } from '../../packages/cli/src/text.js';
-import { addingTask, charlmTask, echoTask, vocabularyOf } from '../../packages/cli/src/tasks.js';
+import { EMBEDDED_TEXT, addingTask, charlmTask, echoTask, vocabularyOf } from 'seqgrad';
 
 describe('tasks', () => {
   test('addingTask: one marker in each half, target the sum of the marked values', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { maxAbs } from '../setup/allclose.js';
 import { Generator, type Tensor, add, grad, mul, randn, sum, tensor, zeros } from '@seqgrad/autograd';
 import {
   Bidirectional, GRU, GRUCell, LSTM, LSTMCell, LayerNormLSTMCell, RNN, RNNCell, Recurrent, type RecurrentCell, type RNNBase,
@@ -13,16 +14,8 @@ import { VARIANTS, type Case, caseArb, handRun, maxRelErr } from '../bptt/refere
  * directions, projections and both GRU reset placements.
  */
 
-/** max |a − b| relative to max(1, max |b|): compiled and op by op differ only in the order of sums. */
-function diff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return a.length === b.length ? d / scale : Infinity;
-}
+/** 1e-12 of max(1, max |expected|): compiled and op by op differ only in the order of sums. */
+const sumOrderTol = (expected: ArrayLike<number>) => ({ rtol: 0, atol: 1e-12 * Math.max(1, maxAbs(expected)) });
 
 type Direction = { output: Tensor; h: Tensor; c: Tensor | null; cAll: Tensor | null };
 type DirectionArgs = { x: Tensor; h0: Tensor; c0: Tensor | null; p: RNNBase['params'][number][number]; reverse: boolean; lengths: Int32Array | null; keepC: boolean };
@@ -80,8 +73,8 @@ describe.each(VARIANTS)('compiled built-in $name', (variant) => {
         // One autograd node for the whole sequence when compiled, one per op otherwise.
         expect(compiled.r.output.gradFn?.name).toBe('scan');
         expect(eager.r.output.gradFn?.name).not.toBe('scan');
-        expect(diff(compiled.r.output.data, eager.r.output.data), 'output vs op by op').toBeLessThanOrEqual(1e-12);
-        expect(diff(compiled.r.h.data, eager.r.h.data), 'h vs op by op').toBeLessThanOrEqual(1e-12);
+        expect(compiled.r.output.data, 'output vs op by op').toBeAllclose(eager.r.output.data, sumOrderTol(eager.r.output.data));
+        expect(compiled.r.h.data, 'h vs op by op').toBeAllclose(eager.r.h.data, sumOrderTol(eager.r.h.data));
         expect(maxRelErr(compiled.r.output.data, hand.output), 'output vs hand').toBeLessThan(1e-9);
         expect(maxRelErr(compiled.r.h.data, hand.hT), 'h vs hand').toBeLessThan(1e-9);
         if (hand.cT) expect(maxRelErr(compiled.r.c!.data, hand.cT), 'c vs hand').toBeLessThan(1e-9);
@@ -89,7 +82,7 @@ describe.each(VARIANTS)('compiled built-in $name', (variant) => {
         if (variant.nonlinearity === 'relu') return;
         const want = handGrads(c, hand);
         compiled.grads.forEach((g, i) => {
-          expect(diff(g, eager.grads[i]!), `gradient ${i} compiled vs op by op`).toBeLessThanOrEqual(1e-12);
+          expect(g, `gradient ${i} compiled vs op by op`).toBeAllclose(eager.grads[i]!, sumOrderTol(eager.grads[i]!));
           expect(maxRelErr(g, want[i]!), `gradient ${i} compiled vs hand`).toBeLessThan(1e-9);
         });
       }),
@@ -128,11 +121,11 @@ describe('compiled cells through Recurrent', () => {
           const [a, b] = results as [typeof results[0], typeof results[0]];
           expect(a.explained.compiled, a.explained.text).toBe(true);
           expect(b.explained.compiled).toBe(false);
-          expect(diff(a.r.output.data, b.r.output.data), 'output').toBeLessThanOrEqual(1e-12);
+          expect(a.r.output.data, 'output').toBeAllclose(b.r.output.data, sumOrderTol(b.r.output.data));
           a.grads.forEach((g, i) => {
             const e = b.grads[i];
             const zero = new Float64Array((g ?? e)!.size);
-            expect(diff(g ? g.data : zero, e ? e.data : zero), `gradient ${i}`).toBeLessThanOrEqual(1e-12);
+            expect(g ? g.data : zero, `gradient ${i}`).toBeAllclose(e ? e.data : zero, sumOrderTol(e ? e.data : zero));
           });
         }),
       );
@@ -161,7 +154,7 @@ test('Bidirectional(LayerNormLSTMCell): compiled and op by op agree to 1e-12 in 
       const b = run(false);
       a.forEach((t, i) => {
         const zero = new Float64Array((t ?? b[i])!.size);
-        expect(diff(t ? t.data : zero, b[i] ? b[i]!.data : zero), `result ${i}`).toBeLessThanOrEqual(1e-12);
+        expect(t ? t.data : zero, `result ${i}`).toBeAllclose(b[i] ? b[i]!.data : zero, sumOrderTol(b[i] ? b[i]!.data : zero));
       });
     }),
   );

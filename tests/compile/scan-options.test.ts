@@ -13,15 +13,6 @@ import { Bidirectional, GRUCell, LSTMCell, Recurrent } from '@seqgrad/layers';
 const f64 = { dtype: 'float64' as const };
 type S = { h: Tensor } & Record<string, Tensor>;
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  const x = Array.from(a.data as ArrayLike<number>);
-  const y = Array.from(b.data as ArrayLike<number>);
-  expect(x.length).toBe(y.length);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
-
 /** (B, T, n) as nested arrays. */
 const arr3 = (t: Tensor) => t.toArray() as number[][][];
 
@@ -92,11 +83,11 @@ describe.each([true, false])('scan regularisation (compile: %s)', (compile) => {
     const a = scan(cell, x, cell.initialState(2), opts(7)).output;
     const b = scan(cell, x, cell.initialState(2), opts(7)).output;
     const c = scan(cell, x, cell.initialState(2), opts(8)).output;
-    expect(maxDiff(a, b)).toBe(0);
-    expect(maxDiff(a, c)).toBeGreaterThan(1e-3);
+    expect(a).toBeAllclose(b, { atol: 0, rtol: 0 });
+    expect(a).not.toBeAllclose(c, { atol: 1e-3, rtol: 0 });
     const plain = scan(cell, x, cell.initialState(2), { compile }).output;
     const ev = scan(cell, x, cell.initialState(2), { inputDropout: 0.2, recurrentDropout: 0.3, training: false, compile }).output;
-    expect(maxDiff(plain, ev)).toBe(0);
+    expect(plain).toBeAllclose(ev, { atol: 0, rtol: 0 });
   });
 
   test('scan: gradients through dropout and zoneout pass gradcheck with the masks fixed', () => {
@@ -126,7 +117,7 @@ describe('scan regularisation: compiled against op by op', () => {
         return [r.output, ...grad(loss, [x, ...cell.parameters()])] as Tensor[];
       };
       const a = run(true), b = run(false);
-      a.forEach((t, i) => expect(maxDiff(t, b[i]!)).toBeLessThan(1e-12));
+      a.forEach((t, i) => expect(t).toBeAllclose(b[i]!, { atol: 1e-12, rtol: 0 }));
     }
   });
 
@@ -159,13 +150,13 @@ describe('scan checkpoint', () => {
         return [r.output, r.state.h, r.state.c!, r.sequences.c!, ...grad(loss, [x, h0, ...cell.parameters()])] as Tensor[];
       };
       const plain = run(false), ck = run(k);
-      plain.forEach((t, i) => expect(maxDiff(t, ck[i]!)).toBeLessThan(1e-12));
+      plain.forEach((t, i) => expect(t).toBeAllclose(ck[i]!, { atol: 1e-12, rtol: 0 }));
       // The forward values are the same arithmetic step by step: equal bit for bit.
-      for (let i = 0; i < 4; i++) expect(maxDiff(plain[i]!, ck[i]!)).toBe(0);
+      for (let i = 0; i < 4; i++) expect(plain[i]!).toBeAllclose(ck[i]!, { atol: 0, rtol: 0 });
       // So are the gradients of x and the initial state: only parameter gradients are summed
       // over the steps in another order.
-      expect(maxDiff(plain[4]!, ck[4]!)).toBe(0);
-      expect(maxDiff(plain[5]!, ck[5]!)).toBe(0);
+      expect(plain[4]!).toBeAllclose(ck[4]!, { atol: 0, rtol: 0 });
+      expect(plain[5]!).toBeAllclose(ck[5]!, { atol: 0, rtol: 0 });
     }
   });
 
@@ -179,7 +170,7 @@ describe('scan checkpoint', () => {
     expect(() => scan(step, x, { h }, { checkpoint: 0, params: [W, U] })).toThrow(/checkpoint must be true or a positive integer/);
     const g = (opts: ScanOptions) => grad(sum(scan(step, x, { h }, opts).output), [W, U]);
     const a = g({}), b = g({ checkpoint: 3, params: [W, U] });
-    a.forEach((t, i) => expect(maxDiff(t!, b[i]!)).toBeLessThan(1e-12));
+    a.forEach((t, i) => expect(t!).toBeAllclose(b[i]!, { atol: 1e-12, rtol: 0 }));
   });
 
   test('scan: checkpoint composes with dropout (the same masks, the same gradients)', () => {
@@ -190,7 +181,7 @@ describe('scan checkpoint', () => {
       return [r.output, ...grad(sum(r.output), cell.parameters())] as Tensor[];
     };
     const a = run(false), b = run(true);
-    a.forEach((t, i) => expect(maxDiff(t, b[i]!)).toBeLessThan(1e-12));
+    a.forEach((t, i) => expect(t).toBeAllclose(b[i]!, { atol: 1e-12, rtol: 0 }));
   });
 });
 
@@ -200,15 +191,15 @@ describe('Recurrent: dropout, zoneout and checkpoint options', () => {
     const x = randn([2, 6, 3], { ...f64, generator: new Generator(51) });
     const plain = new Recurrent(cell).forward(x).output;
     const reg = new Recurrent(cell, { inputDropout: 0.3, recurrentDropout: 0.3, zoneout: { c: 0.5 }, generator: new Generator(52) });
-    expect(maxDiff(reg.forward(x).output, plain)).toBeGreaterThan(1e-3);
+    expect(reg.forward(x).output).not.toBeAllclose(plain, { atol: 1e-3, rtol: 0 });
     reg.eval();
     const ev = reg.forward(x).output;
     const zo = scan(cell, x, cell.initialState(2), { zoneout: { c: 0.5 }, training: false }).output;
-    expect(maxDiff(ev, zo)).toBe(0);
+    expect(ev).toBeAllclose(zo, { atol: 0, rtol: 0 });
     const ck = new Recurrent(cell, { checkpoint: 2 });
     const ga = grad(sum(new Recurrent(cell).forward(x).output), cell.parameters());
     const gb = grad(sum(ck.forward(x).output), cell.parameters());
-    ga.forEach((t, i) => expect(maxDiff(t!, gb[i]!)).toBeLessThan(1e-12));
+    ga.forEach((t, i) => expect(t!).toBeAllclose(gb[i]!, { atol: 1e-12, rtol: 0 }));
     expect(() => new Recurrent(cell, { zoneout: { z: 0.1 } })).toThrow(/zoneout names 'z', which is not a state entry of LSTMCell/);
     expect(() => new Recurrent(cell, { checkpoint: 1.5 })).toThrow(/checkpoint must be a boolean or a positive integer/);
   });
@@ -224,7 +215,7 @@ describe('scan checkpoint: higher order', () => {
       return grad(sum(mul(dx!, dx!)), [x, ...cell.parameters()]) as Tensor[];
     };
     const a = run(false), b = run(4);
-    a.forEach((t, i) => expect(maxDiff(t, b[i]!)).toBeLessThan(1e-12));
+    a.forEach((t, i) => expect(t).toBeAllclose(b[i]!, { atol: 1e-12, rtol: 0 }));
   });
 });
 
@@ -239,9 +230,9 @@ describe('scan regularisation: compiled plan', () => {
     expect(e.plan!.hoistedGemms).toBeGreaterThan(0);
     const bi = new Bidirectional(cell, undefined, { recurrentDropout: 0.5, generator: new Generator(72) });
     const a = bi.forward(x).output;
-    expect(maxDiff(a, bi.forward(x).output)).toBeGreaterThan(1e-3);
+    expect(a).not.toBeAllclose(bi.forward(x).output, { atol: 1e-3, rtol: 0 });
     bi.eval();
     const plain = new Bidirectional(cell, bi.backwardLayer.cell);
-    expect(maxDiff(bi.forward(x).output, plain.forward(x).output)).toBe(0);
+    expect(bi.forward(x).output).toBeAllclose(plain.forward(x).output, { atol: 0, rtol: 0 });
   });
 });

@@ -4,6 +4,7 @@ import {
 import { GRU, GRUCell, LSTM, LSTMCell, RNNCell } from '@seqgrad/layers';
 import { clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { describe, expect, test } from 'vitest';
+import { maxAbsDiff } from '../setup/allclose.js';
 
 /**
  * Numerical proofs of the claims in docs/conventions.md: the course-notation mappings (RNN,
@@ -17,16 +18,8 @@ const I = 3;
 const H = 4;
 const B = 2;
 
-function expectClose(a: Tensor, b: Tensor, tol = 1e-12): void {
-  expect(a.shape).toEqual(b.shape);
-  expect(maxAbsDiff(a, b)).toBeLessThan(tol);
-}
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
-  return worst;
-}
+/** float64 results that must agree to 1e-12 absolute. */
+const TOL = { atol: 1e-12, rtol: 0 };
 
 /** The course's weights: one (H, H + I) matrix per gate acting on [h_{t−1}, x_t], and one bias. */
 interface CourseGate {
@@ -86,7 +79,7 @@ describe('conventions.md: the course notation maps onto seqgrad weights', () => 
     const course = tanh(add(add(linear(x, Wxh), linear(h, Whh)), bh));
     const cell = new RNNCell(I, H, f64);
     cell.loadStateDict({ weight_ih: Wxh, weight_hh: Whh, bias_ih: bh.mul(0.25), bias_hh: bh.mul(0.75) });
-    expectClose(cell.forward(x, { h }).h, course);
+    expect(cell.forward(x, { h }).h).toBeAllclose(course, TOL);
   });
 
   test('conventions: course LSTM (W_f · [h, x] + b_f, ...) is LSTMCell after stacking the gates as i, f, g, o', () => {
@@ -106,8 +99,8 @@ describe('conventions.md: the course notation maps onto seqgrad weights', () => 
     const cell = new LSTMCell(I, H, f64);
     cell.loadStateDict(toSeqgrad([Wi, Wf, Wc, Wo], g));
     const out = cell.forward(x, { h, c });
-    expectClose(out.h, hNext);
-    expectClose(out.c, cNext);
+    expect(out.h).toBeAllclose(hNext, TOL);
+    expect(out.c).toBeAllclose(cNext, TOL);
   });
 });
 
@@ -138,14 +131,14 @@ describe('conventions.md: course GRU → seqgrad GRU (resetAfter: false) by nega
     const h = randn([B, H], { ...f64, generator: g });
     const cell = new GRUCell(I, H, { ...f64, resetAfter: false });
     cell.loadStateDict(converted);
-    expectClose(cell.forward(x, { h }).h, courseGruStep(x, h));
+    expect(cell.forward(x, { h }).h).toBeAllclose(courseGruStep(x, h), TOL);
     // Without the negation, or with PyTorch's reset placement, the functions differ.
     const unconverted = new GRUCell(I, H, { ...f64, resetAfter: false });
     unconverted.loadStateDict(courseLayout);
-    expect(maxAbsDiff(unconverted.forward(x, { h }).h, courseGruStep(x, h))).toBeGreaterThan(1e-3);
+    expect(unconverted.forward(x, { h }).h).not.toBeAllclose(courseGruStep(x, h), { atol: 1e-3, rtol: 0 });
     const resetAfter = new GRUCell(I, H, { ...f64, resetAfter: true });
     resetAfter.loadStateDict(converted);
-    expect(maxAbsDiff(resetAfter.forward(x, { h }).h, courseGruStep(x, h))).toBeGreaterThan(1e-3);
+    expect(resetAfter.forward(x, { h }).h).not.toBeAllclose(courseGruStep(x, h), { atol: 1e-3, rtol: 0 });
   });
 
   for (const impl of ['fused', 'composed'] as const) {
@@ -159,8 +152,8 @@ describe('conventions.md: course GRU → seqgrad GRU (resetAfter: false) by nega
       const gru = new GRU(I, H, { ...f64, resetAfter: false, impl });
       gru.loadStateDict(asLayer(converted));
       const out = gru.forward(x, { h: h0.reshape([1, B, H]) });
-      expectClose(out.output, stack(hs, 1));
-      expectClose(out.h, h.reshape([1, B, H]));
+      expect(out.output).toBeAllclose(stack(hs, 1), TOL);
+      expect(out.h).toBeAllclose(h.reshape([1, B, H]), TOL);
     });
   }
 });

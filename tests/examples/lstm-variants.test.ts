@@ -82,7 +82,7 @@ describe('examples/cells/lstm-variants: Greff et al. (2017)', () => {
         const want = referenceStep(v, sd, xs[r]!, hs[r]!, cs[r]!, gs[r]!, H);
         for (const k of Object.keys(cell.stateSizes) as ('h' | 'c' | 'gates')[]) {
           const got = rows(next[k]!, B, next[k]!.shape[1]!)[r]!;
-          got.forEach((value, j) => expect(Math.abs(value - want[k][j]!), `${v} ${k}[${r}, ${j}]`).toBeLessThan(1e-12));
+          expect(got, `${v} ${k}[${r}]`).toBeAllclose(want[k], { atol: 1e-12, rtol: 0 });
         }
       }
     });

@@ -9,13 +9,6 @@ import { describe, expect, test } from 'vitest';
 import { SequenceModel } from 'seqgrad';
 import { runOrt, toOrt } from './ort.js';
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
-
 type Kind = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' | 'gru_cho';
 
 function build(kind: Kind, I: number, H: number, opts: { numLayers: number; bidirectional: boolean; batchFirst: boolean; bias: boolean; seed: number }): RNNBase {
@@ -49,12 +42,12 @@ describe('exportOnnx: recurrent layers in ONNX Runtime', () => {
     if (c0 && kind === 'lstm') feeds.c0 = toOrt(c0);
     const out = await runOrt(bytes, feeds);
     const ref = noGrad(() => (m as LSTM).forward(x, h0 ? (kind === 'lstm' ? { h: h0, c: c0! } : ({ h: h0 } as never)) : undefined, { lengths }));
-    expect(maxDiff(out.output!, ref.output)).toBeLessThan(1e-5);
-    expect(maxDiff(out.h_n!, ref.h)).toBeLessThan(1e-5);
-    if (kind === 'lstm') expect(maxDiff(out.c_n!, ref.c)).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(ref.output, { atol: 1e-5, rtol: 0 });
+    expect(out.h_n!).toBeAllclose(ref.h, { atol: 1e-5, rtol: 0 });
+    if (kind === 'lstm') expect(out.c_n!).toBeAllclose(ref.c, { atol: 1e-5, rtol: 0 });
     // seqgrad's importer reads the export back to the same function.
     const back = importOnnx(bytes).run(Object.fromEntries(Object.entries({ input: x, lengths, h0, c0: kind === 'lstm' ? c0 : undefined }).filter(([, v]) => v)) as Record<string, Tensor>);
-    expect(maxDiff(back.output!, ref.output)).toBeLessThan(1e-5);
+    expect(back.output!).toBeAllclose(ref.output, { atol: 1e-5, rtol: 0 });
   });
 
   test('exportOnnx: batch and sequence axes are dynamic (exported at B=2, T=3; run at B=5, T=9)', async () => {
@@ -63,7 +56,7 @@ describe('exportOnnx: recurrent layers in ONNX Runtime', () => {
     const bytes = exportOnnx(m, randn([2, 3, 3]));
     const x = randn([5, 9, 3]);
     const out = await runOrt(bytes, { input: toOrt(x) });
-    expect(maxDiff(out.output!, noGrad(() => m.forward(x).output))).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(noGrad(() => m.forward(x).output), { atol: 1e-5, rtol: 0 });
   });
 });
 
@@ -77,7 +70,7 @@ describe('exportOnnx: tensor modules', () => {
     for (const shape of [[3, 4], [2, 5, 4]]) {
       const x = randn(shape);
       const out = await runOrt(exportOnnx(net, x), { input: toOrt(x) });
-      expect(maxDiff(out.output!, noGrad(() => net.forward(x)))).toBeLessThan(1e-5);
+      expect(out.output!).toBeAllclose(noGrad(() => net.forward(x)), { atol: 1e-5, rtol: 0 });
     }
   });
 
@@ -88,10 +81,10 @@ describe('exportOnnx: tensor modules', () => {
     const ref = noGrad(() => m.forward(x).output);
     const out = await runOrt(exportOnnx(m, x), { input: toOrt(x.to('float32')) });
     expect(out.output!.dtype).toBe('float32');
-    expect(maxDiff(out.output!, ref)).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(ref, { atol: 1e-5, rtol: 0 });
     const back = importOnnx(exportOnnx(m, x, { dtype: 'float64' }), { dtype: 'float64' }).run({ input: x }).output!;
     expect(back.dtype).toBe('float64');
-    expect(maxDiff(back, ref)).toBeLessThan(1e-12);
+    expect(back).toBeAllclose(ref, { atol: 1e-12, rtol: 0 });
   });
 
   test('exportOnnx: Embedding takes int32 token ids, or int64 ones with tokenType int64', async () => {
@@ -100,12 +93,12 @@ describe('exportOnnx: tensor modules', () => {
     const ids = randint(0, 10, [3, 5]);
     const expected = noGrad(() => net.forward(ids));
     const out = await runOrt(exportOnnx(net, ids), { input: toOrt(ids) });
-    expect(maxDiff(out.output!, expected)).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(expected, { atol: 1e-5, rtol: 0 });
     const bytes64 = exportOnnx(net, ids, { tokenType: 'int64' });
     expect(decodeOnnxModel(bytes64).graph!.input![0]!.type!.tensorType!.elemType).toBe(7); // INT64
     const out64 = await runOrt(bytes64, { input: toOrt(ids, true) });
-    expect(maxDiff(out64.output!, expected)).toBeLessThan(1e-5);
-    expect(maxDiff(importOnnx(bytes64).run({ input: ids }).output!, expected)).toBeLessThan(1e-5);
+    expect(out64.output!).toBeAllclose(expected, { atol: 1e-5, rtol: 0 });
+    expect(importOnnx(bytes64).run({ input: ids }).output!).toBeAllclose(expected, { atol: 1e-5, rtol: 0 });
   });
 
   for (const cfg of [
@@ -119,7 +112,7 @@ describe('exportOnnx: tensor modules', () => {
       const bytes = exportOnnx(model, x);
       const x2 = cfg.inputKind === 'tokens' ? randint(0, 7, [3, 4], { generator: new Generator(2) }) : randn([3, 4, 7], { generator: new Generator(2) });
       const out = await runOrt(bytes, { input: toOrt(x2) });
-      expect(maxDiff(out.output!, noGrad(() => model.forward(x2)))).toBeLessThan(1e-5);
+      expect(out.output!).toBeAllclose(noGrad(() => model.forward(x2)), { atol: 1e-5, rtol: 0 });
     });
   }
 });
@@ -135,10 +128,10 @@ test("exportOnnx: the CLI's language model with states in and out continues a se
   const second = await runOrt(bytes, { input: toOrt(chunk2), h0: toOrt(first.h_n!), c0: toOrt(first.c_n!) });
   const ref1 = noGrad(() => model.run(chunk1));
   const ref2 = noGrad(() => model.run(chunk2, ref1.state)) as { output: Tensor; state: { h: Tensor; c: Tensor } };
-  expect(maxDiff(first.output!, ref1.output)).toBeLessThan(1e-5);
-  expect(maxDiff(second.output!, ref2.output)).toBeLessThan(1e-5);
-  expect(maxDiff(second.h_n!, ref2.state.h)).toBeLessThan(1e-5);
-  expect(maxDiff(second.c_n!, ref2.state.c)).toBeLessThan(1e-5);
+  expect(first.output!).toBeAllclose(ref1.output, { atol: 1e-5, rtol: 0 });
+  expect(second.output!).toBeAllclose(ref2.output, { atol: 1e-5, rtol: 0 });
+  expect(second.h_n!).toBeAllclose(ref2.state.h, { atol: 1e-5, rtol: 0 });
+  expect(second.c_n!).toBeAllclose(ref2.state.c, { atol: 1e-5, rtol: 0 });
 });
 
 describe('exportOnnx: built-in cells', () => {
@@ -158,7 +151,7 @@ describe('exportOnnx: built-in cells', () => {
     const net = c.layers === 1 ? layer(c.I) : new Stacked(Array.from({ length: c.layers }, (_, l) => layer(l === 0 ? c.I : D * c.H)));
     const x = randn([3, 4, c.I], { generator: gen });
     const out = await runOrt(exportOnnx(net, x), { input: toOrt(x) });
-    expect(maxDiff(out.output!, noGrad(() => net.forward(x).output))).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(noGrad(() => net.forward(x).output), { atol: 1e-5, rtol: 0 });
   });
 
   test('exportOnnx: arrangements of built-in cells without one ONNX operator per layer export as Scan and agree with ONNX Runtime', async () => {
@@ -173,7 +166,7 @@ describe('exportOnnx: built-in cells', () => {
       const bytes = exportOnnx(net, x);
       expect(decodeOnnxModel(bytes).graph!.node!.map((n) => n.opType)).toContain('Scan');
       const out = await runOrt(bytes, { input: toOrt(x) });
-      expect(maxDiff(out.output!, noGrad(() => net.forward(x).output))).toBeLessThan(1e-5);
+      expect(out.output!).toBeAllclose(noGrad(() => net.forward(x).output), { atol: 1e-5, rtol: 0 });
     }
   });
 });

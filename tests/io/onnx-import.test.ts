@@ -28,13 +28,6 @@ function toTensor(r: Recorded): Tensor {
   return r.dtype.startsWith('int') ? new Tensor(Int32Array.from(r.data), r.shape) : new Tensor(Float32Array.from(r.data), r.shape);
 }
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
-
 const FIXTURES = ['emb_lstm', 'gru_state', 'rnn_relu', 'lstm_states', 'gru_bi_tokens', 'mlp', 'activations_opset14', 'activations_opset17', 'gru_nobias_opset17', 'emb_lstm_opset9', 'rnn_relu_opset9', 'activations_opset11'];
 
 describe('importOnnx: PyTorch exports', () => {
@@ -48,8 +41,8 @@ describe('importOnnx: PyTorch exports', () => {
       const ortOut = await runOrt(bytes, Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(v, int64.has(k))])));
       expect(Object.keys(ours).sort()).toEqual(Object.keys(fixture.outputs).sort());
       for (const [k, rec] of Object.entries(fixture.outputs)) {
-        expect(maxDiff(ours[k]!, toTensor(rec)), `${k} vs PyTorch`).toBeLessThan(1e-5);
-        expect(maxDiff(ours[k]!, ortOut[k]!), `${k} vs ONNX Runtime`).toBeLessThan(1e-5);
+        expect(ours[k]!, `${k} vs PyTorch`).toBeAllclose(toTensor(rec), { atol: 1e-5, rtol: 0 });
+        expect(ours[k]!, `${k} vs ONNX Runtime`).toBeAllclose(ortOut[k]!, { atol: 1e-5, rtol: 0 });
       }
     });
   }
@@ -88,7 +81,7 @@ describe('importOnnx: float64', () => {
     const x = toTensor(fixture.inputs.x!).to('float64');
     const h0 = toTensor(fixture.inputs.h0!).to('float64');
     const out = run({ x, h0 });
-    expect(maxDiff(out.y!, toTensor(fixture.outputs.y!))).toBeLessThan(1e-5);
+    expect(out.y!).toBeAllclose(toTensor(fixture.outputs.y!), { atol: 1e-5, rtol: 0 });
     const params = module.parameters();
     expect(params.every((p) => p.dtype === 'float64' && p.requiresGrad)).toBe(true);
     const xs = narrow(x, 0, 0, 3);
@@ -100,7 +93,7 @@ describe('importOnnx: float64', () => {
       const { bytes, fixture } = load(name);
       const { module, run } = importOnnx(bytes, { dtype: 'float64' });
       const x = toTensor(fixture.inputs.x!).to('float64');
-      expect(maxDiff(run({ x }).log_probs!, toTensor(fixture.outputs.log_probs!))).toBeLessThan(1e-5);
+      expect(run({ x }).log_probs!).toBeAllclose(toTensor(fixture.outputs.log_probs!), { atol: 1e-5, rtol: 0 });
       const x1 = narrow(x, 0, 0, 1);
       x1.requiresGrad = true;
       expect(gradcheck((xi) => run({ x: xi }).log_probs!, [x1])).toBe(true);

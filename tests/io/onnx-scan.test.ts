@@ -19,13 +19,6 @@ import { describe, expect, test } from 'vitest';
 import { runOrt, toOrt } from './ort.js';
 import { type GrammarParams, type GrammarSpec, grammarArb, grammarParams, grammarShapes, grammarStep } from '../setup/cellGrammar.js';
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
-  return m;
-}
-
 const lib = { autograd, layers };
 type Factory = (l: typeof lib, i: number, h: number, o?: { generator?: Generator }) => RecurrentCell;
 const cellsDir = fileURLToPath(new URL('../../examples/cells/', import.meta.url));
@@ -113,7 +106,7 @@ describe('exportOnnx: custom cells as ONNX Scan', () => {
     expect(body.node!.map((n) => n.opType)).toContain('Tanh');
     const x = randn([4, 11, 3], { generator: new Generator(2) });
     const out = await runOrt(bytes, { input: toOrt(x) });
-    expect(maxDiff(out.output!, noGrad(() => new Recurrent(cell).forward(x).output))).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(noGrad(() => new Recurrent(cell).forward(x).output), { atol: 1e-5, rtol: 0 });
     // seqgrad's importer does not run Scan: it refuses the operator by name and position.
     expect(() => importOnnx(bytes)).toThrow(/node \d+ \(Scan '[^']*'\)/);
   });
@@ -145,7 +138,7 @@ describe('exportOnnx: custom cells as ONNX Scan', () => {
     // Layer norm over H ≤ 5 features divides by a small standard deviation, which amplifies float32 rounding
     // through stacked layers: on the worst case found (3 bidirectional layers, H = 4) ONNX Runtime is 1.3e-5 from
     // the float64 result and seqgrad 4e-6, so the two float32 runs are held to 3e-5 there and 1e-5 elsewhere.
-    expect(maxDiff(out.output!, ref)).toBeLessThan(name === 'layernorm-lstm' ? 3e-5 : 1e-5);
+    expect(out.output!).toBeAllclose(ref, { atol: name === 'layernorm-lstm' ? 3e-5 : 1e-5, rtol: 0 });
   });
 });
 
@@ -174,7 +167,7 @@ describe("exportOnnx: random cells from the scan compiler's grammar", () => {
     // Unbounded gates (relu, none, products, a linear recurrence through W_m) can grow past 1, where float32 keeps
     // 1e-5 relative to the output's scale, not absolute: the tolerance is 1e-5 · max(1, max |output|).
     const scale = Math.max(1, ...Array.from(ref.data, Math.abs));
-    expect(maxDiff(out, ref)).toBeLessThanOrEqual(1e-5 * scale);
+    expect(out).toBeAllclose(ref, { atol: 1e-5 * scale, rtol: 0 });
   });
 });
 
@@ -201,7 +194,7 @@ describe('exportOnnx: custom cells, more cases', () => {
       const example = inputKind === 'tokens' ? autograd.randint(0, 7, [2, 4], { generator: gen }) : randn([2, 4, 7], { generator: gen });
       const x = inputKind === 'tokens' ? autograd.randint(0, 7, [3, 9], { generator: gen }) : randn([3, 9, 7], { generator: gen });
       const out = await runOrt(exportOnnx(model, example), { input: toOrt(x) });
-      expect(maxDiff(out.output!, noGrad(() => model.forward(x)))).toBeLessThan(1e-5);
+      expect(out.output!).toBeAllclose(noGrad(() => model.forward(x)), { atol: 1e-5, rtol: 0 });
     }
   });
 
@@ -211,14 +204,14 @@ describe('exportOnnx: custom cells, more cases', () => {
     const x = randn([3, 6, 3], { generator: new Generator(3) });
     const lengths = tensor([6, 2, 4], { dtype: 'int32' });
     const out = await runOrt(exportOnnx(net, x, { lengths: true }), { input: toOrt(x), lengths: toOrt(lengths) });
-    expect(maxDiff(out.output!, noGrad(() => net.forward(x, undefined, { lengths: [6, 2, 4] }).output))).toBeLessThan(1e-5);
+    expect(out.output!).toBeAllclose(noGrad(() => net.forward(x, undefined, { lengths: [6, 2, 4] }).output), { atol: 1e-5, rtol: 0 });
 
     const cell64 = new KitchenSinkCell(3, 4, { generator: new Generator(4), dtype: 'float64' });
     const x64 = randn([2, 5, 3], { dtype: 'float64', generator: new Generator(5) });
     const net64 = new Recurrent(cell64);
     const out64 = await runOrt(exportOnnx(net64, x64), { input: toOrt(x64.to('float32')) });
     expect(out64.output!.dtype).toBe('float32');
-    expect(maxDiff(out64.output!, noGrad(() => net64.forward(x64).output))).toBeLessThan(1e-5);
+    expect(out64.output!).toBeAllclose(noGrad(() => net64.forward(x64).output), { atol: 1e-5, rtol: 0 });
   });
 
   test('exportOnnx: a step the tracer cannot trace is refused with the reason explainScan gives', () => {

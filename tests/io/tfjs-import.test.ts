@@ -2,7 +2,7 @@ import { sum } from '@seqgrad/autograd';
 import { type TfjsModelArtifacts, importTfjsLayers } from '@seqgrad/io';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { expectClose } from '../layers/helpers.js';
+import { maxAbs } from '../setup/allclose.js';
 import { asFiles, randomInput, randomizeWeights, saveArtifacts, tf, tfjsPredict, tfl } from './tfjs-helpers.js';
 
 /**
@@ -78,8 +78,8 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
           // Both forms: the artifacts a save handler gets, and model.json with its shards.
           const fromArtifacts = importTfjsLayers(artifacts);
           const fromFiles = importTfjsLayers(asFiles(artifacts, c.shards));
-          expectClose(fromArtifacts.forward(x), want!, TOL, 'from artifacts');
-          expectClose(fromFiles.forward(x), want!, TOL, `from files (${c.shards} shards)`);
+          expect(fromArtifacts.forward(x), 'from artifacts').toBeAllclose(want!, { rtol: 0, atol: TOL * maxAbs(want!) });
+          expect(fromFiles.forward(x), `from files (${c.shards} shards)`).toBeAllclose(want!, { rtol: 0, atol: TOL * maxAbs(want!) });
           model.dispose();
         },
       ),
@@ -94,8 +94,8 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
     const seq = importTfjsLayers(await saveArtifacts(model));
     const ids = randomInput([2, 4], 4, 5);
     const [want] = tfjsPredict(model, ids);
-    expectClose(seq.forward(ids), want!, TOL, 'int32 ids');
-    expectClose(seq.forward(ids.to('float32')), want!, TOL, 'float ids');
+    expect(seq.forward(ids), 'int32 ids').toBeAllclose(want!, { rtol: 0, atol: TOL * maxAbs(want!) });
+    expect(seq.forward(ids.to('float32')), 'float ids').toBeAllclose(want!, { rtol: 0, atol: TOL * maxAbs(want!) });
   });
 
   test('importTfjsLayers: a model saved with its optimizer state loads (the optimizer weights are skipped)', async () => {
@@ -112,7 +112,7 @@ describe('importTfjsLayers: Sequential models saved by TensorFlow.js', () => {
     }), { includeOptimizer: true });
     expect(artifacts!.weightSpecs.some((w) => w.group === 'optimizer')).toBe(true);
     const [want] = tfjsPredict(model, x);
-    expectClose(importTfjsLayers(artifacts!).forward(x), want!, TOL, 'with optimizer state');
+    expect(importTfjsLayers(artifacts!).forward(x), 'with optimizer state').toBeAllclose(want!, { rtol: 0, atol: TOL * maxAbs(want!) });
   });
 
   test('importTfjsLayers: parameters arrive under the Keras layer names and train', async () => {
@@ -146,7 +146,7 @@ describe('importTfjsLayers: functional models that are chains', () => {
           const want = tfjsPredict(model, x);
           const got = seq.run(x);
           expect(got.length).toBe(want.length);
-          got.forEach((g, k) => expectClose(g, want[k]!, TOL, `output ${k}`));
+          got.forEach((g, k) => expect(g, `output ${k}`).toBeAllclose(want[k]!, { rtol: 0, atol: TOL * maxAbs(want[k]!) }));
           model.dispose();
         },
       ),

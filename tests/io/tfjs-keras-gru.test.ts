@@ -2,7 +2,7 @@ import { Generator, tensor } from '@seqgrad/autograd';
 import { importTfjsLayers } from '@seqgrad/io';
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { expectClose } from '../layers/helpers.js';
+import { maxAbs } from '../setup/allclose.js';
 import { randomInput, tf, tfjsPredict, tfl } from './tfjs-helpers.js';
 
 /**
@@ -117,7 +117,7 @@ test('importTfjsLayers: the Keras GRU reference (reset_after=False) agrees with 
       const x = randomInput([c.B, c.T, c.I], c.seed + 1);
       const [want] = tfjsPredict(model, x);
       const ref = kerasGru(x.data as Float32Array, c.B, c.T, c.I, c.H, w, { ...c, resetAfter: false });
-      expectClose(tensor(Float32Array.from(ref.data), { shape: ref.shape }), want!, 1e-5, 'reference vs tfjs');
+      expect(tensor(Float32Array.from(ref.data), { shape: ref.shape }), 'reference vs tfjs').toBeAllclose(want!, { rtol: 0, atol: 1e-5 * maxAbs(want!) });
       model.dispose();
     }),
   );
@@ -130,7 +130,7 @@ test('importTfjsLayers: a converted Keras GRU with reset_after=True agrees with 
       const model = importTfjsLayers(convertedKerasFile(c.I, c.T, c.H, w, c));
       const x = randomInput([c.B, c.T, c.I], c.seed + 1);
       const want = kerasGru(x.data as Float32Array, c.B, c.T, c.I, c.H, w, { ...c, resetAfter: true });
-      expectClose(model.forward(x), want, 1e-5, 'seqgrad vs Keras equations');
+      expect(model.forward(x), 'seqgrad vs Keras equations').toBeAllclose(want, { rtol: 0, atol: 1e-5 * maxAbs(want) });
       expect(model.steps[0]!.kind === 'recurrent' && model.steps[0]!.module.resetAfter).toBe(true);
     }),
   );

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Generator, type Tensor, add, grad, mul, randn, sum } from '@seqgrad/autograd';
 import { GRU, LSTM, RNN, type RNNBase } from '@seqgrad/layers';
 import { expect, test } from 'vitest';
-import { relErr } from './helpers.js';
+import { maxAbs } from '../setup/allclose.js';
 
 /**
  * The fused path (hand-derived BPTT as one autograd function per layer and direction) and
@@ -69,13 +69,13 @@ test('fused vs composed: outputs, states and every gradient agree in float64 to 
     fc.property(config, (c) => {
       const a = run(c, 'fused');
       const b = run(c, 'composed');
-      expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-9);
-      expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-9);
-      if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-9);
+      expect(a.res.output.data, 'output').toBeAllclose(b.res.output.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.output.data) });
+      expect(a.res.h.data, 'h').toBeAllclose(b.res.h.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.h.data) });
+      if (b.res.c) expect(a.res.c!.data, 'c').toBeAllclose(b.res.c.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.c.data) });
       expect(Boolean(a.res.cAll), 'cAll present').toBe(Boolean(b.res.cAll));
-      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-9);
+      if (b.res.cAll) expect(a.res.cAll!.data, 'cAll').toBeAllclose(b.res.cAll.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.cAll.data) });
       a.grads.forEach((ga, i) => {
-        expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-9);
+        expect(ga!.data, `d${a.names[i]}`).toBeAllclose(b.grads[i]!.data, { rtol: 0, atol: 1e-9 * maxAbs(b.grads[i]!.data) });
       });
     }),
   );
@@ -87,12 +87,12 @@ test('fused vs composed in float32: outputs, states and every gradient agree to 
       const a = run(c, 'fused', 'float32');
       const b = run(c, 'composed', 'float32');
       expect(a.res.output.dtype).toBe('float32');
-      expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-5);
-      expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-5);
-      if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-5);
-      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-5);
+      expect(a.res.output.data, 'output').toBeAllclose(b.res.output.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.output.data) });
+      expect(a.res.h.data, 'h').toBeAllclose(b.res.h.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.h.data) });
+      if (b.res.c) expect(a.res.c!.data, 'c').toBeAllclose(b.res.c.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.c.data) });
+      if (b.res.cAll) expect(a.res.cAll!.data, 'cAll').toBeAllclose(b.res.cAll.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.cAll.data) });
       a.grads.forEach((ga, i) => {
-        expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-5);
+        expect(ga!.data, `d${a.names[i]}`).toBeAllclose(b.grads[i]!.data, { rtol: 0, atol: 1e-5 * maxAbs(b.grads[i]!.data) });
       });
     }),
   );

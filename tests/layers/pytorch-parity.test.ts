@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { type FloatDType, type Tensor, mul, sum, add, tensor } from '@seqgrad/autograd';
 import { GRU, LSTM, RNN, type RNNBase } from '@seqgrad/layers';
-import { describe, test } from 'vitest';
-import { expectClose } from './helpers.js';
+import { describe, expect, test } from 'vitest';
+import { maxAbs } from '../setup/allclose.js';
 
 /**
  * Parity with torch.nn.RNN / LSTM / GRU: outputs, final states and the gradients of every
@@ -46,13 +46,13 @@ function runCase(c: Case, impl: 'fused' | 'composed', dtype: FloatDType, rtol: n
   if (c.gC) loss = add(loss, sum(mul(res.c!, t(c.gC, dtype))));
   loss.backward();
 
-  expectClose(res.output, c.expected.output, rtol, `${c.name} output`);
-  expectClose(res.h, c.expected.h, rtol, `${c.name} h`);
-  if (c.expected.c) expectClose(res.c, c.expected.c, rtol, `${c.name} c`);
+  expect(res.output, `${c.name} output`).toBeAllclose(c.expected.output, { rtol: 0, atol: rtol * maxAbs(c.expected.output) });
+  expect(res.h, `${c.name} h`).toBeAllclose(c.expected.h, { rtol: 0, atol: rtol * maxAbs(c.expected.h) });
+  if (c.expected.c) expect(res.c, `${c.name} c`).toBeAllclose(c.expected.c, { rtol: 0, atol: rtol * maxAbs(c.expected.c) });
   const params = new Map(net.namedParameters());
   for (const [name, g] of Object.entries(c.expected.grads)) {
     const leaf = name === 'x' ? x : name === 'h0' ? h0 : name === 'c0' ? c0 : params.get(name);
-    expectClose(leaf?.grad, g, rtol, `${c.name} d${name}`);
+    expect(leaf?.grad, `${c.name} d${name}`).toBeAllclose(g, { rtol: 0, atol: rtol * maxAbs(g) });
   }
 }
 

@@ -4,7 +4,6 @@ import {
   Generator, SeqgradError, type Tensor, add, chunk, defineFunction, dropout, explainScan, gather, grad, linear,
   mul, noGrad, randn, scan, sigmoid, softmax, sum, tanh, tensor, zeros,
 } from '@seqgrad/autograd';
-import './helpers.js';
 import { type GrammarSpec, grammarFields, grammarParams, grammarShapes, grammarStep } from '../../../tests/setup/cellGrammar.js';
 
 /**

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { defaultNumThreads, disableGemmThreads, gemmThreads, setNumThreads } from '../src/threads.js';
+import { defaultNumThreads, disableGemmThreads, gemmThreads, setNumThreads } from '@seqgrad/autograd/threads';
 import { buildProject } from '../../../tests/setup/build.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));

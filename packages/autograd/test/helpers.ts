@@ -1,67 +1,14 @@
 import fc from 'fast-check';
-import { expect } from 'vitest';
 import { type NestedArray, Tensor, tensor } from '@seqgrad/autograd';
 
 /**
- * Shared test helpers for @seqgrad/autograd: one `toBeAllclose` matcher (NumPy's rule,
- * |actual − expected| ≤ atol + rtol·|expected|, NaN equal to NaN, shapes compared too) and
- * small fast-check arbitraries for shapes and float64 tensors.
+ * Shared test helpers for @seqgrad/autograd: small fast-check arbitraries for shapes and
+ * float64 tensors, and seeded GEMM operands. The `toBeAllclose` matcher is registered for
+ * every test by tests/setup/allclose.ts.
  */
 
 /** A tensor's values as a plain array (for `toEqual` on exact results). */
 export const num = (t: Tensor | null | undefined): number[] => Array.from(t!.data);
-
-export interface AllcloseOptions {
-  atol?: number;
-  rtol?: number;
-}
-
-type Comparable = Tensor | NestedArray | ArrayLike<number>;
-
-function flatten(x: Comparable): { shape: number[] | null; values: number[] } {
-  if (x instanceof Tensor) return { shape: [...x.shape], values: Array.from(x.data as ArrayLike<number>) };
-  if (typeof x === 'number' || typeof x === 'boolean') return { shape: [], values: [Number(x)] };
-  if (ArrayBuffer.isView(x)) return { shape: null, values: Array.from(x as ArrayLike<number>) };
-  const t = tensor(x as NestedArray, { dtype: 'float64' });
-  return { shape: [...t.shape], values: Array.from(t.data) };
-}
-
-export function allcloseReport(actual: Comparable, expected: Comparable, opts: AllcloseOptions = {}): string | null {
-  const atol = opts.atol ?? 1e-8;
-  const rtol = opts.rtol ?? 1e-5;
-  const a = flatten(actual);
-  const e = flatten(expected);
-  if (a.shape && e.shape && (a.shape.length !== e.shape.length || a.shape.some((d, i) => d !== e.shape![i]))) {
-    return `shape [${a.shape}] differs from expected [${e.shape}]`;
-  }
-  if (a.values.length !== e.values.length) return `${a.values.length} values, expected ${e.values.length}`;
-  for (let i = 0; i < a.values.length; i++) {
-    const x = a.values[i]!;
-    const y = e.values[i]!;
-    if (Number.isNaN(x) && Number.isNaN(y)) continue;
-    if (x === y) continue;
-    if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) {
-      return `element ${i}: ${x} vs expected ${y} (|diff| ${Math.abs(x - y)} > ${atol} + ${rtol}·|expected|)`;
-    }
-  }
-  return null;
-}
-
-expect.extend({
-  toBeAllclose(received: Comparable, expected: Comparable, opts: AllcloseOptions = {}) {
-    const report = allcloseReport(received, expected, opts);
-    return {
-      pass: report === null,
-      message: () => (report === null ? 'expected values not to be allclose' : `expected values to be allclose: ${report}`),
-    };
-  },
-});
-
-declare module 'vitest' {
-  interface Matchers<T = any> {
-    toBeAllclose(expected: Comparable, opts?: AllcloseOptions): T;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Arbitraries

@@ -3,7 +3,6 @@ import { describe, expect, test } from 'vitest';
 import {
   Generator, PRIMITIVES, SeqgradError, type Tensor, defineFunction, grad, hvp, jvp, noGrad, randn, tensor, vjp,
 } from '@seqgrad/autograd';
-import { allcloseReport } from './helpers.js';
 import { cases } from './primitiveCases.js';
 
 /**
@@ -19,9 +18,6 @@ const randomLike = (xs: readonly Tensor[], g: Generator): Tensor[] => xs.map((x)
 const shifted = (xs: readonly Tensor[], vs: readonly Tensor[], s: number): Tensor[] =>
   noGrad(() => xs.map((x, i) => x.detach().add(vs[i]!.mul(s))));
 const dot = (a: Tensor, b: Tensor): number => noGrad(() => a.mul(b).sum().item());
-const check = (what: string, report: string | null) => {
-  if (report) throw new Error(`${what}: ${report}`);
-};
 
 describe('jvp over the primitive table', () => {
   for (const name of PRIMITIVES) {
@@ -36,13 +32,13 @@ describe('jvp over the primitive table', () => {
         const plus = fn(...shifted(primals, vs, EPS)).detach();
         const minus = fn(...shifted(primals, vs, -EPS)).detach();
         const fd = plus.sub(minus).div(2 * EPS);
-        check('jvp vs finite differences', allcloseReport(dy, fd, TOL));
+        expect(dy, 'jvp vs finite differences').toBeAllclose(fd, TOL);
         const u = randn([...y.shape], { dtype: 'float64', generator: g });
         const [, pullback] = vjp(fn, primals);
         const vjps = pullback(u);
         const lhs = dot(u, dy);
         const rhs = vjps.reduce((s, w, i) => s + dot(w, vs[i]!), 0);
-        check('⟨u, Jv⟩ vs ⟨Jᵀu, v⟩', allcloseReport([lhs], [rhs], { atol: 1e-9, rtol: 1e-9 }));
+        expect(lhs, '⟨u, Jv⟩ vs ⟨Jᵀu, v⟩').toBeAllclose(rhs, { atol: 1e-9, rtol: 1e-9 });
       }));
     });
     if (c.smooth) {
@@ -63,7 +59,7 @@ describe('jvp over the primitive table', () => {
           const gm = gradAt(shifted(primals, vs, -EPS));
           hv.forEach((h, i) => {
             const fd = noGrad(() => gp[i]!.sub(gm[i]!).div(2 * EPS));
-            check(`hvp of input ${i} vs finite differences`, allcloseReport(h, fd, { atol: 1e-5, rtol: 1e-4 }));
+            expect(h, `hvp of input ${i} vs finite differences`).toBeAllclose(fd, { atol: 1e-5, rtol: 1e-4 });
           });
         }));
       });

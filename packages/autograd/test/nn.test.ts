@@ -4,7 +4,7 @@ import {
   type FloatDType, Generator, type Tensor,
   binaryCrossEntropyWithLogits, crossEntropy, dropout, logSoftmax, logsumexp, mseLoss, ones, sigmoid, softmax, tensor,
 } from '@seqgrad/autograd';
-import { allcloseReport, f64 } from './helpers.js';
+import { f64 } from './helpers.js';
 
 const int = (v: number | number[] | number[][], shape?: number[]) => tensor(v, { dtype: 'int32', shape });
 
@@ -174,8 +174,7 @@ const tol = (dtype: FloatDType) => (dtype === 'float32' ? { atol: 1e-5, rtol: 1e
 
 function check(actual: Tensor, expected: number[] | number[][] | number, dtype: FloatDType): void {
   expect(actual.isFinite()).toBe(true);
-  const report = allcloseReport(actual, expected, tol(dtype));
-  if (report) throw new Error(`${dtype}: ${report}`);
+  expect(actual, dtype).toBeAllclose(expected, tol(dtype));
 }
 
 describe.each(['float32', 'float64'] as const)('numerical stability (%s)', (dtype) => {

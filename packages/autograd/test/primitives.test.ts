@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { PRIMITIVES, gradcheck, gradgradcheck } from '@seqgrad/autograd';
-import { allcloseReport } from './helpers.js';
 import { cases } from './primitiveCases.js';
 
 /**
@@ -31,16 +30,14 @@ describe('primitives', () => {
         const y32 = fn(...as32);
         const y64 = fn(...as64);
         const tol = { atol: 1e-4, rtol: 1e-3 };
-        const valueReport = allcloseReport(y32.data, y64.data, tol);
-        if (valueReport) throw new Error(`value: ${valueReport}`);
+        expect(y32.data, 'value').toBeAllclose(y64.data, tol);
         if (!y64.requiresGrad || y64.size === 0) return;
         const v = y64.detach().tanh().add(0.5);
         y32.backward(v.to(y32.dtype));
         y64.backward(v.to('float64'));
         as32.forEach((t, i) => {
           expect(t.grad?.dtype ?? 'float32').toBe('float32');
-          const report = allcloseReport(t.grad ?? [], as64[i]!.grad ?? [], tol);
-          if (report) throw new Error(`gradient of input ${i}: ${report}`);
+          expect(t.grad ?? [], `gradient of input ${i}`).toBeAllclose(as64[i]!.grad ?? [], tol);
         });
       }));
     });

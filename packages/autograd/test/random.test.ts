@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
 import { Generator, defaultGenerator, manualSeed, rand, randint, randn } from '@seqgrad/autograd';
-import './helpers.js';
 
 describe('Generator', () => {
   // Pinned outputs: a change to the generator or to the seeding breaks reproducibility of every

@@ -5,9 +5,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { kernels } from '@seqgrad/autograd';
-// The vitest alias maps '@seqgrad/autograd' to src/index.ts and so cannot resolve the
-// '@seqgrad/autograd/threads' subpath: the tests import the source; the subprocess tests use it by name.
-import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '../src/threads.js';
+import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '@seqgrad/autograd/threads';
 import { GemmThreadPool, type GemmJob } from '../src/backend/threadPool.js';
 import { buildProject } from '../../../tests/setup/build.js';
 import { type GemmCase, filled, gemmOperands } from './helpers.js';

@@ -10,6 +10,8 @@ export {
 } from './checkpoint.js';
 export { saveCheckpoint, readCheckpointHeader } from './checkpointFile.js';
 export { type TrainConfig, LIMITS, validateConfig, checkConfigAgainstHeader, configSpec } from './config.js';
-export { type ReportInput, type RunResult, renderReport, renderSvg } from './report.js';
+export { type ReportInput, type RunResult, renderReport, renderSvg, resultRows, textTable } from './report.js';
 export { SequenceModel, type ModelConfig } from './sequenceModel.js';
-export { Trainer } from './trainer.js';
+export { loadCellFactory } from './cellModule.js';
+export { STUDIES, studyCellPaths } from './study.js';
+export { FIXED_SIZES, Trainer } from './trainer.js';

@@ -7,10 +7,8 @@ import {
 import { describe, expect, test } from 'vitest';
 
 const f64 = { dtype: 'float64' as const };
-const close = (a: Tensor, b: Tensor, tol = 1e-12) => {
-  expect([...a.shape]).toEqual([...b.shape]);
-  a.data.forEach((v, i) => expect(Math.abs(v - b.data[i]!)).toBeLessThanOrEqual(tol));
-};
+/** float64 results that must agree to 1e-12 absolute. */
+const TOL = { atol: 1e-12, rtol: 0 };
 
 describe('cells', () => {
   test('RNNCell: h = tanh(W_ih x + b_ih + W_hh h + b_hh); relu variant', () => {
@@ -19,7 +17,7 @@ describe('cells', () => {
       const x = randn([2, 3], f64);
       const h = randn([2, 4], f64);
       const pre = add(linear(x, cell.weightIh, cell.biasIh), linear(h, cell.weightHh, cell.biasHh));
-      close(cell.forward(x, { h }).h, nonlinearity === 'tanh' ? tanh(pre) : pre.relu());
+      expect(cell.forward(x, { h }).h).toBeAllclose(nonlinearity === 'tanh' ? tanh(pre) : pre.relu(), TOL);
     }
   });
 
@@ -32,8 +30,8 @@ describe('cells', () => {
     const [i, f, g, o] = gates.chunk(4, 1).map((t, k) => (k === 2 ? tanh(t) : sigmoid(t))) as Tensor[];
     const cNext = add(mul(f!, c), mul(i!, g!));
     const out = cell.forward(x, { h, c });
-    close(out.c, cNext);
-    close(out.h, mul(o!, tanh(cNext)));
+    expect(out.c).toBeAllclose(cNext, TOL);
+    expect(out.h).toBeAllclose(mul(o!, tanh(cNext)), TOL);
   });
 
   test('GRUCell: resetAfter (default) and resetAfter=false follow their equations', () => {
@@ -47,7 +45,7 @@ describe('cells', () => {
       const r = sigmoid(add(ir!, linear(h, wr!, br)));
       const z = sigmoid(add(iz!, linear(h, wz!, bz)));
       const n = tanh(add(inn!, resetAfter ? mul(r, linear(h, wn!, bn)) : linear(mul(r, h), wn!, bn)));
-      close(cell.forward(x, { h }).h, add(mul(sub(1, z), n), mul(z, h)));
+      expect(cell.forward(x, { h }).h).toBeAllclose(add(mul(sub(1, z), n), mul(z, h)), TOL);
     }
   });
 
@@ -58,7 +56,7 @@ describe('cells', () => {
     expect(s.h.shape).toEqual([5]);
     expect(s.c.shape).toEqual([5]);
     const batched = cell.forward(x.reshape([1, 3]), { h: zeros([1, 5]), c: zeros([1, 5]) });
-    close(s.h, batched.h.reshape([5]), 0);
+    expect(s.h).toBeAllclose(batched.h.reshape([5]), { atol: 0, rtol: 0 });
     expect(cell.initialState(4).h.shape).toEqual([4, 5]);
   });
 
@@ -76,7 +74,7 @@ describe('cells', () => {
     gru.loadStateDict(Object.fromEntries(Object.entries(cell.stateDict()).map(([k, v]) => [`${k}_l0`, v])));
     const x = randn([2, 3], f64);
     const h = randn([2, 4], f64);
-    close(gru.forward(x.reshape([2, 1, 3]), h.reshape([1, 2, 4])).h.reshape([2, 4]), cell.forward(x, { h }).h);
+    expect(gru.forward(x.reshape([2, 1, 3]), h.reshape([1, 2, 4])).h.reshape([2, 4])).toBeAllclose(cell.forward(x, { h }).h, TOL);
   });
 
   test('cells: composed cells support higher-order gradients', () => {
@@ -157,7 +155,7 @@ describe('custom cells', () => {
     const lengths = [6, 1, 4];
     const a = new Recurrent(cell).forward(x, undefined, { lengths });
     const b = lstm.forward(x, undefined, { lengths });
-    close(a.output, b.output);
-    close(a.state.c, b.c.reshape([3, 4]));
+    expect(a.output).toBeAllclose(b.output, TOL);
+    expect(a.state.c).toBeAllclose(b.c.reshape([3, 4]), TOL);
   });
 });

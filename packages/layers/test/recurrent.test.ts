@@ -3,10 +3,8 @@ import { Bidirectional, GRUCell, LSTM, LSTMCell, RNNCell, Recurrent, Stacked, tr
 import { describe, expect, test } from 'vitest';
 
 const f64 = { dtype: 'float64' as const };
-const close = (a: Tensor, b: Tensor, tol = 1e-12) => {
-  expect([...a.shape]).toEqual([...b.shape]);
-  a.data.forEach((v, i) => expect(Math.abs(v - b.data[i]!)).toBeLessThanOrEqual(tol));
-};
+/** float64 results that must agree to 1e-12 absolute. */
+const TOL = { atol: 1e-12, rtol: 0 };
 /** Loads LSTMCell weights into layer l / direction of an LSTM (PyTorch names). */
 const sdFromCells = (cells: LSTMCell[][]) => {
   const sd: Record<string, Tensor> = {};
@@ -23,15 +21,15 @@ describe('Recurrent', () => {
     const fwd = new Recurrent(cell).forward(x);
     let h = cell.initialState(2).h;
     for (let t = 0; t < 4; t++) h = cell.forward(x.select(1, t), { h }).h;
-    close(fwd.state.h, h);
-    close(fwd.output.select(1, 3), h);
+    expect(fwd.state.h).toBeAllclose(h, TOL);
+    expect(fwd.output.select(1, 3)).toBeAllclose(h, TOL);
 
     const rev = new Recurrent(cell, { reverse: true }).forward(x, undefined, { lengths: [4, 2] });
     // Sequence 1 (length 2) in reverse: steps 1 then 0; outputs at t ≥ 2 are zero.
     let h1 = cell.initialState().h;
     for (const t of [1, 0]) h1 = cell.forward(x.select(0, 1).select(0, t), { h: h1 }).h;
-    close(rev.state.h.select(0, 1), h1);
-    close(rev.output.select(0, 1).select(0, 0), h1);
+    expect(rev.state.h.select(0, 1)).toBeAllclose(h1, TOL);
+    expect(rev.output.select(0, 1).select(0, 0)).toBeAllclose(h1, TOL);
     expect(Array.from(rev.output.select(0, 1).narrow(0, 2, 2).data)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
@@ -61,9 +59,9 @@ describe('Recurrent', () => {
     const lengths = [2, 5, 3];
     const a = new Bidirectional(fw, bw).forward(x, undefined, { lengths });
     const b = lstm.forward(x, undefined, { lengths });
-    close(a.output, b.output);
-    close(a.state.forward.h, b.h.select(0, 0));
-    close(a.state.backward.c, b.c.select(0, 1));
+    expect(a.output).toBeAllclose(b.output, TOL);
+    expect(a.state.forward.h).toBeAllclose(b.h.select(0, 0), TOL);
+    expect(a.state.backward.c).toBeAllclose(b.c.select(0, 1), TOL);
   });
 
   test('Bidirectional: merge modes sum, mul and ave combine the two directions', () => {
@@ -72,9 +70,9 @@ describe('Recurrent', () => {
     const x = randn([2, 4, 2], f64);
     const cat = new Bidirectional(fw, bw).forward(x).output;
     const [f, b] = cat.chunk(2, -1) as [Tensor, Tensor];
-    close(new Bidirectional(fw, bw, { mergeMode: 'sum' }).forward(x).output, add(f, b));
-    close(new Bidirectional(fw, bw, { mergeMode: 'mul' }).forward(x).output, mul(f, b));
-    close(new Bidirectional(fw, bw, { mergeMode: 'ave' }).forward(x).output, mul(add(f, b), 0.5));
+    expect(new Bidirectional(fw, bw, { mergeMode: 'sum' }).forward(x).output).toBeAllclose(add(f, b), TOL);
+    expect(new Bidirectional(fw, bw, { mergeMode: 'mul' }).forward(x).output).toBeAllclose(mul(f, b), TOL);
+    expect(new Bidirectional(fw, bw, { mergeMode: 'ave' }).forward(x).output).toBeAllclose(mul(add(f, b), 0.5), TOL);
     expect(() => new Bidirectional(fw, bw, { mergeMode: 'max' as never })).toThrow(/mergeMode must be/);
     expect(() => new Bidirectional(fw, new GRUCell(2, 4, f64))).toThrow(/must have the same sizes/);
   });
@@ -97,7 +95,7 @@ describe('Recurrent', () => {
     const stack = new Stacked([new Recurrent(c0), new Recurrent(c1)], { dropout: 0.5, generator: new Generator(0) });
     stack.eval();
     const a = stack.forward(x);
-    close(a.output, lstm.forward(x).output);
+    expect(a.output).toBeAllclose(lstm.forward(x).output, TOL);
     expect((a.state[1] as { h: Tensor }).h.shape).toEqual([2, 4]);
     stack.train();
     expect(Array.from(stack.forward(x).output.data)).not.toEqual(Array.from(a.output.data));
@@ -111,7 +109,7 @@ describe('Recurrent', () => {
     const net = new Stacked(cells.map(([f, b]) => new Bidirectional(f!, b!)));
     const x = randn([3, 4, 3], f64);
     const lengths = [4, 1, 3];
-    close(net.forward(x, undefined, { lengths }).output, lstm.forward(x, undefined, { lengths }).output);
+    expect(net.forward(x, undefined, { lengths }).output).toBeAllclose(lstm.forward(x, undefined, { lengths }).output, TOL);
   });
 
   test('truncatedBptt: drives a Recurrent layer with its own state format', () => {
@@ -119,7 +117,7 @@ describe('Recurrent', () => {
     const x = randn([2, 9, 2], f64);
     const { state, losses } = truncatedBptt(rec, x, { k1: 4, loss: (out) => sum(out) });
     expect(losses).toHaveLength(3);
-    close((state as { c: Tensor }).c, rec.forward(x).state.c);
+    expect((state as { c: Tensor }).c).toBeAllclose(rec.forward(x).state.c, TOL);
     expect((state as { h: Tensor }).h.requiresGrad).toBe(false);
   });
 

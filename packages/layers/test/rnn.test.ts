@@ -3,10 +3,8 @@ import { GRU, LSTM, RNN, truncatedBptt } from '@seqgrad/layers';
 import { describe, expect, test } from 'vitest';
 
 const f64 = { dtype: 'float64' as const };
-const close = (a: Tensor, b: Tensor, tol = 1e-12) => {
-  expect([...a.shape]).toEqual([...b.shape]);
-  a.data.forEach((v, i) => expect(Math.abs(v - b.data[i]!)).toBeLessThanOrEqual(tol));
-};
+/** float64 results that must agree to 1e-12 absolute. */
+const TOL = { atol: 1e-12, rtol: 0 };
 
 describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
   test('shapes: batchFirst (default), batchFirst false, unbatched, bidirectional, projSize', () => {
@@ -28,8 +26,8 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const x = randn([2, 4, 2], f64);
     const ra = a.forward(x, undefined, { lengths: [4, 2] });
     const rb = b.forward(x.transpose(0, 1), undefined, { lengths: [4, 2] });
-    close(rb.output.transpose(0, 1), ra.output);
-    close(rb.h, ra.h);
+    expect(rb.output.transpose(0, 1)).toBeAllclose(ra.output, TOL);
+    expect(rb.h).toBeAllclose(ra.h, TOL);
   });
 
   test('unbatched (T, I) equals a batch of one', () => {
@@ -38,8 +36,8 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const h0 = randn([2, 3], f64);
     const u = gru.forward(x, h0);
     const b = gru.forward(x.reshape([1, 5, 2]), h0.reshape([2, 1, 3]));
-    close(u.output, b.output.reshape([5, 6]));
-    close(u.h, b.h.reshape([2, 3]));
+    expect(u.output).toBeAllclose(b.output.reshape([5, 6]), TOL);
+    expect(u.h).toBeAllclose(b.h.reshape([2, 3]), TOL);
   });
 
   test('lengths: outputs past each length are zero and h is taken at the last valid step', () => {
@@ -47,19 +45,19 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const x = randn([2, 5, 2], f64);
     const full = rnn.forward(x.narrow(0, 1, 1).narrow(1, 0, 3));
     const r = rnn.forward(x, undefined, { lengths: new Int32Array([5, 3]) });
-    close(r.h.select(1, 1), full.h.select(1, 0));
+    expect(r.h.select(1, 1)).toBeAllclose(full.h.select(1, 0), TOL);
     expect(Array.from(r.output.select(0, 1).narrow(0, 3, 2).data)).toEqual([0, 0, 0, 0, 0, 0]);
-    close(r.output.select(0, 1).narrow(0, 0, 3), full.output.select(0, 0));
+    expect(r.output.select(0, 1).narrow(0, 0, 3)).toBeAllclose(full.output.select(0, 0), TOL);
   });
 
   test('returnAllStates: cAll holds c_t at every step; its last step is c', () => {
     const lstm = new LSTM(2, 3, { ...f64, impl });
     const r = lstm.forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
     expect(r.cAll!.shape).toEqual([2, 4, 3]);
-    close(r.cAll!.select(1, 3), r.c.select(0, 0));
+    expect(r.cAll!.select(1, 3)).toBeAllclose(r.c.select(0, 0), TOL);
     const bi = new LSTM(2, 3, { ...f64, impl, bidirectional: true }).forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
     expect(bi.cAll!.shape).toEqual([2, 4, 6]);
-    close(bi.cAll!.select(1, 0).narrow(1, 3, 3), bi.c.select(0, 1));
+    expect(bi.cAll!.select(1, 0).narrow(1, 3, 3)).toBeAllclose(bi.c.select(0, 1), TOL);
   });
 
   test('bad input: a clear SeqgradError naming the op, the argument and the shapes', () => {
@@ -113,7 +111,7 @@ describe('RNN layers: fused vs composed specifics', () => {
     const a = new LSTM(2, 3, { ...f64, impl: 'fused', generator: new Generator(4) });
     const b = new LSTM(2, 3, { ...f64, impl: 'composed', generator: new Generator(4) });
     const x = randn([2, 3, 2], f64);
-    close(a.forward(x, undefined, { returnAllStates: true }).cAll!, b.forward(x, undefined, { returnAllStates: true }).cAll!);
+    expect(a.forward(x, undefined, { returnAllStates: true }).cAll!).toBeAllclose(b.forward(x, undefined, { returnAllStates: true }).cAll!, TOL);
   });
 });
 
@@ -145,7 +143,7 @@ describe('truncatedBptt', () => {
       h = r.h.detach();
     }
     gru.parameters().forEach((p, i) => p.grad!.data.forEach((v, k) => expect(v).toBeCloseTo(grads[i]![k]!, 12)));
-    close((res.state as { h: Tensor }).h, h!);
+    expect((res.state as { h: Tensor }).h).toBeAllclose(h!, TOL);
   });
 
   test('truncatedBptt: k2 > k1 re-runs the window, k2 < k1 backpropagates only the last k2 steps', () => {
