@@ -10,7 +10,7 @@
  * weight is read.
  */
 import { Generator, Tensor, categorical, noGrad, select } from '@seqgrad/autograd';
-import { Embedding, GRU, LSTM, Linear, Module, RNN, forwardSequence } from '@seqgrad/layers';
+import { Embedding, GRU, LSTM, Linear, Module, RNN, type RNNBase, type RNNState } from '@seqgrad/layers';
 import { type TensorSpec, loadSafetensors, readSafetensorsHeader } from '@seqgrad/io';
 
 /** The fields of a charlm checkpoint's config this page needs. */
@@ -45,7 +45,7 @@ function readConfig(metadata: Record<string, string>): CharlmConfig {
 /** Embedding → RNN/LSTM/GRU → Linear under the names `seqgrad train` writes (PyTorch's). */
 class CharModel extends Module {
   readonly embedding: Embedding;
-  readonly rnn: RNN | LSTM | GRU;
+  readonly rnn: RNNBase;
   readonly head: Linear;
 
   constructor(c: CharlmConfig) {
@@ -59,9 +59,9 @@ class CharModel extends Module {
   }
 
   /** Logits (1, T, V) for token ids (1, T), from a recurrent state (none: zeros), and the next state. */
-  run(ids: number[], state?: unknown): { logits: Tensor; state: unknown } {
+  run(ids: number[], state?: RNNState): { logits: Tensor; state: RNNState } {
     const x = this.embedding.forward(new Tensor(Int32Array.from(ids), [1, ids.length]));
-    const r = forwardSequence(this.rnn, x, state);
+    const r = this.rnn.forward(x, state);
     return { logits: this.head.forward(r.output), state: r.state };
   }
 }

@@ -33,8 +33,8 @@ describe('PyTorch interop', () => {
     const x = new Tensor(Float32Array.from(ref.x.flat(2)), [ref.x.length, ref.x[0].length, I]);
     const r = noGrad(() => lstm.forward(x));
     expectClose(r.output.data, ref.output.flat(2));
-    expectClose(r.h.data, ref.h.flat(2));
-    expectClose(r.c.data, ref.c.flat(2));
+    expectClose(r.state.h.data, ref.h.flat(2));
+    expectClose(r.state.c.data, ref.c.flat(2));
   });
 
   const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;

@@ -55,9 +55,10 @@ function run(c: Config, impl: 'fused' | 'composed', dtype: FloatDType = 'float64
   const c0 = c.withState && c.mode === 'LSTM' ? r([c.numLayers * D, c.B, c.H], true) : null;
   const lengths = c.withLengths ? Array.from({ length: c.B }, () => 1 + Math.floor(g.uniform() * c.T)) : undefined;
   const res = (net as LSTM).forward(x, h0 ? ({ h: h0, c: c0 } as { h: Tensor; c: Tensor }) : undefined, { lengths, returnAllStates: c.returnAllStates });
-  let loss = add(sum(mul(res.output, r(res.output.shape as number[]))), sum(mul(res.h, r(res.h.shape as number[]))));
-  if (res.c) loss = add(loss, sum(mul(res.c, r(res.c.shape as number[]))));
-  if (res.cAll) loss = add(loss, sum(mul(res.cAll, r(res.cAll.shape as number[]))));
+  let loss = add(sum(mul(res.output, r(res.output.shape as number[]))), sum(mul(res.state.h, r(res.state.h.shape as number[]))));
+  if (res.state.c) loss = add(loss, sum(mul(res.state.c, r(res.state.c.shape as number[]))));
+  const cells = res.sequences?.c;
+  if (cells) loss = add(loss, sum(mul(cells, r(cells.shape as number[]))));
   const inputs = [...net.parameters(), x, ...(h0 ? [h0] : []), ...(c0 ? [c0] : [])];
   const names = [...net.namedParameters().map(([n]) => n), 'x', 'h0', 'c0'];
   const grads = grad(loss, inputs);
@@ -70,10 +71,10 @@ test('fused vs composed: outputs, states and every gradient agree in float64 to 
       const a = run(c, 'fused');
       const b = run(c, 'composed');
       expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-9);
-      expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-9);
-      if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-9);
-      expect(Boolean(a.res.cAll), 'cAll present').toBe(Boolean(b.res.cAll));
-      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-9);
+      expect(relErr(a.res.state.h.data, b.res.state.h.data), 'h').toBeLessThanOrEqual(1e-9);
+      if (b.res.state.c) expect(relErr(a.res.state.c!.data, b.res.state.c.data), 'c').toBeLessThanOrEqual(1e-9);
+      expect(Boolean(a.res.sequences?.c), 'sequences.c present').toBe(Boolean(b.res.sequences?.c));
+      if (b.res.sequences?.c) expect(relErr(a.res.sequences!.c!.data, b.res.sequences.c.data), 'sequences.c').toBeLessThanOrEqual(1e-9);
       a.grads.forEach((ga, i) => {
         expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-9);
       });
@@ -88,9 +89,9 @@ test('fused vs composed in float32: outputs, states and every gradient agree to 
       const b = run(c, 'composed', 'float32');
       expect(a.res.output.dtype).toBe('float32');
       expect(relErr(a.res.output.data, b.res.output.data), 'output').toBeLessThanOrEqual(1e-5);
-      expect(relErr(a.res.h.data, b.res.h.data), 'h').toBeLessThanOrEqual(1e-5);
-      if (b.res.c) expect(relErr(a.res.c!.data, b.res.c.data), 'c').toBeLessThanOrEqual(1e-5);
-      if (b.res.cAll) expect(relErr(a.res.cAll!.data, b.res.cAll.data), 'cAll').toBeLessThanOrEqual(1e-5);
+      expect(relErr(a.res.state.h.data, b.res.state.h.data), 'h').toBeLessThanOrEqual(1e-5);
+      if (b.res.state.c) expect(relErr(a.res.state.c!.data, b.res.state.c.data), 'c').toBeLessThanOrEqual(1e-5);
+      if (b.res.sequences?.c) expect(relErr(a.res.sequences!.c!.data, b.res.sequences.c.data), 'sequences.c').toBeLessThanOrEqual(1e-5);
       a.grads.forEach((ga, i) => {
         expect(relErr(ga!.data, b.grads[i]!.data), `d${a.names[i]}`).toBeLessThanOrEqual(1e-5);
       });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type FloatDType, type Tensor, mul, sum, add, tensor } from '@seqgrad/autograd';
-import { GRU, LSTM, RNN, type RNNBase } from '@seqgrad/layers';
+import { GRU, LSTM, RNN, type RNNBase, type RNNState, type SequenceResult } from '@seqgrad/layers';
 import { describe, test } from 'vitest';
 import { expectClose } from './helpers.js';
 
@@ -36,19 +36,19 @@ function runCase(c: Case, impl: 'fused' | 'composed', dtype: FloatDType, rtol: n
   const c0 = c.c0 ? t(c.c0, dtype, true) : null;
   const lengths = c.lengths ?? undefined;
   let loss: Tensor;
-  let res: { output: Tensor; h: Tensor; c?: Tensor };
+  let res: SequenceResult<RNNState>;
   if (net instanceof LSTM) {
     res = net.forward(x, h0 ? { h: h0, c: c0! } : undefined, { lengths });
   } else {
     res = (net as RNN | GRU).forward(x, h0 ?? undefined, { lengths });
   }
-  loss = add(sum(mul(res.output, t(c.gOut, dtype))), sum(mul(res.h, t(c.gH, dtype))));
-  if (c.gC) loss = add(loss, sum(mul(res.c!, t(c.gC, dtype))));
+  loss = add(sum(mul(res.output, t(c.gOut, dtype))), sum(mul(res.state.h, t(c.gH, dtype))));
+  if (c.gC) loss = add(loss, sum(mul(res.state.c!, t(c.gC, dtype))));
   loss.backward();
 
   expectClose(res.output, c.expected.output, rtol, `${c.name} output`);
-  expectClose(res.h, c.expected.h, rtol, `${c.name} h`);
-  if (c.expected.c) expectClose(res.c, c.expected.c, rtol, `${c.name} c`);
+  expectClose(res.state.h, c.expected.h, rtol, `${c.name} h`);
+  if (c.expected.c) expectClose(res.state.c, c.expected.c, rtol, `${c.name} c`);
   const params = new Map(net.namedParameters());
   for (const [name, g] of Object.entries(c.expected.grads)) {
     const leaf = name === 'x' ? x : name === 'h0' ? h0 : name === 'c0' ? c0 : params.get(name);

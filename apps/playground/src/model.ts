@@ -61,7 +61,7 @@ export class PlaygroundModel extends Module {
 
   forward(input: Tensor): Tensor {
     const x = this.embed(input);
-    const { output } = (this.rnn.forward as (x: Tensor) => { output: Tensor })(x);
+    const { output } = this.rnn.forward(x);
     return this.readout(output);
   }
 }

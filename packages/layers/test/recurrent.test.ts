@@ -62,8 +62,8 @@ describe('Recurrent', () => {
     const a = new Bidirectional(fw, bw).forward(x, undefined, { lengths });
     const b = lstm.forward(x, undefined, { lengths });
     close(a.output, b.output);
-    close(a.state.forward.h, b.h.select(0, 0));
-    close(a.state.backward.c, b.c.select(0, 1));
+    close(a.state.forward.h, b.state.h.select(0, 0));
+    close(a.state.backward.c, b.state.c.select(0, 1));
   });
 
   test('Bidirectional: merge modes sum, mul and ave combine the two directions', () => {

@@ -12,14 +12,14 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
   test('shapes: batchFirst (default), batchFirst false, unbatched, bidirectional, projSize', () => {
     const lstm = new LSTM(3, 5, { impl, numLayers: 2, bidirectional: true, projSize: 2 });
     const r = lstm.forward(randn([4, 7, 3]));
-    expect([r.output.shape, r.h.shape, r.c.shape]).toEqual([[4, 7, 4], [4, 4, 2], [4, 4, 5]]);
+    expect([r.output.shape, r.state.h.shape, r.state.c.shape]).toEqual([[4, 7, 4], [4, 4, 2], [4, 4, 5]]);
     const gru = new GRU(3, 5, { impl, batchFirst: false });
     const g = gru.forward(randn([7, 4, 3]));
-    expect([g.output.shape, g.h.shape]).toEqual([[7, 4, 5], [1, 4, 5]]);
+    expect([g.output.shape, g.state.h.shape]).toEqual([[7, 4, 5], [1, 4, 5]]);
     const rnn = new RNN(3, 5, { impl, numLayers: 3 });
     const u = rnn.forward(randn([7, 3]));
-    expect([u.output.shape, u.h.shape]).toEqual([[7, 5], [3, 5]]);
-    expect(lstm.forward(randn([7, 3])).c.shape).toEqual([4, 5]);
+    expect([u.output.shape, u.state.h.shape]).toEqual([[7, 5], [3, 5]]);
+    expect(lstm.forward(randn([7, 3])).state.c.shape).toEqual([4, 5]);
   });
 
   test('batchFirst false gives the transposed result of batchFirst true', () => {
@@ -29,7 +29,7 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const ra = a.forward(x, undefined, { lengths: [4, 2] });
     const rb = b.forward(x.transpose(0, 1), undefined, { lengths: [4, 2] });
     close(rb.output.transpose(0, 1), ra.output);
-    close(rb.h, ra.h);
+    close(rb.state.h, ra.state.h);
   });
 
   test('unbatched (T, I) equals a batch of one', () => {
@@ -39,7 +39,7 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const u = gru.forward(x, h0);
     const b = gru.forward(x.reshape([1, 5, 2]), h0.reshape([2, 1, 3]));
     close(u.output, b.output.reshape([5, 6]));
-    close(u.h, b.h.reshape([2, 3]));
+    close(u.state.h, b.state.h.reshape([2, 3]));
   });
 
   test('lengths: outputs past each length are zero and h is taken at the last valid step', () => {
@@ -47,7 +47,7 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const x = randn([2, 5, 2], f64);
     const full = rnn.forward(x.narrow(0, 1, 1).narrow(1, 0, 3));
     const r = rnn.forward(x, undefined, { lengths: new Int32Array([5, 3]) });
-    close(r.h.select(1, 1), full.h.select(1, 0));
+    close(r.state.h.select(1, 1), full.state.h.select(1, 0));
     expect(Array.from(r.output.select(0, 1).narrow(0, 3, 2).data)).toEqual([0, 0, 0, 0, 0, 0]);
     close(r.output.select(0, 1).narrow(0, 0, 3), full.output.select(0, 0));
   });
@@ -55,11 +55,11 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
   test('returnAllStates: cAll holds c_t at every step; its last step is c', () => {
     const lstm = new LSTM(2, 3, { ...f64, impl });
     const r = lstm.forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
-    expect(r.cAll!.shape).toEqual([2, 4, 3]);
-    close(r.cAll!.select(1, 3), r.c.select(0, 0));
+    expect(r.sequences!.c!.shape).toEqual([2, 4, 3]);
+    close(r.sequences!.c!.select(1, 3), r.state.c.select(0, 0));
     const bi = new LSTM(2, 3, { ...f64, impl, bidirectional: true }).forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
-    expect(bi.cAll!.shape).toEqual([2, 4, 6]);
-    close(bi.cAll!.select(1, 0).narrow(1, 3, 3), bi.c.select(0, 1));
+    expect(bi.sequences!.c!.shape).toEqual([2, 4, 6]);
+    close(bi.sequences!.c!.select(1, 0).narrow(1, 3, 3), bi.state.c.select(0, 1));
   });
 
   test('bad input: a clear SeqgradError naming the op, the argument and the shapes', () => {
@@ -113,7 +113,7 @@ describe('RNN layers: fused vs composed specifics', () => {
     const a = new LSTM(2, 3, { ...f64, impl: 'fused', generator: new Generator(4) });
     const b = new LSTM(2, 3, { ...f64, impl: 'composed', generator: new Generator(4) });
     const x = randn([2, 3, 2], f64);
-    close(a.forward(x, undefined, { returnAllStates: true }).cAll!, b.forward(x, undefined, { returnAllStates: true }).cAll!);
+    close(a.forward(x, undefined, { returnAllStates: true }).sequences!.c!, b.forward(x, undefined, { returnAllStates: true }).sequences!.c!);
   });
 });
 
@@ -142,7 +142,7 @@ describe('truncatedBptt', () => {
     for (const [s, e] of chunks) {
       const r = gru.forward(x.narrow(1, s, e - s), h);
       sum(r.output).backward();
-      h = r.h.detach();
+      h = r.state.h.detach();
     }
     gru.parameters().forEach((p, i) => p.grad!.data.forEach((v, k) => expect(v).toBeCloseTo(grads[i]![k]!, 12)));
     close((res.state as { h: Tensor }).h, h!);
