@@ -51,15 +51,15 @@ export class Seq2Seq extends Module {
 
   /** Encoder outputs (B, Ts, H), zero at padded steps, and the final state at each length. */
   encode(source: Tensor, lengths: Int32Array): { keys: Tensor; state: { h: Tensor; c: Tensor } } {
-    const { output, h, c } = this.encoder.forward(this.embed.forward(source), undefined, { lengths });
-    return { keys: output, state: { h, c } };
+    const { output, state } = this.encoder.forward(this.embed.forward(source), undefined, { lengths });
+    return { keys: output, state };
   }
 
   /** Logits (B, Tt, V) for decoder inputs (B, Tt), and the attention weights (B, Tt, Ts) if any. */
   decode(
     decoderInput: Tensor, state: { h: Tensor; c: Tensor }, keys: Tensor, sourceMask: Tensor,
   ): { logits: Tensor; state: { h: Tensor; c: Tensor }; weights: Tensor | null } {
-    const { output, h, c } = this.decoder.forward(this.embed.forward(decoderInput), state); // (B, Tt, H)
+    const { output, state: next } = this.decoder.forward(this.embed.forward(decoderInput), state); // (B, Tt, H)
     let features = output;
     let weights: Tensor | null = null;
     if (this.attention) {
@@ -67,7 +67,7 @@ export class Seq2Seq extends Module {
       features = concat([output, att.context], -1); // (B, Tt, 2H)
       weights = att.weights;
     }
-    return { logits: this.head.forward(this.combine.forward(features).tanh()), state: { h, c }, weights };
+    return { logits: this.head.forward(this.combine.forward(features).tanh()), state: next, weights };
   }
 
   /** Mean cross entropy of the next target token under teacher forcing (padding ignored). */

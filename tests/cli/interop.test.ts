@@ -27,8 +27,8 @@ describe('PyTorch interop', () => {
     const x = new Tensor(Float32Array.from(ref.x.flat(2)), [ref.x.length, ref.x[0].length, I]);
     const r = noGrad(() => lstm.forward(x));
     expect(r.output.data).toBeAllclose(ref.output.flat(2), TORCH_TOL);
-    expect(r.h.data).toBeAllclose(ref.h.flat(2), TORCH_TOL);
-    expect(r.c.data).toBeAllclose(ref.c.flat(2), TORCH_TOL);
+    expect(r.state.h.data).toBeAllclose(ref.h.flat(2), TORCH_TOL);
+    expect(r.state.c.data).toBeAllclose(ref.c.flat(2), TORCH_TOL);
   });
 
   const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;

@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { maxAbs } from '../setup/allclose.js';
 import { Generator, type Tensor, add, grad, mul, randn, sum, tensor, zeros } from '@seqgrad/autograd';
 import {
-  Bidirectional, GRU, GRUCell, LSTM, LSTMCell, LayerNormLSTMCell, RNN, RNNCell, Recurrent, type RecurrentCell, type RNNBase,
+  Bidirectional, GRU, GRUCell, LSTM, LSTMCell, LayerNormLSTMCell, RNN, RNNCell, Recurrent, type RecurrentCell, type RNNBase, type RNNState,
+  type SequenceResult,
 } from '@seqgrad/layers';
 import { VARIANTS, type Case, caseArb, handRun, maxRelErr } from '../bptt/reference.js';
 
@@ -17,8 +18,8 @@ import { VARIANTS, type Case, caseArb, handRun, maxRelErr } from '../bptt/refere
 /** 1e-12 of max(1, max |expected|): compiled and op by op differ only in the order of sums. */
 const sumOrderTol = (expected: ArrayLike<number>) => ({ rtol: 0, atol: 1e-12 * Math.max(1, maxAbs(expected)) });
 
-type Direction = { output: Tensor; h: Tensor; c: Tensor | null; cAll: Tensor | null };
-type DirectionArgs = { x: Tensor; h0: Tensor; c0: Tensor | null; p: RNNBase['params'][number][number]; reverse: boolean; lengths: Int32Array | null; keepC: boolean };
+type Direction = SequenceResult<RNNState>;
+type DirectionArgs = { x: Tensor; h0: Tensor; c0: Tensor | null; p: RNNBase['params'][number][number]; reverse: boolean; lengths: Int32Array | null; allCells: boolean };
 
 const f64 = (a: Float64Array | null, shape: number[]) => tensor(a ?? new Float64Array(shape.reduce((p, q) => p * q, 1)), { dtype: 'float64', shape });
 
@@ -42,13 +43,14 @@ function layerRun(c: Case, compile: boolean) {
   const h0 = f64(c.values.h0, [B, S]);
   const c0 = v.family === 'lstm' ? f64(c.values.c0, [B, H]) : null;
   for (const t of [x, h0, ...(c0 ? [c0] : [])]) t.requiresGrad = true;
-  const args: DirectionArgs = { x, h0, c0, p, reverse: c.reverse, lengths: c.lengths ?? null, keepC: Boolean(c.dCells) };
+  const args: DirectionArgs = { x, h0, c0, p, reverse: c.reverse, lengths: c.lengths ?? null, allCells: Boolean(c.dCells) };
   const r = (layer as unknown as { composedDirection(a: DirectionArgs): Direction }).composedDirection(args);
   let loss = zeros([], { dtype: 'float64' });
   if (c.dOutput) loss = add(loss, sum(mul(r.output, f64(c.dOutput, [B, T, S]))));
-  if (c.dhT) loss = add(loss, sum(mul(r.h, f64(c.dhT, [B, S]))));
-  if (c.dcT && r.c) loss = add(loss, sum(mul(r.c, f64(c.dcT, [B, H]))));
-  if (c.dCells && r.cAll) loss = add(loss, sum(mul(r.cAll, f64(c.dCells, [B, T, H]))));
+  if (c.dhT) loss = add(loss, sum(mul(r.state.h, f64(c.dhT, [B, S]))));
+  if (c.dcT && r.state.c) loss = add(loss, sum(mul(r.state.c, f64(c.dcT, [B, H]))));
+  const cells = r.sequences?.c;
+  if (c.dCells && cells) loss = add(loss, sum(mul(cells, f64(c.dCells, [B, T, H]))));
   const inputs = [x, h0, ...(c0 ? [c0] : []), p.weightIh, p.weightHh, ...(bias ? [p.biasIh!, p.biasHh!] : []), ...(P ? [p.weightHr!] : [])];
   const grads = loss.requiresGrad ? grad(loss, inputs, { allowUnused: true }) : inputs.map(() => null);
   return { r, grads: grads.map((g, i) => (g ? g.data : new Float64Array(inputs[i]!.size))) };
@@ -74,10 +76,10 @@ describe.each(VARIANTS)('compiled built-in $name', (variant) => {
         expect(compiled.r.output.gradFn?.name).toBe('scan');
         expect(eager.r.output.gradFn?.name).not.toBe('scan');
         expect(compiled.r.output.data, 'output vs op by op').toBeAllclose(eager.r.output.data, sumOrderTol(eager.r.output.data));
-        expect(compiled.r.h.data, 'h vs op by op').toBeAllclose(eager.r.h.data, sumOrderTol(eager.r.h.data));
+        expect(compiled.r.state.h.data, 'h vs op by op').toBeAllclose(eager.r.state.h.data, sumOrderTol(eager.r.state.h.data));
         expect(maxRelErr(compiled.r.output.data, hand.output), 'output vs hand').toBeLessThan(1e-9);
-        expect(maxRelErr(compiled.r.h.data, hand.hT), 'h vs hand').toBeLessThan(1e-9);
-        if (hand.cT) expect(maxRelErr(compiled.r.c!.data, hand.cT), 'c vs hand').toBeLessThan(1e-9);
+        expect(maxRelErr(compiled.r.state.h.data, hand.hT), 'h vs hand').toBeLessThan(1e-9);
+        if (hand.cT) expect(maxRelErr(compiled.r.state.c!.data, hand.cT), 'c vs hand').toBeLessThan(1e-9);
         // A relu pre-activation within rounding of 0 may take either side of the kink (sums in different orders).
         if (variant.nonlinearity === 'relu') return;
         const want = handGrads(c, hand);

@@ -153,7 +153,7 @@ describe('conventions.md: course GRU → seqgrad GRU (resetAfter: false) by nega
       gru.loadStateDict(asLayer(converted));
       const out = gru.forward(x, { h: h0.reshape([1, B, H]) });
       expect(out.output).toBeAllclose(stack(hs, 1), TOL);
-      expect(out.h).toBeAllclose(h.reshape([1, B, H]), TOL);
+      expect(out.state.h).toBeAllclose(h.reshape([1, B, H]), TOL);
     });
   }
 });
@@ -190,14 +190,14 @@ describe('conventions.md: biases and shapes', () => {
     const x = randn([B, 5, I]);
     const lstm = new LSTM(I, H, { numLayers: 2, bidirectional: true });
     const a = lstm.forward(x);
-    expect([a.output.shape, a.h.shape, a.c.shape]).toEqual([[B, 5, 2 * H], [4, B, H], [4, B, H]]);
+    expect([a.output.shape, a.state.h.shape, a.state.c.shape]).toEqual([[B, 5, 2 * H], [4, B, H], [4, B, H]]);
     const tb = new LSTM(I, H, { numLayers: 2, bidirectional: true, batchFirst: false });
     const b = tb.forward(randn([5, B, I]));
-    expect([b.output.shape, b.h.shape, b.c.shape]).toEqual([[5, B, 2 * H], [4, B, H], [4, B, H]]);
+    expect([b.output.shape, b.state.h.shape, b.state.c.shape]).toEqual([[5, B, 2 * H], [4, B, H], [4, B, H]]);
     const unbatched = lstm.forward(randn([5, I]));
-    expect([unbatched.output.shape, unbatched.h.shape]).toEqual([[5, 2 * H], [4, H]]);
+    expect([unbatched.output.shape, unbatched.state.h.shape]).toEqual([[5, 2 * H], [4, H]]);
     const proj = new LSTM(I, H, { projSize: 2 }).forward(x);
-    expect([proj.output.shape, proj.h.shape, proj.c.shape]).toEqual([[B, 5, 2], [1, B, 2], [1, B, H]]);
+    expect([proj.output.shape, proj.state.h.shape, proj.state.c.shape]).toEqual([[B, 5, 2], [1, B, 2], [1, B, H]]);
   });
 
   test('conventions: weight shapes (G·H, I) for layer 0, (G·H, D·H) above, (G·H, D·P) above with projSize', () => {

@@ -25,7 +25,7 @@ describe.each(['fused', 'composed'] as const)('finite differences (%s)', (impl) 
     const params = net.parameters();
     const fn = (xi: Tensor, hi: Tensor, ci: Tensor): Tensor[] => {
       const r = (net as LSTM).forward(xi, (mode === 'LSTM' ? { h: hi, c: ci } : { h: hi }) as { h: Tensor; c: Tensor }, { lengths: [3, 2] });
-      return r.c ? [r.output, r.h, r.c] : [r.output, r.h];
+      return r.state.c ? [r.output, r.state.h, r.state.c] : [r.output, r.state.h];
     };
     const inputs = mode === 'LSTM' ? [x, h0, c0, ...params] : [x, h0, ...params];
     const wrapped = mode === 'LSTM' ? (xi: Tensor, hi: Tensor, ci: Tensor) => fn(xi, hi, ci) : (xi: Tensor, hi: Tensor) => fn(xi, hi, c0);

@@ -55,9 +55,10 @@ function run(c: Config, impl: 'fused' | 'composed', dtype: FloatDType = 'float64
   const c0 = c.withState && c.mode === 'LSTM' ? r([c.numLayers * D, c.B, c.H], true) : null;
   const lengths = c.withLengths ? Array.from({ length: c.B }, () => 1 + Math.floor(g.uniform() * c.T)) : undefined;
   const res = (net as LSTM).forward(x, h0 ? ({ h: h0, c: c0 } as { h: Tensor; c: Tensor }) : undefined, { lengths, returnAllStates: c.returnAllStates });
-  let loss = add(sum(mul(res.output, r(res.output.shape as number[]))), sum(mul(res.h, r(res.h.shape as number[]))));
-  if (res.c) loss = add(loss, sum(mul(res.c, r(res.c.shape as number[]))));
-  if (res.cAll) loss = add(loss, sum(mul(res.cAll, r(res.cAll.shape as number[]))));
+  let loss = add(sum(mul(res.output, r(res.output.shape as number[]))), sum(mul(res.state.h, r(res.state.h.shape as number[]))));
+  if (res.state.c) loss = add(loss, sum(mul(res.state.c, r(res.state.c.shape as number[]))));
+  const cells = res.sequences?.c;
+  if (cells) loss = add(loss, sum(mul(cells, r(cells.shape as number[]))));
   const inputs = [...net.parameters(), x, ...(h0 ? [h0] : []), ...(c0 ? [c0] : [])];
   const names = [...net.namedParameters().map(([n]) => n), 'x', 'h0', 'c0'];
   const grads = grad(loss, inputs);
@@ -70,10 +71,10 @@ test('fused vs composed: outputs, states and every gradient agree in float64 to 
       const a = run(c, 'fused');
       const b = run(c, 'composed');
       expect(a.res.output.data, 'output').toBeAllclose(b.res.output.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.output.data) });
-      expect(a.res.h.data, 'h').toBeAllclose(b.res.h.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.h.data) });
-      if (b.res.c) expect(a.res.c!.data, 'c').toBeAllclose(b.res.c.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.c.data) });
-      expect(Boolean(a.res.cAll), 'cAll present').toBe(Boolean(b.res.cAll));
-      if (b.res.cAll) expect(a.res.cAll!.data, 'cAll').toBeAllclose(b.res.cAll.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.cAll.data) });
+      expect(a.res.state.h.data, 'h').toBeAllclose(b.res.state.h.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.state.h.data) });
+      if (b.res.state.c) expect(a.res.state.c!.data, 'c').toBeAllclose(b.res.state.c.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.state.c.data) });
+      expect(Boolean(a.res.sequences?.c), 'sequences.c present').toBe(Boolean(b.res.sequences?.c));
+      if (b.res.sequences?.c) expect(a.res.sequences!.c!.data, 'sequences.c').toBeAllclose(b.res.sequences.c.data, { rtol: 0, atol: 1e-9 * maxAbs(b.res.sequences.c.data) });
       a.grads.forEach((ga, i) => {
         expect(ga!.data, `d${a.names[i]}`).toBeAllclose(b.grads[i]!.data, { rtol: 0, atol: 1e-9 * maxAbs(b.grads[i]!.data) });
       });
@@ -88,9 +89,9 @@ test('fused vs composed in float32: outputs, states and every gradient agree to 
       const b = run(c, 'composed', 'float32');
       expect(a.res.output.dtype).toBe('float32');
       expect(a.res.output.data, 'output').toBeAllclose(b.res.output.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.output.data) });
-      expect(a.res.h.data, 'h').toBeAllclose(b.res.h.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.h.data) });
-      if (b.res.c) expect(a.res.c!.data, 'c').toBeAllclose(b.res.c.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.c.data) });
-      if (b.res.cAll) expect(a.res.cAll!.data, 'cAll').toBeAllclose(b.res.cAll.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.cAll.data) });
+      expect(a.res.state.h.data, 'h').toBeAllclose(b.res.state.h.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.state.h.data) });
+      if (b.res.state.c) expect(a.res.state.c!.data, 'c').toBeAllclose(b.res.state.c.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.state.c.data) });
+      if (b.res.sequences?.c) expect(a.res.sequences!.c!.data, 'sequences.c').toBeAllclose(b.res.sequences.c.data, { rtol: 0, atol: 1e-5 * maxAbs(b.res.sequences.c.data) });
       a.grads.forEach((ga, i) => {
         expect(ga!.data, `d${a.names[i]}`).toBeAllclose(b.grads[i]!.data, { rtol: 0, atol: 1e-5 * maxAbs(b.grads[i]!.data) });
       });

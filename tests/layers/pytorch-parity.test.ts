@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type FloatDType, type Tensor, mul, sum, add, tensor } from '@seqgrad/autograd';
-import { GRU, LSTM, RNN, type RNNBase } from '@seqgrad/layers';
+import { GRU, LSTM, RNN, type RNNBase, type RNNState, type SequenceResult } from '@seqgrad/layers';
 import { describe, expect, test } from 'vitest';
 import { maxAbs } from '../setup/allclose.js';
 
@@ -36,19 +36,19 @@ function runCase(c: Case, impl: 'fused' | 'composed', dtype: FloatDType, rtol: n
   const c0 = c.c0 ? t(c.c0, dtype, true) : null;
   const lengths = c.lengths ?? undefined;
   let loss: Tensor;
-  let res: { output: Tensor; h: Tensor; c?: Tensor };
+  let res: SequenceResult<RNNState>;
   if (net instanceof LSTM) {
     res = net.forward(x, h0 ? { h: h0, c: c0! } : undefined, { lengths });
   } else {
     res = (net as RNN | GRU).forward(x, h0 ?? undefined, { lengths });
   }
-  loss = add(sum(mul(res.output, t(c.gOut, dtype))), sum(mul(res.h, t(c.gH, dtype))));
-  if (c.gC) loss = add(loss, sum(mul(res.c!, t(c.gC, dtype))));
+  loss = add(sum(mul(res.output, t(c.gOut, dtype))), sum(mul(res.state.h, t(c.gH, dtype))));
+  if (c.gC) loss = add(loss, sum(mul(res.state.c!, t(c.gC, dtype))));
   loss.backward();
 
   expect(res.output, `${c.name} output`).toBeAllclose(c.expected.output, { rtol: 0, atol: rtol * maxAbs(c.expected.output) });
-  expect(res.h, `${c.name} h`).toBeAllclose(c.expected.h, { rtol: 0, atol: rtol * maxAbs(c.expected.h) });
-  if (c.expected.c) expect(res.c, `${c.name} c`).toBeAllclose(c.expected.c, { rtol: 0, atol: rtol * maxAbs(c.expected.c) });
+  expect(res.state.h, `${c.name} h`).toBeAllclose(c.expected.h, { rtol: 0, atol: rtol * maxAbs(c.expected.h) });
+  if (c.expected.c) expect(res.state.c, `${c.name} c`).toBeAllclose(c.expected.c, { rtol: 0, atol: rtol * maxAbs(c.expected.c) });
   const params = new Map(net.namedParameters());
   for (const [name, g] of Object.entries(c.expected.grads)) {
     const leaf = name === 'x' ? x : name === 'h0' ? h0 : name === 'c0' ? c0 : params.get(name);

@@ -1,7 +1,7 @@
 import { type Tensor, ones, randn, tanh, tensor, zeros } from '@seqgrad/autograd';
 import {
   Bidirectional, Dropout, Embedding, GRU, GRUCell, LSTM, LSTMCell, LayerNorm, LayerNormLSTMCell, Linear, RNN, RNNCell, Recurrent,
-  RecurrentCell, Sequential, Stacked, forwardSequence, init, truncatedBptt,
+  RecurrentCell, Sequential, Stacked, init, truncatedBptt,
 } from '@seqgrad/layers';
 import { describe } from 'vitest';
 import { type MisuseCase, runMisuseSuite } from './classify.js';
@@ -139,7 +139,9 @@ const rnns: MisuseCase[] = [
   { name: 'RNN.forward: a bare tensor of the wrong shape', run: () => new RNN(4, 8).forward(x(), zeros([2, 8])), expect: ['RNN.forward', '[2,8]', '[1,2,8]'] },
   { name: 'LSTM.forward: lengths of the wrong count', run: () => lstm().forward(x(), undefined, { lengths: [5] }), expect: ['LSTM.forward', 'lengths', 'B=2'] },
   { name: 'LSTM.forward: a misspelt option', run: () => lstm().forward(x(), undefined, bad({ lenghts: [5, 5] })), expect: ['LSTM.forward', "'lenghts'", "did you mean 'lengths'"] },
-  { name: 'forwardSequence: not a layer', run: () => forwardSequence(bad(new Linear(4, 8)), x()), expect: ['forwardSequence', 'layer', 'Linear'] },
+  { name: 'LSTM.cell: a layer past numLayers', run: () => new LSTM(4, 8, { numLayers: 2 }).cell(2), expect: ['LSTM.cell', 'layer', '[0, 1]', '2'] },
+  { name: 'GRU.cell: direction 1 of a unidirectional layer', run: () => new GRU(4, 8).cell(0, 1), expect: ['GRU.cell', 'direction', 'not bidirectional', '1'] },
+  { name: 'LSTM.cell: a projected LSTM', run: () => new LSTM(4, 8, { projSize: 3 }).cell(), expect: ['LSTM.cell', 'projSize=3', 'no cell equivalent'] },
 ];
 
 const tbptt: MisuseCase[] = [

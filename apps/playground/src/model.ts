@@ -6,7 +6,7 @@
 import * as autograd from '@seqgrad/autograd';
 import { type Generator, type Tensor, select } from '@seqgrad/autograd';
 import * as layers from '@seqgrad/layers';
-import { Embedding, GRU, LSTM, Linear, Module, RNN, Recurrent, RecurrentCell, forwardSequence } from '@seqgrad/layers';
+import { Embedding, GRU, LSTM, Linear, Module, RNN, Recurrent, RecurrentCell, type SequenceLayer } from '@seqgrad/layers';
 import type { Task } from 'seqgrad/tasks';
 import { type CellFactory } from './cellCode.js';
 import type { CellChoice } from './protocol.js';
@@ -64,13 +64,13 @@ export class PlaygroundModel extends Module {
    * (none: zeros): what `sampleText` of `seqgrad/model` drives, one character at a time.
    */
   run(input: Tensor, state?: unknown): { output: Tensor; state: unknown } {
-    const r = forwardSequence(this.rnn, this.embed(input), state);
+    const r = (this.rnn as SequenceLayer).forward(this.embed(input), state);
     return { output: this.head.forward(r.output), state: r.state };
   }
 
   forward(input: Tensor): Tensor {
     const x = this.embed(input);
-    const { output } = (this.rnn.forward as (x: Tensor) => { output: Tensor })(x);
+    const { output } = this.rnn.forward(x);
     return this.readout(output);
   }
 }

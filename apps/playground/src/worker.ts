@@ -109,7 +109,7 @@ function measureFlow(r: Run): number[] | null {
   if (mode !== 'rnn' && mode !== 'lstm' && mode !== 'gru') return null;
   const batch = probeBatch(r);
   const x = noGrad(() => r.model.embed(batch.input));
-  const seq = noGrad(() => (r.model.rnn.forward as (x: Tensor) => { output: Tensor })(x).output).detach();
+  const seq = noGrad(() => r.model.rnn.forward(x).output).detach();
   seq.requiresGrad = true;
   const loss = r.task.evaluate(r.model.readout(seq), batch).loss;
   const [dOutput] = grad([loss], [seq]);

@@ -7,7 +7,8 @@
 import * as autograd from '@seqgrad/autograd';
 import { Generator, type Tensor, select, unbind } from '@seqgrad/autograd';
 import {
-  Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNCell, Recurrent, RecurrentCell, Stacked, forwardSequence,
+  Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNBase, RNNCell, Recurrent, RecurrentCell,
+  type SequenceLayer, type SequenceResult, Stacked,
 } from '@seqgrad/layers';
 import { vectorNorm } from '@seqgrad/optim';
 import { type BuiltinCell } from './cellNames.js';
@@ -72,12 +73,12 @@ export function builtinCell(name: BuiltinCell, inputSize: number, hiddenSize: nu
   return new GRUCell(inputSize, hiddenSize, opts);
 }
 
-type SeqLayer = RNN | LSTM | GRU | Recurrent | Bidirectional | Stacked;
 
 /** Embedding (token input) → recurrent layers → Linear head on the last step or every step. */
 export class SequenceModel extends Module {
   readonly embedding: Embedding | null;
-  readonly rnn: SeqLayer;
+  /** RNN, LSTM or GRU for a built-in cell; Recurrent, Bidirectional or Stacked over a custom one. */
+  readonly rnn: SequenceLayer;
   readonly head: Linear;
 
   constructor(readonly config: ModelConfig, generator: Generator, cellFactory?: CellFactory) {
@@ -87,7 +88,7 @@ export class SequenceModel extends Module {
     this.embedding = inputKind === 'tokens' ? this.registerModule('embedding', new Embedding(inputSize, config.embed, { generator })) : null;
     const rnnIn = inputKind === 'tokens' ? config.embed : inputSize;
     const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator };
-    let rnn: SeqLayer;
+    let rnn: SequenceLayer;
     if (cellFactory) {
       const one = (i: number): Recurrent | Bidirectional =>
         config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden, { generator })), new Recurrent(cellFactory(i, hidden, { generator }), { reverse: true })) : new Recurrent(cellFactory(i, hidden, { generator }));
@@ -103,7 +104,7 @@ export class SequenceModel extends Module {
   /** The recurrent layer's output sequence (B, T, D·H) for a batch of inputs. */
   features(input: Tensor): Tensor {
     const x = this.embedding ? this.embedding.forward(input) : input;
-    return (this.rnn.forward as (x: Tensor) => { output: Tensor })(x).output;
+    return this.rnn.forward(x).output;
   }
 
   /** (B, O) for readout 'last', (B, T, O) for 'all'. */
@@ -117,9 +118,9 @@ export class SequenceModel extends Module {
    * head's output at every step, (B, T, O), and the final state, so text can be generated
    * one character at a time without re-reading the prefix.
    */
-  run(input: Tensor, state?: unknown): { output: Tensor; state: unknown } {
+  run(input: Tensor, state?: unknown): SequenceResult<unknown> {
     const x = this.embedding ? this.embedding.forward(input) : input;
-    const r = forwardSequence(this.rnn, x, state);
+    const r = this.rnn.forward(x, state);
     return { output: this.head.forward(r.output), state: r.state };
   }
 
@@ -134,13 +135,8 @@ export class SequenceModel extends Module {
     if (config.layers !== 1 || config.bidirectional) return null;
     let cell: RecurrentCell;
     if (this.rnn instanceof Recurrent) cell = this.rnn.cell;
-    else {
-      const inSize = this.embedding ? config.embed : config.inputSize;
-      const made = builtinCell(config.cell as BuiltinCell, inSize, config.hidden);
-      const sd = this.rnn.stateDict();
-      made.loadStateDict({ weight_ih: sd.weight_ih_l0!, weight_hh: sd.weight_hh_l0!, bias_ih: sd.bias_ih_l0!, bias_hh: sd.bias_hh_l0! });
-      cell = made;
-    }
+    else if (this.rnn instanceof RNNBase) cell = this.rnn.cell();
+    else return null;
     const x = this.embedding ? this.embedding.forward(input).detach() : input;
     const [B, T] = x.shape as [number, number];
     let s = cell.initialState(B);

@@ -8,6 +8,12 @@ import { Module } from './module.js';
  */
 export type CellState = { readonly h: Tensor } & { readonly [name: string]: Tensor };
 
+/** The state of RNN and GRU cells and layers: `{ h }`. */
+export type HiddenState = { h: Tensor };
+
+/** The state of LSTM cells and layers: `{ h, c }` (h is the output, c the cell). */
+export type LSTMState = { h: Tensor; c: Tensor };
+
 /**
  * The public interface of a recurrent cell (Flax-like: one signature, (x, state) → state).
  * A new cell declares the size of each state entry and writes `step` for a batch; it then

@@ -11,6 +11,21 @@ export interface CellOptions extends RecurrentInitOptions {
   generator?: Generator;
 }
 
+/** The four parameters of a built-in cell (a layer's `DirectionParams` has the same fields). */
+export interface GateParameters {
+  weightIh: Tensor;
+  weightHh: Tensor;
+  biasIh: Tensor | null;
+  biasHh: Tensor | null;
+}
+
+/**
+ * The key under which `RNNBase.cell` hands a cell its layer's parameter tensors, to be used as
+ * they are (shared, not copied, not re-initialised). Not exported from the package: a user
+ * builds a cell with fresh parameters, or gets one over a layer's from `RNNBase.cell`.
+ */
+export const SHARED_PARAMETERS: unique symbol = Symbol('shared parameters');
+
 /** The four parameters every built-in cell has, under PyTorch's cell names. */
 abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
   readonly weightIh: Tensor;
@@ -21,7 +36,7 @@ abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
   /** Options a subclass takes beyond CellOptions (RNNCell's nonlinearity, GRUCell's resetAfter). */
   protected static readonly extraOptions: readonly string[] = [];
 
-  constructor(inputSize: number, hiddenSize: number, readonly gates: number, opts: CellOptions) {
+  constructor(inputSize: number, hiddenSize: number, readonly gates: number, opts: CellOptions & { [SHARED_PARAMETERS]?: GateParameters }) {
     super(inputSize, hiddenSize, opts);
     const op = new.target.name;
     const extra = (new.target as unknown as { extraOptions: readonly string[] }).extraOptions;
@@ -29,11 +44,12 @@ abstract class GatedCell<S extends CellState> extends RecurrentCell<S> {
     checkInitOptions(op, opts);
     const G = gates * hiddenSize;
     const bias = checkBoolean(op, 'bias', opts.bias, true);
-    this.weightIh = this.registerParameter('weight_ih', param([G, inputSize], this.dtype, op));
-    this.weightHh = this.registerParameter('weight_hh', param([G, hiddenSize], this.dtype, op));
-    this.biasIh = this.registerParameter('bias_ih', bias ? param([G], this.dtype, op) : null);
-    this.biasHh = this.registerParameter('bias_hh', bias ? param([G], this.dtype, op) : null);
-    this.resetParameters(opts);
+    const shared = opts[SHARED_PARAMETERS];
+    this.weightIh = this.registerParameter('weight_ih', shared?.weightIh ?? param([G, inputSize], this.dtype, op));
+    this.weightHh = this.registerParameter('weight_hh', shared?.weightHh ?? param([G, hiddenSize], this.dtype, op));
+    this.biasIh = this.registerParameter('bias_ih', shared ? shared.biasIh : bias ? param([G], this.dtype, op) : null);
+    this.biasHh = this.registerParameter('bias_hh', shared ? shared.biasHh : bias ? param([G], this.dtype, op) : null);
+    if (!shared) this.resetParameters(opts);
   }
 
   /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */

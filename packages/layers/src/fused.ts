@@ -1,7 +1,7 @@
 import { type FunctionCtx, SeqgradError, Tensor, defineFunction, isGradEnabled } from '@seqgrad/autograd';
 import { gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward } from './bptt/index.js';
 import type { CellParams, FloatArray, SeqDims } from './bptt/index.js';
-import type { DirectionParams, DirectionResult, RNNMode } from './rnn.js';
+import type { DirectionArgs, DirectionResult, RNNMode } from './rnn.js';
 
 /**
  * The fused path: one custom autograd function per layer and direction whose forward and
@@ -18,7 +18,7 @@ interface FusedConfig {
   reverse: boolean;
   lengths: Int32Array | null;
   /** LSTM: also output every step's cell state (returnAllStates). */
-  keepC: boolean;
+  allCells: boolean;
 }
 
 type Arg = Tensor | null;
@@ -42,7 +42,7 @@ const asTensor = (a: FloatArray | null, shape: number[]): Tensor | null => (a ? 
 
 /**
  * fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for
- * LSTM, plus cAll (B,T,H) with cfg.keepC; [output, hT] otherwise.
+ * LSTM, plus every step's c (B,T,H) with cfg.allCells; [output, hT] otherwise.
  */
 const makeFused = (name: string) => defineFunction({
   name,
@@ -59,7 +59,7 @@ const makeFused = (name: string) => defineFunction({
       const r = lstmForward(p, raw(x)!, raw(h0), raw(c0), cfg.dims, opts);
       ctx.cache = r.cache;
       const outs = [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
-      if (cfg.keepC) outs.push(new Tensor(lstmCells(r.cache), [B, T, H]));
+      if (cfg.allCells) outs.push(new Tensor(lstmCells(r.cache), [B, T, H]));
       return outs;
     }
     const r = cfg.mode === 'GRU'
@@ -68,7 +68,7 @@ const makeFused = (name: string) => defineFunction({
     ctx.cache = r.cache;
     return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
   },
-  backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor, dcAll?: Tensor) {
+  backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor, dCells?: Tensor) {
     const cfg = ctx.cfg as FusedConfig;
     refuseDoubleBackward(cfg);
     const p = ctx.p as CellParams;
@@ -77,7 +77,7 @@ const makeFused = (name: string) => defineFunction({
     const S = cfg.dims.P || H;
     const G = shapes.wIh[0]!;
     const g = cfg.mode === 'LSTM'
-      ? lstmBackward(p, ctx.cache as Parameters<typeof lstmBackward>[1], raw(dOutput), raw(dhT), raw(dcT ?? null), { dCells: raw(dcAll ?? null) })
+      ? lstmBackward(p, ctx.cache as Parameters<typeof lstmBackward>[1], raw(dOutput), raw(dhT), raw(dcT ?? null), { dCells: raw(dCells ?? null) })
       : cfg.mode === 'GRU'
         ? gruBackward(p, ctx.cache as Parameters<typeof gruBackward>[1], raw(dOutput), raw(dhT))
         : rnnBackward(p, ctx.cache as Parameters<typeof rnnBackward>[1], raw(dOutput), raw(dhT));
@@ -109,12 +109,13 @@ const fusedLayers: Record<RNNMode, ReturnType<typeof makeFused>> = {
 export function fusedDirection(
   mode: RNNMode,
   resetAfter: boolean,
-  a: { x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null; keepC: boolean },
+  a: DirectionArgs,
 ): DirectionResult {
   const [B, T, I] = a.x.shape as [number, number, number];
   const H = a.p.weightHh.shape[0]! / (mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1);
   const dims: SeqDims = { B, T, I, H, ...(a.p.weightHr ? { P: a.p.weightHr.shape[0]! } : {}) };
-  const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths, keepC: mode === 'LSTM' && a.keepC };
+  const cfg: FusedConfig = { mode, resetAfter, dims, reverse: a.reverse, lengths: a.lengths, allCells: mode === 'LSTM' && a.allCells };
   const outs = fusedLayers[mode](a.x, a.h0, a.c0, a.p.weightIh, a.p.weightHh, a.p.biasIh, a.p.biasHh, a.p.weightHr, cfg);
-  return { output: outs[0]!, h: outs[1]!, c: outs[2] ?? null, cAll: outs[3] ?? null };
+  const [output, h, c, cells] = outs as [Tensor, Tensor, Tensor | undefined, Tensor | undefined];
+  return { output, state: c ? { h, c } : { h }, ...(cells ? { sequences: { c: cells } } : {}) };
 }

@@ -5,7 +5,7 @@
 export { Module, cloneModule, type StateDict, type LoadResult } from './module.js';
 export * as init from './init.js';
 export { Linear, Embedding, Dropout, LayerNorm, Sequential, type LayerOptions, type TensorModule } from './basic.js';
-export { RecurrentCell, mapState, type CellState } from './cell.js';
+export { RecurrentCell, mapState, type CellState, type HiddenState, type LSTMState } from './cell.js';
 export { RNNCell, LSTMCell, GRUCell, type CellOptions } from './cells.js';
 export { rnnStep, lstmStep, gruStep, initRecurrent, type RecurrentInitOptions } from './functional.js';
 export { LayerNormLSTMCell } from './layerNormLstm.js';
@@ -15,7 +15,7 @@ export {
 } from './recurrent.js';
 export {
   RNNBase, RNN, LSTM, GRU,
-  type RNNMode, type RNNBaseOptions, type RNNForwardOptions, type RNNResult, type LSTMResult, type DirectionParams,
+  type RNNMode, type RNNBaseOptions, type RNNForwardOptions, type RNNState, type DirectionParams,
 } from './rnn.js';
 export * from './bptt/index.js';
-export { truncatedBptt, detachState, forwardSequence, type TruncatedBpttOptions, type TruncatableLayer } from './tbptt.js';
+export { truncatedBptt, detachState, type TruncatedBpttOptions } from './tbptt.js';

@@ -43,11 +43,23 @@ export function normalizeLengths(op: string, lengths: Lengths | undefined, B: nu
   return full ? null : out;
 }
 
-/** What every sequence layer returns: outputs and the final state. */
+/**
+ * What every sequence layer returns (`Recurrent`, `Bidirectional`, `Stacked`, `RNN`, `LSTM`,
+ * `GRU`): the output sequence and the final state, in the form the same layer accepts back as
+ * its initial state.
+ *
+ * @example
+ * const lstm = new LSTM(3, 8);
+ * const { output, state } = lstm.forward(randn([2, 5, 3])); // state.h, state.c: [1, 2, 8]
+ * lstm.forward(randn([2, 5, 3]), state);                     // continues from there
+ */
 export interface SequenceResult<S> {
   /** (B, T, H) (or (T, H) unbatched); the final h instead when returnSequences is false. */
   output: Tensor;
+  /** The final state: `{ h }`, `{ h, c }`, a cell's own entries, `{ forward, backward }` or one per layer. */
   state: S;
+  /** Every step of further state entries, present only when asked for (LSTM's `returnAllStates`: `{ c }`). */
+  sequences?: Readonly<Record<string, Tensor>>;
 }
 
 /** A layer that maps a sequence and a state to a sequence and a state (stackable). */

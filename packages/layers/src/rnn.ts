@@ -5,8 +5,10 @@ import { param } from './basic.js';
 import { checkBatch, checkBoolean, checkDtype, checkInitOptions, checkInput, checkNonlinearity, checkOptions, checkPositiveInt, checkStateObject } from './validate.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
-import { type Lengths, normalizeLengths } from './recurrent.js';
+import { type Lengths, type SequenceLayer, type SequenceResult, normalizeLengths } from './recurrent.js';
+import type { HiddenState, LSTMState } from './cell.js';
 import { fusedDirection } from './fused.js';
+import { GRUCell, LSTMCell, RNNCell, SHARED_PARAMETERS } from './cells.js';
 
 export type RNNMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
 
@@ -43,35 +45,31 @@ export interface RNNForwardOptions {
   /** Valid length of each sequence (packed-sequence semantics); see `Recurrent`. */
   lengths?: Lengths;
   /**
-   * LSTM: also return `cAll`, the last layer's cell state at every step (zero past each
-   * length). RNN and GRU need no such option: their `output` already is h_t at every step.
-   * The fused LSTM computes it on the composed path (same values and gradients, slower).
+   * LSTM: also return `sequences.c`, the last layer's cell state at every step (zero past
+   * each length), laid out like `output` (D·H features). RNN and GRU need no such option:
+   * their `output` already is h_t at every step. Fused and composed give the same values
+   * and gradients.
    */
   returnAllStates?: boolean;
 }
 
-/** What RNN and GRU return. */
-export interface RNNResult {
-  /** (B, T, D·H) with batchFirst, (T, B, D·H) otherwise, (T, D·H) unbatched. */
-  output: Tensor;
-  /** Final hidden state of every layer and direction: (numLayers·D, B, H) or (numLayers·D, H). */
-  h: Tensor;
-}
-/** What LSTM returns. */
-export interface LSTMResult extends RNNResult {
-  /** Final cell state: (numLayers·D, B, H) or (numLayers·D, H). */
-  c: Tensor;
-  /** With returnAllStates: the last layer's c at every step, laid out like `output` (D·H features). */
-  cAll?: Tensor;
+/** The state of RNN, LSTM or GRU: h, and c for the LSTM. */
+export type RNNState = { h: Tensor; c?: Tensor };
+
+/** What one layer and direction runs on: x (B, T, I), its initial state, parameters, direction and lengths. */
+export interface DirectionArgs {
+  x: Tensor;
+  h0: Tensor;
+  c0: Tensor | null;
+  p: DirectionParams;
+  reverse: boolean;
+  lengths: Int32Array | null;
+  /** LSTM: also return c at every step, (B, T, H), as `sequences.c`. */
+  allCells: boolean;
 }
 
-/** One direction's run over a (B, T, I) input. */
-export interface DirectionResult {
-  output: Tensor; // (B, T, Hout)
-  h: Tensor; // (B, Hout)
-  c: Tensor | null; // (B, H)
-  cAll: Tensor | null; // (B, T, H)
-}
+/** One layer and direction's run: output (B, T, Hout), the final h (B, Hout) and c (B, H), and `sequences.c` when asked. */
+export type DirectionResult = SequenceResult<RNNState>;
 
 const GATES: Record<RNNMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
 
@@ -85,7 +83,7 @@ const MODE_OPTIONS: Record<RNNMode, readonly string[]> = {
  * The shared machinery of RNN, LSTM and GRU: parameters under PyTorch's names, input and
  * state checks, layers, directions, dropout, lengths, and the two implementations.
  */
-export abstract class RNNBase extends Module {
+export abstract class RNNBase extends Module implements SequenceLayer<RNNState> {
   readonly numLayers: number;
   readonly bias: boolean;
   readonly batchFirst: boolean;
@@ -100,7 +98,7 @@ export abstract class RNNBase extends Module {
   readonly params: DirectionParams[][] = [];
   /** The composed path through scan's compiled plan (default true); false runs it op by op. */
   compile: boolean;
-  private readonly steps = new WeakMap<DirectionParams, (gi: Tensor, s: { h: Tensor; c?: Tensor }) => { h: Tensor; c?: Tensor }>();
+  private readonly steps = new WeakMap<DirectionParams, (gi: Tensor, s: RNNState) => RNNState>();
   protected readonly initOptions: RecurrentInitOptions;
 
   constructor(
@@ -169,12 +167,47 @@ export abstract class RNNBase extends Module {
     return this.numDirections * this.outputHiddenSize;
   }
 
+  /**
+   * x (B, T, I) with batchFirst, (T, B, I) otherwise, or unbatched (T, I) → `{ output, state }`,
+   * state `{ h }` (`{ h, c }` for the LSTM), each (numLayers·D, B, ·).
+   */
+  abstract forward(x: Tensor, state?: Tensor | RNNState, opts?: RNNForwardOptions): SequenceResult<RNNState>;
+
   /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */
   resetParameters(opts: RecurrentInitOptions = this.initOptions): void {
     for (const dirs of this.params) for (const p of dirs) initRecurrent(p, this.hiddenSize, GATES[this.mode], opts);
   }
 
-  protected runLayers(x: Tensor, state: { h?: Tensor; c?: Tensor } | undefined, opts: RNNForwardOptions): LSTMResult {
+  /**
+   * The cell of one layer and direction (`RNNCell`, `LSTMCell` or `GRUCell`) over this layer's
+   * own parameter tensors, shared, not copied: `weight_ih_l{layer}[_reverse]` is the cell's
+   * `weight_ih`, and likewise `weight_hh`, `bias_ih`, `bias_hh`, so a step of the cell is a
+   * step of that layer and gradients reach the layer's parameters. `new Recurrent(rnn.cell())`
+   * computes what a one-layer `rnn` computes. An LSTM with projSize has no cell equivalent.
+   *
+   * @example
+   * const lstm = new LSTM(3, 8, { numLayers: 2 });
+   * const cell = lstm.cell(1);  // LSTMCell(8, 8): cell.weightIh === lstm.params[1][0].weightIh
+   * cell.forward(randn([2, 8])); // { h, c }, each [2, 8]
+   */
+  cell(layer = 0, direction = 0): RNNCell | LSTMCell | GRUCell {
+    const op = `${this.constructor.name}.cell`;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) {
+      throw new SeqgradError(op, `layer must be an integer in [0, ${this.numLayers - 1}] (numLayers=${this.numLayers}), got ${String(layer)}`);
+    }
+    if (!Number.isInteger(direction) || direction < 0 || direction >= this.numDirections) {
+      throw new SeqgradError(op, `direction must be ${this.bidirectional ? '0 (forward) or 1 (reverse)' : '0 (the layer is not bidirectional)'}, got ${String(direction)}`);
+    }
+    if (this.projSize > 0) throw new SeqgradError(op, `an LSTM with projSize=${this.projSize} has no cell equivalent (LSTMCell has no projection)`);
+    const p = this.params[layer]![direction]!;
+    const inputSize = p.weightIh.shape[1]!;
+    const opts = Object.assign({ dtype: this.dtype }, { [SHARED_PARAMETERS]: p });
+    if (this.mode === 'LSTM') return new LSTMCell(inputSize, this.hiddenSize, opts);
+    if (this.mode === 'GRU') return new GRUCell(inputSize, this.hiddenSize, { ...opts, resetAfter: this.resetAfter });
+    return new RNNCell(inputSize, this.hiddenSize, { ...opts, nonlinearity: this.mode === 'RNN_RELU' ? 'relu' : 'tanh' });
+  }
+
+  protected runLayers(x: Tensor, state: Partial<LSTMState> | undefined, opts: RNNForwardOptions): SequenceResult<RNNState> {
     const op = `${this.constructor.name}.forward`;
     const isLSTM = this.mode === 'LSTM';
     checkInput(op, 'x', x, this.dtype);
@@ -207,27 +240,27 @@ export abstract class RNNBase extends Module {
     const hs: Tensor[] = [];
     const cs: Tensor[] = [];
     let layerInput = x3;
-    let cAll: Tensor | null = null;
+    let cells: Tensor | null = null;
     for (let l = 0; l < this.numLayers; l++) {
       if (l > 0 && this.dropout > 0 && this.training) {
         layerInput = dropout(layerInput, this.dropout, { training: true, generator: this.generator });
       }
       const outs: Tensor[] = [];
-      const cAlls: Tensor[] = [];
+      const cellsByDirection: Tensor[] = [];
       for (let d = 0; d < D; d++) {
         const k = l * D + d;
         const hInit = h0 ? select(h0, 0, k) : zeros([B, hOut], { dtype: this.dtype });
         const cInit = isLSTM ? (c0 ? select(c0, 0, k) : zeros([B, this.hiddenSize], { dtype: this.dtype })) : null;
-        const keepC = Boolean(opts.returnAllStates) && l === this.numLayers - 1;
-        const args = { x: layerInput, h0: hInit, c0: cInit, p: this.params[l]![d]!, reverse: d === 1, lengths, keepC };
+        const allCells = Boolean(opts.returnAllStates) && l === this.numLayers - 1;
+        const args = { x: layerInput, h0: hInit, c0: cInit, p: this.params[l]![d]!, reverse: d === 1, lengths, allCells };
         const r = useFused ? fusedDirection(this.mode, this.resetAfter, args) : this.composedDirection(args);
         outs.push(r.output);
-        hs.push(r.h);
-        if (r.c) cs.push(r.c);
-        if (r.cAll) cAlls.push(r.cAll);
+        hs.push(r.state.h);
+        if (r.state.c) cs.push(r.state.c);
+        if (r.sequences?.c) cellsByDirection.push(r.sequences.c);
       }
       layerInput = D === 1 ? outs[0]! : concat(outs, -1);
-      if (l === this.numLayers - 1 && cAlls.length) cAll = D === 1 ? cAlls[0]! : concat(cAlls, -1);
+      if (l === this.numLayers - 1 && cellsByDirection.length) cells = D === 1 ? cellsByDirection[0]! : concat(cellsByDirection, -1);
     }
 
     const back = (t: Tensor) => (unbatched ? reshape(t, t.shape.slice(1)) : this.batchFirst ? t : permute(t, [1, 0, 2]));
@@ -237,8 +270,8 @@ export abstract class RNNBase extends Module {
     };
     const output = back(layerInput);
     const h = finalState(hs);
-    if (!isLSTM) return { output, h } as LSTMResult; // RNN and GRU expose only { output, h }
-    return { output, h, c: finalState(cs), ...(opts.returnAllStates && cAll ? { cAll: back(cAll) } : {}) };
+    if (!isLSTM) return { output, state: { h } };
+    return { output, state: { h, c: finalState(cs) }, ...(opts.returnAllStates && cells ? { sequences: { c: back(cells) } } : {}) };
   }
 
   /**
@@ -246,20 +279,18 @@ export abstract class RNNBase extends Module {
    * step in one GEMM, then the recurrent part of the step over time (compiled when `compile`
    * is on, op by op otherwise).
    */
-  protected composedDirection(a: {
-    x: Tensor; h0: Tensor; c0: Tensor | null; p: DirectionParams; reverse: boolean; lengths: Int32Array | null; keepC: boolean;
-  }): DirectionResult {
+  protected composedDirection(a: DirectionArgs): DirectionResult {
     const { p } = a;
     const gi = linear(a.x, p.weightIh, p.biasIh); // (B, T, G)
     const init = a.c0 ? { h: a.h0, c: a.c0 } : { h: a.h0 };
     const r = scan(this.directionStep(p), gi, init, {
-      reverse: a.reverse, lengths: a.lengths, compile: this.compile, collect: a.keepC && a.c0 ? ['c'] : [],
+      reverse: a.reverse, lengths: a.lengths, compile: this.compile, collect: a.allCells && a.c0 ? ['c'] : [],
     });
-    return { output: r.output, h: r.state.h, c: r.state.c ?? null, cAll: a.keepC && a.c0 ? r.sequences.c! : null };
+    return { output: r.output, state: r.state, ...(a.allCells && a.c0 ? { sequences: { c: r.sequences.c! } } : {}) };
   }
 
   /** The recurrent part of one step for one layer and direction: one function per parameter set, so scan keeps its plan. */
-  private directionStep(p: DirectionParams): (gi: Tensor, s: { h: Tensor; c?: Tensor }) => { h: Tensor; c?: Tensor } {
+  private directionStep(p: DirectionParams): (gi: Tensor, s: RNNState) => RNNState {
     let step = this.steps.get(p);
     if (!step) {
       const mode = this.mode;
@@ -288,7 +319,8 @@ export abstract class RNNBase extends Module {
   }
 }
 
-function stateArg(op: string, s: Tensor | { h?: Tensor } | undefined): { h?: Tensor } | undefined {
+/** RNN's and GRU's initial state: `{ h }`, or h alone as PyTorch passes it (`rnn(x, h0)`). */
+function stateArg(op: string, s: Tensor | HiddenState | undefined): HiddenState | undefined {
   if (s === undefined || s === null) return undefined;
   if (s instanceof Tensor) return { h: s };
   if (typeof s !== 'object') throw new SeqgradError(op, `state must be a Tensor or { h }, got ${typeof s}`);
@@ -299,15 +331,16 @@ function stateArg(op: string, s: Tensor | { h?: Tensor } | undefined): { h?: Ten
  * Elman RNN, like `torch.nn.RNN`: h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) per layer
  * and direction, act = tanh or relu.
  *
- * Shapes (batchFirst, the default): x (B, T, I) → output (B, T, D·H); h (numLayers·D, B, H).
- * Unbatched: x (T, I), output (T, D·H), h (numLayers·D, H). Parameters weight_ih_l{k}
+ * Returns `{ output, state: { h } }`; the initial state is `{ h }` or h alone (PyTorch's h_0).
+ * Shapes (batchFirst, the default): x (B, T, I) → output (B, T, D·H); state.h (numLayers·D, B, H).
+ * Unbatched: x (T, I), output (T, D·H), state.h (numLayers·D, H). Parameters weight_ih_l{k}
  * (H, I or D·H), weight_hh_l{k} (H, H), bias_ih_l{k}, bias_hh_l{k} (H), with `_reverse`.
  *
  * @example
  * const rnn = new RNN(3, 8, { numLayers: 2, nonlinearity: 'relu' });
- * const { output, h } = rnn.forward(randn([4, 10, 3])); // [4, 10, 8], [2, 4, 8]
+ * const { output, state } = rnn.forward(randn([4, 10, 3])); // [4, 10, 8]; state.h: [2, 4, 8]
  */
-export class RNN extends RNNBase {
+export class RNN extends RNNBase implements SequenceLayer<HiddenState> {
   constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { nonlinearity?: 'tanh' | 'relu' } = {}) {
     const nl = checkNonlinearity('RNN', opts.nonlinearity);
     super(nl === 'relu' ? 'RNN_RELU' : 'RNN_TANH', inputSize, hiddenSize, opts);
@@ -315,9 +348,9 @@ export class RNN extends RNNBase {
   get nonlinearity(): 'tanh' | 'relu' {
     return this.mode === 'RNN_RELU' ? 'relu' : 'tanh';
   }
-  forward(x: Tensor, state?: Tensor | { h?: Tensor }, opts: RNNForwardOptions = {}): RNNResult {
-    const { output, h } = this.runLayers(x, stateArg('RNN.forward', state), opts);
-    return { output, h };
+  forward(x: Tensor, state?: Tensor | HiddenState, opts: RNNForwardOptions = {}): SequenceResult<HiddenState> {
+    const { output, state: s } = this.runLayers(x, stateArg('RNN.forward', state), opts);
+    return { output, state: { h: s.h } };
   }
 }
 
@@ -325,21 +358,23 @@ export class RNN extends RNNBase {
  * Long short-term memory, like `torch.nn.LSTM` (gates i, f, g, o; optional projection
  * h_t = W_hr (o ⊙ tanh c_t) with projSize, as in Sak et al. 2014).
  *
- * Shapes (batchFirst): x (B, T, I) → output (B, T, D·P), h (numLayers·D, B, P),
- * c (numLayers·D, B, H), with P = projSize or H. Parameters as PyTorch's, plus
+ * Returns `{ output, state: { h, c } }` where PyTorch returns `(output, (h_n, c_n))`; the
+ * initial state is `{ h, c }` in the same shapes.
+ * Shapes (batchFirst): x (B, T, I) → output (B, T, D·P), state.h (numLayers·D, B, P),
+ * state.c (numLayers·D, B, H), with P = projSize or H. Parameters as PyTorch's, plus
  * weight_hr_l{k} (P, H) when projecting.
  *
  * @example
  * const lstm = new LSTM(3, 8, { bidirectional: true });
- * const { output, h, c } = lstm.forward(randn([4, 10, 3]), undefined, { lengths: [10, 7, 3, 1] });
- * output.shape; // [4, 10, 16]; h and c: [2, 4, 8]
+ * const { output, state } = lstm.forward(randn([4, 10, 3]), undefined, { lengths: [10, 7, 3, 1] });
+ * output.shape; // [4, 10, 16]; state.h and state.c: [2, 4, 8]
  */
-export class LSTM extends RNNBase {
+export class LSTM extends RNNBase implements SequenceLayer<LSTMState> {
   constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { projSize?: number } = {}) {
     super('LSTM', inputSize, hiddenSize, opts);
   }
-  forward(x: Tensor, state?: { h: Tensor; c: Tensor }, opts: RNNForwardOptions = {}): LSTMResult {
-    return this.runLayers(x, state, opts);
+  forward(x: Tensor, state?: LSTMState, opts: RNNForwardOptions = {}): SequenceResult<LSTMState> {
+    return this.runLayers(x, state, opts) as SequenceResult<LSTMState>;
   }
 }
 
@@ -348,18 +383,19 @@ export class LSTM extends RNNBase {
  * the hidden matmul, h' = (1 − z) n + z h). `resetAfter: false` is Cho et al.'s variant,
  * n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn), with the same parameters.
  *
- * Shapes as `RNN` with weight_ih_l{k} (3H, ·), weight_hh_l{k} (3H, H).
+ * Returns `{ output, state: { h } }`, as `RNN`; shapes as `RNN` with weight_ih_l{k} (3H, ·),
+ * weight_hh_l{k} (3H, H).
  *
  * @example
  * const gru = new GRU(3, 8, { batchFirst: false });
- * const { output, h } = gru.forward(randn([10, 4, 3])); // [10, 4, 8], [1, 4, 8]
+ * const { output, state } = gru.forward(randn([10, 4, 3])); // [10, 4, 8]; state.h: [1, 4, 8]
  */
-export class GRU extends RNNBase {
+export class GRU extends RNNBase implements SequenceLayer<HiddenState> {
   constructor(inputSize: number, hiddenSize: number, opts: RNNBaseOptions & { resetAfter?: boolean } = {}) {
     super('GRU', inputSize, hiddenSize, opts);
   }
-  forward(x: Tensor, state?: Tensor | { h?: Tensor }, opts: RNNForwardOptions = {}): RNNResult {
-    const { output, h } = this.runLayers(x, stateArg('GRU.forward', state), opts);
-    return { output, h };
+  forward(x: Tensor, state?: Tensor | HiddenState, opts: RNNForwardOptions = {}): SequenceResult<HiddenState> {
+    const { output, state: s } = this.runLayers(x, stateArg('GRU.forward', state), opts);
+    return { output, state: { h: s.h } };
   }
 }

@@ -3,9 +3,6 @@ import { Module } from './module.js';
 import type { SequenceLayer } from './recurrent.js';
 import { RNNBase } from './rnn.js';
 
-/** A layer the helper can drive: RNN/LSTM/GRU, Recurrent, Bidirectional, Stacked. */
-export type TruncatableLayer = RNNBase | SequenceLayer;
-
 export interface TruncatedBpttOptions {
   /** Steps between two backward passes (the chunk length). */
   k1: number;
@@ -22,9 +19,8 @@ export interface TruncatedBpttOptions {
   afterBackward?: (chunk: { start: number; end: number }) => void;
 }
 
-/** Throws unless `layer` is one `forwardSequence` can drive (RNNBase or a module with inputSize, outputSize, forward). */
+/** Throws unless `layer` is a sequence layer (a module with inputSize, outputSize and forward). */
 function checkSequenceLayer(op: string, layer: unknown): void {
-  if (layer instanceof RNNBase) return;
   const l = layer as Partial<{ forward: unknown; inputSize: unknown; outputSize: unknown }>;
   if (!(layer instanceof Module) || typeof l.forward !== 'function' || typeof l.inputSize !== 'number' || typeof l.outputSize !== 'number') {
     throw new SeqgradError(op, `layer must be a sequence layer (RNN, LSTM, GRU, Recurrent, Bidirectional, Stacked), got ${show(layer)}`);
@@ -37,27 +33,6 @@ export function detachState<S>(s: S): S {
   if (Array.isArray(s)) return s.map(detachState) as S;
   if (s && typeof s === 'object') return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, detachState(v)])) as S;
   return s;
-}
-
-/**
- * Runs any sequence layer with one signature, (x, state) → { output, state }: RNN, LSTM and
- * GRU return `{ output, h[, c] }`, which becomes `{ output, state: { h[, c] } }`, a state the
- * same layer accepts back; the other layers already answer this way.
- *
- * Shapes: as the layer's own forward (x (B, T, I) with batchFirst; state in the layer's format).
- *
- * @example
- * const lstm = new LSTM(3, 8);
- * let r = forwardSequence(lstm, randn([2, 5, 3]));     // r.state: { h, c }, each [1, 2, 8]
- * r = forwardSequence(lstm, randn([2, 5, 3]), r.state); // continues from there
- */
-export function forwardSequence(layer: TruncatableLayer, x: Tensor, state?: unknown): { output: Tensor; state: unknown } {
-  checkSequenceLayer('forwardSequence', layer);
-  if (layer instanceof RNNBase) {
-    const r = (layer as unknown as { forward(x: Tensor, s: unknown): { output: Tensor; h: Tensor; c?: Tensor } }).forward(x, state);
-    return { output: r.output, state: r.c ? { h: r.h, c: r.c } : { h: r.h } };
-  }
-  return layer.forward(x, state);
 }
 
 /**
@@ -76,7 +51,7 @@ export function forwardSequence(layer: TruncatableLayer, x: Tensor, state?: unkn
  *   k1: 20, loss: (out) => out.square().mean(), afterBackward: () => lstm.zeroGrad(),
  * });
  */
-export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: TruncatedBpttOptions): { state: unknown; losses: number[] } {
+export function truncatedBptt(layer: SequenceLayer, x: Tensor, opts: TruncatedBpttOptions): { state: unknown; losses: number[] } {
   const op = 'truncatedBptt';
   checkSequenceLayer(op, layer);
   if (opts === null || typeof opts !== 'object') throw new SeqgradError(op, `opts must be { k1, loss, ... }, got ${show(opts)}`);
@@ -104,11 +79,11 @@ export function truncatedBptt(layer: TruncatableLayer, x: Tensor, opts: Truncate
     let s = boundary.get(from);
     let prefix: Tensor | null = null;
     if (from < windowStart) {
-      const r = noGrad(() => forwardSequence(layer, narrow(x, axis, from, windowStart - from), s));
+      const r = noGrad(() => layer.forward(narrow(x, axis, from, windowStart - from), s));
       s = detachState(r.state);
       if (windowStart > start) prefix = narrow(r.output, axis, start - from, windowStart - start);
     }
-    const r = forwardSequence(layer, narrow(x, axis, windowStart, end - windowStart), s);
+    const r = layer.forward(narrow(x, axis, windowStart, end - windowStart), s);
     let output = windowStart < start ? narrow(r.output, axis, start - windowStart, end - start) : r.output;
     if (prefix) output = concat([prefix, output], axis);
     const loss: unknown = opts.loss(output, { start, end });

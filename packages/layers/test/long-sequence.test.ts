@@ -10,6 +10,6 @@ test('composed layers: a T = 1000 sequence runs forward and backward (iterative 
   sum(rec.forward(x).output).backward();
   expect(rec.parameters().every((p) => p.grad!.isFinite())).toBe(true);
   const lstm = new LSTM(2, 3, { ...f64, impl: 'composed' });
-  sum(lstm.forward(x).h).backward();
+  sum(lstm.forward(x).state.h).backward();
   expect(lstm.parameters().every((p) => p.grad!.isFinite())).toBe(true);
 });

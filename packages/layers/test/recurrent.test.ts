@@ -60,8 +60,8 @@ describe('Recurrent', () => {
     const a = new Bidirectional(fw, bw).forward(x, undefined, { lengths });
     const b = lstm.forward(x, undefined, { lengths });
     expect(a.output).toBeAllclose(b.output, TOL);
-    expect(a.state.forward.h).toBeAllclose(b.h.select(0, 0), TOL);
-    expect(a.state.backward.c).toBeAllclose(b.c.select(0, 1), TOL);
+    expect(a.state.forward.h).toBeAllclose(b.state.h.select(0, 0), TOL);
+    expect(a.state.backward.c).toBeAllclose(b.state.c.select(0, 1), TOL);
   });
 
   test('Bidirectional: merge modes sum, mul and ave combine the two directions', () => {

@@ -10,14 +10,14 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
   test('shapes: batchFirst (default), batchFirst false, unbatched, bidirectional, projSize', () => {
     const lstm = new LSTM(3, 5, { impl, numLayers: 2, bidirectional: true, projSize: 2 });
     const r = lstm.forward(randn([4, 7, 3]));
-    expect([r.output.shape, r.h.shape, r.c.shape]).toEqual([[4, 7, 4], [4, 4, 2], [4, 4, 5]]);
+    expect([r.output.shape, r.state.h.shape, r.state.c.shape]).toEqual([[4, 7, 4], [4, 4, 2], [4, 4, 5]]);
     const gru = new GRU(3, 5, { impl, batchFirst: false });
     const g = gru.forward(randn([7, 4, 3]));
-    expect([g.output.shape, g.h.shape]).toEqual([[7, 4, 5], [1, 4, 5]]);
+    expect([g.output.shape, g.state.h.shape]).toEqual([[7, 4, 5], [1, 4, 5]]);
     const rnn = new RNN(3, 5, { impl, numLayers: 3 });
     const u = rnn.forward(randn([7, 3]));
-    expect([u.output.shape, u.h.shape]).toEqual([[7, 5], [3, 5]]);
-    expect(lstm.forward(randn([7, 3])).c.shape).toEqual([4, 5]);
+    expect([u.output.shape, u.state.h.shape]).toEqual([[7, 5], [3, 5]]);
+    expect(lstm.forward(randn([7, 3])).state.c.shape).toEqual([4, 5]);
   });
 
   test('batchFirst false gives the transposed result of batchFirst true', () => {
@@ -27,7 +27,7 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const ra = a.forward(x, undefined, { lengths: [4, 2] });
     const rb = b.forward(x.transpose(0, 1), undefined, { lengths: [4, 2] });
     expect(rb.output.transpose(0, 1)).toBeAllclose(ra.output, TOL);
-    expect(rb.h).toBeAllclose(ra.h, TOL);
+    expect(rb.state.h).toBeAllclose(ra.state.h, TOL);
   });
 
   test('unbatched (T, I) equals a batch of one', () => {
@@ -37,7 +37,7 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const u = gru.forward(x, h0);
     const b = gru.forward(x.reshape([1, 5, 2]), h0.reshape([2, 1, 3]));
     expect(u.output).toBeAllclose(b.output.reshape([5, 6]), TOL);
-    expect(u.h).toBeAllclose(b.h.reshape([2, 3]), TOL);
+    expect(u.state.h).toBeAllclose(b.state.h.reshape([2, 3]), TOL);
   });
 
   test('lengths: outputs past each length are zero and h is taken at the last valid step', () => {
@@ -45,19 +45,19 @@ describe.each(['fused', 'composed'] as const)('RNN layers (%s)', (impl) => {
     const x = randn([2, 5, 2], f64);
     const full = rnn.forward(x.narrow(0, 1, 1).narrow(1, 0, 3));
     const r = rnn.forward(x, undefined, { lengths: new Int32Array([5, 3]) });
-    expect(r.h.select(1, 1)).toBeAllclose(full.h.select(1, 0), TOL);
+    expect(r.state.h.select(1, 1)).toBeAllclose(full.state.h.select(1, 0), TOL);
     expect(Array.from(r.output.select(0, 1).narrow(0, 3, 2).data)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(r.output.select(0, 1).narrow(0, 0, 3)).toBeAllclose(full.output.select(0, 0), TOL);
   });
 
-  test('returnAllStates: cAll holds c_t at every step; its last step is c', () => {
+  test('returnAllStates: sequences.c holds c_t at every step; its last step is state.c', () => {
     const lstm = new LSTM(2, 3, { ...f64, impl });
     const r = lstm.forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
-    expect(r.cAll!.shape).toEqual([2, 4, 3]);
-    expect(r.cAll!.select(1, 3)).toBeAllclose(r.c.select(0, 0), TOL);
+    expect(r.sequences!.c!.shape).toEqual([2, 4, 3]);
+    expect(r.sequences!.c!.select(1, 3)).toBeAllclose(r.state.c.select(0, 0), TOL);
     const bi = new LSTM(2, 3, { ...f64, impl, bidirectional: true }).forward(randn([2, 4, 2], f64), undefined, { returnAllStates: true });
-    expect(bi.cAll!.shape).toEqual([2, 4, 6]);
-    expect(bi.cAll!.select(1, 0).narrow(1, 3, 3)).toBeAllclose(bi.c.select(0, 1), TOL);
+    expect(bi.sequences!.c!.shape).toEqual([2, 4, 6]);
+    expect(bi.sequences!.c!.select(1, 0).narrow(1, 3, 3)).toBeAllclose(bi.state.c.select(0, 1), TOL);
   });
 
   test('bad input: a clear SeqgradError naming the op, the argument and the shapes', () => {
@@ -111,7 +111,7 @@ describe('RNN layers: fused vs composed specifics', () => {
     const a = new LSTM(2, 3, { ...f64, impl: 'fused', generator: new Generator(4) });
     const b = new LSTM(2, 3, { ...f64, impl: 'composed', generator: new Generator(4) });
     const x = randn([2, 3, 2], f64);
-    expect(a.forward(x, undefined, { returnAllStates: true }).cAll!).toBeAllclose(b.forward(x, undefined, { returnAllStates: true }).cAll!, TOL);
+    expect(a.forward(x, undefined, { returnAllStates: true }).sequences!.c!).toBeAllclose(b.forward(x, undefined, { returnAllStates: true }).sequences!.c!, TOL);
   });
 });
 
@@ -140,7 +140,7 @@ describe('truncatedBptt', () => {
     for (const [s, e] of chunks) {
       const r = gru.forward(x.narrow(1, s, e - s), h);
       sum(r.output).backward();
-      h = r.h.detach();
+      h = r.state.h.detach();
     }
     gru.parameters().forEach((p, i) => p.grad!.data.forEach((v, k) => expect(v).toBeCloseTo(grads[i]![k]!, 12)));
     expect((res.state as { h: Tensor }).h).toBeAllclose(h!, TOL);

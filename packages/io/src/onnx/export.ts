@@ -136,7 +136,7 @@ class Exporter {
       return { name: y!, shape: x.shape };
     }
     if (m instanceof RNNBase) {
-      throw new SeqgradError(OP, `${path || 'the module'} (${m.constructor.name}) returns { output, h }, not a tensor: export it on its own or as the recurrent part of an Embedding → recurrent → Linear model`);
+      throw new SeqgradError(OP, `${path || 'the module'} (${m.constructor.name}) returns { output, state }, not a tensor: export it on its own or as the recurrent part of an Embedding → recurrent → Linear model`);
     }
     if (m instanceof Recurrent || m instanceof Bidirectional || m instanceof Stacked || m instanceof RecurrentCell) {
       const cell = m.modules().find((c) => c instanceof RecurrentCell) ?? m;

@@ -279,14 +279,13 @@ const recurrent: OpImpl = (c) => {
     h0 ??= zero();
     c0 ??= zero();
   }
-  const run = layer as unknown as { forward(x: Tensor, s?: unknown, o?: unknown): { output: Tensor; h: Tensor; c?: Tensor } };
-  const r = run.forward(
-    x, h0 ? (isLSTM ? { h: h0, c: c0 } : { h: h0 }) : undefined, lens ? { lengths: lens } : {});
+  const r = layer.forward(
+    x, h0 ? (isLSTM ? { h: h0, c: c0! } : { h: h0 }) : undefined, lens ? { lengths: lens } : {});
   // seqgrad: output (T, B, D·H); ONNX: Y (T, D, B, H) or, with layout 1, (B, T, D, H).
   const y4 = reshape(r.output, [T, B, D, H]);
   const Y = layout === 1 ? permute(y4, [1, 0, 2, 3]) : permute(y4, [0, 2, 1, 3]);
   const fix = (s: Tensor) => (layout === 1 ? permute(s, [1, 0, 2]) : s);
-  return [Y, fix(r.h), isLSTM ? fix(r.c!) : null];
+  return [Y, fix(r.state.h), isLSTM ? fix(r.state.c!) : null];
 };
 
 export const OPS: Record<string, OpImpl> = {

@@ -1,7 +1,7 @@
 import {
   SeqgradError, Tensor, add, concat, div, flip, fmt, mul, narrow, relu, select, sigmoid, softmax, tanh, tensor,
 } from '@seqgrad/autograd';
-import { Dropout, Embedding, GRU, LSTM, Linear, Module, RNN } from '@seqgrad/layers';
+import { Dropout, Embedding, GRU, LSTM, Linear, Module, RNN, type RNNState, type SequenceResult } from '@seqgrad/layers';
 
 /** The activations a Keras layer may name here; anything else is refused on import. */
 export type KerasActivation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax';
@@ -301,19 +301,19 @@ function callStep(s: KerasStep, x: Tensor): Tensor[] {
     case 'recurrent': {
       const m = s.module;
       const isLSTM = m instanceof LSTM;
-      const r = m.forward(s.goBackwards ? flip(x, 1) : x) as { output: Tensor; h: Tensor; c?: Tensor };
-      const states = (d: number) => (isLSTM ? [select(r.h, 0, d), select(r.c!, 0, d)] : [select(r.h, 0, d)]);
+      const { output, state }: SequenceResult<RNNState> = m.forward(s.goBackwards ? flip(x, 1) : x);
+      const states = (d: number) => (isLSTM ? [select(state.h, 0, d), select(state.c!, 0, d)] : [select(state.h, 0, d)]);
       if (!s.mergeMode) {
         // Unidirectional: the final state is the output of the last step read.
-        const out = s.returnSequences ? r.output : select(r.h, 0, 0);
+        const out = s.returnSequences ? output : select(state.h, 0, 0);
         return s.returnState ? [out, ...states(0)] : [out];
       }
       // Bidirectional: the backward half's sequence is aligned with the input (as Keras
       // reverses it back); its last output is its final state, the one after reading x_0.
       const H = m.hiddenSize;
       const out = s.returnSequences
-        ? (s.mergeMode === 'concat' ? r.output : merge(s.mergeMode, narrow(r.output, -1, 0, H), narrow(r.output, -1, H, H)))
-        : merge(s.mergeMode, select(r.h, 0, 0), select(r.h, 0, 1));
+        ? (s.mergeMode === 'concat' ? output : merge(s.mergeMode, narrow(output, -1, 0, H), narrow(output, -1, H, H)))
+        : merge(s.mergeMode, select(state.h, 0, 0), select(state.h, 0, 1));
       return s.returnState ? [out, ...states(0), ...states(1)] : [out];
     }
   }
