@@ -1,4 +1,5 @@
-import { SeqgradError, fmt, sameShape } from './errors.js';
+import { SeqgradError, fmt } from './errors.js';
+import { sameShape } from './shapes.js';
 import { type ForwardLevel, activeLevels } from './forward.js';
 import type { Tensor } from './tensor.js';
 

@@ -1,5 +1,6 @@
 import { setGradEnabled } from './engine.js';
-import { SeqgradError, checkOptions, fmt, show, stridesOf } from './errors.js';
+import { SeqgradError, checkOptions, fmt, show } from './errors.js';
+import { stridesOf } from './shapes.js';
 import { Generator } from './random.js';
 import { randn } from './creation.js';
 import { grad } from './functional.js';

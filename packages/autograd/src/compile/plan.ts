@@ -17,7 +17,7 @@
  * module-level functions over per-node records, with no allocation inside the time loop; the
  * value buffers of a finished call serve the next one (see `recycle`).
  */
-import { numel, stridesOf as strides } from '../errors.js';
+import { numel, stridesOf as strides } from '../shapes.js';
 import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { arrayFor } from '../tensor.js';

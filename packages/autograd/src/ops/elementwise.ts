@@ -1,4 +1,5 @@
-import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, numel } from '../shapes.js';
 import { type BinaryOp, type UnaryOp, binaryBroadcast, broadcastCopy, unary } from '../kernels/elementwise.js';
 import { full } from '../creation.js';
 import { type DType, Tensor, arrayFor } from '../tensor.js';

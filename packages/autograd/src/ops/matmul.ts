@@ -1,4 +1,5 @@
-import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, numel } from '../shapes.js';
 import { broadcastStrides } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { Tensor, arrayFor } from '../tensor.js';

@@ -1,5 +1,6 @@
 import { type FunctionCtx, defineFunction, primitiveDefinitions } from '../engine.js';
-import { SeqgradError, broadcastShapes, fmt, sameShape } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, sameShape } from '../shapes.js';
 import { activeLevels, suspended } from '../forward.js';
 import type { Primitive, PrimitiveArgs, PrimitiveOut } from '../primitives.js';
 import { type DType, type FloatDType, Tensor, arrayFor } from '../tensor.js';

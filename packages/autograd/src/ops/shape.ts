@@ -1,4 +1,5 @@
-import { SeqgradError, type Shape, broadcastShapes, checkShape, fmt, normAxes, normAxis, numel, sameShape, stridesOf } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { type Shape, broadcastShapes, checkShape, normAxes, normAxis, numel, sameShape, stridesOf } from '../shapes.js';
 import { broadcastCopy } from '../kernels/elementwise.js';
 import { permuteCopy } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
