@@ -14,6 +14,7 @@ export function numel(shape: Shape): number {
   return n;
 }
 
+/** Row-major strides of a contiguous array of `shape`: the last axis has stride 1. @example stridesOf([2, 3]); // [3, 1] */
 export function stridesOf(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -24,6 +25,46 @@ export function stridesOf(shape: Shape): number[] {
   return strides;
 }
 
+/**
+ * Strides of `shape` read against the broadcast `outShape` (right-aligned; 0 on the axes it is
+ * broadcast along), so that an index of `outShape` finds its element of the smaller operand.
+ * @example broadcastStrides([3], [2, 3]); // [0, 1]
+ */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const rank = outShape.length;
+  const strides = new Array<number>(rank).fill(0);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[rank - shape.length + d] = shape[d] === 1 ? 0 : s;
+    s *= shape[d]!;
+  }
+  return strides;
+}
+
+/**
+ * The offset start + Σ_d idx[d]·strides[d] of every multi-index `idx` over the first `axes` axes
+ * of `shape`, in row-major order. With `axes = rank − 1` it gives where each last-axis row starts,
+ * which is how the strided kernels (broadcasting, permuting, reducing) walk their operands;
+ * with broadcast strides it says where each element of a broadcast operand is read. Offsets
+ * fit an int32 because no tensor holds more than MAX_NUMEL elements.
+ *
+ * @example stridedOffsets([2, 3], [0, 1]); // [0, 1, 2, 0, 1, 2]
+ */
+export function stridedOffsets(shape: Shape, strides: readonly number[], axes = shape.length, start = 0): Int32Array {
+  let offsets = Int32Array.of(start);
+  for (let d = 0; d < axes; d++) {
+    const size = shape[d]!;
+    const stride = strides[d]!;
+    const next = new Int32Array(offsets.length * size);
+    for (let i = 0; i < offsets.length; i++) {
+      for (let j = 0; j < size; j++) next[i * size + j] = offsets[i]! + j * stride;
+    }
+    offsets = next;
+  }
+  return offsets;
+}
+
+/** Are the two shapes equal, axis by axis? */
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -1,6 +1,7 @@
 import { SeqgradError, fmt } from '../errors.js';
 import { broadcastShapes, numel } from '../shapes.js';
-import { type BinaryOp, type UnaryOp, binaryBroadcast, broadcastCopy, unary } from '../kernels/elementwise.js';
+import { broadcastCopy } from '../kernels/copy.js';
+import { type BinaryOp, type UnaryOp, binaryBroadcast, unary } from '../kernels/elementwise.js';
 import { full } from '../creation.js';
 import { type DType, Tensor, arrayFor } from '../tensor.js';
 import { type Operand, type PrimitiveFn, type Rule, assertFloat, definePrimitive, describe, promoteDtype } from './op.js';
