@@ -26,6 +26,19 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 /**
+ * The multi-index of element `flat` of a row-major array of `shape`, for messages that name an
+ * element. @example unravelIndex(5, [2, 3]); // [1, 2]
+ */
+export function unravelIndex(flat: number, shape: Shape): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = flat % shape[d]!;
+    flat = Math.floor(flat / shape[d]!);
+  }
+  return idx;
+}
+
+/**
  * Strides of `shape` read against the broadcast `outShape` (right-aligned; 0 on the axes it is
  * broadcast along), so that an index of `outShape` finds its element of the smaller operand.
  * @example broadcastStrides([3], [2, 3]); // [0, 1]

@@ -1,7 +1,7 @@
 import { test } from '@fast-check/vitest';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { kernels } from '@seqgrad/autograd';
+import { kernels, unravelIndex } from '@seqgrad/autograd';
 import { broadcastStrides, stridedOffsets, stridesOf } from '../src/shapes.js';
 
 /** The offset of flat index i of `shape` under `strides`, from its multi-index written out digit by digit. */
@@ -61,3 +61,14 @@ test('broadcastCopy: a column and a row broadcast to a matrix', () => {
   kernels.broadcastCopy(out, [2, 3], Float64Array.of(1, 2, 3), [1, 3]);
   expect(Array.from(out)).toEqual([1, 2, 3, 1, 2, 3]);
 });
+
+test.prop([fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 4 }), fc.nat()])(
+  'unravelIndex: the multi-index whose strided offset is the flat index',
+  (shape, seed) => {
+    const n = shape.reduce((p, d) => p * d, 1);
+    const flat = seed % n;
+    const idx = unravelIndex(flat, shape);
+    expect(idx.every((v, d) => v >= 0 && v < shape[d]!)).toBe(true);
+    expect(idx.reduce((p, v, d) => p + v * stridesOf(shape)[d]!, 0)).toBe(flat);
+  },
+);
