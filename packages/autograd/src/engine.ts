@@ -299,6 +299,15 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
 }
 
 /**
+ * @internal Can a primitive call skip the engine and run its rule's forward alone? Yes when
+ * nothing would record or observe it: gradient recording is off (the ops of a backward that
+ * builds no graph, `noGrad`), no `jvp` is running and the scan tracer is not watching.
+ */
+export function isPlainCall(): boolean {
+  return !gradEnabled && applyObserver === null && activeLevels().length === 0;
+}
+
+/**
  * @internal The definitions of the primitives, each with what gives its outputs their
  * tangents in forward mode (from its own rule, where a user function's come op by op).
  */
