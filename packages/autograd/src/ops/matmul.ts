@@ -73,7 +73,8 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   if (K !== Kb) {
     throw new SeqgradError('matmul', `a${fmt(a.shape)} @ b${fmt(b.shape)}: inner dimensions ${K} and ${Kb} differ`);
   }
-  broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2), [`a${fmt(a.shape)} batch`, `b${fmt(b.shape)} batch`]);
+  // Two matrices have no batch axes to disagree; the names are built only where they may be needed.
+  if (a2.ndim > 2 || b2.ndim > 2) broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2), [`a${fmt(a.shape)} batch`, `b${fmt(b.shape)} batch`]);
   const dt = promoteDtype(a.dtype, b.dtype);
   let out = mmOp(a2.dtype === dt ? a2 : cast(a2, dt), b2.dtype === dt ? b2 : cast(b2, dt), tA, tB);
   if (a.ndim === 1) out = reshape(out, [...out.shape.slice(0, -2), out.shape[out.ndim - 1]!]);
