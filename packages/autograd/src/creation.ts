@@ -1,4 +1,5 @@
-import { MAX_NUMEL, SeqgradError, type Shape, checkOptions, checkShape, fmt, numel, show, stridesOf } from './errors.js';
+import { SeqgradError, checkOptions, fmt, show } from './errors.js';
+import { MAX_NUMEL, type Shape, checkShape, numel, stridesOf } from './shapes.js';
 import { Generator, defaultGenerator } from './random.js';
 import { type DType, type NestedArray, Tensor, type TypedArray, arrayFor } from './tensor.js';
 

@@ -1,4 +1,5 @@
-import { SeqgradError, fmt, sameShape } from './errors.js';
+import { SeqgradError, fmt } from './errors.js';
+import { sameShape } from './shapes.js';
 import { type ForwardLevel, activeLevels } from './forward.js';
 import type { Tensor } from './tensor.js';
 
@@ -295,6 +296,15 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     if (pushTangents) pushTangents(ctx, args, result);
     return result;
   };
+}
+
+/**
+ * @internal Can a primitive call skip the engine and run its rule's forward alone? Yes when
+ * nothing would record or observe it: gradient recording is off (the ops of a backward that
+ * builds no graph, `noGrad`), no `jvp` is running and the scan tracer is not watching.
+ */
+export function isPlainCall(): boolean {
+  return !gradEnabled && applyObserver === null && activeLevels().length === 0;
 }
 
 /**

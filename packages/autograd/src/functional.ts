@@ -1,5 +1,6 @@
 import { runBackward, setGradEnabled } from './engine.js';
-import { SeqgradError, fmt, sameShape, show } from './errors.js';
+import { SeqgradError, fmt, show } from './errors.js';
+import { sameShape } from './shapes.js';
 import { withForwardLevel } from './forward.js';
 import { onesLike, zerosLike } from './creation.js';
 import { Tensor, isTensor } from './tensor.js';

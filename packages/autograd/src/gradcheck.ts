@@ -1,5 +1,6 @@
 import { setGradEnabled } from './engine.js';
-import { SeqgradError, checkOptions, fmt, show, stridesOf } from './errors.js';
+import { SeqgradError, checkOptions, fmt, show } from './errors.js';
+import { unravelIndex } from './shapes.js';
 import { Generator } from './random.js';
 import { randn } from './creation.js';
 import { grad } from './functional.js';
@@ -29,11 +30,6 @@ export class GradcheckError extends SeqgradError {
 }
 
 type Fn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
-
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const strides = stridesOf(shape);
-  return shape.map((_, d) => Math.floor(flat / strides[d]!) % shape[d]!);
-}
 
 function outputsOf(fn: Fn, inputs: Tensor[], op = 'gradcheck'): Tensor[] {
   const out: unknown = fn(...inputs);
@@ -150,7 +146,7 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
         if (Math.abs(a.data[e]! - want) > atol + rtol * Math.abs(want)) {
           return fail(
             `backward is not linear in the incoming gradient for output ${o} and ${nameOf(wrt[k]!)} at element ` +
-              `[${unravel(e, a.shape).join(',')}]: J^T(2u − 3v) = ${a.data[e]} but 2 J^T u − 3 J^T v = ${want}`,
+              `[${unravelIndex(e, a.shape).join(',')}]: J^T(2u − 3v) = ${a.data[e]} but 2 J^T u − 3 J^T v = ${want}`,
           );
         }
       }
@@ -214,8 +210,8 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
           const analytical = rows[r]![k]?.data[j] ?? 0;
           if (!(Math.abs(analytical - numerical) <= atol + rtol * Math.abs(numerical))) {
             return fail(
-              `Jacobian mismatch for output ${o}${fmt(out.shape)} element [${unravel(r, out.shape).join(',')}] with respect to ` +
-                `${nameOf(i)}${fmt(input.shape)} element [${unravel(j, input.shape).join(',')}]: ` +
+              `Jacobian mismatch for output ${o}${fmt(out.shape)} element [${unravelIndex(r, out.shape).join(',')}] with respect to ` +
+                `${nameOf(i)}${fmt(input.shape)} element [${unravelIndex(j, input.shape).join(',')}]: ` +
                 `numerical ${numerical}, analytical ${analytical}`,
             );
           }

@@ -1,7 +1,8 @@
 /**
  * @seqgrad/autograd — tensors with reverse-mode autograd, built for recurrent networks.
  */
-export { SeqgradError, fmt, numel, broadcastShapes, checkOptions, checkShape, show, MAX_NUMEL, type Shape } from './errors.js';
+export { SeqgradError, fmt, checkOptions, show } from './errors.js';
+export { numel, broadcastShapes, checkShape, unravelIndex, MAX_NUMEL, type Shape } from './shapes.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
 export { Tensor, isTensor, arrayFor, type DType, type FloatDType, type TypedArray, type NestedArray } from './tensor.js';
 export {

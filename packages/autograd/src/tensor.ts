@@ -1,5 +1,6 @@
 import { installEngineHooks, type Node, runBackward } from './engine.js';
-import { SeqgradError, type Shape, fmt, numel, sameShape, show } from './errors.js';
+import { SeqgradError, fmt, show } from './errors.js';
+import { type Shape, numel, sameShape } from './shapes.js';
 import * as E from './ops/elementwise.js';
 import * as R from './ops/reduce.js';
 import * as M from './ops/matmul.js';

@@ -43,10 +43,10 @@ interface Active {
 }
 let active: Active | null = null;
 
-/** Stops the pool of `a` and, if it is the active one, puts the previous kernel back. */
-function shutDown(a: Active): void {
-  a.pool?.stop();
-  if (active !== a) return;
+/** Stops the pool of `installed` and, if it is the active one, puts the previous kernel back. */
+function shutDown(installed: Active): void {
+  installed.pool?.stop();
+  if (active !== installed) return;
   const current = setGemmKernel(active.previous);
   if (current !== active.kernel) setGemmKernel(current); // someone else's kernel is in place: keep it
   active = null;
@@ -88,21 +88,21 @@ export function install(threads: number, options: GemmThreadsOptions, lazy: bool
   disableGemmThreads();
   if (threads === 1) return;
   if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
-  const a: Active = { pool: null, threads, kernel: null!, previous: null!, othersBusy };
+  const installed: Active = { pool: null, threads, kernel: null!, previous: null!, othersBusy };
   // An explicit call starts the workers now; the default policy when a product first needs them.
-  if (!lazy) a.pool = new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
-  a.kernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
+  if (!lazy) installed.pool = new GemmThreadPool(threads, timeoutMs, () => shutDown(installed));
+  installed.kernel = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
     // Below THRESHOLDS.wasmGemmMinWork gemmWasm itself hands calls to gemmJs; so does this kernel, to give its results.
     if (M === 0 || N === 0 || routeGemm(M, N, K, alpha, sameFloatType(A, B, C), threads, minWork) !== 'wasm-simd-threads' || (othersBusy !== null && othersBusy(threads))) {
-      a.previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+      installed.previous(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
       return;
     }
-    a.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(a));
-    a.pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    installed.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(installed));
+    installed.pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
-  a.previous = setGemmKernel(a.kernel);
-  active = a;
-  const { kernel, previous } = a;
+  installed.previous = setGemmKernel(installed.kernel);
+  active = installed;
+  const { kernel, previous } = installed;
   registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork), busy: () => (othersBusy ? othersBusy(threads) : null) });
 }
 

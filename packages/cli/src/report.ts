@@ -1,61 +1,16 @@
 /**
  * The experiment report: vega-lite specs compiled by vega-lite, rendered to SVG by vega's
- * headless renderer (no browser, no canvas), inlined into one self-contained HTML file.
+ * headless renderer (no browser, no canvas), inlined into one self-contained HTML file; and
+ * the results as text and markdown tables. The run data it renders is in reportData.ts.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { type ReportInput, type RunResult, clipLabel } from './reportData.js';
 
-/** One logged point of a training run (loss and accuracy averaged since the previous point). */
-export interface HistoryPoint {
-  step: number;
-  loss: number;
-  accuracy: number;
-  /** Total gradient norm before clipping, averaged since the previous point. */
-  gradNorm: number;
-}
-
-/** ‖dL/dh_t‖ at time step t, measured at a training step. */
-export interface FlowPoint {
-  step: number;
-  t: number;
-  norm: number;
-}
-
-export interface RunResult {
-  task: string;
-  cell: string;
-  /** Max gradient norm, or null for no clipping. */
-  clip: number | null;
-  /** "lstm", "lstm · clip 1", … */
-  label: string;
-  history: HistoryPoint[];
-  flow: FlowPoint[];
-  finalLoss: number;
-  finalAccuracy: number;
-  /** charlm: bits per character of the final loss. */
-  bitsPerChar?: number;
-  diverged: boolean;
-  /** Ended early by Ctrl-C. */
-  stopped?: boolean;
-  steps: number;
-  seconds: number;
-  parameters: number;
-}
-
-export interface ReportInput {
-  title: string;
-  command: string;
-  settings: Record<string, string | number | boolean>;
-  tasks: Record<string, string>;
-  runs: RunResult[];
-  totalSeconds: number;
-}
+export type { FlowPoint, HistoryPoint, ReportInput, RunResult } from './reportData.js';
+export { clipLabel } from './reportData.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-
-export function clipLabel(clip: number | null): string {
-  return clip === null ? 'no clipping' : `clip ${clip}`;
-}
 
 /** Renders one vega-lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {

@@ -1,5 +1,5 @@
-import type { Tensor } from '@seqgrad/autograd';
-import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import type { Tensor, kernels } from '@seqgrad/autograd';
+import { numberIn, Optimizer, stateBuffer, type OptionRules, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface AdagradOptions {
@@ -17,6 +17,10 @@ export interface AdagradOptions {
   maximize: boolean;
 }
 
+const ADAGRAD_RULES: OptionRules<AdagradOptions> = {
+  lr: numberIn(0), lrDecay: numberIn(0), weightDecay: numberIn(0), initialAccumulatorValue: numberIn(0), eps: numberIn(0), maximize: 'flag',
+};
+
 /**
  * Adagrad (Duchi et al. 2011), exactly as `torch.optim.Adagrad`:
  *
@@ -33,16 +37,7 @@ export class Adagrad extends Optimizer<AdagradOptions> {
   protected readonly stateSchema = { step: 'step', sum: 'buffer' } as const;
 
   constructor(params: ParamsInput, options: Partial<AdagradOptions> = {}) {
-    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options);
-  }
-
-  protected validate(o: AdagradOptions): void {
-    checkOption('Adagrad', 'lr', o.lr, 0);
-    checkOption('Adagrad', 'lrDecay', o.lrDecay, 0);
-    checkOption('Adagrad', 'weightDecay', o.weightDecay, 0);
-    checkOption('Adagrad', 'initialAccumulatorValue', o.initialAccumulatorValue, 0);
-    checkOption('Adagrad', 'eps', o.eps, 0);
-    checkFlag('Adagrad', 'maximize', o.maximize);
+    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false }, options, ADAGRAD_RULES);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<AdagradOptions>): void {
@@ -53,7 +48,7 @@ export class Adagrad extends Optimizer<AdagradOptions> {
     }
     const step = (state.step as number) + 1;
     state.step = step;
-    const sum = state.sum as Float32Array | Float64Array;
+    const sum = state.sum as kernels.FloatArray;
     const clr = lr / (1 + (step - 1) * lrDecay);
     const theta = p.data;
     const n = theta.length;

@@ -1,5 +1,5 @@
-import { SeqgradError, show, type Tensor } from '@seqgrad/autograd';
-import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import type { Tensor, kernels } from '@seqgrad/autograd';
+import { numberIn, Optimizer, pairIn, stateBuffer, type OptionRules, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface AdamOptions {
@@ -17,7 +17,9 @@ export interface AdamOptions {
   maximize: boolean;
 }
 
-type Buf = Float32Array | Float64Array;
+const ADAM_RULES: OptionRules<AdamOptions> = {
+  lr: numberIn(0), eps: numberIn(0), betas: pairIn(0, 1), weightDecay: numberIn(0), amsgrad: 'flag', maximize: 'flag',
+};
 
 /**
  * Adam (Kingma & Ba 2015), exactly as `torch.optim.Adam`, including the order in which
@@ -40,21 +42,7 @@ export class Adam extends Optimizer<AdamOptions> {
   protected readonly stateSchema = { step: 'step', expAvg: 'buffer', expAvgSq: 'buffer', maxExpAvgSq: 'buffer?' } as const;
 
   constructor(params: ParamsInput, options: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options);
-  }
-
-  protected validate(o: AdamOptions): void {
-    const op = this.constructor.name;
-    checkOption(op, 'lr', o.lr, 0);
-    checkOption(op, 'eps', o.eps, 0);
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) {
-      throw new SeqgradError(op, `invalid betas: ${show(o.betas)} (expected a pair [β₁, β₂] of numbers in [0, 1))`);
-    }
-    checkOption(op, 'betas[0]', o.betas?.[0], 0, 1);
-    checkOption(op, 'betas[1]', o.betas?.[1], 0, 1);
-    checkOption(op, 'weightDecay', o.weightDecay, 0);
-    checkFlag(op, 'amsgrad', o.amsgrad);
-    checkFlag(op, 'maximize', o.maximize);
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options, ADAM_RULES);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<AdamOptions>): void {
@@ -70,9 +58,9 @@ export class Adam extends Optimizer<AdamOptions> {
     if (amsgrad && !state.maxExpAvgSq) state.maxExpAvgSq = stateBuffer(p);
     const step = (state.step as number) + 1;
     state.step = step;
-    const m = state.expAvg as Buf;
-    const v = state.expAvgSq as Buf;
-    const vMax = state.maxExpAvgSq as Buf | undefined;
+    const m = state.expAvg as kernels.FloatArray;
+    const v = state.expAvgSq as kernels.FloatArray;
+    const vMax = state.maxExpAvgSq as kernels.FloatArray | undefined;
     const theta = p.data;
     const n = theta.length;
     const decoupled = this.decoupled;

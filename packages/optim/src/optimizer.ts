@@ -1,8 +1,8 @@
-import { arrayFor, checkOptions, enableGrad, fmt, noGrad, SeqgradError, show, type Tensor } from '@seqgrad/autograd';
+import { arrayFor, checkOptions, enableGrad, fmt, noGrad, SeqgradError, show, type Tensor, type kernels } from '@seqgrad/autograd';
 import { toGroups, type ParamsInput } from './params.js';
 
 /** Per-parameter optimizer state: counters and buffers shaped like the parameter. */
-export type ParamState = Record<string, number | Float32Array | Float64Array | null>;
+export type ParamState = Record<string, number | kernels.FloatArray | null>;
 
 /** The options every optimizer has. */
 export interface BaseOptions {
@@ -42,7 +42,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   /** Per-parameter state, created on the parameter's first update. */
   readonly state = new Map<Tensor, ParamState>();
 
-  protected constructor(params: ParamsInput, defaults: O, options: Partial<O> = {}) {
+  /** What each option accepts, checked by `validate` in this order (see {@link OptionRules}). */
+  private readonly optionRules: OptionRules<O> | undefined;
+
+  protected constructor(params: ParamsInput, defaults: O, options: Partial<O> = {}, rules?: OptionRules<O>) {
+    this.optionRules = rules;
     checkKnownOptions(this.constructor.name, options, defaults);
     this.defaults = Object.freeze({ ...defaults, ...options });
     const groups = toGroups(this.constructor.name, params);
@@ -52,8 +56,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     for (const g of groups) this.addParamGroup({ params: g.params, ...g.options } as { params: Tensor[] } & Partial<O>);
   }
 
-  /** Checks one group's options; throws naming the option. */
-  protected abstract validate(group: O): void;
+  /**
+   * Checks one group's options against the rules given to the constructor; throws naming the
+   * option. A subclass with checks that relate two options overrides it and calls `super.validate`.
+   */
+  protected validate(group: O): void {
+    const rules = this.optionRules;
+    if (!rules) return;
+    const op = this.constructor.name;
+    for (const key of Object.keys(rules) as (keyof O & string)[]) checkOptionRule(op, key, group[key], rules[key]);
+  }
 
   /**
    * The per-parameter state this optimizer keeps, for `loadStateDict`: each key with its kind
@@ -222,7 +234,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
           for (let i = 0; i < values.length; i++) {
             if (typeof values[i] !== 'number') throw new SeqgradError(op, `${where} holds ${show(values[i])} at position ${i}; buffers hold numbers`);
           }
-          const buf = arrayFor(p.dtype, p.size) as Float32Array | Float64Array;
+          const buf = arrayFor(p.dtype, p.size) as kernels.FloatArray;
           buf.set(values as ArrayLike<number>);
           s[k] = buf;
         }
@@ -252,20 +264,55 @@ function checkKnownOptions(op: string, options: object, defaults: object, also?:
   checkOptions(op, options, also ? [...Object.keys(defaults), also] : Object.keys(defaults));
 }
 
+/**
+ * What one optimizer option accepts: a finite number at least `min` (and below `below` when
+ * given), a pair of such numbers (Adam's betas), or a flag (true or false).
+ */
+export type OptionRule = { readonly min: number; readonly below?: number; readonly pair?: true } | 'flag';
+
+/**
+ * One rule for every option of `O`: an optimizer whose options interface gains a key without a
+ * rule does not compile. Key order is the order of the checks.
+ */
+export type OptionRules<O> = { readonly [K in keyof O]-?: OptionRule };
+
+/** A finite number ≥ min (and < below when given). */
+export function numberIn(min: number, below?: number): OptionRule {
+  return below === undefined ? { min } : { min, below };
+}
+
+/** A pair [x, y] of finite numbers, each in [min, below). */
+export function pairIn(min: number, below: number): OptionRule {
+  return { min, below, pair: true };
+}
+
+function checkOptionRule(op: string, option: string, value: unknown, rule: OptionRule): void {
+  if (rule === 'flag') return checkFlag(op, option, value);
+  if (rule.pair) {
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new SeqgradError(op, `invalid ${option}: ${show(value)} (expected a pair of numbers in [${rule.min}, ${rule.below}))`);
+    }
+    checkOption(op, `${option}[0]`, value[0], rule.min, rule.below);
+    checkOption(op, `${option}[1]`, value[1], rule.min, rule.below);
+    return;
+  }
+  checkOption(op, option, value, rule.min, rule.below);
+}
+
 /** Throws unless `value` is true or false, naming the option. */
-export function checkFlag(op: string, option: string, value: unknown): void {
+function checkFlag(op: string, option: string, value: unknown): void {
   if (typeof value !== 'boolean') throw new SeqgradError(op, `invalid ${option}: ${show(value)} (expected true or false)`);
 }
 
 /** A zero-filled buffer shaped and typed like the parameter (allocated once, on the first step). */
-export function stateBuffer(p: Tensor, fill = 0): Float32Array | Float64Array {
-  const buf = arrayFor(p.dtype, p.size) as Float32Array | Float64Array;
+export function stateBuffer(p: Tensor, fill = 0): kernels.FloatArray {
+  const buf = arrayFor(p.dtype, p.size) as kernels.FloatArray;
   if (fill !== 0) buf.fill(fill);
   return buf;
 }
 
 /** Throws unless `value` is a number ≥ `min` (and < `below` when given), naming the option. */
-export function checkOption(op: string, option: string, value: unknown, min: number, below?: number): void {
+function checkOption(op: string, option: string, value: unknown, min: number, below?: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (below !== undefined && value >= below)) {
     const range = below === undefined ? (min === -Infinity ? 'finite number' : `finite number ≥ ${min}`) : `number in [${min}, ${below})`;
     throw new SeqgradError(op, `invalid ${option}: ${String(value)} (expected a ${range})`);

@@ -1,5 +1,5 @@
-import type { Tensor } from '@seqgrad/autograd';
-import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import type { Tensor, kernels } from '@seqgrad/autograd';
+import { numberIn, Optimizer, stateBuffer, type OptionRules, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface RMSpropOptions {
@@ -19,7 +19,9 @@ export interface RMSpropOptions {
   maximize: boolean;
 }
 
-type Buf = Float32Array | Float64Array;
+const RMSPROP_RULES: OptionRules<RMSpropOptions> = {
+  lr: numberIn(0), eps: numberIn(0), momentum: numberIn(0), weightDecay: numberIn(0), alpha: numberIn(0), centered: 'flag', maximize: 'flag',
+};
 
 /**
  * RMSprop (Hinton's lecture 6e), exactly as `torch.optim.RMSprop`:
@@ -38,17 +40,7 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
   protected readonly stateSchema = { step: 'step', squareAvg: 'buffer', momentumBuffer: 'buffer?', gradAvg: 'buffer?' } as const;
 
   constructor(params: ParamsInput, options: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options);
-  }
-
-  protected validate(o: RMSpropOptions): void {
-    checkOption('RMSprop', 'lr', o.lr, 0);
-    checkOption('RMSprop', 'eps', o.eps, 0);
-    checkOption('RMSprop', 'momentum', o.momentum, 0);
-    checkOption('RMSprop', 'weightDecay', o.weightDecay, 0);
-    checkOption('RMSprop', 'alpha', o.alpha, 0);
-    checkFlag('RMSprop', 'centered', o.centered);
-    checkFlag('RMSprop', 'maximize', o.maximize);
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false }, options, RMSPROP_RULES);
   }
 
   protected update(p: Tensor, grad: ArrayLike<number>, state: ParamState, group: ParamGroup<RMSpropOptions>): void {
@@ -60,9 +52,9 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     if (momentum > 0 && !state.momentumBuffer) state.momentumBuffer = stateBuffer(p);
     if (centered && !state.gradAvg) state.gradAvg = stateBuffer(p);
     state.step = (state.step as number) + 1;
-    const s = state.squareAvg as Buf;
-    const gAvg = state.gradAvg as Buf | undefined;
-    const buf = state.momentumBuffer as Buf | undefined;
+    const s = state.squareAvg as kernels.FloatArray;
+    const gAvg = state.gradAvg as kernels.FloatArray | undefined;
+    const buf = state.momentumBuffer as kernels.FloatArray | undefined;
     const theta = p.data;
     const n = theta.length;
     for (let i = 0; i < n; i++) {

@@ -22,8 +22,13 @@ export abstract class LRScheduler {
   stepCount = 0;
   protected lastLr: number[] = [];
 
-  protected constructor(optimizer: Optimizer, lastEpoch = -1) {
+  /**
+   * Checks the optimizer, `opts.lastEpoch` and that `opts` holds no key outside `known` (the
+   * schedule's own options) and `lastEpoch`; the subclass then checks and stores its options.
+   */
+  protected constructor(optimizer: Optimizer, opts: { lastEpoch?: number }, known: readonly string[]) {
     checkOptimizer(new.target.name, optimizer);
+    const lastEpoch = opts.lastEpoch ?? -1;
     if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new SeqgradError(new.target.name, `lastEpoch must be an integer >= -1, got ${show(lastEpoch)}`);
     this.optimizer = optimizer;
     if (lastEpoch === -1) {
@@ -37,6 +42,7 @@ export abstract class LRScheduler {
     }
     this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr!);
     this.lastEpoch = lastEpoch;
+    checkOptions(new.target.name, opts, [...known, 'lastEpoch']);
   }
 
   /** The recursive rule: the rates at `lastEpoch` from the groups' current rates. */
@@ -81,31 +87,33 @@ export abstract class LRScheduler {
     return [...this.lastLr];
   }
 
-  /** A JSON-serialisable snapshot (functions excluded). */
+  /** A JSON-serialisable snapshot: the counters, the rates and the schedule's hyperparameters (functions excluded). */
   stateDict(): SchedulerStateDict {
-    return { lastEpoch: this.lastEpoch, stepCount: this.stepCount, baseLrs: [...this.baseLrs], lastLr: [...this.lastLr], ...this.extraState() };
+    const own = this as unknown as Record<string, unknown>;
+    const hyper = Object.fromEntries(this.hyperparameters().map((k) => [k, own[k]]));
+    return { lastEpoch: this.lastEpoch, stepCount: this.stepCount, baseLrs: [...this.baseLrs], lastLr: [...this.lastLr], ...hyper };
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
     const op = `${this.constructor.name}.loadStateDict`;
     const n = this.optimizer.paramGroups.length;
-    const extra = this.extraState();
+    const hyper = this.hyperparameters();
     checkStateDict(op, sd, {
       lastEpoch: 'integer', stepCount: 'integer', baseLrs: n, lastLr: n,
-      ...Object.fromEntries(Object.keys(extra).map((k) => [k, 'number' as const])),
+      ...Object.fromEntries(hyper.map((k) => [k, 'number' as const])),
     });
     this.lastEpoch = sd.lastEpoch as number;
     this.stepCount = sd.stepCount as number;
     this.baseLrs = [...(sd.baseLrs as number[])];
     this.lastLr = [...(sd.lastLr as number[])];
-    this.loadExtraState(sd);
+    const own = this as unknown as Record<string, unknown>;
+    for (const k of hyper) own[k] = sd[k];
   }
 
-  /** The schedule's own hyperparameters, saved alongside the counters. */
-  protected extraState(): SchedulerStateDict {
-    return {};
+  /** The names of the schedule's own numeric hyperparameters, saved in the state dict beside the counters. */
+  protected hyperparameters(): readonly string[] {
+    return [];
   }
-  protected loadExtraState(_sd: SchedulerStateDict): void {}
 
   protected groupLrs(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
@@ -127,8 +135,7 @@ export class LinearLR extends LRScheduler {
   totalIters: number;
 
   constructor(optimizer: Optimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number; lastEpoch?: number } = {}) {
-    super(optimizer, opts.lastEpoch);
-    checkOptions('LinearLR', opts, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch']);
+    super(optimizer, opts, ['startFactor', 'endFactor', 'totalIters']);
     this.startFactor = opts.startFactor ?? 1 / 3;
     this.endFactor = opts.endFactor ?? 1;
     this.totalIters = opts.totalIters ?? 5;
@@ -157,13 +164,8 @@ export class LinearLR extends LRScheduler {
     return this.baseLrs.map((b) => b * (s + ((e - s) * Math.min(n, this.lastEpoch)) / n));
   }
 
-  protected override extraState(): SchedulerStateDict {
-    return { startFactor: this.startFactor, endFactor: this.endFactor, totalIters: this.totalIters };
-  }
-  protected override loadExtraState(sd: SchedulerStateDict): void {
-    this.startFactor = sd.startFactor as number;
-    this.endFactor = sd.endFactor as number;
-    this.totalIters = sd.totalIters as number;
+  protected override hyperparameters(): readonly (keyof LinearLR & string)[] {
+    return ['startFactor', 'endFactor', 'totalIters'];
   }
 }
 
@@ -180,8 +182,7 @@ export class CosineAnnealingLR extends LRScheduler {
   etaMin: number;
 
   constructor(optimizer: Optimizer, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
-    checkOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin', 'lastEpoch']);
+    super(optimizer, opts, ['tMax', 'etaMin']);
     if (!(opts.tMax > 0) || !Number.isFinite(opts.tMax)) throw new SeqgradError('CosineAnnealingLR', `tMax must be positive, got ${show(opts.tMax)}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
@@ -208,12 +209,8 @@ export class CosineAnnealingLR extends LRScheduler {
     return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((Math.PI * t) / tMax))) / 2);
   }
 
-  protected override extraState(): SchedulerStateDict {
-    return { tMax: this.tMax, etaMin: this.etaMin };
-  }
-  protected override loadExtraState(sd: SchedulerStateDict): void {
-    this.tMax = sd.tMax as number;
-    this.etaMin = sd.etaMin as number;
+  protected override hyperparameters(): readonly (keyof CosineAnnealingLR & string)[] {
+    return ['tMax', 'etaMin'];
   }
 }
 
@@ -229,8 +226,7 @@ export class StepLR extends LRScheduler {
   gamma: number;
 
   constructor(optimizer: Optimizer, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
-    checkOptions('StepLR', opts, ['stepSize', 'gamma', 'lastEpoch']);
+    super(optimizer, opts, ['stepSize', 'gamma']);
     if (!(Number.isInteger(opts.stepSize) && opts.stepSize > 0)) {
       throw new SeqgradError('StepLR', `stepSize must be a positive integer, got ${show(opts.stepSize)}`);
     }
@@ -250,12 +246,8 @@ export class StepLR extends LRScheduler {
     return this.baseLrs.map((b) => b * this.gamma ** Math.floor(this.lastEpoch / this.stepSize));
   }
 
-  protected override extraState(): SchedulerStateDict {
-    return { stepSize: this.stepSize, gamma: this.gamma };
-  }
-  protected override loadExtraState(sd: SchedulerStateDict): void {
-    this.stepSize = sd.stepSize as number;
-    this.gamma = sd.gamma as number;
+  protected override hyperparameters(): readonly (keyof StepLR & string)[] {
+    return ['stepSize', 'gamma'];
   }
 }
 
@@ -270,8 +262,7 @@ export class ExponentialLR extends LRScheduler {
   gamma: number;
 
   constructor(optimizer: Optimizer, opts: { gamma: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
-    checkOptions('ExponentialLR', opts, ['gamma', 'lastEpoch']);
+    super(optimizer, opts, ['gamma']);
     this.gamma = opts.gamma;
     checkRate('ExponentialLR', 'gamma', this.gamma);
     this.initialStep();
@@ -287,11 +278,8 @@ export class ExponentialLR extends LRScheduler {
     return this.baseLrs.map((b) => b * this.gamma ** this.lastEpoch);
   }
 
-  protected override extraState(): SchedulerStateDict {
-    return { gamma: this.gamma };
-  }
-  protected override loadExtraState(sd: SchedulerStateDict): void {
-    this.gamma = sd.gamma as number;
+  protected override hyperparameters(): readonly (keyof ExponentialLR & string)[] {
+    return ['gamma'];
   }
 }
 
@@ -307,8 +295,7 @@ export class LambdaLR extends LRScheduler {
   readonly lrLambdas: ((epoch: number) => number)[];
 
   constructor(optimizer: Optimizer, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
-    checkOptions('LambdaLR', opts, ['lrLambda', 'lastEpoch']);
+    super(optimizer, opts, ['lrLambda']);
     this.lrLambdas = perGroup('LambdaLR', 'lrLambdas', opts.lrLambda, optimizer);
     this.lrLambdas.forEach((f, i) => {
       if (typeof f !== 'function') throw new SeqgradError('LambdaLR', `lrLambda${this.lrLambdas.length > 1 ? `[${i}]` : ''} must be a function of the epoch, got ${show(f)}`);

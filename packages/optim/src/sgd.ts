@@ -1,6 +1,5 @@
-import type { Tensor } from '@seqgrad/autograd';
-import { SeqgradError } from '@seqgrad/autograd';
-import { checkFlag, checkOption, Optimizer, stateBuffer, type ParamGroup, type ParamState } from './optimizer.js';
+import { SeqgradError, type Tensor, type kernels } from '@seqgrad/autograd';
+import { numberIn, Optimizer, stateBuffer, type OptionRules, type ParamGroup, type ParamState } from './optimizer.js';
 import type { ParamsInput } from './params.js';
 
 export interface SGDOptions {
@@ -17,6 +16,10 @@ export interface SGDOptions {
   /** Maximize the objective instead of minimizing. Default false. */
   maximize: boolean;
 }
+
+const SGD_RULES: OptionRules<SGDOptions> = {
+  lr: numberIn(0), momentum: numberIn(0), dampening: numberIn(-Infinity), weightDecay: numberIn(0), nesterov: 'flag', maximize: 'flag',
+};
 
 /**
  * Stochastic gradient descent with momentum, exactly as `torch.optim.SGD`:
@@ -36,16 +39,12 @@ export class SGD extends Optimizer<SGDOptions> {
   protected readonly stateSchema = { momentumBuffer: 'buffer|null' } as const;
 
   constructor(params: ParamsInput, options: Partial<SGDOptions> & { lr: number }) {
-    super(params, { lr: options.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options);
+    super(params, { lr: options.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, options, SGD_RULES);
   }
 
-  protected validate(o: SGDOptions): void {
-    checkOption('SGD', 'lr', o.lr, 0);
-    checkOption('SGD', 'momentum', o.momentum, 0);
-    checkOption('SGD', 'dampening', o.dampening, -Infinity);
-    checkOption('SGD', 'weightDecay', o.weightDecay, 0);
-    checkFlag('SGD', 'nesterov', o.nesterov);
-    checkFlag('SGD', 'maximize', o.maximize);
+  /** The option rules, then nesterov's requirement of momentum > 0 and dampening = 0. */
+  protected override validate(o: SGDOptions): void {
+    super.validate(o);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
       throw new SeqgradError('SGD', `nesterov momentum requires momentum > 0 and dampening = 0, got momentum ${o.momentum}, dampening ${o.dampening}`);
     }
@@ -55,7 +54,7 @@ export class SGD extends Optimizer<SGDOptions> {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
     const theta = p.data;
     const n = theta.length;
-    let buf = (state.momentumBuffer as Float32Array | Float64Array | null | undefined) ?? null;
+    let buf = (state.momentumBuffer as kernels.FloatArray | null | undefined) ?? null;
     const first = momentum !== 0 && buf === null;
     if (first) state.momentumBuffer = buf = stateBuffer(p);
     else if (state.momentumBuffer === undefined) state.momentumBuffer = null;

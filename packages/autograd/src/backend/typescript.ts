@@ -18,44 +18,43 @@ let packA = new Float64Array(0);
 let packB = new Float64Array(0);
 const edgeTile = new Float64Array(MR * NR);
 
-/** out[at + q·kc + k·NR + jj] = op(B)[k0 + k, j0 + q + jj], zero past nc. */
-function packBlockB(B: FloatArray, bOff: number, ldb: number, transB: boolean, k0: number, kc: number, j0: number, nc: number, out: Float64Array, at: number): void {
-  for (let q = 0; q < nc; q += NR) {
-    const base = at + q * kc;
-    const w = Math.min(NR, nc - q);
-    for (let jj = 0; jj < NR; jj++) {
-      let d = base + jj;
-      if (jj >= w) { for (let k = 0; k < kc; k++, d += NR) out[d] = 0; continue; }
-      const j = j0 + q + jj;
-      if (transB) {
-        let s = bOff + j * ldb + k0;
-        for (let k = 0; k < kc; k++, d += NR) out[d] = B[s++]!;
+/**
+ * Packs `width` lines of a matrix X, from line l0, over k0 ≤ k < k0 + kc into panels of R lines:
+ * out[at + p·kc + k·R + r] = scale · X(l0 + p + r, k0 + k), zero past `width`. X(l, k) is
+ * X[off + l·ld + k] when k runs along X's rows in memory (`kContiguous`), else X[off + k·ld + l].
+ * op(A) packs its rows (R = MR, k contiguous unless transA, scaled by alpha); op(B) packs its
+ * columns (R = NR, k contiguous when transB, scale 1).
+ */
+function packPanels(
+  X: FloatArray, off: number, ld: number, kContiguous: boolean, l0: number, width: number, k0: number, kc: number,
+  R: number, scale: number, out: Float64Array, at: number,
+): void {
+  for (let p = 0; p < width; p += R) {
+    const base = at + p * kc;
+    const lines = Math.min(R, width - p);
+    for (let r = 0; r < R; r++) {
+      let d = base + r;
+      if (r >= lines) { for (let k = 0; k < kc; k++, d += R) out[d] = 0; continue; }
+      const l = l0 + p + r;
+      if (kContiguous) {
+        let s = off + l * ld + k0;
+        for (let k = 0; k < kc; k++, d += R) out[d] = scale * X[s++]!;
       } else {
-        let s = bOff + k0 * ldb + j;
-        for (let k = 0; k < kc; k++, d += NR, s += ldb) out[d] = B[s]!;
+        let s = off + k0 * ld + l;
+        for (let k = 0; k < kc; k++, d += R, s += ld) out[d] = scale * X[s]!;
       }
     }
   }
 }
 
-/** Apack[p·kc + k·MR + ii] = alpha · op(A)[i0 + p + ii, k0 + k], zero past mc. */
+/** op(B)'s block [k0, k0 + kc) × [j0, j0 + nc) in NR-column panels at `at`. */
+function packBlockB(B: FloatArray, bOff: number, ldb: number, transB: boolean, k0: number, kc: number, j0: number, nc: number, out: Float64Array, at: number): void {
+  packPanels(B, bOff, ldb, transB, j0, nc, k0, kc, NR, 1, out, at);
+}
+
+/** alpha · op(A)'s block [i0, i0 + mc) × [k0, k0 + kc) in MR-row panels. */
 function packBlockA(A: FloatArray, aOff: number, lda: number, transA: boolean, i0: number, mc: number, k0: number, kc: number, alpha: number, out: Float64Array): void {
-  for (let p = 0; p < mc; p += MR) {
-    const base = p * kc;
-    const h = Math.min(MR, mc - p);
-    for (let ii = 0; ii < MR; ii++) {
-      let d = base + ii;
-      if (ii >= h) { for (let k = 0; k < kc; k++, d += MR) out[d] = 0; continue; }
-      const i = i0 + p + ii;
-      if (transA) {
-        let s = aOff + k0 * lda + i;
-        for (let k = 0; k < kc; k++, d += MR, s += lda) out[d] = alpha * A[s]!;
-      } else {
-        let s = aOff + i * lda + k0;
-        for (let k = 0; k < kc; k++, d += MR) out[d] = alpha * A[s++]!;
-      }
-    }
-  }
+  packPanels(A, aOff, lda, !transA, i0, mc, k0, kc, MR, alpha, out, 0);
 }
 
 /** C[mc × nc] += Apack · Bpack (op(B) panels from `bAt`), one 4×4 register tile at a time (edge tiles write only what is inside C). */

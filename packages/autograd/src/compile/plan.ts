@@ -17,8 +17,8 @@
  * module-level functions over per-node records, with no allocation inside the time loop; the
  * value buffers of a finished call serve the next one (see `recycle`).
  */
-import { numel, stridesOf as strides } from '../errors.js';
-import { broadcastStrides, sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
+import { broadcastStrides, numel, stridedOffsets, stridesOf as strides } from '../shapes.js';
+import { sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { arrayFor } from '../tensor.js';
 import type { Region, StepGraph, TraceNode, TraceValue } from './trace.js';
@@ -32,26 +32,10 @@ function modeOf(v: TraceValue): 0 | 1 | 2 {
   return 0;
 }
 
-/** map[i] = position(multi-index of element i of `shape`), walked in row-major order. */
-function indexMap(shape: readonly number[], position: (idx: readonly number[]) => number): Int32Array {
-  const n = numel(shape);
-  const map = new Int32Array(n);
-  const idx = new Array<number>(shape.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    map[i] = position(idx);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (++idx[d]! < shape[d]!) break;
-      idx[d] = 0;
-    }
-  }
-  return map;
-}
-
 /** Where each element of an operand of `shape` is read from when broadcast to `outShape` (null when equal). */
 function broadcastMap(shape: readonly number[], outShape: readonly number[]): Int32Array | null {
   if (shape.length === outShape.length && shape.every((d, i) => d === outShape[i])) return null;
-  const str = broadcastStrides(shape, outShape);
-  return indexMap(outShape, (idx) => idx.reduce((p, v, d) => p + v * str[d]!, 0));
+  return stridedOffsets(outShape, broadcastStrides(shape, outShape));
 }
 
 /** Index maps of the shape primitives, computed once per plan. */
@@ -73,23 +57,23 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
     case 'add': case 'mul': case 'div':
       return { a: broadcastMap(ins[0]!, out), b: broadcastMap(ins[1]!, out) };
     case 'expand':
-      return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * strides(out)[d]!, 0)) };
+      return { src: broadcastMap(ins[0]!, out) ?? stridedOffsets(out, strides(out)) };
     case 'permute': {
       const s = strides(ins[0]!);
       const perm = at.perm as number[];
-      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * s[perm[d]!]!, 0)) };
+      return { src: stridedOffsets(out, perm.map((p) => s[p]!)) };
     }
     case 'pad': {
       const s = strides(out);
       const axis = at.axis as number;
       const before = at.before as number;
-      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + before : v) * s[d]!, 0))] };
+      return { dst: [stridedOffsets(ins[0]!, s, s.length, before * s[axis]!)] };
     }
     case 'sum': {
       const axes = at.axes as number[];
       const keep = ins[0]!.map((d, i) => (axes.includes(i) ? 1 : d));
       const ks = strides(keep);
-      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (axes.includes(d) ? 0 : v * ks[d]!), 0))] };
+      return { dst: [stridedOffsets(ins[0]!, ks.map((k, d) => (axes.includes(d) ? 0 : k)))] };
     }
     default:
       return {};

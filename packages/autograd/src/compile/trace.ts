@@ -7,7 +7,8 @@
  * function the compiler does not know stops the trace with the reason.
  */
 import { type ApplyObserver, type FunctionDefinition, setApplyObserver, setGradEnabled } from '../engine.js';
-import { fmt, numel, sameShape } from '../errors.js';
+import { fmt } from '../errors.js';
+import { numel, sameShape } from '../shapes.js';
 import { primitiveDefinitions } from '../ops/op.js';
 import type { Primitive } from '../primitives.js';
 import { Generator } from '../random.js';

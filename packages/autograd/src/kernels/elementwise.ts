@@ -6,8 +6,10 @@
 import { binary, unary as backendUnary } from '../backend/index.js';
 import { binaryRun } from '../backend/typescript.js';
 import type { AnyArray, BinaryOp, FloatArray, UnaryOp } from '../backend/types.js';
+import { broadcastStrides, stridedOffsets } from '../shapes.js';
 
 export type { AnyArray, BinaryOp, FloatArray, UnaryOp };
+export { broadcastStrides };
 export { setWasmElementwise, useWasmElementwise } from '../backend/index.js';
 export { expm1F32, sigmoidF32, sigmoidScalar, tanhF32 } from '../backend/activations.js';
 
@@ -26,22 +28,11 @@ export function binaryBroadcast(
   const aStr = broadcastStrides(aShape, outShape);
   const bStr = broadcastStrides(bShape, outShape);
   const last = outShape[rank - 1]!;
-  const rows = n / last;
-  const idx = new Array<number>(rank).fill(0);
-  let ai = 0;
-  let bi = 0;
-  for (let r = 0; r < rows; r++) {
-    binaryRun(op, out, r * last, a, ai, aStr[rank - 1]!, b, bi, bStr[rank - 1]!, last);
-    // Advance the multi-index over the outer axes (odometer), updating offsets incrementally.
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++;
-      ai += aStr[d]!;
-      bi += bStr[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      ai -= aStr[d]! * outShape[d]!;
-      bi -= bStr[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
+  // Where each output row reads its a and b.
+  const aRows = stridedOffsets(outShape, aStr, rank - 1);
+  const bRows = stridedOffsets(outShape, bStr, rank - 1);
+  for (let r = 0; r < aRows.length; r++) {
+    binaryRun(op, out, r * last, a, aRows[r]!, aStr[rank - 1]!, b, bRows[r]!, bStr[rank - 1]!, last);
   }
 }
 
@@ -62,49 +53,10 @@ function rowLength(shape: readonly number[], outShape: readonly number[]): numbe
   return len;
 }
 
-/** Strides of `shape` read against the broadcast `outShape` (0 on broadcast axes). */
-export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const rank = outShape.length;
-  const strides = new Array<number>(rank).fill(0);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    const od = rank - shape.length + d;
-    strides[od] = shape[d] === 1 ? 0 : s;
-    s *= shape[d]!;
-  }
-  return strides;
-}
-
-/** Copies `src` (of `shape`) broadcast to `outShape` into `out`. */
-export function broadcastCopy(out: AnyArray, outShape: readonly number[], src: AnyArray, shape: readonly number[]): void {
-  const n = out.length;
-  if (n === 0) return;
-  if (src.length === n) { out.set(src); return; }
-  if (src.length === 1) { out.fill(src[0]!); return; }
-  const rank = outShape.length;
-  const str = broadcastStrides(shape, outShape);
-  const last = outShape[rank - 1]!;
-  const ls = str[rank - 1]!;
-  const rows = n / last;
-  const idx = new Array<number>(rank).fill(0);
-  let si = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * last;
-    if (ls === 0) out.fill(src[si]!, o, o + last);
-    else for (let j = 0; j < last; j++) out[o + j] = src[si + j]!;
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++;
-      si += str[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      si -= str[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
-  }
-}
-
 /**
  * out[i] = op(x[i]). Stable forms for sigmoid (no overflow for large |x|). Into a Float32Array,
- * tanh and sigmoid use `tanhF32` and `sigmoidF32` (within one float32 ulp, about twice as fast).
+ * tanh and sigmoid use `tanhF32` and `sigmoidF32`, rational approximations within one float32
+ * ulp that are cheaper than `Math.tanh` and `Math.exp` (docs/performance.md has the figures).
  */
 export function unary(op: UnaryOp, out: FloatArray, x: AnyArray): void {
   backendUnary(op, out, x);

@@ -4,7 +4,8 @@
  * `setGemmKernel` swaps in another GEMM everywhere.
  */
 export { gemm, gemmPacked, packB, gemmJs, gemmWasm, wasmSimdAvailable, setGemmKernel, setGemmFma, type GemmKernel, type FloatArray, type PackedB } from './gemm.js';
-export { unary, binaryBroadcast, broadcastCopy, broadcastStrides, setWasmElementwise, sigmoidScalar, expm1F32, tanhF32, sigmoidF32, type UnaryOp, type BinaryOp } from './elementwise.js';
-export { reduce, permuteCopy, type ReduceOp } from './reduce.js';
+export { unary, binaryBroadcast, broadcastStrides, setWasmElementwise, sigmoidScalar, expm1F32, tanhF32, sigmoidF32, type UnaryOp, type BinaryOp } from './elementwise.js';
+export { reduce, type ReduceOp } from './reduce.js';
+export { broadcastCopy, permuteCopy } from './copy.js';
 export { backend, type BackendReport, type BackendName } from '../backend/index.js';
 export { THRESHOLDS } from '../backend/policy.js';

@@ -1,5 +1,6 @@
 import { sumRows } from '../backend/index.js';
 import type { AnyArray, FloatArray } from '../backend/types.js';
+import { stridedOffsets } from '../shapes.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -33,11 +34,11 @@ export function reduce(
   }
   const last = shape[rank - 1] ?? 1;
   const lastReduced = rank > 0 && reduced[rank - 1]!;
-  const rows = rank === 0 ? 1 : n / last;
-  const idx = new Array<number>(rank).fill(0);
-  let oi = 0;
-  for (let r = 0; r < rows; r++) {
+  // Where each input row's first element lands in the output.
+  const outRows = stridedOffsets(shape, oStr, Math.max(rank - 1, 0));
+  for (let r = 0; r < outRows.length; r++) {
     const base = r * last;
+    const oi = outRows[r]!;
     if (op === 'sum') {
       if (lastReduced) {
         let acc = 0;
@@ -58,41 +59,6 @@ export function reduce(
           argOut![o] = base + j;
         }
       }
-    }
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++;
-      oi += oStr[d]!;
-      if (idx[d]! < shape[d]!) break;
-      oi -= oStr[d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
-}
-
-/** out = x permuted: out axis i is input axis perm[i]. */
-export function permuteCopy(out: AnyArray, x: AnyArray, shape: readonly number[], perm: readonly number[]): void {
-  const rank = shape.length;
-  const n = x.length;
-  if (n === 0) return;
-  const inStr = new Array<number>(rank);
-  let s = 1;
-  for (let d = rank - 1; d >= 0; d--) { inStr[d] = s; s *= shape[d]!; }
-  const outShape = perm.map((p) => shape[p]!);
-  const str = perm.map((p) => inStr[p]!); // input stride for each output axis
-  const last = outShape[rank - 1]!;
-  const ls = str[rank - 1]!;
-  const rows = n / last;
-  const idx = new Array<number>(rank).fill(0);
-  let si = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * last;
-    for (let j = 0; j < last; j++) out[o + j] = x[si + j * ls]!;
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++;
-      si += str[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      si -= str[d]! * outShape[d]!;
-      idx[d] = 0;
     }
   }
 }

@@ -1,5 +1,7 @@
-import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
-import { type BinaryOp, type UnaryOp, binaryBroadcast, broadcastCopy, unary } from '../kernels/elementwise.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, numel } from '../shapes.js';
+import { broadcastCopy } from '../kernels/copy.js';
+import { type BinaryOp, type UnaryOp, binaryBroadcast, unary } from '../kernels/elementwise.js';
 import { full } from '../creation.js';
 import { type DType, Tensor, arrayFor } from '../tensor.js';
 import { type Operand, type PrimitiveFn, type Rule, assertFloat, definePrimitive, describe, promoteDtype } from './op.js';
@@ -190,23 +192,33 @@ export const sqrt: PrimitiveFn<'sqrt'> = definePrimitive('sqrt', {
 });
 
 /**
- * |x| elementwise; its gradient at 0 is 0, as in PyTorch.
+ * The rule of a piecewise-linear primitive y = f(x) (abs, relu): its derivative is a slope
+ * with a kernel of its own (sign(x) for abs, [x > 0] for relu, both 0 at x = 0 as in PyTorch),
+ * so the backward and the forward-mode rule are each one product with it.
+ */
+function piecewiseLinear<P extends 'abs' | 'relu'>(name: P, slope: 'sign' | 'reluMask'): PrimitiveFn<P> {
+  const rule: Rule<'abs' | 'relu', { x: Tensor }> = {
+    forward(x) {
+      assertFloat(name, 'x', x);
+      return { out: unaryRaw(name, x), saved: { x } };
+    },
+    // d f(x) = slope(x) dx
+    backward: ({ x }, g) => [mul(g, unaryRaw(slope, x))],
+    // ẏ = slope(x) ẋ
+    jvp: ({ saved: { x } }, [t]) => mul(t, unaryRaw(slope, x)),
+  };
+  return definePrimitive(name, rule as Rule<P, { x: Tensor }>);
+}
+
+/**
+ * |x| elementwise: d |x| = sign(x) dx, so its gradient at 0 is 0, as in PyTorch.
  *
  * A primitive, not `where(x < 0, −x, x)`: the composite runs three ops and is measured over 2× slower.
  *
  * @example
  * abs(tensor([-2, 3])); // [2, 3]
  */
-export const abs: PrimitiveFn<'abs'> = definePrimitive('abs', {
-  forward(x) {
-    assertFloat('abs', 'x', x);
-    return { out: unaryRaw('abs', x), saved: { x } };
-  },
-  // d |x| = sign(x) dx   (0 at x = 0, as in PyTorch)
-  backward: ({ x }, g) => [mul(g, unaryRaw('sign', x))],
-  // ẏ = sign(x) ẋ
-  jvp: ({ saved: { x } }, [t]) => mul(t, unaryRaw('sign', x)),
-});
+export const abs: PrimitiveFn<'abs'> = piecewiseLinear('abs', 'sign');
 
 /**
  * tanh x elementwise.
@@ -245,23 +257,14 @@ export const sigmoid: PrimitiveFn<'sigmoid'> = definePrimitive('sigmoid', {
 });
 
 /**
- * max(x, 0) elementwise; its gradient at 0 is 0.
+ * max(x, 0) elementwise: d relu(x) = [x > 0] dx, so its gradient at 0 is 0.
  *
  * A primitive, not `maximum(x, 0)`: that gives ½ the gradient at x = 0 (relu gives 0, as PyTorch) and is slower.
  *
  * @example
  * relu(tensor([-1, 2])); // [0, 2]
  */
-export const relu: PrimitiveFn<'relu'> = definePrimitive('relu', {
-  forward(x) {
-    assertFloat('relu', 'x', x);
-    return { out: unaryRaw('relu', x), saved: { x } };
-  },
-  // d relu(x) = [x > 0] dx
-  backward: ({ x }, g) => [mul(g, unaryRaw('reluMask', x))],
-  // ẏ = [x > 0] ẋ
-  jvp: ({ saved: { x } }, [t]) => mul(t, unaryRaw('reluMask', x)),
-});
+export const relu: PrimitiveFn<'relu'> = piecewiseLinear('relu', 'reluMask');
 
 // A primitive, not `minimum(maximum(x, lo), hi)`: that gives ½ the gradient at the bounds (clamp gives 1, as PyTorch) and is measured 3× slower.
 const clampOp: PrimitiveFn<'clamp'> = definePrimitive('clamp', {

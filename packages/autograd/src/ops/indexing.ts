@@ -1,4 +1,5 @@
-import { SeqgradError, fmt, normAxis, numel, stridesOf } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { normAxis, numel, stridesOf } from '../shapes.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { type PrimitiveFn, assertFloat, assertNotScalar, definePrimitive, describe } from './op.js';
 import { reshape } from './shape.js';

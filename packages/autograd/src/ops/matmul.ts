@@ -1,5 +1,5 @@
-import { SeqgradError, broadcastShapes, fmt, numel } from '../errors.js';
-import { broadcastStrides } from '../kernels/elementwise.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, broadcastStrides, numel, stridedOffsets } from '../shapes.js';
 import { gemm } from '../kernels/gemm.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { add, cast } from './elementwise.js';
@@ -11,27 +11,6 @@ function dims(x: Tensor, t: boolean): [number, number] {
   const r = x.shape[x.ndim - 2]!;
   const c = x.shape[x.ndim - 1]!;
   return t ? [c, r] : [r, c];
-}
-
-/** Matrix-unit strides of a batch shape broadcast to `outBatch` (0 on broadcast axes). */
-function batchOffsets(batch: readonly number[], outBatch: readonly number[]): Int32Array {
-  const n = numel(outBatch);
-  const offs = new Int32Array(n);
-  const rank = outBatch.length;
-  const str = broadcastStrides(batch, outBatch);
-  const idx = new Array<number>(rank).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    offs[i] = off;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      off += str[d]!;
-      if (idx[d]! < outBatch[d]!) break;
-      off -= str[d]! * outBatch[d]!;
-      idx[d] = 0;
-    }
-  }
-  return offs;
 }
 
 /**
@@ -46,8 +25,9 @@ const mmOp: PrimitiveFn<'matmul'> = definePrimitive('matmul', {
     const bBatch = b.shape.slice(0, -2);
     const batch = broadcastShapes('matmul', aBatch, bBatch, ['a batch', 'b batch']);
     const out = arrayFor(a.dtype, numel(batch) * M * N) as Float32Array | Float64Array;
-    const aOffs = batchOffsets(aBatch, batch);
-    const bOffs = batchOffsets(bBatch, batch);
+    // Which matrix of a and of b each output matrix reads (broadcast batch axes repeat one).
+    const aOffs = stridedOffsets(batch, broadcastStrides(aBatch, batch));
+    const bOffs = stridedOffsets(batch, broadcastStrides(bBatch, batch));
     const lda = a.shape[a.ndim - 1]!;
     const ldb = b.shape[b.ndim - 1]!;
     const A = a.data as Float32Array | Float64Array;
@@ -93,7 +73,8 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   if (K !== Kb) {
     throw new SeqgradError('matmul', `a${fmt(a.shape)} @ b${fmt(b.shape)}: inner dimensions ${K} and ${Kb} differ`);
   }
-  broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2), [`a${fmt(a.shape)} batch`, `b${fmt(b.shape)} batch`]);
+  // Two matrices have no batch axes to disagree; the names are built only where they may be needed.
+  if (a2.ndim > 2 || b2.ndim > 2) broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2), [`a${fmt(a.shape)} batch`, `b${fmt(b.shape)} batch`]);
   const dt = promoteDtype(a.dtype, b.dtype);
   let out = mmOp(a2.dtype === dt ? a2 : cast(a2, dt), b2.dtype === dt ? b2 : cast(b2, dt), tA, tB);
   if (a.ndim === 1) out = reshape(out, [...out.shape.slice(0, -2), out.shape[out.ndim - 1]!]);

@@ -1,4 +1,5 @@
-import { SeqgradError, checkOptions, fmt, normAxis, sameShape } from '../errors.js';
+import { SeqgradError, checkOptions, fmt } from '../errors.js';
+import { normAxis, sameShape } from '../shapes.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { abs, add, div, exp, log, mul, neg, relu, sub, where } from './elementwise.js';

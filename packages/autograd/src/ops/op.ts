@@ -1,5 +1,6 @@
-import { type FunctionCtx, defineFunction, primitiveDefinitions } from '../engine.js';
-import { SeqgradError, broadcastShapes, fmt, sameShape } from '../errors.js';
+import { type FunctionCtx, defineFunction, isPlainCall, primitiveDefinitions } from '../engine.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { broadcastShapes, sameShape } from '../shapes.js';
 import { activeLevels, suspended } from '../forward.js';
 import type { Primitive, PrimitiveArgs, PrimitiveOut } from '../primitives.js';
 import { type DType, type FloatDType, Tensor, arrayFor } from '../tensor.js';
@@ -82,7 +83,11 @@ export function definePrimitive<P extends Primitive, S>(name: P, rule: Rule<P, S
   primitiveDefinitions.set(def, (ctx, args, out) => {
     pushTangents(name, rule, { saved: ctx.primitiveCall as S, args: args as PrimitiveArgs[P], out: out as PrimitiveOut<P> });
   });
-  return Object.assign(defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def), { rule });
+  const recorded = defineFunction<PrimitiveArgs[P], PrimitiveOut<P>>(def);
+  // A call that nothing records (most are the ops of a backward) needs no context, no saved
+  // tensors and no graph node: only the rule's output.
+  const call = (...args: PrimitiveArgs[P]): PrimitiveOut<P> => (isPlainCall() ? rule.forward(...args).out : recorded(...args));
+  return Object.assign(call, { rule });
 }
 
 /** Forward mode: gives the output(s) of a primitive call their tangents at every active level. */

@@ -1,4 +1,5 @@
-import { SeqgradError, type Shape, fmt, normAxes, normAxis, numel, sameShape } from '../errors.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { type Shape, normAxes, normAxis, numel, sameShape } from '../shapes.js';
 import { reduce } from '../kernels/reduce.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
 import { abs, add, binaryRaw, div, exp, log, mul, neg, pow, sub, unaryRaw, where } from './elementwise.js';

@@ -1,6 +1,6 @@
-import { SeqgradError, type Shape, broadcastShapes, checkShape, fmt, normAxes, normAxis, numel, sameShape, stridesOf } from '../errors.js';
-import { broadcastCopy } from '../kernels/elementwise.js';
-import { permuteCopy } from '../kernels/reduce.js';
+import { SeqgradError, fmt } from '../errors.js';
+import { type Shape, broadcastShapes, checkShape, normAxes, normAxis, numel, sameShape, stridedOffsets, stridesOf } from '../shapes.js';
+import { broadcastCopy, permuteCopy } from '../kernels/copy.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
 import { cast } from './elementwise.js';
 import { type PrimitiveFn, assertNotScalar, definePrimitive, describe, promoteDtype } from './op.js';
@@ -114,23 +114,16 @@ const concatOp: PrimitiveFn<'concat'> = definePrimitive('concat', {
 const flipOp: PrimitiveFn<'flip'> = definePrimitive('flip', {
   forward(x, axes) {
     const out = arrayFor(x.dtype, x.size);
-    const rank = x.ndim;
+    // A flipped axis is read backwards: from its last index, with the stride negated.
     const strides = stridesOf(x.shape);
-    const flipped = x.shape.map((_, d) => axes.includes(d));
-    const idx = new Array<number>(rank).fill(0);
-    // Source offset of output element 0, then odometer: flipped axes walk backwards.
-    let src = 0;
-    for (let d = 0; d < rank; d++) if (flipped[d]) src += (x.shape[d]! - 1) * strides[d]!;
-    for (let i = 0; i < out.length; i++) {
-      out[i] = x.data[src]!;
-      for (let d = rank - 1; d >= 0; d--) {
-        idx[d]!++;
-        src += flipped[d] ? -strides[d]! : strides[d]!;
-        if (idx[d]! < x.shape[d]!) break;
-        src -= (flipped[d] ? -strides[d]! : strides[d]!) * x.shape[d]!;
-        idx[d] = 0;
-      }
-    }
+    let start = 0;
+    const signed = strides.map((s, d) => {
+      if (!axes.includes(d)) return s;
+      start += (x.shape[d]! - 1) * s;
+      return -s;
+    });
+    const src = stridedOffsets(x.shape, signed, x.ndim, start);
+    for (let i = 0; i < out.length; i++) out[i] = x.data[src[i]!]!;
     return { out: new Tensor(out, x.shape), saved: { axes } };
   },
   // d flip(x) = flip(dy)

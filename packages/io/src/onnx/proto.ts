@@ -6,115 +6,102 @@
  */
 import protobuf from 'protobufjs/light.js';
 
-const repeated = 'repeated' as const;
+/**
+ * One message's fields as onnx.proto declares them: `'[repeated] <type> = <field number>'`
+ * per field, turned into protobufjs's JSON form.
+ */
+function message(fields: Record<string, string>, oneofs?: Record<string, { oneof: string[] }>): protobuf.IType {
+  const out: Record<string, protobuf.IField> = {};
+  for (const [name, decl] of Object.entries(fields)) {
+    const m = /^(repeated )?(\w+) = (\d+)$/.exec(decl);
+    if (!m) throw new Error(`proto.ts: field ${name} is declared as '${decl}'`);
+    out[name] = m[1] ? { rule: 'repeated', type: m[2]!, id: Number(m[3]) } : { type: m[2]!, id: Number(m[3]) };
+  }
+  return oneofs ? { fields: out, oneofs } : { fields: out };
+}
 
 const descriptor = {
   nested: {
     onnx: {
       nested: {
-        ModelProto: {
-          fields: {
-            irVersion: { type: 'int64', id: 1 },
-            opsetImport: { rule: repeated, type: 'OperatorSetIdProto', id: 8 },
-            producerName: { type: 'string', id: 2 },
-            producerVersion: { type: 'string', id: 3 },
-            domain: { type: 'string', id: 4 },
-            modelVersion: { type: 'int64', id: 5 },
-            docString: { type: 'string', id: 6 },
-            graph: { type: 'GraphProto', id: 7 },
-            metadataProps: { rule: repeated, type: 'StringStringEntryProto', id: 14 },
-            // FunctionProto messages: only their presence matters (model-local functions are refused).
-            functions: { rule: repeated, type: 'bytes', id: 25 },
-          },
-        },
-        OperatorSetIdProto: {
-          fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } },
-        },
-        StringStringEntryProto: {
-          fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
-        },
-        GraphProto: {
-          fields: {
-            node: { rule: repeated, type: 'NodeProto', id: 1 },
-            name: { type: 'string', id: 2 },
-            initializer: { rule: repeated, type: 'TensorProto', id: 5 },
-            sparseInitializer: { rule: repeated, type: 'bytes', id: 15 },
-            docString: { type: 'string', id: 10 },
-            input: { rule: repeated, type: 'ValueInfoProto', id: 11 },
-            output: { rule: repeated, type: 'ValueInfoProto', id: 12 },
-            valueInfo: { rule: repeated, type: 'ValueInfoProto', id: 13 },
-          },
-        },
-        NodeProto: {
-          fields: {
-            input: { rule: repeated, type: 'string', id: 1 },
-            output: { rule: repeated, type: 'string', id: 2 },
-            name: { type: 'string', id: 3 },
-            opType: { type: 'string', id: 4 },
-            domain: { type: 'string', id: 7 },
-            attribute: { rule: repeated, type: 'AttributeProto', id: 5 },
-            docString: { type: 'string', id: 6 },
-          },
-        },
-        AttributeProto: {
-          fields: {
-            name: { type: 'string', id: 1 },
-            refAttrName: { type: 'string', id: 21 },
-            docString: { type: 'string', id: 13 },
-            type: { type: 'int32', id: 20 },
-            f: { type: 'float', id: 2 },
-            i: { type: 'int64', id: 3 },
-            s: { type: 'bytes', id: 4 },
-            t: { type: 'TensorProto', id: 5 },
-            g: { type: 'GraphProto', id: 6 },
-            floats: { rule: repeated, type: 'float', id: 7 },
-            ints: { rule: repeated, type: 'int64', id: 8 },
-            strings: { rule: repeated, type: 'bytes', id: 9 },
-            tensors: { rule: repeated, type: 'TensorProto', id: 10 },
-            graphs: { rule: repeated, type: 'GraphProto', id: 11 },
-          },
-        },
-        ValueInfoProto: {
-          fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } },
-        },
-        TypeProto: {
-          fields: {
-            tensorType: { type: 'TypeProtoTensor', id: 1 },
-            sequenceType: { type: 'bytes', id: 4 },
-            mapType: { type: 'bytes', id: 5 },
-            sparseTensorType: { type: 'bytes', id: 8 },
-            optionalType: { type: 'bytes', id: 9 },
-            denotation: { type: 'string', id: 6 },
-          },
-        },
-        TypeProtoTensor: {
-          fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } },
-        },
-        TensorShapeProto: {
-          fields: { dim: { rule: repeated, type: 'Dimension', id: 1 } },
-        },
-        Dimension: {
-          oneofs: { value: { oneof: ['dimValue', 'dimParam'] } },
-          fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 }, denotation: { type: 'string', id: 3 } },
-        },
-        TensorProto: {
-          fields: {
-            dims: { rule: repeated, type: 'int64', id: 1 },
-            dataType: { type: 'int32', id: 2 },
-            segment: { type: 'bytes', id: 3 },
-            floatData: { rule: repeated, type: 'float', id: 4 },
-            int32Data: { rule: repeated, type: 'int32', id: 5 },
-            stringData: { rule: repeated, type: 'bytes', id: 6 },
-            int64Data: { rule: repeated, type: 'int64', id: 7 },
-            name: { type: 'string', id: 8 },
-            docString: { type: 'string', id: 12 },
-            rawData: { type: 'bytes', id: 9 },
-            externalData: { rule: repeated, type: 'StringStringEntryProto', id: 13 },
-            dataLocation: { type: 'int32', id: 14 },
-            doubleData: { rule: repeated, type: 'double', id: 10 },
-            uint64Data: { rule: repeated, type: 'uint64', id: 11 },
-          },
-        },
+        ModelProto: message({
+          irVersion: 'int64 = 1',
+          opsetImport: 'repeated OperatorSetIdProto = 8',
+          producerName: 'string = 2',
+          producerVersion: 'string = 3',
+          domain: 'string = 4',
+          modelVersion: 'int64 = 5',
+          docString: 'string = 6',
+          graph: 'GraphProto = 7',
+          metadataProps: 'repeated StringStringEntryProto = 14',
+          // FunctionProto messages: only their presence matters (model-local functions are refused).
+          functions: 'repeated bytes = 25',
+        }),
+        OperatorSetIdProto: message({ domain: 'string = 1', version: 'int64 = 2' }),
+        StringStringEntryProto: message({ key: 'string = 1', value: 'string = 2' }),
+        GraphProto: message({
+          node: 'repeated NodeProto = 1',
+          name: 'string = 2',
+          initializer: 'repeated TensorProto = 5',
+          sparseInitializer: 'repeated bytes = 15',
+          docString: 'string = 10',
+          input: 'repeated ValueInfoProto = 11',
+          output: 'repeated ValueInfoProto = 12',
+          valueInfo: 'repeated ValueInfoProto = 13',
+        }),
+        NodeProto: message({
+          input: 'repeated string = 1',
+          output: 'repeated string = 2',
+          name: 'string = 3',
+          opType: 'string = 4',
+          domain: 'string = 7',
+          attribute: 'repeated AttributeProto = 5',
+          docString: 'string = 6',
+        }),
+        AttributeProto: message({
+          name: 'string = 1',
+          refAttrName: 'string = 21',
+          docString: 'string = 13',
+          type: 'int32 = 20',
+          f: 'float = 2',
+          i: 'int64 = 3',
+          s: 'bytes = 4',
+          t: 'TensorProto = 5',
+          g: 'GraphProto = 6',
+          floats: 'repeated float = 7',
+          ints: 'repeated int64 = 8',
+          strings: 'repeated bytes = 9',
+          tensors: 'repeated TensorProto = 10',
+          graphs: 'repeated GraphProto = 11',
+        }),
+        ValueInfoProto: message({ name: 'string = 1', type: 'TypeProto = 2', docString: 'string = 3' }),
+        TypeProto: message({
+          tensorType: 'TypeProtoTensor = 1',
+          sequenceType: 'bytes = 4',
+          mapType: 'bytes = 5',
+          sparseTensorType: 'bytes = 8',
+          optionalType: 'bytes = 9',
+          denotation: 'string = 6',
+        }),
+        TypeProtoTensor: message({ elemType: 'int32 = 1', shape: 'TensorShapeProto = 2' }),
+        TensorShapeProto: message({ dim: 'repeated Dimension = 1' }),
+        Dimension: message({ dimValue: 'int64 = 1', dimParam: 'string = 2', denotation: 'string = 3' }, { value: { oneof: ['dimValue', 'dimParam'] } }),
+        TensorProto: message({
+          dims: 'repeated int64 = 1',
+          dataType: 'int32 = 2',
+          segment: 'bytes = 3',
+          floatData: 'repeated float = 4',
+          int32Data: 'repeated int32 = 5',
+          stringData: 'repeated bytes = 6',
+          int64Data: 'repeated int64 = 7',
+          name: 'string = 8',
+          docString: 'string = 12',
+          rawData: 'bytes = 9',
+          externalData: 'repeated StringStringEntryProto = 13',
+          dataLocation: 'int32 = 14',
+          doubleData: 'repeated double = 10',
+          uint64Data: 'repeated uint64 = 11',
+        }),
       },
     },
   },
