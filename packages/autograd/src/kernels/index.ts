@@ -5,6 +5,7 @@
  */
 export { gemm, gemmPacked, packB, gemmJs, gemmWasm, wasmSimdAvailable, setGemmKernel, setGemmFma, type GemmKernel, type FloatArray, type PackedB } from './gemm.js';
 export { unary, binaryBroadcast, broadcastCopy, broadcastStrides, setWasmElementwise, sigmoidScalar, expm1F32, tanhF32, sigmoidF32, type UnaryOp, type BinaryOp } from './elementwise.js';
+export { wasmGates, setWasmGates, wasmGatesAvailable, type WasmGates, type GateWorkspace } from '../backend/gates.js';
 export { reduce, permuteCopy, type ReduceOp } from './reduce.js';
 export { backend, type BackendReport, type BackendName } from '../backend/index.js';
 export { THRESHOLDS } from '../backend/policy.js';

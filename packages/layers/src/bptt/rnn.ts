@@ -1,5 +1,6 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, inputProjection, scanTimes } from './common.js';
+import { gatesFor, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -55,35 +56,42 @@ export function rnnForward(
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
   const hs = inputProjection(p, x, B * T, I, H, H);
-  const h = alloc(x, B * H);
-  if (h0) h.set(h0);
-  const hh = alloc(x, B * H);
   const hPrev = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
+  const wg = relu ? null : gatesFor(x, H);
+  let h: FloatArray;
   try {
-    for (let s = 0; s < T; s++) {
-      // hh (B, H) = h_{t−1} W_hhᵀ
-      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const row = (b * T + t) * H;
-        const hb = b * H;
-        if (relu) {
-          for (let j = 0; j < H; j++) {
-            const a = hs[row + j]! + hh[hb + j]!;
-            hs[row + j] = a > 0 ? a : 0;
+    if (wg) {
+      // float32 tanh: the step in WebAssembly, the state in its memory (wasmSteps.ts)
+      h = rnnForwardWasm(wg, B, T, H, times, h0, wHh, { hs, hPrev, output });
+    } else {
+      h = alloc(x, B * H);
+      if (h0) h.set(h0);
+      const hh = alloc(x, B * H);
+      for (let s = 0; s < T; s++) {
+        // hh (B, H) = h_{t−1} W_hhᵀ
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const row = (b * T + t) * H;
+          const hb = b * H;
+          if (relu) {
+            for (let j = 0; j < H; j++) {
+              const a = hs[row + j]! + hh[hb + j]!;
+              hs[row + j] = a > 0 ? a : 0;
+            }
+          } else {
+            addTanhRow(hs, row, hh, hb, H);
           }
-        } else {
-          addTanhRow(hs, row, hh, hb, H);
-        }
-        for (let j = 0; j < H; j++) {
-          const v = hs[row + j]!;
-          hPrev[row + j] = h[hb + j]!;
-          h[hb + j] = v;
-          output[row + j] = v;
+          for (let j = 0; j < H; j++) {
+            const v = hs[row + j]!;
+            hPrev[row + j] = h[hb + j]!;
+            h[hb + j] = v;
+            output[row + j] = v;
+          }
         }
       }
     }
