@@ -1,6 +1,6 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
-import { type CellGrads, finishGrads } from './rnn.js';
+import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 import { gatesFor, gruForwardWasm } from './wasmSteps.js';
 
@@ -88,10 +88,7 @@ export function gruForward(
           // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
           kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
         }
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const bt = b * T + t;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = bt * GH;
           const hb = b * GH;
           addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
@@ -102,13 +99,10 @@ export function gruForward(
               hn[bt * H + j] = rh[b * H + j]!;
             }
           }
-        }
+        });
         // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
         if (rh) kernels.gemmPacked(false, B, 1, rh, 0, H, wHn!, 0, hh, 2 * H, GH);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const bt = b * T + t;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = bt * GH;
           const hb = b * GH;
           for (let j = 0; j < H; j++) {
@@ -129,7 +123,7 @@ export function gruForward(
             h[b * H + j] = v;
             output[bt * H + j] = v;
           }
-        }
+        });
       }
     }
   } finally {
@@ -180,10 +174,7 @@ export function gruBackward(
   try {
     for (let s = T - 1; s >= 0; s--) {
       daStep.fill(0);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         const row = bt * GH;
         const hb = b * GH;
         for (let j = 0; j < H; j++) {
@@ -212,17 +203,14 @@ export function gruBackward(
             daStep[hb + 2 * H + j] = dan * r;
           }
         }
-      }
+      });
       if (resetAfter) {
         // dh_{t−1} = dh z + daStep W_hh
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
       } else {
         // d(r ⊙ h) (B, H) = da_n W_hn
         kernels.gemmPacked(false, B, 1, daStep, 2 * H, GH, wHn!, 0, drh!, 0, H);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const bt = b * T + t;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = bt * GH;
           for (let j = 0; j < H; j++) {
             const r = gates[row + j]!;
@@ -232,14 +220,13 @@ export function gruBackward(
             daStep[b * GH + j] = dar;
             dhDirect[b * H + j] += d * r;
           }
-        }
+        });
         // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
       }
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
+      forEachActive(times, s, B, T, (b) => {
         for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
-      }
+      });
     }
   } finally {
     wHh.release();

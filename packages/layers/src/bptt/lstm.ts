@@ -1,6 +1,6 @@
 import { kernels } from '@seqgrad/autograd';
-import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
-import { type CellGrads, finishGrads } from './rnn.js';
+import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 import { gatesFor, lstmBackwardWasm, lstmForwardWasm } from './wasmSteps.js';
 
@@ -96,10 +96,7 @@ export function lstmForward(
     for (let s = 0; s < T; s++) {
       // hh (B, 4H) = h_{t−1} W_hhᵀ
       kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         const row = bt * GH;
         const hb = b * GH;
         for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
@@ -127,19 +124,17 @@ export function lstmForward(
             output[cb + j] = v;
           }
         }
-      }
+      });
       if (proj) {
         // h_t (B, P) = m_t W_hrᵀ
         kernels.gemmPacked(false, B, 1, mStep!, 0, H, wHr!, 0, hNew!, 0, S);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const o = (b * T + t) * S;
+        forEachActive(times, s, B, T, (b, bt) => {
+          const o = bt * S;
           for (let j = 0; j < S; j++) {
             h[b * S + j] = hNew![b * S + j]!;
             output[o + j] = hNew![b * S + j]!;
           }
-        }
+        });
       }
     }
     return { output, hT: h, cT: c, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
@@ -205,23 +200,18 @@ export function lstmBackward(
       const dhRec = alloc(x, B * S);
       const dm = proj ? alloc(x, B * H) : null;
       for (let s = T - 1; s >= 0; s--) {
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const o = (b * T + t) * S;
+        forEachActive(times, s, B, T, (b, bt) => {
+          const o = bt * S;
           for (let j = 0; j < S; j++) {
             if (dOutput) dh[b * S + j] += dOutput[o + j]!;
             if (dHidden) dHidden[o + j] = dh[b * S + j]!;
           }
-        }
+        });
         // dm (B, H) = dh W_hr
         if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr!, 0, dm!, 0, H);
         const dmv = proj ? dm! : dh;
         daStep.fill(0);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const bt = b * T + t;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = bt * GH;
           const hb = b * GH;
           for (let j = 0; j < H; j++) {
@@ -248,13 +238,12 @@ export function lstmBackward(
             da[row + 2 * H + j] = dag;
             da[row + 3 * H + j] = dao;
           }
-        }
+        });
         // dh_{t−1} = da_t W_hh
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
-        for (let b = 0; b < B; b++) {
-          if (times[s * B + b]! < 0) continue;
+        forEachActive(times, s, B, T, (b) => {
           for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
-        }
+        });
       }
     }
   } finally {

@@ -1,5 +1,6 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, inputProjection, scanTimes } from './common.js';
+import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
 import { gatesFor, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -73,10 +74,8 @@ export function rnnForward(
       for (let s = 0; s < T; s++) {
         // hh (B, H) = h_{t−1} W_hhᵀ
         kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const row = (b * T + t) * H;
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * H;
           const hb = b * H;
           if (relu) {
             for (let j = 0; j < H; j++) {
@@ -92,7 +91,7 @@ export function rnnForward(
             h[hb + j] = v;
             output[row + j] = v;
           }
-        }
+        });
       }
     }
   } finally {
@@ -133,10 +132,8 @@ export function rnnBackward(
   try {
     for (let s = T - 1; s >= 0; s--) {
       daStep.fill(0);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const row = (b * T + t) * H;
+      forEachActive(times, s, B, T, (b, bt) => {
+        const row = bt * H;
         const hb = b * H;
         for (let j = 0; j < H; j++) {
           const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
@@ -147,66 +144,17 @@ export function rnnBackward(
           daStep[hb + j] = d;
           da[row + j] = d;
         }
-      }
+      });
       // dh_{t−1} = da_t W_hh
       kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 0, dhRec, 0, H);
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
+      forEachActive(times, s, B, T, (b) => {
         for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
-      }
+      });
     }
   } finally {
     wHh.release();
   }
   return finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 1, H, dh, dHidden);
-}
-
-/**
- * The GEMMs after the time loop, over all steps at once: dx = dGi W_ih, dW_ih = dGiᵀ x,
- * dW_hh = dGhᵀ h_prev, biases = column sums. dGi/dGh are the pre-activation gradients on
- * the input and hidden side (equal except for the GRU's n block).
- */
-export function finishGrads(
-  p: CellParams, x: FloatArray, hPrev: FloatArray, dGi: FloatArray, dGh: FloatArray,
-  dims: SeqDims, G: number, S: number, dh0: FloatArray, dHidden: FloatArray | undefined,
-): SeqGrads {
-  const { B, T, I, H } = dims;
-  const N = B * T;
-  const GH = G * H;
-  const dx = alloc(x, N * I);
-  kernels.gemm(false, false, N, I, GH, 1, dGi, 0, GH, p.weightIh, 0, I, 0, dx, 0, I);
-  // The weight gradients as their transposes, dW_ihᵀ = xᵀ dGi and dW_hhᵀ = h_prevᵀ dGh, then
-  // transposed: the kernel then packs the narrow x and h_prev transposed instead of the wide
-  // gate gradients (an element-by-element gather), 5% of the LSTM step at S.
-  const dWeightIhT = alloc(x, I * GH);
-  kernels.gemm(true, false, I, GH, N, 1, x, 0, I, dGi, 0, GH, 0, dWeightIhT, 0, GH);
-  const dWeightHhT = alloc(x, S * GH);
-  kernels.gemm(true, false, S, GH, N, 1, hPrev, 0, S, dGh, 0, GH, 0, dWeightHhT, 0, GH);
-  const dWeightIh = alloc(x, GH * I);
-  kernels.permuteCopy(dWeightIh, dWeightIhT, [I, GH], [1, 0]);
-  const dWeightHh = alloc(x, GH * S);
-  kernels.permuteCopy(dWeightHh, dWeightHhT, [S, GH], [1, 0]);
-  const hasBias = p.biasIh !== null && p.biasIh !== undefined;
-  const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
-  // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).
-  const dBiasHh = dBiasIh && (dGh === dGi ? dBiasIh.slice() : columnSums(dGh, N, GH));
-  const out: SeqGrads = { dx, dh0, dWeightIh, dWeightHh, dBiasIh, dBiasHh, dGates: dGi };
-  if (dHidden) out.dHidden = dHidden;
-  return out;
-}
-
-/** Results of the single-step backward of every cell. */
-export interface CellGrads {
-  /** (B, I). */
-  dx: FloatArray;
-  /** (B, H) (or (B, P) with an LSTM projection): gradient for the state that entered the step. */
-  dhPrev: FloatArray;
-  dWeightIh: FloatArray;
-  dWeightHh: FloatArray;
-  dBiasIh: FloatArray | null;
-  dBiasHh: FloatArray | null;
-  /** (B, G·H): gradients of the gate pre-activations (see SeqGrads.dGates). */
-  dGates: FloatArray;
 }
 
 /**

@@ -8,6 +8,7 @@
  * lstm.ts, gru.ts and rnn.ts compute the same up to float32 rounding of the activations (a few ulp).
  */
 import { kernels } from '@seqgrad/autograd';
+import { forEachActive } from './common.js';
 import type { FloatArray } from './types.js';
 
 type WasmGates = NonNullable<ReturnType<typeof kernels.wasmGates>>;
@@ -48,10 +49,7 @@ export function lstmForwardWasm(
     for (let s = 0; s < T; s++) {
       // hh (B, 4H) = h_{t−1} W_hhᵀ, straight from and into the workspace
       kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         hPrev.set(h.subarray(b * S, b * S + S), bt * S);
         g.set(gates.subarray(bt * GH, bt * GH + GH));
         // without a projection the kernel writes h_t over h_{t−1} (already copied out)
@@ -61,17 +59,15 @@ export function lstmForwardWasm(
         tanhC.set(tc, bt * H);
         if (proj) m!.set(hout.subarray(b * H, b * H + H), bt * H);
         else output.set(h.subarray(b * S, b * S + S), bt * S);
-      }
+      });
       if (proj) {
         // h_t (B, P) = m_t W_hrᵀ
         kernels.gemmPacked(false, B, 1, hout, 0, H, wHr, 0, hNew, 0, S);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = hNew.subarray(b * S, b * S + S);
           h.set(row, b * S);
-          output.set(row, (b * T + t) * S);
-        }
+          output.set(row, bt * S);
+        });
       }
     }
     return { hT: h.slice(), cT: c.slice() };
@@ -111,13 +107,11 @@ export function lstmBackwardWasm(
     if (dhT) dh.set(dhT);
     if (dcT) dc.set(dcT);
     for (let s = T - 1; s >= 0; s--) {
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const o = (b * T + t) * S;
+      forEachActive(times, s, B, T, (b, bt) => {
+        const o = bt * S;
         if (dOutput) for (let j = 0; j < S; j++) dh[b * S + j] += dOutput[o + j]!;
         if (dHidden) dHidden.set(dh.subarray(b * S, b * S + S), o);
-      }
+      });
       // dm (B, H) = dh W_hr
       if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr, 0, dm, 0, H);
       const dmBase = proj ? dmP : dhP;
@@ -138,10 +132,9 @@ export function lstmBackwardWasm(
       }
       // dh_{t−1} = da_t W_hh
       kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
+      forEachActive(times, s, B, T, (b) => {
         dh.set(dhRec.subarray(b * S, b * S + S), b * S);
-      }
+      });
     }
     return { dh0: dh.slice(), dc0: dc.slice() };
   } finally {
@@ -163,16 +156,14 @@ export function rnnForwardWasm(
     if (h0) h.set(h0);
     for (let s = 0; s < T; s++) {
       kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const o = (b * T + t) * H;
+      forEachActive(times, s, B, T, (b, bt) => {
+        const o = bt * H;
         hPrev.set(h.subarray(b * H, b * H + H), o);
         row.set(hs.subarray(o, o + H));
         wg.rnnTanhForward(rowP, hhP + 4 * b * H, hP + 4 * b * H, H);
         hs.set(row, o);
         output.set(row, o);
-      }
+      });
     }
     return h.slice();
   } finally {
@@ -196,17 +187,14 @@ export function gruForwardWasm(
     if (bhh) bhn.set(bhh.subarray(2 * H, 3 * H));
     for (let s = 0; s < T; s++) {
       kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         hPrev.set(h.subarray(b * H, b * H + H), bt * H);
         g.set(gates.subarray(bt * GH, bt * GH + GH));
         wg.gruForward(gP, hhP + 12 * b * H, bhh ? bhnP : 0, hP + 4 * b * H, hnP, H);
         gates.set(g, bt * GH);
         hn.set(hnRow, bt * H);
         output.set(h.subarray(b * H, b * H + H), bt * H);
-      }
+      });
     }
     return h.slice();
   } finally {
