@@ -4,6 +4,7 @@ import { Generator, kernels } from '@seqgrad/autograd';
 import {
   type CellParams, type FloatArray, gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward,
 } from '@seqgrad/layers';
+import { setChunkFloats } from '../src/bptt/wasmSteps.js';
 
 /** max |a − b| / max(1, |b|) over the elements. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -16,14 +17,17 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 interface Case {
   B: number; T: number; I: number; H: number; P: number;
   lengths: Int32Array | undefined; reverse: boolean; seed: number;
+  /** The chunk budget of the WebAssembly loops in floats: 1 gives one step per chunk. */
+  chunk?: number;
 }
 
 /** Sizes the WebAssembly gate kernels take (H, P multiples of 4), with and without lengths, reversed or not. */
 const caseArb: fc.Arbitrary<Case> = fc.record({
   B: fc.integer({ min: 1, max: 5 }), T: fc.integer({ min: 1, max: 7 }), I: fc.integer({ min: 1, max: 6 }),
   H4: fc.integer({ min: 1, max: 5 }), P4: fc.integer({ min: 0, max: 3 }), ragged: fc.boolean(), reverse: fc.boolean(), seed: fc.nat(),
-}).map(({ B, T, I, H4, P4, ragged, reverse, seed }) => ({
-  B, T, I, H: 4 * H4, P: P4 < H4 ? 4 * P4 : 0,
+  chunk: fc.constantFrom(1, 400, 1500, 1 << 22),
+}).map(({ B, T, I, H4, P4, ragged, reverse, seed, chunk }) => ({
+  B, T, I, H: 4 * H4, P: P4 < H4 ? 4 * P4 : 0, chunk,
   lengths: ragged ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 5 + seed) % T)) : undefined, reverse, seed,
 }));
 
@@ -95,7 +99,13 @@ describe('fused layers with the WebAssembly gate loops (float32)', () => {
         const ref = run(family, c, v);
         const v32 = as32(v);
         kernels.setWasmGates(true);
-        const wasm = run(family, c, v32);
+        const previous = setChunkFloats(c.chunk ?? 1 << 22);
+        let wasm: Record<string, FloatArray>;
+        try {
+          wasm = run(family, c, v32);
+        } finally {
+          setChunkFloats(previous);
+        }
         kernels.setWasmGates(false);
         const js = run(family, c, v32);
         kernels.setWasmGates(true);

@@ -30,6 +30,8 @@ export interface GateWorkspace {
   readonly views: Float32Array[];
   /** The byte address of each view in the module's memory (never 0: 0 means "none" to the kernels). */
   readonly ptrs: number[];
+  /** The whole memory as float32 (element i at byte 4i), for copies between the views with `copyWithin`. */
+  readonly heap: Float32Array;
   release(): void;
 }
 
@@ -99,7 +101,7 @@ class GatesModule implements WasmGates {
     this.live = true;
     let released = false;
     return {
-      views, ptrs,
+      views, ptrs, heap: new Float32Array(buffer),
       release: () => {
         if (released) return;
         released = true;
