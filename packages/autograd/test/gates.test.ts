@@ -63,7 +63,7 @@ describe('WebAssembly gate activations (float32)', () => {
     expect(t[6]).toBe(0);
   });
 
-  test('workspace: one at a time, zeroed, 16-byte aligned, never at address 0; released twice is harmless', () => {
+  test('workspace: one at a time, zeroed (all, or the first `zeroed` buffers), 16-byte aligned, never at address 0; released twice is harmless', () => {
     const g = kernels.wasmGates()!;
     const ws = g.workspace([3, 8, 0, 5]);
     expect(() => g.workspace([4])).toThrow('kernels.wasmGates().workspace: a gate workspace is already in use');
@@ -75,6 +75,14 @@ describe('WebAssembly gate activations (float32)', () => {
     const again = g.workspace([3, 8]);
     expect(Array.from(again.views[1]!)).toEqual(new Array(8).fill(0));
     again.release();
+    // zeroed = 1: the first buffer zeroed, the second left as the last workspace had it
+    const first = g.workspace([4, 4]);
+    first.views[0]!.fill(1);
+    first.views[1]!.fill(2);
+    first.release();
+    const partial = g.workspace([4, 4], 1);
+    expect([Array.from(partial.views[0]!), Array.from(partial.views[1]!)]).toEqual([[0, 0, 0, 0], [2, 2, 2, 2]]);
+    partial.release();
     expect(() => g.workspace([-1])).toThrow('sizes must be non-negative integers, got -1');
   });
 });

@@ -26,7 +26,7 @@ interface GatesExports {
 
 /** Buffers of a fused sequence in WebAssembly memory; `release()` gives them back. */
 export interface GateWorkspace {
-  /** One Float32Array view per requested size (of that many values, zeroed), valid until `release()`. */
+  /** One Float32Array view per requested size (of that many values; the first `zeroed` of them zeroed), valid until `release()`. */
   readonly views: Float32Array[];
   /** The byte address of each view in the module's memory (never 0: 0 means "none" to the kernels). */
   readonly ptrs: number[];
@@ -42,8 +42,11 @@ export interface GateWorkspace {
 export interface WasmGates {
   /** Whether float32 rows of these sizes can run here: every size a multiple of 4 (one f32x4 vector). */
   fits(...sizes: number[]): boolean;
-  /** Buffers of `sizes[k]` float32 values each, zeroed, in the module's memory. */
-  workspace(sizes: readonly number[]): GateWorkspace;
+  /**
+   * Buffers of `sizes[k]` float32 values each in the module's memory; the first `zeroed` of them
+   * (all by default) are zeroed, the others hold what the previous workspace left there.
+   */
+  workspace(sizes: readonly number[], zeroed?: number): GateWorkspace;
   /** g (4H) ← i, f, g, o of g + hh; c (H) ← c_t, cprev ← c_{t−1}, tanhc ← tanh c_t, hout ← o ⊙ tanh c_t. */
   lstmForward(g: number, hh: number, c: number, cprev: number, tanhc: number, hout: number, H: number): void;
   /** da (4H) from the gates, tanh c_t, c_{t−1}, dm; dc ← dc_t ⊙ f; dcin, dcout: 0 or a row (see gates.wat). */
@@ -83,7 +86,7 @@ class GatesModule implements WasmGates {
     return true;
   }
 
-  workspace(sizes: readonly number[]): GateWorkspace {
+  workspace(sizes: readonly number[], zeroed = sizes.length): GateWorkspace {
     if (this.live) throw new SeqgradError('kernels.wasmGates().workspace', 'a gate workspace is already in use; release it first');
     const ptrs: number[] = [];
     let end = FIRST;
@@ -96,7 +99,8 @@ class GatesModule implements WasmGates {
     const have = memory.buffer.byteLength;
     if (end > have) memory.grow(Math.ceil((end - have) / PAGE_BYTES));
     const buffer = memory.buffer;
-    new Uint8Array(buffer, FIRST, end - FIRST).fill(0);
+    const zeroEnd = zeroed >= sizes.length ? end : ptrs[Math.max(0, zeroed)]!;
+    new Uint8Array(buffer, FIRST, zeroEnd - FIRST).fill(0);
     const views = sizes.map((n, k) => new Float32Array(buffer, ptrs[k]!, n));
     this.live = true;
     let released = false;

@@ -95,11 +95,12 @@ export function lstmForwardWasm(
   const proj = wHr !== null;
   const { gates, cPrev, tanhC, hPrev, m, output } = a;
   const Tc = chunkSteps(T, B, GH + 2 * H + 2 * S + (proj ? H : 0));
-  // state: h, h W_hhᵀ, c, m_t and m_t W_hrᵀ (projection); a chunk's rows: gates, c_{t−1}, tanh c_t, h_{t−1}, outputs, m
+  // state (zeroed): h, h W_hhᵀ, c, m_t and m_t W_hrᵀ (projection); a chunk's rows (every row
+  // read is written first): gates, c_{t−1}, tanh c_t, h_{t−1}, outputs, m
   const ws = wg.workspace([
     B * S, B * GH, B * H, proj ? B * H : 0, proj ? B * S : 0,
     B * Tc * GH, B * Tc * H, B * Tc * H, B * Tc * S, B * Tc * S, proj ? B * Tc * H : 0,
-  ]);
+  ], 5);
   try {
     const [h, hh, c, mStep, hNew, gC, cpC, tcC, hpC, outC, mC] = ws.views as Float32Array[] as [
       Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
@@ -177,13 +178,13 @@ export function lstmBackwardWasm(
   const proj = wHr !== null;
   const { gates, cPrev, tanhC, dOutput, dCells, da, dHidden, dCell } = a;
   const Tc = chunkSteps(T, B, 2 * GH + 2 * H + (dOutput ? S : 0) + (dHidden ? S : 0) + (dCells ? H : 0) + (dCell ? H : 0));
-  // state: dh, dc, the step's da (B, 4H), da W_hh, dm; a chunk's rows: gates, tanh c_t, c_{t−1}, da,
-  // dOutput, dL/dh_t, dL/dc_t in (dCells) and out (dCell)
+  // state (zeroed): dh, dc, the step's da (B, 4H), da W_hh, dm; a chunk's rows (every row read is
+  // written first): gates, tanh c_t, c_{t−1}, da, dOutput, dL/dh_t, dL/dc_t in (dCells) and out (dCell)
   const ws = wg.workspace([
     B * S, B * H, B * GH, B * S, proj ? B * H : 0,
     B * Tc * GH, B * Tc * H, B * Tc * H, B * Tc * GH,
     dOutput ? B * Tc * S : 0, dHidden ? B * Tc * S : 0, dCells ? B * Tc * H : 0, dCell ? B * Tc * H : 0,
-  ]);
+  ], 5);
   try {
     const [dh, dc, daStep, dhRec, dm, gC, tcC, cpC, daC, dOutC, dHidC, dCellsC, dCellC] = ws.views as Float32Array[] as [
       Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
