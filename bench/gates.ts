@@ -1,9 +1,11 @@
 /**
  * The fused layers' gate loops in WebAssembly against the TypeScript loops, alternating in one
  * process (kernels.setWasmGates), CPU time of this process per step (user + system), median of
- * the rounds, and the ratio of every round.
+ * the rounds, and the ratio of every round. Each variant runs untimed steps after the switch and
+ * no GC is forced: a forced full GC slows the steps right after it (the WebAssembly ones more, at
+ * S about 2× for the next ten steps), which a training loop does not do every few steps.
  *
- *   npx tsc -b bench && node --expose-gc bench/dist/gates.js --sizes S,M --layers LSTM,GRU,RNN --modes train,forward --rounds 5
+ *   npx tsc -b bench && node bench/dist/gates.js --sizes S,M --layers LSTM,GRU,RNN --modes train,forward --rounds 5
  */
 import { kernels } from '@seqgrad/autograd';
 import { seqgradRunner } from './src/seqgradRunner.js';
@@ -19,7 +21,6 @@ const sizes = arg('--sizes', 'S,M').split(',');
 const layers = arg('--layers', 'LSTM,GRU,RNN').split(',') as LayerKind[];
 const modes = arg('--modes', 'train').split(',') as Mode[];
 const rounds = Number(arg('--rounds', '5'));
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 /** CPU ms of one call of `step`, as the median of `n` calls. */
 function cpuMs(step: () => void, n: number): number {
@@ -40,14 +41,13 @@ for (const size of sizes) {
   for (const layer of layers) {
     for (const mode of modes) {
       const runner = seqgradRunner(layer, d, mode, 'fused');
-      const per = d.B * d.T * d.H < 100_000 ? 9 : 3;
+      const per = d.B * d.T * d.H < 100_000 ? 15 : 3;
       const js: number[] = [];
       const wasm: number[] = [];
       for (let r = 0; r < rounds; r++) {
         for (const on of [false, true]) {
           kernels.setWasmGates(on);
-          runner.step(); // warm-up of this variant
-          gc();
+          for (let i = 0; i < 3; i++) runner.step(); // untimed, after the switch
           (on ? wasm : js).push(cpuMs(() => runner.step(), per));
         }
       }
