@@ -128,7 +128,7 @@ function load(): GatesModule | null {
       compile('gates.wat (activations)', GATES_ACTIVATIONS_WASM_BASE64),
     ];
     if (wasmApi && parts.every((m) => m !== null)) {
-      const memory = new wasmApi.Memory({ initial: 1, maximum: 65536 });
+      const memory = new wasmApi.Memory({ initial: 1, maximum: 16384 }); // at most 1 GB
       const exports = { memory } as Partial<GatesExports>;
       for (const m of parts) Object.assign(exports, new wasmApi.Instance(m!, { env: { memory } }).exports);
       instance = new GatesModule(exports as GatesExports);
