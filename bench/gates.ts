@@ -9,7 +9,7 @@
  */
 import { kernels } from '@seqgrad/autograd';
 import { seqgradRunner } from './src/seqgradRunner.js';
-import { median } from './src/timing.js';
+import { median, medianCpuMs } from './src/timing.js';
 import { type LayerKind, type Mode, SIZES } from './src/workloads.js';
 
 const args = process.argv.slice(2);
@@ -21,18 +21,6 @@ const sizes = arg('--sizes', 'S,M').split(',');
 const layers = arg('--layers', 'LSTM,GRU,RNN').split(',') as LayerKind[];
 const modes = arg('--modes', 'train').split(',') as Mode[];
 const rounds = Number(arg('--rounds', '5'));
-
-/** CPU ms of one call of `step`, as the median of `n` calls. */
-function cpuMs(step: () => void, n: number): number {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage();
-    step();
-    const c = process.cpuUsage(c0);
-    t.push((c.user + c.system) / 1000);
-  }
-  return median(t);
-}
 
 console.log(`| layer | size | mode | TypeScript gates, CPU ms | WebAssembly gates, CPU ms | speed-up | per round |`);
 console.log(`|---|---|---|---:|---:|---:|---|`);
@@ -48,7 +36,7 @@ for (const size of sizes) {
         for (const on of [false, true]) {
           kernels.setWasmGates(on);
           for (let i = 0; i < 3; i++) runner.step(); // untimed, after the switch
-          (on ? wasm : js).push(cpuMs(() => runner.step(), per));
+          (on ? wasm : js).push(medianCpuMs(() => runner.step(), per));
         }
       }
       kernels.setWasmGates(true);
