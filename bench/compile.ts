@@ -8,7 +8,7 @@
  */
 import { type FloatDType, type Generator, Tensor, add, chunk, linear, mul, sigmoid, sub, tanh, zeros } from '@seqgrad/autograd';
 import { LSTM, LayerNormLSTMCell, Recurrent, RecurrentCell, init } from '@seqgrad/layers';
-import { median } from './src/timing.js';
+import { median, medianCpuMs } from './src/timing.js';
 import { type Dims, SIZES, filledArray } from './src/workloads.js';
 
 type LSTMState = { h: Tensor; c: Tensor };
@@ -93,14 +93,7 @@ for (const s of sizes) {
   for (let r = 0; r < rounds; r++) {
     list.forEach(([, fn], i) => {
       gc?.();
-      const times: number[] = [];
-      for (let k = 0; k < reps; k++) {
-        const c0 = process.cpuUsage();
-        fn();
-        const c = process.cpuUsage(c0);
-        times.push((c.user + c.system) / 1000);
-      }
-      perRound[i]!.push(median(times));
+      perRound[i]!.push(medianCpuMs(fn, reps));
     });
   }
   const base = median(perRound[0]!);

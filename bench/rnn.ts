@@ -29,9 +29,10 @@ import { tfRunner } from './src/tfRunner.js';
 import { median } from './src/timing.js';
 import { type Dims, type LayerKind, type Mode, QUICK_SIZES, SIZES, flops } from './src/workloads.js';
 
-export type Peer = 'fused' | 'composed' | 'tfjs-wasm' | 'tfjs-cpu' | 'torch' | 'torch2';
+export type Peer = 'fused' | 'fused-ts' | 'composed' | 'tfjs-wasm' | 'tfjs-cpu' | 'torch' | 'torch2';
 export const PEER_NAMES: Record<Peer, string> = {
   fused: 'seqgrad fused',
+  'fused-ts': 'seqgrad fused, TypeScript gates',
   composed: 'seqgrad composed',
   'tfjs-wasm': 'TF.js wasm',
   'tfjs-cpu': 'TF.js cpu',
@@ -161,6 +162,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
             }
             try {
               if (peer === 'fused' || peer === 'composed') c.runner = seqgradRunner(layer, d, mode, peer);
+              else if (peer === 'fused-ts') c.runner = seqgradRunner(layer, d, mode, 'fused', { wasmGates: false });
               else if (peer === 'tfjs-wasm' || peer === 'tfjs-cpu') c.runner = await tfRunner(peer === 'tfjs-wasm' ? 'wasm' : 'cpu', layer, d, mode);
               // Warm-up (for torch: one step in its own process), judged by CPU time, which
               // other work on the machine inflates less than wall-clock time.

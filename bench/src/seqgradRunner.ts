@@ -1,5 +1,5 @@
 /** seqgrad's RNN, LSTM and GRU layers (impl 'fused' or 'composed') as benchmark runners. */
-import { Tensor, noGrad } from '@seqgrad/autograd';
+import { Tensor, kernels, noGrad } from '@seqgrad/autograd';
 import { GRU, LSTM, RNN } from '@seqgrad/layers';
 import { type Dims, type LayerKind, type Mode, filledArray } from './workloads.js';
 
@@ -7,11 +7,17 @@ export interface Runner {
   /** One forward pass, or one training step (forward, loss = sum of outputs, backward). */
   step(): void;
   dispose(): void;
+  /** Called before this runner's steps when runners alternate: sets the kernel switches it runs with. */
+  activate?(): Promise<void>;
 }
 
-export function seqgradRunner(layer: LayerKind, d: Dims, mode: Mode, impl: 'fused' | 'composed'): Runner {
-  const opts = { batchFirst: true, impl } as const;
-  const net = layer === 'LSTM' ? new LSTM(d.I, d.H, opts) : layer === 'GRU' ? new GRU(d.I, d.H, opts) : new RNN(d.I, d.H, opts);
+/**
+ * `wasmGates: false` runs the fused layers with their TypeScript gate loops
+ * (kernels.setWasmGates(false)) while this runner is active; by default the WebAssembly ones.
+ */
+export function seqgradRunner(layer: LayerKind, d: Dims, mode: Mode, impl: 'fused' | 'composed', opts: { wasmGates?: boolean } = {}): Runner {
+  const o = { batchFirst: true, impl } as const;
+  const net = layer === 'LSTM' ? new LSTM(d.I, d.H, o) : layer === 'GRU' ? new GRU(d.I, d.H, o) : new RNN(d.I, d.H, o);
   const x = new Tensor(filledArray(d.B * d.T * d.I, 11), [d.B, d.T, d.I], mode === 'train');
   return {
     step: mode === 'train'
@@ -23,6 +29,11 @@ export function seqgradRunner(layer: LayerKind, d: Dims, mode: Mode, impl: 'fuse
       : () => {
           noGrad(() => net.forward(x));
         },
-    dispose() {},
+    dispose() {
+      kernels.setWasmGates(true);
+    },
+    async activate() {
+      kernels.setWasmGates(opts.wasmGates ?? true);
+    },
   };
 }

@@ -40,3 +40,15 @@ export function time(fn: () => void, opts: { minRuns?: number; maxRuns?: number;
   }
   return { medianMs: median(times), medianCpuMs: median(cpuTimes), runs: times.length };
 }
+
+/** The median CPU time (user + system of this process, ms) of `n` calls of `fn`, one call timed at a time. */
+export function medianCpuMs(fn: () => void, n: number): number {
+  const times: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const c0 = process.cpuUsage();
+    fn();
+    const c = process.cpuUsage(c0);
+    times.push((c.user + c.system) / 1000);
+  }
+  return median(times);
+}

@@ -133,6 +133,107 @@ function buildElementwise() {
   writeGenerated(dir + 'elementwiseBytes.generated.ts', out, `${buffer.length} bytes of wasm`);
 }
 
+/** f32x4 splat constant. */
+const c4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+
+/**
+ * e^x = 2^n·(1 + q) for the f32x4 in local $x (clamped by the caller to [−87, 88]). n = round(x/ln2)
+ * by the 1.5·2^23 trick: j = x/ln2 + 1.5·2^23 holds n in its low mantissa bits, so n = j − 1.5·2^23
+ * and 2^n = (bits(j) << 23) + bits(1.0) (no rounding or conversion instructions). r = x − n·ln2, ln2
+ * in two parts (Cephes' 0.693359375 − 2.12194440e−4, so n·C1 is exact); q = e^r − 1 = r + r²·P(r)
+ * with Cephes' degree-5 expf polynomial. Sets the scratch locals $xq (q) and $xs (2^n).
+ */
+const expParts = (x) => [
+  `(local.set $xs (f32x4.add (f32x4.mul (local.get ${x}) ${c4(1.44269504088896341)}) ${c4(12582912)}))`,
+  `(local.set $xn (f32x4.sub (local.get $xs) ${c4(12582912)}))`,
+  `(local.set $xr (f32x4.add (f32x4.sub (local.get ${x}) (f32x4.mul (local.get $xn) ${c4(0.693359375)})) (f32x4.mul (local.get $xn) ${c4(2.12194440e-4)})))`,
+  `(local.set $xp (f32x4.add (f32x4.mul ${c4(1.9875691500e-4)} (local.get $xr)) ${c4(1.3981999507e-3)}))`,
+  ...[8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(
+    (k) => `(local.set $xp (f32x4.add (f32x4.mul (local.get $xp) (local.get $xr)) ${c4(k)}))`),
+  '(local.set $xq (f32x4.add (local.get $xr) (f32x4.mul (f32x4.mul (local.get $xr) (local.get $xr)) (local.get $xp))))',
+  '(local.set $xs (i32x4.add (i32x4.shl (local.get $xs) (i32.const 23)) (v128.const i32x4 0x3f800000 0x3f800000 0x3f800000 0x3f800000)))',
+];
+
+/** The macros of gates.wat, written out inline (see its header). */
+const gateMacros = {
+  EXP_LOCALS: () => '(local $xn v128) (local $xr v128) (local $xp v128) (local $xq v128) (local $xs v128)',
+  // sigmoid(x) = 1 / (1 + e^−x), e^−x = s·q + s with −x clamped to [−87, 88] (pmin/pmax: one
+  // instruction each, and NaN in x comes through, x being their first operand)
+  SIGMOID: (x) => [
+    `(local.set ${x} (f32x4.pmax (f32x4.pmin (f32x4.neg (local.get ${x})) ${c4(88)}) ${c4(-87)}))`,
+    ...expParts(x),
+    `(local.set ${x} (f32x4.div ${c4(1)} (f32x4.add ${c4(1)} (f32x4.add (f32x4.mul (local.get $xs) (local.get $xq)) (local.get $xs)))))`,
+  ].join('\n      '),
+  // tanh(x) = e / (e + 2), e = e^2x − 1 = s·q + (s − 1) with x clamped to ±9
+  TANH: (x) => [
+    `(local.set ${x} (f32x4.pmax (f32x4.pmin (local.get ${x}) ${c4(9)}) ${c4(-9)}))`,
+    `(local.set ${x} (f32x4.add (local.get ${x}) (local.get ${x})))`,
+    ...expParts(x),
+    `(local.set ${x} (f32x4.add (f32x4.mul (local.get $xs) (local.get $xq)) (f32x4.sub (local.get $xs) ${c4(1)})))`,
+    `(local.set ${x} (f32x4.div (local.get ${x}) (f32x4.add (local.get ${x}) ${c4(2)})))`,
+  ].join('\n      '),
+};
+
+/**
+ * The modules gates.wat is split into, by exported function (with the functions they call): each
+ * stays under the 4 KB that Chrome compiles synchronously on the main thread. They import one
+ * memory, which the JavaScript side creates.
+ */
+const GATE_MODULES = {
+  LSTM: ['$dot2', 'lstm_forward', 'lstm_backward'],
+  RNN: ['rnn_tanh_forward', 'gru_forward'],
+  ACTIVATIONS: ['sigmoid', 'tanh'],
+};
+
+/** The top-level (func ...) forms of a module's text, by name ($name, or the export's name). */
+function topLevelFuncs(file, text) {
+  const funcs = new Map();
+  let at = text.indexOf('(func ');
+  while (at >= 0) {
+    let depth = 0;
+    let end = at;
+    for (; end < text.length; end++) {
+      const ch = text[end];
+      if (ch === ';' && text[end + 1] === ';') end = text.indexOf('\n', end); // skip comments
+      else if (ch === '(') depth++;
+      else if (ch === ')' && --depth === 0) break;
+    }
+    const form = text.slice(at, end + 1);
+    const name = /^\(func (\$\w+)/.exec(form)?.[1] ?? /^\(func \(export "(\w+)"\)/.exec(form)?.[1];
+    if (!name) throw new Error(`${file}: a func without a name or export`);
+    funcs.set(name, form);
+    at = text.indexOf('(func ', end);
+  }
+  return funcs;
+}
+
+/** gates.wat, its macros expanded, as the modules of GATE_MODULES; float32 only, no template. */
+function buildGates() {
+  const source = readFileSync(dir + 'gates.wat', 'utf8');
+  const expanded = source.replace(/\{(EXP_LOCALS|SIGMOID|TANH)((?: \$\w+)?)\}/g, (_, name, arg) => gateMacros[name](arg.trim()));
+  const funcs = topLevelFuncs('gates.wat', expanded);
+  const modules = {};
+  for (const [name, members] of Object.entries(GATE_MODULES)) {
+    const text = '(module\n  (import "env" "memory" (memory 1 65536))\n' + members.map((m) => {
+      if (!funcs.has(m)) throw new Error(`gates.wat: no func ${m}`);
+      return '  ' + funcs.get(m);
+    }).join('\n') + ')\n';
+    modules[name] = assemble('gates.wat', text, { simd: true });
+  }
+  const missing = [...funcs.keys()].filter((f) => !Object.values(GATE_MODULES).flat().includes(f));
+  if (missing.length) throw new Error(`gates.wat: funcs in no module: ${missing.join(', ')}`);
+  let out =
+    header('gates.wat') +
+    `/** SHA-256 of the gates.wat these modules were assembled from (checked by a test). */\n` +
+    `export const GATES_WAT_SHA256 = '${sha256(source)}';\n`;
+  for (const [name, bytes] of Object.entries(modules)) {
+    out += `\n/** ${GATE_MODULES[name].filter((f) => !f.startsWith('$')).join(', ')} (${bytes.length} bytes), base64. */\n` +
+      `export const GATES_${name}_WASM_BASE64 =\n` + base64Lines(bytes) + ';\n';
+  }
+  writeGenerated(dir + 'gatesBytes.generated.ts', out, Object.values(modules).map((m) => m.length).join(' + ') + ' bytes of wasm');
+}
+
 buildGemm();
 buildElementwise();
+buildGates();
 if (process.exitCode) process.exit(process.exitCode);

@@ -10,4 +10,5 @@ test('build-wasm.mjs --check: the committed *Bytes.generated.ts are exactly what
   expect(r.status).toBe(0);
   expect(r.stdout).toContain('gemmBytes.generated.ts is up to date');
   expect(r.stdout).toContain('elementwiseBytes.generated.ts is up to date');
+  expect(r.stdout).toContain('gatesBytes.generated.ts is up to date');
 });

@@ -10,6 +10,7 @@ import { THRESHOLDS, routeGemm } from './policy.js';
 import { gemmJs, typescriptBackend } from './typescript.js';
 import type { AnyArray, BackendName, BinaryOp, FloatArray, GemmKernel, PackedB, UnaryOp } from './types.js';
 import { fmaAvailable, gemmFmaOn, gemmWasm, packedBytesInUse, setGemmFma, wasmSimdBackend } from './wasmSimd.js';
+import { wasmGates, wasmGatesAvailable } from './gates.js';
 import { wasmUnavailableReason } from './wasmModule.js';
 
 /** The GEMM the policy installs: `gemmWasm` (which hands small calls to `gemmJs`), or `gemmJs`. */
@@ -122,6 +123,11 @@ export interface BackendReport {
   gemm: BackendName | 'custom';
   /** The implementation of add/mul/div and row sums large enough for it. */
   elementwise: 'wasm-simd' | 'typescript';
+  /**
+   * The gate loops of the fused float32 layers: WebAssembly SIMD (sizes a multiple of 4), or
+   * TypeScript (`kernels.setWasmGates(false)`, or no WebAssembly). Float64 always runs TypeScript.
+   */
+  gates: 'wasm-simd' | 'typescript';
   /** Threads the GEMM splits large products between (1: no worker threads). */
   threads: number;
   /**
@@ -170,9 +176,12 @@ export function backend(): BackendReport {
     reason = 'a GEMM installed with kernels.setGemmKernel';
   }
   if (!elementwiseWasm && wasmSimdBackend) reason += '; WebAssembly elementwise kernels turned off (kernels.setWasmElementwise)';
+  const gates = wasmGates() !== null;
+  if (!gates && wasmGatesAvailable()) reason += '; WebAssembly gate loops turned off (kernels.setWasmGates)';
   return {
     gemm: gemmName,
     elementwise: elementwiseWasm ? 'wasm-simd' : 'typescript',
+    gates: gates ? 'wasm-simd' : 'typescript',
     threads,
     fma: { on: gemmFmaOn(), available: fmaAvailable },
     reason,

@@ -119,6 +119,17 @@ export function scanTimes(B: number, T: number, opts: SeqOptions): Int32Array {
 }
 
 /**
+ * Calls `row(b, bt)` for every batch element b that scan step s processes (times[s·B + b] = t ≥ 0),
+ * bt = b·T + t being its row in the (B, T, ·) arrays: the row loop of every fused time step.
+ */
+export function forEachActive(times: Int32Array, s: number, B: number, T: number, row: (b: number, bt: number) => void): void {
+  for (let b = 0; b < B; b++) {
+    const t = times[s * B + b]!;
+    if (t >= 0) row(b, b * T + t);
+  }
+}
+
+/**
  * The input projection of every step at once, (N, GH) = x W_ihᵀ + b_ih + b_hh for x (N, I): one
  * GEMM and one bias pass (the broadcasting kernel: WebAssembly SIMD where available), with b_hh
  * folded into the first `foldH` columns only (see `foldedBias`).

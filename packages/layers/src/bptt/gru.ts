@@ -1,7 +1,8 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
-import { type CellGrads, finishGrads } from './rnn.js';
+import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
+import { gatesFor, gruForwardWasm } from './wasmSteps.js';
 
 /**
  * What `gruForward` keeps for `gruBackward`, (B, T, ·) by real time t, zeros at padded
@@ -61,10 +62,6 @@ export function gruForward(
   // activations r, z, n, the gates of the cache.
   const gates = inputProjection(p, x, B * T, I, GH, resetAfter ? 2 * H : GH);
   const bhh = resetAfter ? p.biasHh : null;
-  const h = alloc(x, B * H);
-  if (h0) h.set(h0);
-  const hh = alloc(x, B * GH);
-  const rh = resetAfter ? null : alloc(x, B * H);
   const hPrev = alloc(x, B * T * H);
   const hn = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
@@ -72,56 +69,61 @@ export function gruForward(
   // given back when the sequence is done.
   const wHh = kernels.packB(true, H, resetAfter ? GH : 2 * H, p.weightHh, 0, H);
   const wHn = resetAfter ? null : kernels.packB(true, H, H, p.weightHh, 2 * H * H, H);
+  const wg = resetAfter ? gatesFor(x, H) : null;
+  let h: FloatArray;
   try {
-    for (let s = 0; s < T; s++) {
-      if (resetAfter) {
-        // hh (B, 3H) = h W_hhᵀ
-        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
-      } else {
-        // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
-        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
-      }
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
-        const row = bt * GH;
-        const hb = b * GH;
-        addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
-        for (let j = 0; j < H; j++) {
-          hPrev[bt * H + j] = h[b * H + j]!;
-          if (rh) {
-            rh[b * H + j] = gates[row + j]! * h[b * H + j]!;
-            hn[bt * H + j] = rh[b * H + j]!;
+    if (wg) {
+      // float32, reset after the product: the step in WebAssembly, the state in its memory (wasmSteps.ts)
+      h = gruForwardWasm(wg, B, T, H, times, h0, wHh, bhh ?? null, { gates, hPrev, hn, output });
+    } else {
+      h = alloc(x, B * H);
+      if (h0) h.set(h0);
+      const hh = alloc(x, B * GH);
+      const rh = resetAfter ? null : alloc(x, B * H);
+      for (let s = 0; s < T; s++) {
+        if (resetAfter) {
+          // hh (B, 3H) = h W_hhᵀ
+          kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+        } else {
+          // r and z blocks first: hh[:, 0:2H] = h W_h{r,z}ᵀ
+          kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+        }
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * GH;
+          const hb = b * GH;
+          addSigmoidRow(gates, row, hh, hb, 2 * H); // r and z in place
+          for (let j = 0; j < H; j++) {
+            hPrev[bt * H + j] = h[b * H + j]!;
+            if (rh) {
+              rh[b * H + j] = gates[row + j]! * h[b * H + j]!;
+              hn[bt * H + j] = rh[b * H + j]!;
+            }
           }
-        }
-      }
-      // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
-      if (rh) kernels.gemmPacked(false, B, 1, rh, 0, H, wHn!, 0, hh, 2 * H, GH);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
-        const row = bt * GH;
-        const hb = b * GH;
-        for (let j = 0; j < H; j++) {
-          // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
-          const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
-          if (resetAfter) {
-            hn[bt * H + j] = hnv;
-            gates[row + 2 * H + j] += gates[row + j]! * hnv;
-          } else {
-            gates[row + 2 * H + j] += hnv;
+        });
+        // n block with the reset before the matmul: hh[:, 2H:3H] = (r ⊙ h) W_hnᵀ
+        if (rh) kernels.gemmPacked(false, B, 1, rh, 0, H, wHn!, 0, hh, 2 * H, GH);
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * GH;
+          const hb = b * GH;
+          for (let j = 0; j < H; j++) {
+            // h W_hnᵀ + b_hn with resetAfter, else (r ⊙ h) W_hnᵀ (b_hn already in gates)
+            const hnv = hh[hb + 2 * H + j]! + (bhh ? bhh[2 * H + j]! : 0);
+            if (resetAfter) {
+              hn[bt * H + j] = hnv;
+              gates[row + 2 * H + j] += gates[row + j]! * hnv;
+            } else {
+              gates[row + 2 * H + j] += hnv;
+            }
           }
-        }
-        tanhRow(gates, row + 2 * H, H); // n in place
-        for (let j = 0; j < H; j++) {
-          const z = gates[row + H + j]!;
-          const n = gates[row + 2 * H + j]!;
-          const v = (1 - z) * n + z * h[b * H + j]!;
-          h[b * H + j] = v;
-          output[bt * H + j] = v;
-        }
+          tanhRow(gates, row + 2 * H, H); // n in place
+          for (let j = 0; j < H; j++) {
+            const z = gates[row + H + j]!;
+            const n = gates[row + 2 * H + j]!;
+            const v = (1 - z) * n + z * h[b * H + j]!;
+            h[b * H + j] = v;
+            output[bt * H + j] = v;
+          }
+        });
       }
     }
   } finally {
@@ -172,10 +174,7 @@ export function gruBackward(
   try {
     for (let s = T - 1; s >= 0; s--) {
       daStep.fill(0);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         const row = bt * GH;
         const hb = b * GH;
         for (let j = 0; j < H; j++) {
@@ -204,17 +203,14 @@ export function gruBackward(
             daStep[hb + 2 * H + j] = dan * r;
           }
         }
-      }
+      });
       if (resetAfter) {
         // dh_{t−1} = dh z + daStep W_hh
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
       } else {
         // d(r ⊙ h) (B, H) = da_n W_hn
         kernels.gemmPacked(false, B, 1, daStep, 2 * H, GH, wHn!, 0, drh!, 0, H);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const bt = b * T + t;
+        forEachActive(times, s, B, T, (b, bt) => {
           const row = bt * GH;
           for (let j = 0; j < H; j++) {
             const r = gates[row + j]!;
@@ -224,14 +220,13 @@ export function gruBackward(
             daStep[b * GH + j] = dar;
             dhDirect[b * H + j] += d * r;
           }
-        }
+        });
         // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
       }
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
+      forEachActive(times, s, B, T, (b) => {
         for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
-      }
+      });
     }
   } finally {
     wHh.release();

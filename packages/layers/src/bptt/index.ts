@@ -8,8 +8,9 @@ export type {
 } from './types.js';
 export {
   rnnForward, rnnBackward, rnnCellForward, rnnCellBackward,
-  type RnnCache, type RnnForwardResult, type CellGrads,
+  type RnnCache, type RnnForwardResult,
 } from './rnn.js';
+export type { CellGrads } from './grads.js';
 export {
   lstmForward, lstmBackward, lstmCells, lstmCellForward, lstmCellBackward,
   type LstmCache, type LstmForwardResult, type LstmSeqGrads, type LstmCellGrads,

@@ -1,7 +1,8 @@
 import { kernels } from '@seqgrad/autograd';
-import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, inputProjection, scanTimes, tanhRow } from './common.js';
-import { type CellGrads, finishGrads } from './rnn.js';
+import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
+import { gatesFor, lstmBackwardWasm, lstmForwardWasm } from './wasmSteps.js';
 
 /**
  * What `lstmForward` keeps for `lstmBackward`, (B, T, ·) indexed by real time t, zeros at
@@ -70,13 +71,6 @@ export function lstmForward(
   // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
   const gates = inputProjection(p, x, B * T, I, GH, GH);
-  const h = alloc(x, B * S);
-  if (h0) h.set(h0);
-  const c = alloc(x, B * H);
-  if (c0) c.set(c0);
-  const hh = alloc(x, B * GH);
-  const mStep = proj ? alloc(x, B * H) : null;
-  const hNew = proj ? alloc(x, B * S) : null;
   const cPrev = alloc(x, B * T * H);
   const tanhC = alloc(x, B * T * H);
   const hPrev = alloc(x, B * T * S);
@@ -85,14 +79,24 @@ export function lstmForward(
   // W_hhᵀ (and W_hrᵀ) packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, S, GH, p.weightHh, 0, S);
   const wHr = proj ? kernels.packB(true, H, S, p.weightHr!, 0, H) : null;
+  const wg = gatesFor(x, H, S);
   try {
+    if (wg) {
+      // float32: the gate math in WebAssembly, the state in its memory (wasmSteps.ts)
+      const r = lstmForwardWasm(wg, B, T, H, S, times, h0, c0, wHh, wHr, { gates, cPrev, tanhC, hPrev, m, output });
+      return { output, hT: r.hT, cT: r.cT, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
+    }
+    const h = alloc(x, B * S);
+    if (h0) h.set(h0);
+    const c = alloc(x, B * H);
+    if (c0) c.set(c0);
+    const hh = alloc(x, B * GH);
+    const mStep = proj ? alloc(x, B * H) : null;
+    const hNew = proj ? alloc(x, B * S) : null;
     for (let s = 0; s < T; s++) {
       // hh (B, 4H) = h_{t−1} W_hhᵀ
       kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
+      forEachActive(times, s, B, T, (b, bt) => {
         const row = bt * GH;
         const hb = b * GH;
         for (let j = 0; j < S; j++) hPrev[bt * S + j] = h[b * S + j]!;
@@ -120,26 +124,24 @@ export function lstmForward(
             output[cb + j] = v;
           }
         }
-      }
+      });
       if (proj) {
         // h_t (B, P) = m_t W_hrᵀ
         kernels.gemmPacked(false, B, 1, mStep!, 0, H, wHr!, 0, hNew!, 0, S);
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const o = (b * T + t) * S;
+        forEachActive(times, s, B, T, (b, bt) => {
+          const o = bt * S;
           for (let j = 0; j < S; j++) {
             h[b * S + j] = hNew![b * S + j]!;
             output[o + j] = hNew![b * S + j]!;
           }
-        }
+        });
       }
     }
+    return { output, hT: h, cT: c, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
   } finally {
     wHh.release();
     wHr?.release();
   }
-  return { output, hT: h, cT: c, cache: { dims: { ...dims }, x, gates, cPrev, tanhC, hPrev, m, times } };
 }
 
 /**
@@ -173,71 +175,75 @@ export function lstmBackward(
   checkArray(fn, 'p.weightHh', p.weightHh, [GH, S]);
   if (proj) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
   const { gates, cPrev, tanhC, times } = cache;
-  const dh = alloc(x, B * S);
-  if (dhT) dh.set(dhT);
-  const dc = alloc(x, B * H);
-  if (dcT) dc.set(dcT);
   const da = alloc(x, B * T * GH);
-  const daStep = alloc(x, B * GH);
-  const dhRec = alloc(x, B * S);
-  const dm = proj ? alloc(x, B * H) : null;
   // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
   const dHidden = opts.keepStateGrads || proj ? alloc(x, B * T * S) : undefined;
   const dCell = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh (and W_hr) packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, GH, S, p.weightHh, 0, S);
   const wHr = proj ? kernels.packB(false, S, H, p.weightHr!, 0, H) : null;
+  const wg = gatesFor(x, H, S);
+  let dh: FloatArray;
+  let dc: FloatArray;
   try {
-    for (let s = T - 1; s >= 0; s--) {
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const o = (b * T + t) * S;
-        for (let j = 0; j < S; j++) {
-          if (dOutput) dh[b * S + j] += dOutput[o + j]!;
-          if (dHidden) dHidden[o + j] = dh[b * S + j]!;
-        }
-      }
-      // dm (B, H) = dh W_hr
-      if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr!, 0, dm!, 0, H);
-      const dmv = proj ? dm! : dh;
-      daStep.fill(0);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const bt = b * T + t;
-        const row = bt * GH;
-        const hb = b * GH;
-        for (let j = 0; j < H; j++) {
-          const i = gates[row + j]!;
-          const f = gates[row + H + j]!;
-          const g = gates[row + 2 * H + j]!;
-          const o = gates[row + 3 * H + j]!;
-          const tc = tanhC[bt * H + j]!;
-          const dmj = dmv[b * H + j]!;
-          // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t) (+ dL/dc_t from outside)
-          const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc) + (dCells ? dCells[bt * H + j]! : 0);
-          if (dCell) dCell[bt * H + j] = dct;
-          const dai = dct * g * i * (1 - i);
-          const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
-          const dag = dct * i * (1 - g * g);
-          const dao = dmj * tc * o * (1 - o);
-          dc[b * H + j] = dct * f;
-          daStep[hb + j] = dai;
-          daStep[hb + H + j] = daf;
-          daStep[hb + 2 * H + j] = dag;
-          daStep[hb + 3 * H + j] = dao;
-          da[row + j] = dai;
-          da[row + H + j] = daf;
-          da[row + 2 * H + j] = dag;
-          da[row + 3 * H + j] = dao;
-        }
-      }
-      // dh_{t−1} = da_t W_hh
-      kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
-        for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
+    if (wg) {
+      // float32: the gate math in WebAssembly, the state in its memory (wasmSteps.ts)
+      const r = lstmBackwardWasm(wg, B, T, H, S, times, dhT, dcT, wHh, wHr, { gates, cPrev, tanhC, dOutput, dCells, da, dHidden, dCell });
+      dh = r.dh0;
+      dc = r.dc0;
+    } else {
+      dh = alloc(x, B * S);
+      if (dhT) dh.set(dhT);
+      dc = alloc(x, B * H);
+      if (dcT) dc.set(dcT);
+      const daStep = alloc(x, B * GH);
+      const dhRec = alloc(x, B * S);
+      const dm = proj ? alloc(x, B * H) : null;
+      for (let s = T - 1; s >= 0; s--) {
+        forEachActive(times, s, B, T, (b, bt) => {
+          const o = bt * S;
+          for (let j = 0; j < S; j++) {
+            if (dOutput) dh[b * S + j] += dOutput[o + j]!;
+            if (dHidden) dHidden[o + j] = dh[b * S + j]!;
+          }
+        });
+        // dm (B, H) = dh W_hr
+        if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr!, 0, dm!, 0, H);
+        const dmv = proj ? dm! : dh;
+        daStep.fill(0);
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * GH;
+          const hb = b * GH;
+          for (let j = 0; j < H; j++) {
+            const i = gates[row + j]!;
+            const f = gates[row + H + j]!;
+            const g = gates[row + 2 * H + j]!;
+            const o = gates[row + 3 * H + j]!;
+            const tc = tanhC[bt * H + j]!;
+            const dmj = dmv[b * H + j]!;
+            // dc_t = dc_{t+1} f_{t+1} (carried in dc) + dm o (1 − tanh² c_t) (+ dL/dc_t from outside)
+            const dct = dc[b * H + j]! + dmj * o * (1 - tc * tc) + (dCells ? dCells[bt * H + j]! : 0);
+            if (dCell) dCell[bt * H + j] = dct;
+            const dai = dct * g * i * (1 - i);
+            const daf = dct * cPrev[bt * H + j]! * f * (1 - f);
+            const dag = dct * i * (1 - g * g);
+            const dao = dmj * tc * o * (1 - o);
+            dc[b * H + j] = dct * f;
+            daStep[hb + j] = dai;
+            daStep[hb + H + j] = daf;
+            daStep[hb + 2 * H + j] = dag;
+            daStep[hb + 3 * H + j] = dao;
+            da[row + j] = dai;
+            da[row + H + j] = daf;
+            da[row + 2 * H + j] = dag;
+            da[row + 3 * H + j] = dao;
+          }
+        });
+        // dh_{t−1} = da_t W_hh
+        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
+        forEachActive(times, s, B, T, (b) => {
+          for (let j = 0; j < S; j++) dh[b * S + j] = dhRec[b * S + j]!;
+        });
       }
     }
   } finally {

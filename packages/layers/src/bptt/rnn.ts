@@ -1,5 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
-import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, columnSums, inputProjection, scanTimes } from './common.js';
+import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
+import { type CellGrads, finishGrads } from './grads.js';
+import { gatesFor, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -55,36 +57,41 @@ export function rnnForward(
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
   const hs = inputProjection(p, x, B * T, I, H, H);
-  const h = alloc(x, B * H);
-  if (h0) h.set(h0);
-  const hh = alloc(x, B * H);
   const hPrev = alloc(x, B * T * H);
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
+  const wg = relu ? null : gatesFor(x, H);
+  let h: FloatArray;
   try {
-    for (let s = 0; s < T; s++) {
-      // hh (B, H) = h_{t−1} W_hhᵀ
-      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const row = (b * T + t) * H;
-        const hb = b * H;
-        if (relu) {
-          for (let j = 0; j < H; j++) {
-            const a = hs[row + j]! + hh[hb + j]!;
-            hs[row + j] = a > 0 ? a : 0;
+    if (wg) {
+      // float32 tanh: the step in WebAssembly, the state in its memory (wasmSteps.ts)
+      h = rnnForwardWasm(wg, B, T, H, times, h0, wHh, { hs, hPrev, output });
+    } else {
+      h = alloc(x, B * H);
+      if (h0) h.set(h0);
+      const hh = alloc(x, B * H);
+      for (let s = 0; s < T; s++) {
+        // hh (B, H) = h_{t−1} W_hhᵀ
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * H;
+          const hb = b * H;
+          if (relu) {
+            for (let j = 0; j < H; j++) {
+              const a = hs[row + j]! + hh[hb + j]!;
+              hs[row + j] = a > 0 ? a : 0;
+            }
+          } else {
+            addTanhRow(hs, row, hh, hb, H);
           }
-        } else {
-          addTanhRow(hs, row, hh, hb, H);
-        }
-        for (let j = 0; j < H; j++) {
-          const v = hs[row + j]!;
-          hPrev[row + j] = h[hb + j]!;
-          h[hb + j] = v;
-          output[row + j] = v;
-        }
+          for (let j = 0; j < H; j++) {
+            const v = hs[row + j]!;
+            hPrev[row + j] = h[hb + j]!;
+            h[hb + j] = v;
+            output[row + j] = v;
+          }
+        });
       }
     }
   } finally {
@@ -125,10 +132,8 @@ export function rnnBackward(
   try {
     for (let s = T - 1; s >= 0; s--) {
       daStep.fill(0);
-      for (let b = 0; b < B; b++) {
-        const t = times[s * B + b]!;
-        if (t < 0) continue;
-        const row = (b * T + t) * H;
+      forEachActive(times, s, B, T, (b, bt) => {
+        const row = bt * H;
         const hb = b * H;
         for (let j = 0; j < H; j++) {
           const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
@@ -139,66 +144,17 @@ export function rnnBackward(
           daStep[hb + j] = d;
           da[row + j] = d;
         }
-      }
+      });
       // dh_{t−1} = da_t W_hh
       kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 0, dhRec, 0, H);
-      for (let b = 0; b < B; b++) {
-        if (times[s * B + b]! < 0) continue;
+      forEachActive(times, s, B, T, (b) => {
         for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
-      }
+      });
     }
   } finally {
     wHh.release();
   }
   return finishGrads(p, x, cache.hPrev, da, da, { B, T, I, H }, 1, H, dh, dHidden);
-}
-
-/**
- * The GEMMs after the time loop, over all steps at once: dx = dGi W_ih, dW_ih = dGiᵀ x,
- * dW_hh = dGhᵀ h_prev, biases = column sums. dGi/dGh are the pre-activation gradients on
- * the input and hidden side (equal except for the GRU's n block).
- */
-export function finishGrads(
-  p: CellParams, x: FloatArray, hPrev: FloatArray, dGi: FloatArray, dGh: FloatArray,
-  dims: SeqDims, G: number, S: number, dh0: FloatArray, dHidden: FloatArray | undefined,
-): SeqGrads {
-  const { B, T, I, H } = dims;
-  const N = B * T;
-  const GH = G * H;
-  const dx = alloc(x, N * I);
-  kernels.gemm(false, false, N, I, GH, 1, dGi, 0, GH, p.weightIh, 0, I, 0, dx, 0, I);
-  // The weight gradients as their transposes, dW_ihᵀ = xᵀ dGi and dW_hhᵀ = h_prevᵀ dGh, then
-  // transposed: the kernel then packs the narrow x and h_prev transposed instead of the wide
-  // gate gradients (an element-by-element gather), 5% of the LSTM step at S.
-  const dWeightIhT = alloc(x, I * GH);
-  kernels.gemm(true, false, I, GH, N, 1, x, 0, I, dGi, 0, GH, 0, dWeightIhT, 0, GH);
-  const dWeightHhT = alloc(x, S * GH);
-  kernels.gemm(true, false, S, GH, N, 1, hPrev, 0, S, dGh, 0, GH, 0, dWeightHhT, 0, GH);
-  const dWeightIh = alloc(x, GH * I);
-  kernels.permuteCopy(dWeightIh, dWeightIhT, [I, GH], [1, 0]);
-  const dWeightHh = alloc(x, GH * S);
-  kernels.permuteCopy(dWeightHh, dWeightHhT, [S, GH], [1, 0]);
-  const hasBias = p.biasIh !== null && p.biasIh !== undefined;
-  const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
-  // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).
-  const dBiasHh = dBiasIh && (dGh === dGi ? dBiasIh.slice() : columnSums(dGh, N, GH));
-  const out: SeqGrads = { dx, dh0, dWeightIh, dWeightHh, dBiasIh, dBiasHh, dGates: dGi };
-  if (dHidden) out.dHidden = dHidden;
-  return out;
-}
-
-/** Results of the single-step backward of every cell. */
-export interface CellGrads {
-  /** (B, I). */
-  dx: FloatArray;
-  /** (B, H) (or (B, P) with an LSTM projection): gradient for the state that entered the step. */
-  dhPrev: FloatArray;
-  dWeightIh: FloatArray;
-  dWeightHh: FloatArray;
-  dBiasIh: FloatArray | null;
-  dBiasHh: FloatArray | null;
-  /** (B, G·H): gradients of the gate pre-activations (see SeqGrads.dGates). */
-  dGates: FloatArray;
 }
 
 /**

@@ -1,0 +1,312 @@
+/**
+ * The time loops of the fused layers with their gate math in WebAssembly SIMD (float32, sizes a
+ * multiple of 4: `kernels.wasmGates()`). The state (h, c, dh, dc), the recurrent products and the
+ * per-step gate rows live in one workspace in WebAssembly memory for the whole sequence: the
+ * packed GEMM reads h and writes h W_hhᵀ there, the gate kernel works there, and only what the
+ * cache keeps (gate activations, c_{t−1}, tanh c_t, h_{t−1}, the outputs) is copied out, a row per
+ * batch element and step. The workspace is released in `finally`. The TypeScript loops in
+ * lstm.ts, gru.ts and rnn.ts compute the same up to float32 rounding of the activations (a few ulp).
+ */
+import { kernels } from '@seqgrad/autograd';
+import { forEachActive } from './common.js';
+import type { FloatArray } from './types.js';
+
+type WasmGates = NonNullable<ReturnType<typeof kernels.wasmGates>>;
+type PackedB = ReturnType<typeof kernels.packB>;
+
+/** The gate kernels when a float32 sequence of these sizes can use them, else null. */
+export function gatesFor(x: FloatArray, ...sizes: number[]): WasmGates | null {
+  if (!(x instanceof Float32Array)) return null;
+  const g = kernels.wasmGates();
+  return g !== null && g.fits(...sizes) ? g : null;
+}
+
+/**
+ * Steps per chunk: as many as keep the chunk's buffers (B rows of `floatsPerRow` per step) within
+ * a budget of 2²² floats (16 MB), at least 1. A chunk's rows are copied into WebAssembly memory and back as
+ * one block per batch element, instead of a row per step.
+ */
+let chunkFloats = 1 << 22;
+function chunkSteps(T: number, B: number, floatsPerRow: number): number {
+  return Math.max(1, Math.min(T, Math.floor(chunkFloats / (B * floatsPerRow))));
+}
+
+/** Sets the chunk budget in floats (tests use small ones to cross chunk boundaries); returns the previous. */
+export function setChunkFloats(floats: number): number {
+  const was = chunkFloats;
+  chunkFloats = floats;
+  return was;
+}
+
+/**
+ * For scan steps [s0, s1): lo[b] and n[b], the first time index batch element b processes and how
+ * many (its times there are one contiguous range, rising or falling); n[b] = 0 when it is past its
+ * length. Its row for time t then sits at chunk slot b·Tc + t − lo[b].
+ */
+function chunkRanges(times: Int32Array, B: number, s0: number, s1: number, lo: Int32Array, n: Int32Array): void {
+  for (let b = 0; b < B; b++) {
+    let min = -1;
+    let max = -1;
+    for (let s = s0; s < s1; s++) {
+      const t = times[s * B + b]!;
+      if (t < 0) continue;
+      if (min < 0 || t < min) min = t;
+      if (t > max) max = t;
+    }
+    lo[b] = min;
+    n[b] = min < 0 ? 0 : max - min + 1;
+  }
+}
+
+/** Copies, per batch element, rows lo[b] … lo[b] + n[b] − 1 of `src` (B, T, w) into chunk slots b·Tc … of `dst`. */
+function stageIn(dst: Float32Array, src: FloatArray, T: number, Tc: number, w: number, lo: Int32Array, n: Int32Array): void {
+  for (let b = 0; b < lo.length; b++) {
+    if (n[b] === 0) continue;
+    const from = (b * T + lo[b]!) * w;
+    dst.set(src.subarray(from, from + n[b]! * w), b * Tc * w);
+  }
+}
+
+/** The reverse of `stageIn`: chunk slots back into rows of `dst` (B, T, w). */
+function stageOut(dst: FloatArray, src: Float32Array, T: number, Tc: number, w: number, lo: Int32Array, n: Int32Array): void {
+  for (let b = 0; b < lo.length; b++) {
+    if (n[b] === 0) continue;
+    const at = b * Tc * w;
+    dst.set(src.subarray(at, at + n[b]! * w), (b * T + lo[b]!) * w);
+  }
+}
+
+/** What the LSTM forward loop fills in (the cache rows) besides its returned final state. */
+export interface LstmStepArrays {
+  gates: FloatArray;
+  cPrev: FloatArray;
+  tanhC: FloatArray;
+  hPrev: FloatArray;
+  m: FloatArray | null;
+  output: FloatArray;
+}
+
+/** The LSTM forward time loop (see lstmForward); returns hT (B, S) and cT (B, H). */
+export function lstmForwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, S: number, times: Int32Array,
+  h0: FloatArray | null, c0: FloatArray | null, wHh: PackedB, wHr: PackedB | null, a: LstmStepArrays,
+): { hT: FloatArray; cT: FloatArray } {
+  const GH = 4 * H;
+  const proj = wHr !== null;
+  const { gates, cPrev, tanhC, hPrev, m, output } = a;
+  const Tc = chunkSteps(T, B, GH + 2 * H + 2 * S + (proj ? H : 0));
+  // state (zeroed): h, h W_hhᵀ, c, m_t and m_t W_hrᵀ (projection); a chunk's rows (every row
+  // read is written first): gates, c_{t−1}, tanh c_t, h_{t−1}, outputs, m
+  const ws = wg.workspace([
+    B * S, B * GH, B * H, proj ? B * H : 0, proj ? B * S : 0,
+    B * Tc * GH, B * Tc * H, B * Tc * H, B * Tc * S, B * Tc * S, proj ? B * Tc * H : 0,
+  ], 5);
+  try {
+    const [h, hh, c, mStep, hNew, gC, cpC, tcC, hpC, outC, mC] = ws.views as Float32Array[] as [
+      Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
+    ];
+    const [hP, hhP, cP, mStepP, hNewP, gP, cpP, tcP, hpP, outP, mP] = ws.ptrs as number[] as [
+      number, number, number, number, number, number, number, number, number, number, number,
+    ];
+    const heap = ws.heap;
+    if (h0) h.set(h0);
+    if (c0) c.set(c0);
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    for (let s0 = 0; s0 < T; s0 += Tc) {
+      const s1 = Math.min(T, s0 + Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(gC, gates, T, Tc, GH, lo, n);
+      for (let s = s0; s < s1; s++) {
+        // hh (B, 4H) = h_{t−1} W_hhᵀ, straight from and into the workspace
+        kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const k = b * Tc + t - lo[b]!;
+          const hb = hP / 4 + b * S;
+          heap.copyWithin(hpP / 4 + k * S, hb, hb + S);
+          // without a projection the kernel writes h_t over h_{t−1} (copied out just above)
+          wg.lstmForward(gP + 4 * k * GH, hhP + 4 * b * GH, cP + 4 * b * H, cpP + 4 * k * H, tcP + 4 * k * H, proj ? mStepP + 4 * b * H : hP + 4 * b * S, H);
+          if (proj) heap.copyWithin(mP / 4 + k * H, mStepP / 4 + b * H, mStepP / 4 + b * H + H);
+          else heap.copyWithin(outP / 4 + k * S, hb, hb + S);
+        }
+        if (proj) {
+          // h_t (B, P) = m_t W_hrᵀ
+          kernels.gemmPacked(false, B, 1, mStep, 0, H, wHr, 0, hNew, 0, S);
+          for (let b = 0; b < B; b++) {
+            const t = times[s * B + b]!;
+            if (t < 0) continue;
+            const from = hNewP / 4 + b * S;
+            heap.copyWithin(hP / 4 + b * S, from, from + S);
+            heap.copyWithin(outP / 4 + (b * Tc + t - lo[b]!) * S, from, from + S);
+          }
+        }
+      }
+      stageOut(gates, gC, T, Tc, GH, lo, n);
+      stageOut(cPrev, cpC, T, Tc, H, lo, n);
+      stageOut(tanhC, tcC, T, Tc, H, lo, n);
+      stageOut(hPrev, hpC, T, Tc, S, lo, n);
+      stageOut(output, outC, T, Tc, S, lo, n);
+      if (proj) stageOut(m!, mC, T, Tc, H, lo, n);
+    }
+    return { hT: h.slice(), cT: c.slice() };
+  } finally {
+    ws.release();
+  }
+}
+
+/** What the LSTM backward loop reads and fills in. */
+export interface LstmBackArrays {
+  gates: FloatArray;
+  cPrev: FloatArray;
+  tanhC: FloatArray;
+  dOutput: FloatArray | null;
+  dCells: FloatArray | null;
+  /** (B, T, 4H): the pre-activation gradients of every step, filled in. */
+  da: FloatArray;
+  dHidden: FloatArray | undefined;
+  dCell: FloatArray | undefined;
+}
+
+/** The LSTM backward time loop (see lstmBackward); returns dh0 (B, S) and dc0 (B, H). */
+export function lstmBackwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, S: number, times: Int32Array,
+  dhT: FloatArray | null, dcT: FloatArray | null, wHh: PackedB, wHr: PackedB | null, a: LstmBackArrays,
+): { dh0: FloatArray; dc0: FloatArray } {
+  const GH = 4 * H;
+  const proj = wHr !== null;
+  const { gates, cPrev, tanhC, dOutput, dCells, da, dHidden, dCell } = a;
+  const Tc = chunkSteps(T, B, 2 * GH + 2 * H + (dOutput ? S : 0) + (dHidden ? S : 0) + (dCells ? H : 0) + (dCell ? H : 0));
+  // state (zeroed): dh, dc, the step's da (B, 4H), da W_hh, dm; a chunk's rows (every row read is
+  // written first): gates, tanh c_t, c_{t−1}, da, dOutput, dL/dh_t, dL/dc_t in (dCells) and out (dCell)
+  const ws = wg.workspace([
+    B * S, B * H, B * GH, B * S, proj ? B * H : 0,
+    B * Tc * GH, B * Tc * H, B * Tc * H, B * Tc * GH,
+    dOutput ? B * Tc * S : 0, dHidden ? B * Tc * S : 0, dCells ? B * Tc * H : 0, dCell ? B * Tc * H : 0,
+  ], 5);
+  try {
+    const [dh, dc, daStep, dhRec, dm, gC, tcC, cpC, daC, dOutC, dHidC, dCellsC, dCellC] = ws.views as Float32Array[] as [
+      Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
+      Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
+    ];
+    const [dhP, dcP, daP, dhRecP, dmP, gP, tcP, cpP, daCP, dOutP, dHidP, dCellsP, dCellP] = ws.ptrs as number[] as [
+      number, number, number, number, number, number, number, number, number, number, number, number, number,
+    ];
+    const heap = ws.heap;
+    if (dhT) dh.set(dhT);
+    if (dcT) dc.set(dcT);
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    const dmBase = proj ? dmP : dhP;
+    for (let s1 = T; s1 > 0; s1 -= Tc) {
+      const s0 = Math.max(0, s1 - Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(gC, gates, T, Tc, GH, lo, n);
+      stageIn(tcC, tanhC, T, Tc, H, lo, n);
+      stageIn(cpC, cPrev, T, Tc, H, lo, n);
+      if (dOutput) stageIn(dOutC, dOutput, T, Tc, S, lo, n);
+      if (dCells) stageIn(dCellsC, dCells, T, Tc, H, lo, n);
+      for (let s = s1 - 1; s >= s0; s--) {
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const k = b * Tc + t - lo[b]!;
+          const hb = dhP / 4 + b * S;
+          if (dOutput) {
+            const o = dOutP / 4 + k * S;
+            for (let j = 0; j < S; j++) heap[hb + j] += heap[o + j]!;
+          }
+          if (dHidden) heap.copyWithin(dHidP / 4 + k * S, hb, hb + S);
+        }
+        // dm (B, H) = dh W_hr
+        if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr, 0, dm, 0, H);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) {
+            daStep.fill(0, b * GH, b * GH + GH);
+            continue;
+          }
+          const k = b * Tc + t - lo[b]!;
+          wg.lstmBackward(
+            gP + 4 * k * GH, tcP + 4 * k * H, cpP + 4 * k * H, dmBase + 4 * b * H, dcP + 4 * b * H,
+            dCells ? dCellsP + 4 * k * H : 0, dCell ? dCellP + 4 * k * H : 0, daP + 4 * b * GH, H,
+          );
+          heap.copyWithin(daCP / 4 + k * GH, daP / 4 + b * GH, daP / 4 + b * GH + GH);
+        }
+        // dh_{t−1} = da_t W_hh
+        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, S);
+        for (let b = 0; b < B; b++) {
+          if (times[s * B + b]! < 0) continue;
+          heap.copyWithin(dhP / 4 + b * S, dhRecP / 4 + b * S, dhRecP / 4 + b * S + S);
+        }
+      }
+      stageOut(da, daC, T, Tc, GH, lo, n);
+      if (dHidden) stageOut(dHidden, dHidC, T, Tc, S, lo, n);
+      if (dCell) stageOut(dCell, dCellC, T, Tc, H, lo, n);
+    }
+    return { dh0: dh.slice(), dc0: dc.slice() };
+  } finally {
+    ws.release();
+  }
+}
+
+/** The tanh RNN forward time loop (see rnnForward): hs rows become h_t; returns hT (B, H). */
+export function rnnForwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, h0: FloatArray | null, wHh: PackedB,
+  a: { hs: FloatArray; hPrev: FloatArray; output: FloatArray },
+): FloatArray {
+  const { hs, hPrev, output } = a;
+  // h, h W_hhᵀ, one row of pre-activations
+  const ws = wg.workspace([B * H, B * H, H]);
+  try {
+    const [h, hh, row] = ws.views as [Float32Array, Float32Array, Float32Array];
+    const [hP, hhP, rowP] = ws.ptrs as [number, number, number];
+    if (h0) h.set(h0);
+    for (let s = 0; s < T; s++) {
+      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
+      forEachActive(times, s, B, T, (b, bt) => {
+        const o = bt * H;
+        hPrev.set(h.subarray(b * H, b * H + H), o);
+        row.set(hs.subarray(o, o + H));
+        wg.rnnTanhForward(rowP, hhP + 4 * b * H, hP + 4 * b * H, H);
+        hs.set(row, o);
+        output.set(row, o);
+      });
+    }
+    return h.slice();
+  } finally {
+    ws.release();
+  }
+}
+
+/** The GRU forward time loop with the reset after the product (see gruForward); returns hT (B, H). */
+export function gruForwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, h0: FloatArray | null, wHh: PackedB, bhh: FloatArray | null,
+  a: { gates: FloatArray; hPrev: FloatArray; hn: FloatArray; output: FloatArray },
+): FloatArray {
+  const GH = 3 * H;
+  const { gates, hPrev, hn, output } = a;
+  // h, h W_hhᵀ (B, 3H), one gate row, b_hn, the step's h W_hnᵀ + b_hn
+  const ws = wg.workspace([B * H, B * GH, GH, H, H]);
+  try {
+    const [h, hh, g, bhn, hnRow] = ws.views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [hP, hhP, gP, bhnP, hnP] = ws.ptrs as [number, number, number, number, number];
+    if (h0) h.set(h0);
+    if (bhh) bhn.set(bhh.subarray(2 * H, 3 * H));
+    for (let s = 0; s < T; s++) {
+      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+      forEachActive(times, s, B, T, (b, bt) => {
+        hPrev.set(h.subarray(b * H, b * H + H), bt * H);
+        g.set(gates.subarray(bt * GH, bt * GH + GH));
+        wg.gruForward(gP, hhP + 12 * b * H, bhh ? bhnP : 0, hP + 4 * b * H, hnP, H);
+        gates.set(g, bt * GH);
+        hn.set(hnRow, bt * H);
+        output.set(h.subarray(b * H, b * H + H), bt * H);
+      });
+    }
+    return h.slice();
+  } finally {
+    ws.release();
+  }
+}

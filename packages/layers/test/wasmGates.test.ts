@@ -1,0 +1,149 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, test } from 'vitest';
+import { Generator, kernels } from '@seqgrad/autograd';
+import {
+  type CellParams, type FloatArray, gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward,
+} from '@seqgrad/layers';
+import { setChunkFloats } from '../src/bptt/wasmSteps.js';
+
+/** max |a − b| / max(1, |b|) over the elements. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+  return m;
+}
+
+interface Case {
+  B: number; T: number; I: number; H: number; P: number;
+  lengths: Int32Array | undefined; reverse: boolean; seed: number;
+  /** The chunk budget of the WebAssembly loops in floats: 1 gives one step per chunk. */
+  chunk?: number;
+}
+
+/** Sizes the WebAssembly gate kernels take (H, P multiples of 4), with and without lengths, reversed or not. */
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  B: fc.integer({ min: 1, max: 5 }), T: fc.integer({ min: 1, max: 7 }), I: fc.integer({ min: 1, max: 6 }),
+  H4: fc.integer({ min: 1, max: 5 }), P4: fc.integer({ min: 0, max: 3 }), ragged: fc.boolean(), reverse: fc.boolean(), seed: fc.nat(),
+  chunk: fc.constantFrom(1, 400, 1500, 1 << 22),
+}).map(({ B, T, I, H4, P4, ragged, reverse, seed, chunk }) => ({
+  B, T, I, H: 4 * H4, P: P4 < H4 ? 4 * P4 : 0, chunk,
+  lengths: ragged ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 5 + seed) % T)) : undefined, reverse, seed,
+}));
+
+type Arrays = { [k: string]: Float64Array | null };
+
+/** Parameters and inputs in float64, U(−1/√H, 1/√H) weights and standard-ish inputs. */
+function values(c: Case, G: number): Arrays {
+  const gen = new Generator(c.seed);
+  const S = c.P || c.H;
+  const u = (n: number, s: number) => Float64Array.from({ length: n }, () => s * (2 * gen.uniform() - 1));
+  const k = 1 / Math.sqrt(c.H);
+  return {
+    weightIh: u(G * c.H * c.I, k), weightHh: u(G * c.H * S, k), biasIh: u(G * c.H, k), biasHh: u(G * c.H, k),
+    weightHr: c.P ? u(c.P * c.H, k) : null,
+    x: u(c.B * c.T * c.I, 2), h0: u(c.B * S, 0.5), c0: u(c.B * c.H, 0.5),
+    dOutput: u(c.B * c.T * S, 1), dhT: u(c.B * S, 1), dcT: u(c.B * c.H, 1), dCells: u(c.B * c.T * c.H, 1),
+  };
+}
+
+const as32 = (v: Arrays): Record<string, FloatArray | null> =>
+  Object.fromEntries(Object.entries(v).map(([k, a]) => [k, a ? Float32Array.from(a) : null]));
+
+function params(v: Record<string, FloatArray | null>): CellParams {
+  return { weightIh: v.weightIh!, weightHh: v.weightHh!, biasIh: v.biasIh, biasHh: v.biasHh, weightHr: v.weightHr };
+}
+
+/** Every result array of a forward and backward of `family` on these values. */
+function run(family: 'lstm' | 'gru' | 'rnn', c: Case, v: Record<string, FloatArray | null>): Record<string, FloatArray> {
+  const p = params(v);
+  const dims = { B: c.B, T: c.T, I: c.I, H: c.H, ...(c.P ? { P: c.P } : {}) };
+  const opts = { lengths: c.lengths, reverse: c.reverse };
+  if (family === 'lstm') {
+    const f = lstmForward(p, v.x!, v.h0, v.c0, dims, opts);
+    const g = lstmBackward(p, f.cache, v.dOutput, v.dhT, v.dcT, { dCells: v.dCells!, keepStateGrads: true });
+    return {
+      output: f.output, hT: f.hT, cT: f.cT, gates: f.cache.gates, cells: lstmCells(f.cache), dx: g.dx, dh0: g.dh0, dc0: g.dc0,
+      dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh!, dCell: g.dCell!, dHidden: g.dHidden!,
+      ...(g.dWeightHr ? { dWeightHr: g.dWeightHr } : {}),
+    };
+  }
+  const f = family === 'gru'
+    ? gruForward(p, v.x!, v.h0, dims, opts)
+    : rnnForward(p, v.x!, v.h0, dims, opts);
+  const g = family === 'gru'
+    ? gruBackward(p, f.cache as ReturnType<typeof gruForward>['cache'], v.dOutput, v.dhT)
+    : rnnBackward(p, f.cache as ReturnType<typeof rnnForward>['cache'], v.dOutput, v.dhT);
+  return { output: f.output, hT: f.hT, dx: g.dx, dh0: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh! };
+}
+
+afterEach(() => {
+  kernels.setWasmGates(true);
+});
+
+describe('fused layers with the WebAssembly gate loops (float32)', () => {
+  test('kernels.backend: reports the WebAssembly gate loops, and setWasmGates(false) the TypeScript ones', () => {
+    expect(kernels.wasmGatesAvailable()).toBe(true);
+    expect(kernels.backend().gates).toBe('wasm-simd');
+    expect(kernels.setWasmGates(false)).toBe(true);
+    expect(kernels.backend().gates).toBe('typescript');
+    expect(kernels.wasmGates()).toBeNull();
+    expect(kernels.backend().reason).toContain('kernels.setWasmGates');
+  });
+
+  for (const family of ['lstm', 'gru', 'rnn'] as const) {
+    test(`${family}Forward, ${family}Backward: float32 with WebAssembly gates, and with the TypeScript gates, within 2e-5 of float64 (lengths, reverse${family === 'lstm' ? ', projection, dCells' : ''})`, () => {
+      fc.assert(fc.property(caseArb, (c0) => {
+        const c = family === 'lstm' ? c0 : { ...c0, P: 0 };
+        const v = values(c, family === 'lstm' ? 4 : family === 'gru' ? 3 : 1);
+        const ref = run(family, c, v);
+        const v32 = as32(v);
+        kernels.setWasmGates(true);
+        const previous = setChunkFloats(c.chunk ?? 1 << 22);
+        let wasm: Record<string, FloatArray>;
+        try {
+          wasm = run(family, c, v32);
+        } finally {
+          setChunkFloats(previous);
+        }
+        kernels.setWasmGates(false);
+        const js = run(family, c, v32);
+        kernels.setWasmGates(true);
+        for (const k of Object.keys(ref)) {
+          expect(wasm[k], k).toBeInstanceOf(Float32Array);
+          expect(relErr(wasm[k]!, ref[k]!), `${k} (WebAssembly)`).toBeLessThan(2e-5);
+          expect(relErr(js[k]!, ref[k]!), `${k} (TypeScript)`).toBeLessThan(2e-5);
+        }
+      }));
+    });
+  }
+
+  test('lstmCells: equals the forward pass\'s c_t bit for bit with the WebAssembly gates (c_t = f·c + i·g rounded once)', () => {
+    const c: Case = { B: 3, T: 5, I: 4, H: 8, P: 0, lengths: undefined, reverse: false, seed: 3 };
+    const v = as32(values(c, 4));
+    const f = lstmForward(params(v), v.x!, v.h0, v.c0, c);
+    const cells = lstmCells(f.cache);
+    for (let b = 0; b < c.B; b++) {
+      for (let j = 0; j < c.H; j++) expect(cells[(b * c.T + c.T - 1) * c.H + j]).toBe(f.cT[b * c.H + j]);
+    }
+  });
+
+  test('lstmForward: gives its gate workspace back when a step throws, so the next sequence runs', () => {
+    const c: Case = { B: 2, T: 3, I: 4, H: 8, P: 0, lengths: undefined, reverse: false, seed: 5 };
+    const v = as32(values(c, 4));
+    // a GEMM that fails on the recurrent products (M = B) only, inside the time loop
+    const previous = kernels.setGemmKernel((...args) => {
+      if (args[2] === c.B) throw new Error('injected GEMM failure');
+      kernels.gemmJs(...args);
+    });
+    try {
+      expect(() => lstmForward(params(v), v.x!, v.h0, v.c0, c)).toThrow('injected GEMM failure');
+    } finally {
+      kernels.setGemmKernel(previous);
+    }
+    const f = lstmForward(params(v), v.x!, v.h0, v.c0, c);
+    expect(f.output.every(Number.isFinite)).toBe(true);
+    // and a workspace can be taken again (none is left in use)
+    kernels.wasmGates()!.workspace([4]).release();
+  });
+});
