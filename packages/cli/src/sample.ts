@@ -32,15 +32,22 @@ export function generate(model: SequenceModel, vocab: readonly string[], prompt:
   if (ids.length === 0) throw new CliError('--prompt must hold at least one character');
   const gen = new Generator(seed);
   let outText = '';
-  noGrad(() => {
-    let r = model.run(new Tensor(Int32Array.from(ids), [1, ids.length]));
-    for (let k = 0; k < length; k++) {
-      const T = r.output.shape[1]!;
-      const next = categorical(select(select(r.output, 0, 0), 0, T - 1), { temperature, generator: gen }).item();
-      outText += vocab[next];
-      r = model.run(new Tensor(Int32Array.from([next]), [1, 1]), r.state);
-    }
-  });
+  // Sampling is evaluation: no dropout masks; zoneout by its expectation.
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      let r = model.run(new Tensor(Int32Array.from(ids), [1, ids.length]));
+      for (let k = 0; k < length; k++) {
+        const T = r.output.shape[1]!;
+        const next = categorical(select(select(r.output, 0, 0), 0, T - 1), { temperature, generator: gen }).item();
+        outText += vocab[next];
+        r = model.run(new Tensor(Int32Array.from([next]), [1, 1]), r.state);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
   return prompt + outText;
 }
 
