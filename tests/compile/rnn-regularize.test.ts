@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Generator, type Tensor, gradcheck, mul, randn, sum } from '@seqgrad/autograd';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, Recurrent, type RNNBase } from '@seqgrad/layers';
+import { exportOnnx } from '@seqgrad/io';
 
 /**
  * RNN, LSTM and GRU with inputDropout, recurrentDropout and zoneout: the options route the layer
@@ -103,5 +104,14 @@ describe('RNN layers: explain and options', () => {
     expect(new LSTM(3, 4, { recurrentDropout: 0.1, zoneout: { c: 0.3 } }).toString()).toMatch(/recurrentDropout=0.1, zoneout=\{"h":0,"c":0.3\}/);
     expect(new LSTM(3, 4, { zoneout: 0.2 }).zoneout).toEqual({ h: 0.2, c: 0.2 });
     expect(new GRU(3, 4, { zoneout: 0.2 }).zoneout).toEqual({ h: 0.2 });
+  });
+});
+
+describe('exportOnnx: zoneout', () => {
+  test('exportOnnx: a layer with zoneout is refused (its eval step is not the plain one); dropout alone exports', () => {
+    const x = randn([2, 5, 3]);
+    expect(() => exportOnnx(new LSTM(3, 4, { zoneout: { c: 0.2 } }), x)).toThrow(/exportOnnx: a LSTM has zoneout \({"h":0,"c":0.2}\), whose evaluation-mode step/);
+    expect(() => exportOnnx(new Recurrent(new GRUCell(3, 4), { zoneout: 0.1 }), x)).toThrow(/a Recurrent has zoneout/);
+    expect(exportOnnx(new GRU(3, 4, { recurrentDropout: 0.3, inputDropout: 0.2 }), x).length).toBeGreaterThan(0);
   });
 });
