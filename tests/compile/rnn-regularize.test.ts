@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Generator, type Tensor, gradcheck, mul, randn, sum } from '@seqgrad/autograd';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, Recurrent, type RNNBase } from '@seqgrad/layers';
-import { exportOnnx } from '@seqgrad/io';
+import { KerasModel, exportOnnx } from '@seqgrad/io';
 
 /**
  * RNN, LSTM and GRU with inputDropout, recurrentDropout and zoneout: the options route the layer
@@ -113,5 +113,10 @@ describe('exportOnnx: zoneout', () => {
     expect(() => exportOnnx(new LSTM(3, 4, { zoneout: { c: 0.2 } }), x)).toThrow(/exportOnnx: a LSTM has zoneout \({"h":0,"c":0.2}\), whose evaluation-mode step/);
     expect(() => exportOnnx(new Recurrent(new GRUCell(3, 4), { zoneout: 0.1 }), x)).toThrow(/a Recurrent has zoneout/);
     expect(exportOnnx(new GRU(3, 4, { recurrentDropout: 0.3, inputDropout: 0.2 }), x).length).toBeGreaterThan(0);
+  });
+
+  test('KerasModel: a layer with zoneout is refused (Keras has none); dropout alone is accepted', () => {
+    expect(() => new KerasModel([{ layer: new GRU(3, 4, { zoneout: 0.1 }) }])).toThrow(/GRU has zoneout \{"h":0.1\}; Keras has no zoneout/);
+    expect(new KerasModel([{ layer: new GRU(3, 4, { recurrentDropout: 0.1 }) }])).toBeInstanceOf(KerasModel);
   });
 });
