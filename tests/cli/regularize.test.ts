@@ -103,6 +103,26 @@ describe('seqgrad train with recurrent dropout', () => {
   }, 120_000);
 });
 
+describe('seqgrad experiment with dropout', () => {
+  test('experiment: --recurrent-dropout and --zoneout reach every run and name themselves in the labels and the settings', async () => {
+    const out = join(tmp(), 'report');
+    const args = ['experiment', '--tasks', 'adding', '--cells', 'gru,lstm', '--clip', 'none', '--steps', '4', '--hidden', '6', '--batch', '4', '--seq-len', '5', '--jobs', '1', '--progress', 'none', '--out', out];
+    const r = await run([...args, '--recurrent-dropout', '0.2', '--zoneout', '0.1']);
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(results.runs.map((x: { label: string }) => x.label)).toEqual([
+      'gru · no clipping · recurrent dropout 0.2, zoneout 0.1', 'lstm · no clipping · recurrent dropout 0.2, zoneout 0.1',
+    ]);
+    expect(results.settings['dropout and zoneout (training only)']).toBe('recurrent dropout 0.2, zoneout 0.1');
+    // The rates change training: the final losses differ from the runs without them.
+    const plainOut = join(tmp(), 'report');
+    expect((await run([...args.slice(0, -1), plainOut])).code).toBe(0);
+    const plain = JSON.parse(readFileSync(join(plainOut, 'results.json'), 'utf8'));
+    expect(plain.runs[0].label).toBe('gru · no clipping');
+    expect(plain.runs[0].finalLoss).not.toBe(results.runs[0].finalLoss);
+  }, 120_000);
+});
+
 describe('seqgrad train --resume with dropout', () => {
   test('bad input: a resumed run refuses a dropout that differs from the checkpoint', async () => {
     const out = join(tmp(), 'ck.safetensors');
