@@ -236,3 +236,91 @@ describe('scan regularisation: compiled plan', () => {
     expect(bi.forward(x).output).toBeAllclose(plain.forward(x).output, { atol: 0, rtol: 0 });
   });
 });
+
+describe('explainScan: checkpoint and masks', () => {
+  test('explainScan: reports checkpointing with k = ⌈√T⌉ by default and the number of segments for the T given', () => {
+    const cell = new GRUCell(3, 4, { ...f64, generator: new Generator(80) });
+    const s0 = cell.initialState(2);
+    const at = (T: number, checkpoint: number | boolean) => explainScan(cell, zeros([2, T, 3], f64), s0, { checkpoint }).checkpoint;
+    expect(at(100, true)).toEqual({ every: 10, segments: 10 });
+    expect(at(101, true)).toEqual({ every: 11, segments: 10 });
+    expect(at(10, 3)).toEqual({ every: 3, segments: 4 });
+    expect(at(2, 5)).toEqual({ every: 5, segments: 1 });
+    expect(at(10, false)).toBeNull();
+    const e = explainScan(cell, zeros([2, 50, 3], f64), s0, { checkpoint: true });
+    expect(e.compiled).toBe(true);
+    expect(e.text).toMatch(/^compiled: .*; checkpointed BPTT: the state is kept every 8 steps \(7 segments for T=50\)/);
+    expect(explainScan(cell, zeros([2, 50, 3], f64), s0).text).not.toMatch(/checkpoint/);
+    expect(() => explainScan(cell, zeros([2, 5, 3], f64), s0, { checkpoint: 0 })).toThrow(/checkpoint must be true or a positive integer/);
+  });
+
+  test('explainScan: says how the dropout and zoneout masks are drawn, per state entry, and that eval mode draws none', () => {
+    const cell = new LSTMCell(3, 4, { ...f64, generator: new Generator(81) });
+    const x = zeros([2, 6, 3], f64);
+    const e = explainScan(cell, x, cell.initialState(2), { inputDropout: 0.1, recurrentDropout: 0.2, zoneout: { c: 0.3 }, checkpoint: 2 });
+    expect(e.regularization).toEqual({ training: true, inputDropout: 0.1, recurrentDropout: 0.2, zoneout: { h: 0, c: 0.3 } });
+    expect(e.checkpoint).toEqual({ every: 2, segments: 3 });
+    expect(e.text).toMatch(/inputDropout 0.1 on x and recurrentDropout 0.2 on the h the step reads: one mask per sequence, the same at every step; zoneout \(c 0.3\): a fresh mask per step and unit; all masks drawn from the generator once per call, before the loop/);
+    const ev = explainScan(cell, x, cell.initialState(2), { recurrentDropout: 0.2, zoneout: 0.3, training: false });
+    expect(ev.regularization!.zoneout).toEqual({ h: 0.3, c: 0.3 });
+    expect(ev.text).toMatch(/evaluation mode: no dropout; zoneout \(h 0.3, c 0.3\) by its expectation/);
+    expect(explainScan(cell, x, cell.initialState(2)).regularization).toBeNull();
+    // Recurrent.explain passes its options through.
+    const layer = new Recurrent(cell, { recurrentDropout: 0.5, checkpoint: true });
+    expect(layer.explain(zeros([2, 9, 3], f64)).checkpoint).toEqual({ every: 3, segments: 3 });
+    expect(layer.explain(zeros([2, 9, 3], f64)).regularization!.recurrentDropout).toBe(0.5);
+  });
+});
+
+describe('scan zoneout per state entry', () => {
+  test('scan: zoneout { h, c } keeps each entry at its own rate, with a fresh mask at each step', () => {
+    // h and c count their own updates: each unit of an entry stays when it zones out.
+    const step = (_x: Tensor, s: S) => ({ h: add(s.h, 1), c: add(s.c!, 1) });
+    const B = 4, T = 40, H = 25;
+    const r = scan(step, zeros([B, T, 1], f64), { h: zeros([B, H], f64), c: zeros([B, H], f64) }, {
+      zoneout: { h: 0.1, c: 0.6 }, generator: new Generator(90), collect: ['c'],
+    });
+    const kept = (seq: number[][][]) => {
+      let n = 0;
+      const perStep = new Set<string>();
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const row: number[] = [];
+          for (let j = 0; j < H; j++) {
+            const prev = t === 0 ? 0 : seq[b]![t - 1]![j]!;
+            const v = seq[b]![t]![j]!;
+            expect(v === prev || v === prev + 1).toBe(true);
+            row.push(v === prev ? 1 : 0);
+            if (v === prev) n++;
+          }
+          perStep.add(row.join(''));
+        }
+      }
+      return { rate: n / (B * T * H), distinctMasks: perStep.size };
+    };
+    const h = kept(arr3(r.output)), c = kept(arr3(r.sequences.c!));
+    expect(h.rate).toBeGreaterThan(0.06);
+    expect(h.rate).toBeLessThan(0.14);
+    expect(c.rate).toBeGreaterThan(0.54);
+    expect(c.rate).toBeLessThan(0.66);
+    // Not one mask for the whole sequence: the steps' masks differ.
+    expect(c.distinctMasks).toBeGreaterThan(B * T * 0.9);
+    // An entry left out of the object is not zoned out.
+    const onlyC = scan(step, zeros([B, T, 1], f64), { h: zeros([B, H], f64), c: zeros([B, H], f64) }, { zoneout: { c: 0.6 }, generator: new Generator(91) });
+    expect(kept(arr3(onlyC.output)).rate).toBe(0);
+  });
+
+  test('scan: an LSTM with zoneout { h, c } and recurrent dropout passes gradcheck with the masks fixed', () => {
+    const cell = new LSTMCell(2, 3, { ...f64, generator: new Generator(92) });
+    const x = randn([2, 5, 2], { ...f64, generator: new Generator(93), requiresGrad: true });
+    const c0 = randn([2, 3], { ...f64, generator: new Generator(94), requiresGrad: true });
+    const fn = (xx: Tensor, cc: Tensor, ...params: Tensor[]) => {
+      void params;
+      const r = scan(cell, xx, { h: zeros([2, 3], f64), c: cc }, {
+        recurrentDropout: 0.3, zoneout: { h: 0.2, c: 0.5 }, generator: new Generator(95), lengths: [5, 3],
+      });
+      return add(sum(mul(r.output, r.output)), sum(r.state.c!));
+    };
+    expect(gradcheck(fn, [x, c0, ...cell.parameters()], { atol: 1e-7 })).toBe(true);
+  });
+});

@@ -126,11 +126,21 @@ const hostile = {
   hugeHeader: () => { const b = Buffer.from(readFileSync(lm)); b.writeBigUInt64LE(1n << 62n, 0); writeFileSync(p('huge-header.safetensors'), b); return p('huge-header.safetensors'); },
   schedule: () => variant('schedule.safetensors', lm, { metadata: (m) => { const s = JSON.parse(m.scheduler!); s.milestones = 5; m.scheduler = JSON.stringify(s); } }),
   badStep: () => variant('bad-step.safetensors', lm, { metadata: (m) => { m.step = 'abc'; } }),
+  dropoutOne: () => variant('dropout-one.safetensors', lm, { config: (c) => { c.recurrentDropout = 1; } }),
+  zoneoutC: () => variant('zoneout-c.safetensors', lm, { config: (c) => { c.zoneout = { c: 0.5 }; } }),
+  zoneoutText: () => variant('zoneout-text.safetensors', lm, { config: (c) => { c.zoneout = '0.5'; } }),
+  noMaskRng: () => variant('no-mask-rng.safetensors', lm, { config: (c) => { c.inputDropout = 0.1; } }),
   plain: () => { writeFileSync(p('plain.safetensors'), saveSafetensors({ w: new Tensor(new Float32Array(2), [2]) })); return p('plain.safetensors'); },
 };
 
 const cases: MisuseCase[] = [
   // Flags.
+  { name: 'train: --recurrent-dropout 1', run: () => cli(['train', '--recurrent-dropout', '1']), expect: ['--recurrent-dropout', "expected a rate in [0, 1), got '1'"] },
+  { name: 'train: --input-dropout -0.1', run: () => cli(['train', '--input-dropout', '-0.1']), expect: ['--input-dropout', "expected a rate in [0, 1), got '-0.1'"] },
+  { name: 'train: --zoneout abc', run: () => cli(['train', '--zoneout', 'abc']), expect: ['--zoneout', "'abc' is not a rate in [0, 1)"] },
+  { name: 'train: --zoneout h=0.1,h=0.2', run: () => cli(['train', '--zoneout', 'h=0.1,h=0.2']), expect: ['--zoneout', "'h' is given twice"] },
+  { name: 'train: --zoneout c=0.5 for a GRU', run: () => cli(['train', '--cell', 'gru', '--zoneout', 'c=0.5', ...tiny]), expect: ["--zoneout names 'c', which is not a state entry of the gru cell (h)"] },
+  { name: 'experiment: --recurrent-dropout 2', run: () => cli(['experiment', '--recurrent-dropout', '2']), expect: ['--recurrent-dropout', 'expected a rate in [0, 1)'] },
   { name: 'experiment: --cells with an empty item', run: () => cli(['experiment', '--cells', 'rnn,,lstm']), expect: ['--cells', "item 2 of 'rnn,,lstm' is empty"] },
   { name: 'experiment: --clip with a trailing comma', run: () => cli(['experiment', '--clip', 'none,1,']), expect: ['--clip', 'item 3', 'is empty'] },
   { name: 'train: --layers 100000', run: () => cli(['train', '--layers', '100000']), expect: ['--layers 100000 is above the limit of 1000'] },
@@ -182,6 +192,10 @@ const cases: MisuseCase[] = [
   { name: 'sample: a truncated checkpoint', run: () => cli(['sample', '--checkpoint', hostile.truncated()]), expect: ['truncated.safetensors: not a valid safetensors file', 'truncated?'] },
   { name: 'train --resume: a checkpoint cut inside its header', run: () => cli(['train', '--resume', '--out', hostile.truncatedHeader()]), expect: [`${p('truncated-header.safetensors')}: not a valid safetensors file: header length`] },
   { name: 'sample: a header length of 2^62', run: () => cli(['sample', '--checkpoint', hostile.hugeHeader()]), expect: ['is above the 100000000-byte limit'] },
+  { name: 'sample: a config with a recurrent dropout of 1', run: () => cli(['sample', '--checkpoint', hostile.dropoutOne()]), expect: ["config 'recurrentDropout' is 1, not a number in [0, 1)"] },
+  { name: 'sample: a config zoning out c of a GRU', run: () => cli(['sample', '--checkpoint', hostile.zoneoutC()]), expect: ["config 'zoneout' names 'c', which is not a state entry of the gru cell (h)"] },
+  { name: 'sample: a config with a zoneout string', run: () => cli(['sample', '--checkpoint', hostile.zoneoutText()]), expect: ["config 'zoneout' is \"0.5\", not a rate or rates per state entry"] },
+  { name: 'train --resume: dropout in the config but no mask generator state', run: () => cli(['train', '--resume', '--out', hostile.noMaskRng()]), expect: ['corrupt checkpoint: mask generator is missing, though the config has dropout or zoneout'] },
   { name: 'train --resume: a schedule state of another form', run: () => cli(['train', '--resume', '--out', hostile.schedule()]), expect: ['corrupt checkpoint: learning-rate schedule state.milestones is number, expected array'] },
   { name: 'sample: a step that is not a number', run: () => cli(['sample', '--checkpoint', hostile.badStep()]), expect: ["corrupt checkpoint: step 'abc'"] },
   { name: 'sample: plain safetensors weights, not a checkpoint', run: () => cli(['sample', '--checkpoint', hostile.plain()]), expect: ['plain.safetensors: not a seqgrad checkpoint'] },

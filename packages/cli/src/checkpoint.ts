@@ -3,8 +3,9 @@
  *
  * Tensors: the model's parameters under PyTorch's names (`rnn.weight_ih_l0`, `head.weight`, …),
  * so `safetensors.torch.load_file` + `load_state_dict` read them; the optimizer's tensors under
- * `optimizer.*`. Metadata (strings, as the format requires): the format tag, the training config,
- * the step, the data generator's state, and the optimizer's and schedule's state dicts as JSON
+ * `optimizer.*`. Metadata (strings, as the format requires): the format tag, the training config
+ * (with its dropout and zoneout rates), the step, the data generator's state, the mask
+ * generator's state (runs with dropout or zoneout), and the optimizer's and schedule's state dicts as JSON
  * in which each tensor is a reference `{"$tensor": "optimizer.…"}`.
  *
  * A checkpoint is data: its config names no module to import and no file to read (a custom
@@ -93,6 +94,8 @@ export interface CheckpointData {
   optimizer?: unknown;
   scheduler?: unknown;
   rng?: unknown;
+  /** The state of the generator of dropout and zoneout masks, for runs that draw them. */
+  maskRng?: unknown;
 }
 
 /** The bytes of a checkpoint. */
@@ -110,6 +113,7 @@ export function encodeCheckpoint(data: CheckpointData): Uint8Array {
   if (data.optimizer !== undefined) metadata.optimizer = JSON.stringify(packState(data.optimizer, OPTIMIZER_PREFIX, tensors));
   if (data.scheduler !== undefined) metadata.scheduler = JSON.stringify(packState(data.scheduler, SCHEDULER_PREFIX, tensors));
   if (data.rng !== undefined) metadata.rng = JSON.stringify(data.rng);
+  if (data.maskRng !== undefined) metadata.maskRng = JSON.stringify(data.maskRng);
   return saveSafetensors(tensors, metadata);
 }
 
@@ -193,6 +197,7 @@ export function loadCheckpointTensors(ck: CheckpointHeader, modelSpec: ReadonlyM
     optimizer: md.optimizer === undefined ? undefined : unpackState(parseJson(ck.path, md, 'optimizer'), tensors, ck.path),
     scheduler: md.scheduler === undefined ? undefined : unpackState(parseJson(ck.path, md, 'scheduler'), tensors, ck.path),
     rng: parseJson(ck.path, md, 'rng'),
+    maskRng: parseJson(ck.path, md, 'maskRng'),
   };
 }
 

@@ -31,12 +31,111 @@ export interface TrainConfig {
   embed: number;
   /** LSTM: initial forget-gate bias (absent: PyTorch's initialisation). */
   forgetBias?: number;
+  /** Variational dropout on each layer's input, one mask per sequence (absent: none). */
+  inputDropout?: number;
+  /** Variational dropout on the recurrent h, one mask per sequence (absent: none). */
+  recurrentDropout?: number;
+  /** Zoneout: one rate for every state entry, or a rate per entry such as `{ h, c }` (absent: none). */
+  zoneout?: Zoneout;
   /** charlm: '' for the embedded text, else the text file's base name (never a path to read). */
   text: string;
   /** charlm with a text file: SHA-256 of its bytes, so the same text must be given again. */
   textSha256?: string;
   /** charlm: the characters, index = token id. */
   vocab?: string[];
+}
+
+/** A zoneout setting: one rate, or rates by state entry name. */
+export type Zoneout = number | Record<string, number>;
+
+/** The dropout and zoneout settings of a config, as the layers take them (an empty object: none). */
+export interface Regularization {
+  inputDropout?: number;
+  recurrentDropout?: number;
+  zoneout?: Zoneout;
+}
+
+/** A rate in [0, 1), or why not. */
+function rateProblem(v: unknown): string | null {
+  return typeof v === 'number' && v >= 0 && v < 1 ? null : `is ${JSON.stringify(v)}, not a number in [0, 1)`;
+}
+
+/**
+ * Parses `--zoneout`: one rate (`0.1`, every state entry) or rates per state entry
+ * (`h=0.05,c=0.5`); each in [0, 1).
+ */
+export function parseZoneout(text: string): Zoneout {
+  const bad = (why: string) => new CliError(`--zoneout ${text}: ${why}; give one rate in [0, 1) such as 0.1, or rates per state entry such as h=0.05,c=0.5`);
+  const rate = (s: string): number => {
+    const v = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(s) ? Number(s) : NaN;
+    if (!(v >= 0 && v < 1)) throw bad(`'${s}' is not a rate in [0, 1)`);
+    return v;
+  };
+  if (!text.includes('=')) return rate(text);
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=(.*)$/.exec(part);
+    if (!m) throw bad(`'${part}' is not entry=rate`);
+    if (m[1]! in out) throw bad(`'${m[1]}' is given twice`);
+    out[m[1]!] = rate(m[2]!);
+  }
+  return out;
+}
+
+/** The state entries of a built-in cell, for checking a per-entry zoneout. */
+const BUILTIN_STATE: Record<string, readonly string[]> = { rnn: ['h'], lstm: ['h', 'c'], gru: ['h'] };
+
+/**
+ * The dropout and zoneout of a config, checked: rates in [0, 1); a per-entry zoneout names
+ * state entries of a built-in cell (a custom cell's entries are checked when it is built).
+ * Only rates above zero are kept, so a run without regularisation stores none.
+ */
+export function regularizationOf(c: Pick<TrainConfig, 'cell' | 'cellSha256' | 'inputDropout' | 'recurrentDropout' | 'zoneout'>, where: (field: string) => string): Regularization {
+  const out: Regularization = {};
+  for (const field of ['inputDropout', 'recurrentDropout'] as const) {
+    const v = c[field];
+    if (v === undefined) continue;
+    const why = rateProblem(v);
+    if (why) throw new CliError(`${where(field)} ${why}`);
+    if (v > 0) out[field] = v;
+  }
+  const z = c.zoneout;
+  if (z === undefined) return out;
+  if (typeof z === 'number') {
+    const why = rateProblem(z);
+    if (why) throw new CliError(`${where('zoneout')} ${why}`);
+    if (z > 0) out.zoneout = z;
+    return out;
+  }
+  if (z === null || typeof z !== 'object' || Array.isArray(z)) throw new CliError(`${where('zoneout')} is ${JSON.stringify(z)}, not a rate or rates per state entry`);
+  const entries = c.cellSha256 === undefined ? BUILTIN_STATE[c.cell] : undefined;
+  const kept: Record<string, number> = {};
+  for (const [k, v] of Object.entries(z)) {
+    if (!/^[A-Za-z_]\w{0,99}$/.test(k)) throw new CliError(`${where('zoneout')} names ${JSON.stringify(k.slice(0, 40))}, not a state entry's name`);
+    if (entries && !entries.includes(k)) throw new CliError(`${where('zoneout')} names '${k}', which is not a state entry of the ${c.cell} cell (${entries.join(', ')})`);
+    const why = rateProblem(v);
+    if (why) throw new CliError(`${where('zoneout')} ${k} ${why}`);
+    if (v > 0) kept[k] = v;
+  }
+  if (Object.keys(kept).length) out.zoneout = kept;
+  return out;
+}
+
+/** `zoneout 0.1` or `zoneout h=0.05,c=0.5`: the flag's own spelling. */
+function zoneoutText(z: Zoneout): string {
+  return typeof z === 'number' ? String(z) : Object.entries(z).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/**
+ * The dropout and zoneout of a config in words, for run labels and logs
+ * (`recurrent dropout 0.25, zoneout 0.1`); '' when there is none.
+ */
+export function regularizationText(c: Regularization): string {
+  const parts: string[] = [];
+  if (c.inputDropout) parts.push(`input dropout ${c.inputDropout}`);
+  if (c.recurrentDropout) parts.push(`recurrent dropout ${c.recurrentDropout}`);
+  if (c.zoneout !== undefined) parts.push(`zoneout ${zoneoutText(c.zoneout)}`);
+  return parts.join(', ');
 }
 
 /** Bounds on what one CLI run builds; beyond them a flag or a checkpoint is refused by name. */
@@ -120,6 +219,7 @@ export function checkBuildable(c: TrainConfig, where: (field: string) => string)
 
 const CONFIG_KEYS = [
   'task', 'cell', 'cellSha256', 'hidden', 'layers', 'bidirectional', 'steps', 'batch', 'lr', 'clip', 'seed', 'seqLen', 'delay', 'symbols', 'embed', 'forgetBias', 'text', 'textSha256', 'vocab',
+  'inputDropout', 'recurrentDropout', 'zoneout',
 ];
 
 /**
@@ -173,6 +273,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string): Tr
   if (forgetBias !== undefined) config.forgetBias = forgetBias as number;
   if (textSha256 !== undefined) config.textSha256 = textSha256;
   if (vocab) config.vocab = vocab;
+  const regularization = regularizationOf({ cell, cellSha256, ...(raw as Regularization) }, (field) => `${source}: corrupt checkpoint: config '${field}'`);
+  Object.assign(config, regularization);
   checkBuildable(config, (field) => `${source}: config '${field}'`);
   return config;
 }

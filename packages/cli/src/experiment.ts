@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { FileError, describeSystemError, writeFileAtomic } from '@seqgrad/io/node';
 import { readUserFile } from './userFile.js';
 import { isBuiltinCell } from './cellNames.js';
-import { checkBuildable } from './config.js';
+import { type Zoneout, checkBuildable, regularizationOf, regularizationText } from './config.js';
 import { type CustomCell, loadCellFactory } from './cellModule.js';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +35,10 @@ export interface ExperimentOptions {
   text: string | null;
   seed: number;
   forgetBias: number;
+  /** Dropout and zoneout of every run (0: off; absent: off). */
+  inputDropout?: number;
+  recurrentDropout?: number;
+  zoneout?: Zoneout;
   flowEvery: number | null;
   jobs: number | null;
   out: string | null;
@@ -147,8 +151,9 @@ export async function experimentCommand(options: ExperimentOptions, cmd?: Comman
         };
         if (cell === 'lstm') config.forgetBias = opts.forgetBias;
         if (custom) config.cellSha256 = custom.sha256;
+        Object.assign(config, regularizationOf({ ...config, inputDropout: opts.inputDropout, recurrentDropout: opts.recurrentDropout, zoneout: opts.zoneout }, flagOf));
         if (textFile) config.textSha256 = textFile.sha256;
-        checkBuildable(config, (field) => (field === 'layers' ? '--layers' : field === 'seqLen' ? '--seq-len' : `--${field}`));
+        checkBuildable(config, flagOf);
         specs.push({ config, cellPath: custom?.path, text, logEvery: Math.max(1, Math.floor(steps / 60)), flowEvery: opts.flowEvery ?? Math.max(1, Math.ceil(steps / 15)) });
       }
     }
@@ -176,7 +181,7 @@ export async function experimentCommand(options: ExperimentOptions, cmd?: Comman
   const t0 = performance.now();
   const results: RunResult[] = new Array(specs.length);
   let next = 0;
-  const labels = specs.map((sp) => `${sp.config.task.padEnd(Math.max(...tasks.map((t) => t.length)))} ${runLabel(sp.config.cell, sp.config.clip)}`);
+  const labels = specs.map((sp) => `${sp.config.task.padEnd(Math.max(...tasks.map((t) => t.length)))} ${runLabel(sp.config)}`);
   const labelWidth = Math.max(...labels.map((l) => l.length));
   pool = jobs === 1 ? [] : Array.from({ length: jobs }, () => new RunWorker());
   const worker = async (_: unknown, w: number) => {
@@ -206,7 +211,8 @@ export async function experimentCommand(options: ExperimentOptions, cmd?: Comman
   const settings = {
     ...(opts.study ? { study: opts.study } : {}),
     steps: stepsText, 'sequence length': tasks.map((t) => `${t} ${seqLenOf(t)}`).join(', '), clipping: clips.map(clipLabel).join(', '), batch: opts.batch, hidden: opts.hidden, 'learning rate (Adam, warmup then cosine to lr/10)': opts.lr,
-    ...(cells.includes('lstm') ? { 'LSTM forget-gate bias': opts.forgetBias } : {}), seed: opts.seed, ...(tasks.includes('echo') ? { 'echo delay': opts.delay } : {}), ...(tasks.includes('charlm') ? { text: opts.text ?? 'embedded' } : {}), jobs,
+    ...(cells.includes('lstm') ? { 'LSTM forget-gate bias': opts.forgetBias } : {}),
+    ...(specs[0] && regularizationText(specs[0].config) ? { 'dropout and zoneout (training only)': regularizationText(specs[0].config) } : {}), seed: opts.seed, ...(tasks.includes('echo') ? { 'echo delay': opts.delay } : {}), ...(tasks.includes('charlm') ? { text: opts.text ?? 'embedded' } : {}), jobs,
   };
   const command = `seqgrad experiment ${process.argv.slice(3).join(' ')}`.trim();
   const html = await renderReport({ title, command, settings, tasks: descriptions, runs: done, totalSeconds });
@@ -215,6 +221,12 @@ export async function experimentCommand(options: ExperimentOptions, cmd?: Comman
   writeReportFile(join(outDir, 'results.json'), `${JSON.stringify({ title, command, settings, tasks: descriptions, totalSeconds, runs: done }, null, 1)}\n`);
   process.stdout.write(`${textTable(resultRows(done))}\n\n${done.length} runs in ${totalSeconds.toFixed(1)} s\nreport: ${reportPath}\n`);
   if (stopped) process.exitCode = SIGNAL_EXIT[stopSignal]!;
+}
+
+/** The flag that sets a config field, for error messages. */
+function flagOf(field: string): string {
+  const named: Record<string, string> = { seqLen: '--seq-len', inputDropout: '--input-dropout', recurrentDropout: '--recurrent-dropout' };
+  return named[field] ?? `--${field}`;
 }
 
 /** Creates the report directory (and its parents), refusing a path that is a file, in words. */

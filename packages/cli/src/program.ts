@@ -10,6 +10,7 @@ import { CliError, oneLine } from './errors.js';
 import { BUILTIN_CELLS, isBuiltinCell, isCellPath } from './cellNames.js';
 import { STUDY_NAMES, isStudyName } from './study.js';
 import { TASK_NAMES } from './tasks.js';
+import { type Zoneout, parseZoneout } from './config.js';
 
 function int(min: number) {
   return (v: string): number => {
@@ -36,6 +37,22 @@ function nonNegative(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'.`);
   return n;
+}
+
+/** A dropout or zoneout rate in [0, 1). */
+function rate(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a rate in [0, 1), got '${v}'.`);
+  return n;
+}
+
+/** `--zoneout`: one rate, or rates per state entry (`h=0.05,c=0.5`). */
+function zoneout(v: string): Zoneout {
+  try {
+    return parseZoneout(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--zoneout [^:]*: /, '') + '.');
+  }
 }
 
 /** A max gradient norm, or 'none' (null) for no clipping. */
@@ -108,6 +125,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--hidden <n>', 'hidden size').argParser(int(1)).default(32))
     .addOption(new Option('--lr <x>', 'Adam learning rate (warmup, then cosine to lr/10)').argParser(positive).default(0.02))
     .addOption(new Option('--forget-bias <x>', 'LSTM: initial forget-gate bias').argParser(finite).default(1))
+    .addOption(new Option('--input-dropout <p>', "every run: dropout on the recurrent layer's input, one mask per sequence, in [0, 1)").argParser(rate).default(0))
+    .addOption(new Option('--recurrent-dropout <p>', 'every run: dropout on the recurrent h, one mask per sequence (Keras recurrent_dropout), in [0, 1)').argParser(rate).default(0))
+    .addOption(new Option('--zoneout <p>', 'every run: zoneout rate, one for every state entry or per entry as h=P,c=P').argParser(zoneout).default(0))
     .addOption(new Option('--seq-len <n>', 'sequence length for every task').argParser(int(2)).default(null, 'adding 30, echo 20, charlm 32'))
     .addOption(new Option('--delay <k>', 'echo: how many steps back to repeat').argParser(int(1)).default(5))
     .addOption(new Option('--text <file>', 'charlm: training text (UTF-8)').default(null, 'the embedded text'))
@@ -132,6 +152,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--batch <n>', 'batch size').argParser(int(1)).default(32))
     .addOption(new Option('--lr <x>', 'Adam learning rate (warmup, then cosine to lr/10)').argParser(positive).default(0.01))
     .addOption(new Option('--forget-bias <x>', 'LSTM: initial forget-gate bias').argParser(finite).default(1))
+    .addOption(new Option('--input-dropout <p>', "dropout on each recurrent layer's input, one mask per sequence, in [0, 1)").argParser(rate).default(0))
+    .addOption(new Option('--recurrent-dropout <p>', 'dropout on the recurrent h, one mask per sequence (Keras recurrent_dropout), in [0, 1)').argParser(rate).default(0))
+    .addOption(new Option('--zoneout <p>', 'zoneout: each unit keeps its previous value with probability p, a fresh mask per step; one rate, or per state entry as h=P,c=P').argParser(zoneout).default(0))
     .addOption(new Option('--clip <x>', "max gradient norm, 'none' for no clipping").argParser(clipValue).default(1, '1'))
     .addOption(new Option('--seed <n>', 'random seed (initialisation and data)').argParser(int(0)).default(0))
     .addOption(new Option('--seq-len <n>', 'sequence length').argParser(int(2)).default(null, 'adding 30, echo 20, charlm 32'))

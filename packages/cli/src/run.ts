@@ -7,6 +7,7 @@ import type { FlowPoint, HistoryPoint, RunResult } from './report.js';
 import { clipLabel } from './report.js';
 import { loadCellFactory } from './cellModule.js';
 import { type TrainConfig, Trainer } from './trainer.js';
+import { regularizationText } from './config.js';
 
 export interface RunSpec {
   config: TrainConfig;
@@ -22,8 +23,10 @@ export interface RunSpec {
 
 export type RunEvent = { type: 'progress'; step: number; loss: number; accuracy: number } | { type: 'done'; result: RunResult };
 
-export function runLabel(cell: string, clip: number | null): string {
-  return `${cell} · ${clipLabel(clip)}`;
+/** `lstm · clip 1`, with the dropout and zoneout when the run has any (`lstm · clip 1 · recurrent dropout 0.25`). */
+export function runLabel(config: Pick<TrainConfig, 'cell' | 'clip' | 'inputDropout' | 'recurrentDropout' | 'zoneout'>): string {
+  const reg = regularizationText(config);
+  return `${config.cell} · ${clipLabel(config.clip)}${reg ? ` · ${reg}` : ''}`;
 }
 
 /**
@@ -80,7 +83,7 @@ export async function executeRun(spec: RunSpec, emit: (e: RunEvent) => void, sho
     task: config.task,
     cell: config.cell,
     clip: config.clip,
-    label: runLabel(config.cell, config.clip),
+    label: runLabel(config),
     history,
     flow,
     finalLoss,

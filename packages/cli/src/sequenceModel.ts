@@ -11,6 +11,7 @@ import {
   type SequenceLayer, type SequenceResult, Stacked,
 } from '@seqgrad/layers';
 import { vectorNorm } from '@seqgrad/optim';
+import { type Regularization } from './config.js';
 import { type BuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
 
@@ -27,6 +28,8 @@ export interface ModelConfig {
   embed: number;
   /** LSTM: initial forget-gate bias (Jozefowicz et al. 2015 recommend 1); PyTorch's init when absent. */
   forgetBias?: number;
+  /** Dropout and zoneout of the recurrent layers (training mode only; masks from the model's generator). */
+  regularization?: Regularization;
 }
 
 /** What a cell is built with: its dtype and the generator of its initialisation. */
@@ -81,17 +84,25 @@ export class SequenceModel extends Module {
   readonly rnn: SequenceLayer;
   readonly head: Linear;
 
-  constructor(readonly config: ModelConfig, generator: Generator, cellFactory?: CellFactory) {
+  /**
+   * `generator` draws the initial weights, then the recurrent layers' dropout and zoneout
+   * masks (its state goes into checkpoints, so a resumed run draws the same masks).
+   */
+  constructor(readonly config: ModelConfig, readonly generator: Generator, cellFactory?: CellFactory) {
     super();
     const { hidden, inputKind, inputSize } = config;
     const D = config.bidirectional ? 2 : 1;
     this.embedding = inputKind === 'tokens' ? this.registerModule('embedding', new Embedding(inputSize, config.embed, { generator })) : null;
     const rnnIn = inputKind === 'tokens' ? config.embed : inputSize;
-    const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator };
+    const reg = { ...config.regularization };
+    const opts = { numLayers: config.layers, bidirectional: config.bidirectional, batchFirst: true, generator, ...reg };
     let rnn: SequenceLayer;
     if (cellFactory) {
+      const masks = { ...reg, generator };
       const one = (i: number): Recurrent | Bidirectional =>
-        config.bidirectional ? new Bidirectional(new Recurrent(cellFactory(i, hidden, { generator })), new Recurrent(cellFactory(i, hidden, { generator }), { reverse: true })) : new Recurrent(cellFactory(i, hidden, { generator }));
+        config.bidirectional
+          ? new Bidirectional(new Recurrent(cellFactory(i, hidden, { generator })), new Recurrent(cellFactory(i, hidden, { generator }), { reverse: true }), masks)
+          : new Recurrent(cellFactory(i, hidden, { generator }), masks);
       rnn = config.layers === 1 ? one(rnnIn) : new Stacked(Array.from({ length: config.layers }, (_, k) => one(k === 0 ? rnnIn : D * hidden)));
     } else if (config.cell === 'rnn') rnn = new RNN(rnnIn, hidden, opts);
     else if (config.cell === 'lstm') rnn = new LSTM(rnnIn, hidden, config.forgetBias === undefined ? opts : { ...opts, forgetBias: config.forgetBias });

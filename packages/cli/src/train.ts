@@ -11,7 +11,7 @@ import { FileError, acquireWriteLock, checkWritableFile } from '@seqgrad/io/node
 import { readUserFile, sha256 } from './userFile.js';
 import { type CheckpointData, loadCheckpointTensors, specOf } from './checkpoint.js';
 import { readCheckpointHeader, saveCheckpoint } from './checkpointFile.js';
-import { type TrainConfig, checkBuildable, checkConfigAgainstHeader, validateConfig } from './config.js';
+import { type TrainConfig, type Zoneout, checkBuildable, checkConfigAgainstHeader, regularizationOf, regularizationText, validateConfig } from './config.js';
 import { CliError } from './errors.js';
 import { type CustomCell, cellNameOf, loadCellFactory } from './cellModule.js';
 import { type ProgressMode, createProgress } from './progress.js';
@@ -28,6 +28,10 @@ export interface TrainOptions
   extends Pick<TrainConfig, 'task' | 'cell' | 'hidden' | 'layers' | 'bidirectional' | 'steps' | 'batch' | 'lr' | 'clip' | 'seed' | 'delay'> {
   /** Always set (the flag has a default); stored for LSTM only. */
   forgetBias: number;
+  /** Dropout and zoneout rates (0: off); stored only when above 0. */
+  inputDropout: number;
+  recurrentDropout: number;
+  zoneout: Zoneout;
   /** null: the task's default length. */
   seqLen: number | null;
   /** null: the embedded text; stored by base name and SHA-256. */
@@ -78,7 +82,9 @@ const FIXED: [keyof TrainOptions & keyof TrainConfig, string][] = [
   ['batch', '--batch'], ['lr', '--lr'], ['clip', '--clip'], ['seed', '--seed'], ['forgetBias', '--forget-bias'], ['seqLen', '--seq-len'], ['delay', '--delay'], ['steps', '--steps'],
 ];
 
-const FLAG_OF: Record<string, string> = { seqLen: '--seq-len', forgetBias: '--forget-bias' };
+const FLAG_OF: Record<string, string> = {
+  seqLen: '--seq-len', forgetBias: '--forget-bias', inputDropout: '--input-dropout', recurrentDropout: '--recurrent-dropout', zoneout: '--zoneout',
+};
 const flagOf = (field: string) => FLAG_OF[field] ?? `--${field}`;
 
 /** A resumed run's custom cell and text: the files the user passes again, checked against the checkpoint's hashes. */
@@ -150,6 +156,15 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
           throw new CliError(`${flag} ${String(opts[key])} differs from the checkpoint's ${String(config[key])}; a resumed run keeps the checkpoint's settings`);
         }
       }
+      // Dropout and zoneout: the checkpoint stores the rates above 0.
+      const stored = regularizationOf(config, flagOf);
+      for (const key of ['inputDropout', 'recurrentDropout', 'zoneout'] as const) {
+        const given = JSON.stringify(regularizationOf({ ...config, [key]: opts[key] }, flagOf)[key] ?? 0);
+        const kept = JSON.stringify(stored[key] ?? 0);
+        if (explicit(key) && given !== kept) {
+          throw new CliError(`${flagOf(key)} ${given} differs from the checkpoint's ${kept}; a resumed run keeps the checkpoint's settings`);
+        }
+      }
       const inputs = await resumeInputs(config, opts, explicit, out);
       text = inputs.text;
       trainer = Trainer.create(config, text, inputs.cell?.factory);
@@ -167,6 +182,7 @@ export async function trainCommand(opts: TrainOptions, cmd?: Command): Promise<v
       if (custom) config.cellSha256 = custom.sha256;
       if (file) config.textSha256 = file.sha256;
       if (opts.cell === 'lstm') config.forgetBias = opts.forgetBias;
+      Object.assign(config, regularizationOf({ ...config, inputDropout: opts.inputDropout, recurrentDropout: opts.recurrentDropout, zoneout: opts.zoneout }, flagOf));
       if (opts.task === 'charlm') config.vocab = vocabularyOf(text ?? (await import('./text.js')).EMBEDDED_TEXT);
       checkBuildable(config, flagOf);
       trainer = Trainer.create(config, text, custom?.factory);
@@ -184,7 +200,7 @@ async function trainLoop(trainer: Trainer, config: TrainConfig, out: string, opt
   const progress = createProgress(opts.progress, (total) => opts.logEvery ?? Math.max(1, Math.ceil(total / 20)));
   process.stderr.write(
     `${opts.resume ? `resuming at step ${trainer.step} of` : 'training for'} ${steps} steps: ${trainer.task.describe()}; ` +
-      `${config.cell} hidden ${config.hidden}×${config.layers}${config.bidirectional ? ' bidirectional' : ''}, ${trainer.model.numParameters()} parameters\n`,
+      `${config.cell} hidden ${config.hidden}×${config.layers}${config.bidirectional ? ' bidirectional' : ''}${regularizationText(config) ? `, ${regularizationText(config)}` : ''}, ${trainer.model.numParameters()} parameters\n`,
   );
   if (trainer.step >= steps) {
     process.stdout.write(`already at step ${trainer.step} of ${steps}: nothing to do (${out})\n`);

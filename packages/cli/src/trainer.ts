@@ -6,7 +6,7 @@
 import { Generator, type Tensor, noGrad } from '@seqgrad/autograd';
 import { Adam, CosineAnnealingLR, LinearLR, SequentialLR, clipGradNorm, gradNorm, type OptimizerStateDict } from '@seqgrad/optim';
 import { type CheckpointData } from './checkpoint.js';
-import { type TrainConfig } from './config.js';
+import { type Regularization, type TrainConfig } from './config.js';
 import { CliError } from './errors.js';
 import { type CellFactory, type ModelConfig, type SequenceModel, buildModel } from './sequenceModel.js';
 import { type Task, makeTask } from './tasks.js';
@@ -54,6 +54,7 @@ export class Trainer {
     const modelConfig: ModelConfig = {
       cell: config.cell, hidden: config.hidden, layers: config.layers, bidirectional: config.bidirectional,
       inputKind: task.inputKind, inputSize: task.inputSize, outputSize: task.outputSize, readout: task.readout, embed: config.embed, forgetBias: config.forgetBias,
+      regularization: regularizationIn(config),
     };
     const model = buildModel(modelConfig, config.seed, cellFactory);
     const optimizer = new Adam(model.parameters(), { lr: config.lr });
@@ -71,8 +72,9 @@ export class Trainer {
     return new Trainer(config, task, model, optimizer, scheduler, data);
   }
 
-  /** One optimisation step on a fresh batch. */
+  /** One optimisation step on a fresh batch (training mode: dropout and zoneout masks drawn). */
   trainStep(): StepStats {
+    this.model.train();
     const batch = this.task.batch(this.config.batch, this.data);
     const out = this.model.forward(batch.input);
     const { loss, accuracy } = this.task.evaluate(out, batch);
@@ -91,11 +93,12 @@ export class Trainer {
     return this.model.gradientFlow(batch.input, (out) => this.task.evaluate(out, batch).loss);
   }
 
-  /** Loss and accuracy without training, on a batch from a separate generator. */
+  /** Loss and accuracy without training (evaluation mode: no masks), on batches from a separate generator. */
   evaluate(seed: number, batches = 4): { loss: number; accuracy: number } {
     const gen = new Generator(seed);
     let loss = 0;
     let acc = 0;
+    this.model.eval();
     noGrad(() => {
       for (let i = 0; i < batches; i++) {
         const batch = this.task.batch(this.config.batch, gen);
@@ -104,6 +107,7 @@ export class Trainer {
         acc += r.accuracy / batches;
       }
     });
+    this.model.train();
     return { loss, accuracy: acc };
   }
 
@@ -116,7 +120,14 @@ export class Trainer {
       optimizer: this.optimizer.stateDict(),
       scheduler: this.scheduler.stateDict(),
       rng: this.data.getState(),
+      // The mask generator only when masks are drawn, so a run without them writes what it always did.
+      ...(this.regularized ? { maskRng: this.model.generator.getState() } : {}),
     };
+  }
+
+  /** Whether this run draws dropout or zoneout masks (from the model's generator). */
+  get regularized(): boolean {
+    return Object.keys(regularizationIn(this.config)).length > 0;
   }
 
   /** Loads a checkpoint's model weights (already checked against this model's parameters). */
@@ -136,6 +147,11 @@ export class Trainer {
     if (schedWhy) throw corrupt('learning-rate schedule', schedWhy);
     const rngWhy = differsInForm(this.data.getState(), ckpt.rng, 'state');
     if (rngWhy) throw corrupt('data generator', rngWhy);
+    if (this.regularized) {
+      if (ckpt.maskRng === undefined) throw corrupt('mask generator', 'is missing, though the config has dropout or zoneout');
+      const maskWhy = differsInForm(this.model.generator.getState(), ckpt.maskRng, 'state');
+      if (maskWhy) throw corrupt('mask generator', maskWhy);
+    }
     const optWhy = optimizerStateProblem(this.optimizer.stateDict(), ckpt.optimizer, this.params.map((p) => p.size));
     if (optWhy) throw corrupt('optimizer state', optWhy);
     this.restoreWeights(ckpt);
@@ -143,11 +159,21 @@ export class Trainer {
       this.optimizer.loadStateDict(ckpt.optimizer as OptimizerStateDict);
       this.scheduler.loadStateDict(ckpt.scheduler as Parameters<SequentialLR['loadStateDict']>[0]);
       this.data.setState(ckpt.rng as Parameters<Generator['setState']>[0]);
+      if (this.regularized) this.model.generator.setState(ckpt.maskRng as Parameters<Generator['setState']>[0]);
     } catch (err) {
       throw new CliError(`${source}: corrupt checkpoint: ${(err as Error).message.split('\n')[0]}`);
     }
     this.step = ckpt.step;
   }
+}
+
+/** The dropout and zoneout settings a (validated) config holds. */
+function regularizationIn(c: TrainConfig): Regularization {
+  const out: Regularization = {};
+  if (c.inputDropout) out.inputDropout = c.inputDropout;
+  if (c.recurrentDropout) out.recurrentDropout = c.recurrentDropout;
+  if (c.zoneout !== undefined) out.zoneout = c.zoneout;
+  return out;
 }
 
 /** Where `got` differs in form from `want` (other keys, types or array lengths); null when alike. */

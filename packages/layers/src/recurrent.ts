@@ -1,7 +1,7 @@
 import {
   type FloatDType, type Generator, type ScanExplanation, SeqgradError, Tensor, add, concat, dropout, explainScan, fmt, mul, reshape, scan, show,
 } from '@seqgrad/autograd';
-import { checkBatch, checkBoolean, checkInput, checkNumber, checkOptions } from './validate.js';
+import { checkBatch, checkBoolean, checkInput, checkNumber, checkOptions, checkRate } from './validate.js';
 import { type CellState, RecurrentCell, mapState } from './cell.js';
 import { Module, cloneModule } from './module.js';
 
@@ -104,16 +104,16 @@ export class Recurrent<S extends CellState = CellState> extends Module implement
     this.reverse = checkBoolean('Recurrent', 'reverse', opts.reverse, false);
     this.returnSequences = checkBoolean('Recurrent', 'returnSequences', opts.returnSequences, true);
     this.compile = checkBoolean('Recurrent', 'compile', opts.compile, true);
-    this.inputDropout = checkNumber('Recurrent', 'inputDropout', opts.inputDropout, 0, 0, 1);
-    this.recurrentDropout = checkNumber('Recurrent', 'recurrentDropout', opts.recurrentDropout, 0, 0, 1);
+    this.inputDropout = checkRate('Recurrent', 'inputDropout', opts.inputDropout);
+    this.recurrentDropout = checkRate('Recurrent', 'recurrentDropout', opts.recurrentDropout);
     const z = opts.zoneout ?? 0;
-    if (typeof z === 'number') checkNumber('Recurrent', 'zoneout', z, 0, 0, 1);
+    if (typeof z === 'number') checkRate('Recurrent', 'zoneout', z);
     else if (z === null || typeof z !== 'object' || Array.isArray(z)) {
       throw new SeqgradError('Recurrent', `zoneout must be a number or an object of rates per state entry, got ${show(z)}`);
     } else {
       for (const [k, p] of Object.entries(z)) {
         if (!(k in cell.stateSizes)) throw new SeqgradError('Recurrent', `zoneout names '${k}', which is not a state entry of ${cell.constructor.name} (${Object.keys(cell.stateSizes).join(', ')})`);
-        checkNumber('Recurrent', `zoneout.${k}`, p, 0, 0, 1);
+        checkRate('Recurrent', `zoneout.${k}`, p);
       }
     }
     this.zoneout = z;

@@ -1,8 +1,9 @@
 import {
-  type FloatDType, type Generator, SeqgradError, Tensor, concat, dropout, fmt, linear, permute, reshape, scan, select, stack, zeros,
+  type FloatDType, type Generator, type ScanExplanation, SeqgradError, Tensor, concat, dropout, explainScan, fmt, linear, permute, reshape, scan, select, show,
+  stack, zeros,
 } from '@seqgrad/autograd';
 import { param } from './basic.js';
-import { checkBatch, checkBoolean, checkDtype, checkInitOptions, checkInput, checkNonlinearity, checkOptions, checkPositiveInt, checkStateObject } from './validate.js';
+import { checkBatch, checkBoolean, checkDtype, checkInitOptions, checkInput, checkNonlinearity, checkOptions, checkPositiveInt, checkRate, checkStateObject } from './validate.js';
 import { type RecurrentInitOptions, gruStep, initRecurrent, lstmStep, rnnStep } from './functional.js';
 import { Module } from './module.js';
 import { type Lengths, type SequenceLayer, type SequenceResult, normalizeLengths } from './recurrent.js';
@@ -29,7 +30,24 @@ export interface RNNBaseOptions extends RecurrentInitOptions {
   impl?: 'fused' | 'composed';
   /** With impl 'composed': run the cell ops through scan's compiled plan (default true), or op by op (false). */
   compile?: boolean;
+  /** Where the initial weights and every dropout and zoneout mask are drawn from. */
   generator?: Generator;
+  /**
+   * Variational dropout on each layer's input (Keras's `dropout`): one (B, I) mask per
+   * sequence, the same at every step, in [0, 1). Training mode only.
+   */
+  inputDropout?: number;
+  /**
+   * Variational dropout on the recurrent h (Keras's `recurrent_dropout`): one (B, H) mask per
+   * sequence, applied to h_{t−1} where the step reads it, in [0, 1). The LSTM's c is not masked.
+   */
+  recurrentDropout?: number;
+  /**
+   * Zoneout (Krueger et al. 2017): each unit keeps its previous value with probability p, a
+   * fresh mask per step; one rate for every state entry or one per entry (`{ h, c }` for LSTM).
+   * In eval mode the step uses the expectation p·previous + (1 − p)·new.
+   */
+  zoneout?: number | { h?: number; c?: number };
 }
 
 /** The parameters of one layer and direction. */
@@ -74,7 +92,10 @@ export type DirectionResult = SequenceResult<RNNState>;
 const GATES: Record<RNNMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
 
 /** The options every RNN, LSTM and GRU takes, and those of one mode only. */
-const RNN_OPTIONS = ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'impl', 'compile', 'generator', 'recurrentInit', 'forgetBias'];
+const RNN_OPTIONS = [
+  'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'dtype', 'impl', 'compile', 'generator', 'recurrentInit', 'forgetBias',
+  'inputDropout', 'recurrentDropout', 'zoneout',
+];
 const MODE_OPTIONS: Record<RNNMode, readonly string[]> = {
   RNN_TANH: ['nonlinearity'], RNN_RELU: ['nonlinearity'], LSTM: ['projSize'], GRU: ['resetAfter'],
 };
@@ -94,11 +115,18 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
   impl: 'fused' | 'composed';
   readonly resetAfter: boolean;
   readonly generator: Generator | undefined;
+  /** Dropout on each layer's input, one mask per sequence; training mode only. */
+  readonly inputDropout: number;
+  /** Dropout on the recurrent h the step reads, one mask per sequence; training mode only. */
+  readonly recurrentDropout: number;
+  /** Zoneout rate of each state entry (h, and c for LSTM); 0 when off. */
+  readonly zoneout: Readonly<{ h: number; c?: number }>;
   /** params[layer][direction] */
   readonly params: DirectionParams[][] = [];
   /** The composed path through scan's compiled plan (default true); false runs it op by op. */
   compile: boolean;
   private readonly steps = new WeakMap<DirectionParams, (gi: Tensor, s: RNNState) => RNNState>();
+  private readonly fullSteps = new WeakMap<DirectionParams, (x: Tensor, s: RNNState) => RNNState>();
   protected readonly initOptions: RecurrentInitOptions;
 
   constructor(
@@ -131,6 +159,9 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
     this.resetAfter = checkBoolean(name, 'resetAfter', opts.resetAfter, true);
     this.compile = checkBoolean(name, 'compile', opts.compile, true);
     this.generator = opts.generator;
+    this.inputDropout = checkRate(name, 'inputDropout', opts.inputDropout);
+    this.recurrentDropout = checkRate(name, 'recurrentDropout', opts.recurrentDropout);
+    this.zoneout = checkZoneout(name, opts.zoneout, mode === 'LSTM');
     this.initOptions = { generator: opts.generator, recurrentInit: opts.recurrentInit, forgetBias: opts.forgetBias };
 
     const G = GATES[mode] * hiddenSize;
@@ -172,6 +203,16 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
    * state `{ h }` (`{ h, c }` for the LSTM), each (numLayers·D, B, ·).
    */
   abstract forward(x: Tensor, state?: Tensor | RNNState, opts?: RNNForwardOptions): SequenceResult<RNNState>;
+
+  /**
+   * Whether a forward pass now draws dropout or zoneout masks (training mode with a rate > 0)
+   * or uses zoneout's expectation (eval mode): then every layer runs the composed cell ops
+   * through `scan`, whose options implement the masks, whatever `impl` says.
+   */
+  get regularized(): boolean {
+    const z = this.zoneout.h > 0 || (this.zoneout.c ?? 0) > 0;
+    return z || (this.training && (this.inputDropout > 0 || this.recurrentDropout > 0));
+  }
 
   /** PyTorch's U(−1/√H, 1/√H) for every parameter, then the orthogonal / forget-bias options. */
   resetParameters(opts: RecurrentInitOptions = this.initOptions): void {
@@ -236,7 +277,7 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
     const h0 = state?.h ? asBatch(state.h) : null;
     const c0 = isLSTM && state?.c ? asBatch(state.c) : null;
 
-    const useFused = this.impl === 'fused';
+    const useFused = this.impl === 'fused' && !this.regularized;
     const hs: Tensor[] = [];
     const cs: Tensor[] = [];
     let layerInput = x3;
@@ -275,30 +316,86 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
   }
 
   /**
+   * Which path `forward(x)` takes. impl 'fused' runs the hand-derived kernels, one autograd
+   * function per layer and direction, unless dropout or zoneout is active (`regularized`): the
+   * fused kernels implement no masks, so the composed cell ops then run through `scan`, whose
+   * explanation of the first layer's forward step (compiled or not, the masks and how they
+   * are drawn) this returns.
+   *
+   * @example
+   * const lstm = new LSTM(3, 8, { recurrentDropout: 0.25 });
+   * lstm.explain(randn([4, 10, 3])).text; // "runs the composed cell ops through scan …; compiled: …"
+   * lstm.eval();
+   * lstm.explain(randn([4, 10, 3])).compiled; // false: the fused kernels run
+   */
+  explain(x: Tensor, opts: Pick<RNNForwardOptions, 'lengths'> = {}): ScanExplanation {
+    const op = `${this.constructor.name}.explain`;
+    checkInput(op, 'x', x, this.dtype);
+    if ((x.ndim !== 2 && x.ndim !== 3) || x.shape[x.ndim - 1] !== this.inputSize) {
+      throw new SeqgradError(op, `x${fmt(x.shape)} must be ${this.batchFirst ? '(B, T, I)' : '(T, B, I)'} with I=${this.inputSize}, or unbatched (T, ${this.inputSize})`);
+    }
+    checkOptions(op, opts, ['lengths']);
+    const x3 = x.ndim === 2 ? reshape(x, [1, ...x.shape]) : this.batchFirst ? x : permute(x, [1, 0, 2]);
+    const [B, T] = x3.shape as [number, number, number];
+    const lengths = normalizeLengths(op, opts.lengths, B, T);
+    if (this.impl === 'fused' && !this.regularized) {
+      const text = 'runs the fused kernels (hand-derived BPTT, one autograd function per layer and direction), not scan';
+      return { compiled: false, reason: "impl is 'fused'", plan: null, checkpoint: null, regularization: null, text };
+    }
+    const p = this.params[0]![0]!;
+    const init = this.mode === 'LSTM'
+      ? { h: zeros([B, this.outputHiddenSize], { dtype: this.dtype }), c: zeros([B, this.hiddenSize], { dtype: this.dtype }) }
+      : { h: zeros([B, this.outputHiddenSize], { dtype: this.dtype }) };
+    const e = this.regularized
+      ? explainScan(this.directionStep(p, true), x3, init, { lengths, compile: this.compile, ...this.regularizeOptions() })
+      : explainScan(this.directionStep(p, false), linear(x3, p.weightIh, p.biasIh), init, { lengths, compile: this.compile });
+    const why = this.impl === 'fused'
+      ? `runs the composed cell ops through scan, not the fused kernels, because ${this.training ? 'dropout or zoneout is on in training mode' : 'zoneout is on (its expectation in eval mode)'} and the fused kernels implement no masks`
+      : "runs the composed cell ops through scan (impl 'composed')";
+    return { ...e, text: `${why}; ${e.text}` };
+  }
+
+  /**
    * One layer and direction from the cell ops, run by `scan`: the input projection of every
    * step in one GEMM, then the recurrent part of the step over time (compiled when `compile`
    * is on, op by op otherwise).
    */
   protected composedDirection(a: DirectionArgs): DirectionResult {
     const { p } = a;
-    const gi = linear(a.x, p.weightIh, p.biasIh); // (B, T, G)
     const init = a.c0 ? { h: a.h0, c: a.c0 } : { h: a.h0 };
-    const r = scan(this.directionStep(p), gi, init, {
-      reverse: a.reverse, lengths: a.lengths, compile: this.compile, collect: a.allCells && a.c0 ? ['c'] : [],
-    });
+    const scanOpts = { reverse: a.reverse, lengths: a.lengths, compile: this.compile, collect: a.allCells && a.c0 ? ['c'] : [] };
+    const r = this.regularized
+      // The input dropout mask must reach x before W_ih, so the step takes x itself; scan's
+      // compiler still hoists the input GEMM out of the loop.
+      ? scan(this.directionStep(p, true), a.x, init, { ...scanOpts, ...this.regularizeOptions() })
+      : scan(this.directionStep(p, false), linear(a.x, p.weightIh, p.biasIh), init, scanOpts);
     return { output: r.output, state: r.state, ...(a.allCells && a.c0 ? { sequences: { c: r.sequences.c! } } : {}) };
   }
 
-  /** The recurrent part of one step for one layer and direction: one function per parameter set, so scan keeps its plan. */
-  private directionStep(p: DirectionParams): (gi: Tensor, s: RNNState) => RNNState {
-    let step = this.steps.get(p);
+  /** scan's dropout and zoneout options for the current mode, masks from `generator`. */
+  private regularizeOptions(): { inputDropout: number; recurrentDropout: number; zoneout: { h: number; c?: number }; training: boolean; generator?: Generator } {
+    return {
+      inputDropout: this.inputDropout, recurrentDropout: this.recurrentDropout, zoneout: { ...this.zoneout },
+      training: this.training, ...(this.generator ? { generator: this.generator } : {}),
+    };
+  }
+
+  /**
+   * One step for one layer and direction, kept per parameter set so scan keeps its plan:
+   * the recurrent part fed with the input projection gi (`withInput` false), or the whole
+   * step from x_t (`withInput` true, for input dropout).
+   */
+  private directionStep(p: DirectionParams, withInput: boolean): (x: Tensor, s: RNNState) => RNNState {
+    const cache = withInput ? this.fullSteps : this.steps;
+    let step = cache.get(p);
     if (!step) {
       const mode = this.mode;
       const resetAfter = this.resetAfter;
-      if (mode === 'LSTM') step = (gi, s) => lstmStep(gi, s.h, s.c!, p.weightHh, p.biasHh, p.weightHr);
-      else if (mode === 'GRU') step = (gi, s) => ({ h: gruStep(gi, s.h, p.weightHh, p.biasHh, resetAfter) });
-      else step = (gi, s) => ({ h: rnnStep(gi, s.h, p.weightHh, p.biasHh, mode === 'RNN_RELU' ? 'relu' : 'tanh') });
-      this.steps.set(p, step);
+      const input = withInput ? (x: Tensor) => linear(x, p.weightIh, p.biasIh) : (gi: Tensor) => gi;
+      if (mode === 'LSTM') step = (x, s) => lstmStep(input(x), s.h, s.c!, p.weightHh, p.biasHh, p.weightHr);
+      else if (mode === 'GRU') step = (x, s) => ({ h: gruStep(input(x), s.h, p.weightHh, p.biasHh, resetAfter) });
+      else step = (x, s) => ({ h: rnnStep(input(x), s.h, p.weightHh, p.biasHh, mode === 'RNN_RELU' ? 'relu' : 'tanh') });
+      cache.set(p, step);
     }
     return step;
   }
@@ -310,6 +407,9 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
     if (!this.bias) parts.push('bias=false');
     if (!this.batchFirst) parts.push('batchFirst=false');
     if (this.dropout) parts.push(`dropout=${this.dropout}`);
+    if (this.inputDropout) parts.push(`inputDropout=${this.inputDropout}`);
+    if (this.recurrentDropout) parts.push(`recurrentDropout=${this.recurrentDropout}`);
+    if (this.zoneout.h || this.zoneout.c) parts.push(`zoneout=${this.mode === 'LSTM' ? JSON.stringify(this.zoneout) : this.zoneout.h}`);
     if (this.bidirectional) parts.push('bidirectional');
     if (this.projSize) parts.push(`projSize=${this.projSize}`);
     if (this.mode === 'GRU' && !this.resetAfter) parts.push('resetAfter=false');
@@ -317,6 +417,25 @@ export abstract class RNNBase extends Module implements SequenceLayer<RNNState> 
     parts.push(`impl=${this.impl}`);
     return parts.join(', ');
   }
+}
+
+/** zoneout as one rate or `{ h, c }` → a rate per state entry. */
+function checkZoneout(op: string, z: unknown, isLSTM: boolean): { h: number; c?: number } {
+  const entries = isLSTM ? ['h', 'c'] : ['h'];
+  if (z === undefined || typeof z === 'number') {
+    const p = checkRate(op, 'zoneout', z);
+    return isLSTM ? { h: p, c: p } : { h: p };
+  }
+  if (z === null || typeof z !== 'object' || Array.isArray(z)) {
+    throw new SeqgradError(op, `zoneout must be a number or an object of rates per state entry { ${entries.join(', ')} }, got ${show(z)}`);
+  }
+  const out: { h: number; c?: number } = { h: 0 };
+  if (isLSTM) out.c = 0;
+  for (const [k, p] of Object.entries(z)) {
+    if (!entries.includes(k)) throw new SeqgradError(op, `zoneout names '${k}', which is not a state entry of ${op} (${entries.join(', ')})`);
+    out[k as 'h' | 'c'] = checkRate(op, `zoneout.${k}`, p);
+  }
+  return out;
 }
 
 /** RNN's and GRU's initial state: `{ h }`, or h alone as PyTorch passes it (`rnn(x, h0)`). */

@@ -42,6 +42,13 @@ export function checkNumber(op: string, name: string, v: unknown, fallback: numb
   return v;
 }
 
+/** A dropout or zoneout rate: a number in [0, 1) (1 would drop everything and scale by 1/0). */
+export function checkRate(op: string, name: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new SeqgradError(op, `${name} must be a number in [0, 1), got ${show(v)}`);
+  return v;
+}
+
 /** Throws unless `x` is a tensor whose dtype matches the layer's parameters. */
 export function checkInput(op: string, arg: string, x: unknown, dtype: FloatDType): asserts x is Tensor {
   if (!isTensor(x)) throw new SeqgradError(op, `${arg} must be a Tensor, got ${show(x)}`);

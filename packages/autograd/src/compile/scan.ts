@@ -13,7 +13,7 @@ import { grad } from '../functional.js';
 import { Plan, type PlanForward, type PlanSummary } from './plan.js';
 import { type StepGraph, traceStep } from './trace.js';
 import { type RegularizeOptions, regularize, wantsRegularization } from './regularize.js';
-import { type CheckpointOptions, checkpointedScan } from './checkpoint.js';
+import { type CheckpointOptions, checkpointedScan, chunkLength } from './checkpoint.js';
 
 type FA = Float32Array | Float64Array;
 
@@ -62,6 +62,17 @@ export interface ScanExplanation {
   reason: string | null;
   /** The plan's shape when compiled: ops per region and the GEMMs that cover all steps. */
   plan: PlanSummary | null;
+  /**
+   * With the `checkpoint` option: the segment length k (the state is kept every k steps,
+   * ⌈√T⌉ for `true`) and the number of segments ⌈T/k⌉ for this T; null without it.
+   */
+  checkpoint: { every: number; segments: number } | null;
+  /**
+   * The dropout and zoneout rates in effect (zoneout per state entry), and whether the call
+   * trains (masks drawn) or evaluates (no dropout, zoneout by its expectation); null when
+   * every rate is zero.
+   */
+  regularization: { training: boolean; inputDropout: number; recurrentDropout: number; zoneout: Record<string, number> } | null;
   /** One paragraph for people. */
   text: string;
 }
@@ -357,15 +368,43 @@ function regularizedScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init
 /**
  * Says whether `scan(step, x, init, opts)` runs compiled, and if not, why: the step read
  * values (`.item()`, `.data`, `toArray()`), drew random numbers, or used an op the compiler
- * does not know. When compiled, it counts the ops outside the loop and inside it.
+ * does not know. When compiled, it counts the ops outside the loop and inside it. With
+ * `checkpoint` it gives the segment length k and the number of segments ⌈T/k⌉; with dropout or
+ * zoneout, the rates and how their masks are drawn (dropout: one mask per sequence for all
+ * steps; zoneout: a fresh mask per step; none in evaluation mode).
  *
  * @example
- * const e = explainScan(cell, randn([2, 5, 3]), cell.initialState(2));
+ * const e = explainScan(cell, randn([2, 100, 3]), cell.initialState(2), { checkpoint: true });
  * e.compiled; // true
+ * e.checkpoint; // { every: 10, segments: 10 }
  * console.log(e.text);
  */
 export function explainScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S, opts: ScanOptions = {}): ScanExplanation {
   const { T, keys } = checkArgs('explainScan', x, init);
+  const base = explainPlan(step, x, init, keys, opts);
+  const checkpoint = opts.checkpoint === undefined || opts.checkpoint === false || T === 0
+    ? null
+    : (() => {
+        const every = chunkLength(opts.checkpoint, T);
+        return { every, segments: Math.ceil(T / every) };
+      })();
+  const regularization = wantsRegularization(opts) ? regularizationOf(opts, keys) : null;
+  const parts = [base.text];
+  if (checkpoint) {
+    parts.push(
+      `checkpointed BPTT: the state is kept every ${checkpoint.every} steps (${checkpoint.segments} segment${checkpoint.segments === 1 ? '' : 's'} for T=${T}), ` +
+        'each segment run again during backward',
+    );
+  }
+  if (regularization) parts.push(describeRegularization(regularization));
+  return { ...base, checkpoint, regularization, text: parts.join('; ') };
+}
+
+/** The compiled-or-not part of `explainScan`. */
+function explainPlan<S extends ScanState>(
+  step: ScanStep<S>, x: Tensor, init: S, keys: string[], opts: ScanOptions,
+): Pick<ScanExplanation, 'compiled' | 'reason' | 'plan' | 'text'> {
+  const T = x.shape[1]!;
   if (opts.compile === false) {
     return { compiled: false, reason: 'compile: false was passed', plan: null, text: 'runs op by op: compile: false was passed' };
   }
@@ -373,7 +412,7 @@ export function explainScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, i
   if (wantsRegularization(opts)) {
     // Masks from a generator of its own: explaining leaves the caller's generator untouched.
     const r = regularize(step as never, x, init, { ...opts, generator: new Generator(0) }, opts.check);
-    return explainScan(r.step, r.x, r.init, { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile });
+    return explainPlan(r.step, r.x, r.init, Object.keys(r.init), { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile });
   }
   const ordered = ['h', ...keys.filter((k) => k !== 'h')];
   const entry = planFor(step, x, init, ordered, opts.reverse ?? false, opts.check);
@@ -386,4 +425,28 @@ export function explainScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, i
     `(${p.hoistedGemms} GEMM${p.hoistedGemms === 1 ? '' : 's'} over all T·B rows), ${p.recurrent} per step; ` +
     `${p.deferredGemms} weight gradient${p.deferredGemms === 1 ? '' : 's'} of the loop summed over time in one GEMM each`;
   return { compiled: true, reason: null, plan: p, text };
+}
+
+/** How the masks of a regularised call are drawn, in words. */
+function describeRegularization(r: NonNullable<ScanExplanation['regularization']>): string {
+  const zone = Object.entries(r.zoneout).filter(([, p]) => p > 0);
+  const zoneText = zone.map(([k, p]) => `${k} ${p}`).join(', ');
+  if (!r.training) {
+    return 'evaluation mode: no dropout' + (zone.length ? `; zoneout (${zoneText}) by its expectation p·previous + (1 − p)·new` : '');
+  }
+  const drops: string[] = [];
+  if (r.inputDropout > 0) drops.push(`inputDropout ${r.inputDropout} on x`);
+  if (r.recurrentDropout > 0) drops.push(`recurrentDropout ${r.recurrentDropout} on the h the step reads`);
+  const out: string[] = [];
+  if (drops.length) out.push(`${drops.join(' and ')}: one mask per sequence, the same at every step`);
+  if (zone.length) out.push(`zoneout (${zoneText}): a fresh mask per step and unit`);
+  return `${out.join('; ')}; all masks drawn from the generator once per call, before the loop`;
+}
+
+/** The rates a regularised call uses, zoneout spelled out per state entry. */
+function regularizationOf(opts: ScanOptions, keys: readonly string[]): NonNullable<ScanExplanation['regularization']> {
+  const z = opts.zoneout;
+  const zoneout: Record<string, number> = {};
+  for (const k of keys) zoneout[k] = typeof z === 'number' ? z : (z?.[k] ?? 0);
+  return { training: opts.training ?? true, inputDropout: opts.inputDropout ?? 0, recurrentDropout: opts.recurrentDropout ?? 0, zoneout };
 }

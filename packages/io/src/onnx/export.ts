@@ -349,10 +349,21 @@ function paramDtype(m: Module): 'float32' | 'float64' {
  * const bytes = exportOnnx(lstm, randn([2, 5, 3]), { lengths: true });
  * // ort.InferenceSession.create(bytes) → run({ input, lengths }) → { output, h_n, c_n }
  */
+/** Whether a zoneout setting (one rate or rates per state entry) zones anything out. */
+function hasZoneout(z: number | Readonly<Record<string, number | undefined>>): boolean {
+  return typeof z === 'number' ? z > 0 : Object.values(z).some((p) => (p ?? 0) > 0);
+}
+
 export function exportOnnx(module: Module, example: Tensor, opts: ExportOnnxOptions = {}): Uint8Array {
   if (!(module instanceof Module)) throw new SeqgradError(OP, `module must be a seqgrad Module, got ${module === null ? 'null' : typeof module}`);
   if (!(example instanceof Tensor)) throw new SeqgradError(OP, `example must be a Tensor, got ${example === null ? 'null' : typeof example}`);
   paramDtype(module);
+  // Zoneout changes the evaluation-mode step to p·previous + (1 − p)·new, which neither ONNX's
+  // recurrent operators nor the exported Scan bodies compute: refused rather than exported wrong.
+  const zoned = module.modules().find((m): m is RNNBase | Recurrent => (m instanceof RNNBase || m instanceof Recurrent) && hasZoneout(m.zoneout));
+  if (zoned) {
+    throw new SeqgradError(OP, `a ${zoned.constructor.name} has zoneout (${JSON.stringify(zoned.zoneout)}), whose evaluation-mode step p·previous + (1 − p)·new the export does not compute; the same weights load into a layer without zoneout, which exports`);
+  }
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new SeqgradError(OP, `opts.dtype must be 'float32' or 'float64', got '${String(dtype)}'`);
   const ex = new Exporter(dtype);

@@ -216,6 +216,9 @@ function resolveStep(op: string, spec: KerasLayerSpec, i: number): UnnamedStep {
     if (m.numLayers !== 1) throw new SeqgradError(at, `${cls} has numLayers=${m.numLayers}; Keras layers hold one layer each: give one ${cls} per layer`);
     if (m.projSize !== 0) throw new SeqgradError(at, `${cls} has projSize=${m.projSize}; Keras's LSTM has no projection`);
     if (!m.batchFirst) throw new SeqgradError(at, `${cls} has batchFirst=false; Keras layers are batch-first`);
+    if (m.zoneout.h > 0 || (m.zoneout.c ?? 0) > 0) {
+      throw new SeqgradError(at, `${cls} has zoneout ${JSON.stringify(m.zoneout)}; Keras has no zoneout (its evaluation-mode step p·previous + (1 − p)·new differs from the plain one)`);
+    }
     if (r.mergeMode !== undefined && !m.bidirectional) throw new SeqgradError(at, `mergeMode needs a bidirectional ${cls}`);
     const mergeMode = m.bidirectional ? (r.mergeMode ?? 'concat') : null;
     if (mergeMode !== null && !['concat', 'sum', 'mul', 'ave'].includes(mergeMode)) {
