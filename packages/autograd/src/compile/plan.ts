@@ -884,6 +884,8 @@ function layerNormBackward(
   GX: FA | null, gx: number, G: FA, g: number, X: FA, x: number, rows: number, N: number, d1: number, d2: number, eps: number,
   gain: FA | null, dGain: FA | null, dShift: FA | null,
 ): void {
+  if (lnScratch.length < 2 * N) lnScratch = new Float64Array(2 * N);
+  const xh = lnScratch;
   for (let r = 0; r < rows; r++) {
     const base = x + r * N;
     const gb = g + r * N;
@@ -896,29 +898,32 @@ function layerNormBackward(
       sq += c * c;
     }
     const s = Math.sqrt(sq / d2 + eps);
-    if (dShift) for (let j = 0; j < N; j++) dShift[j]! += G[gb + j]!;
-    if (dGain) for (let j = 0; j < N; j++) dGain[j]! += G[gb + j]! * ((X[base + j]! - m) / s);
-    if (!GX) continue;
+    // x̂ in xh[0, N), dy in xh[N, 2N)
     let sdy = 0;
     let sxh = 0;
     let sdyx = 0;
     for (let j = 0; j < N; j++) {
+      const v = (X[base + j]! - m) / s;
       const dy = gain ? G[gb + j]! * gain[j]! : G[gb + j]!;
-      const xh = (X[base + j]! - m) / s;
+      xh[j] = v;
+      xh[N + j] = dy;
       sdy += dy;
-      sxh += xh;
-      sdyx += dy * xh;
+      sxh += v;
+      sdyx += dy * v;
     }
+    if (dShift) for (let j = 0; j < N; j++) dShift[j]! += G[gb + j]!;
+    if (dGain) for (let j = 0; j < N; j++) dGain[j]! += G[gb + j]! * xh[j]!;
+    if (!GX) continue;
     const k = sdyx / d2;
-    const mdc = (sdy - sxh * k) / s / d1;
+    const inv = 1 / s;
+    const mdc = ((sdy - sxh * k) * inv) / d1;
     const xb = gx + r * N;
-    for (let j = 0; j < N; j++) {
-      const dy = gain ? G[gb + j]! * gain[j]! : G[gb + j]!;
-      const xh = (X[base + j]! - m) / s;
-      GX[xb + j]! += (dy - xh * k) / s - mdc;
-    }
+    for (let j = 0; j < N; j++) GX[xb + j]! += (xh[N + j]! - xh[j]! * k) * inv - mdc;
   }
 }
+
+/** Scratch of layerNormBackward (x̂ and dy of one row), grown to the widest row seen. */
+let lnScratch = new Float64Array(0);
 
 function matmulAllForward(st: NodeStep, run: Run): void {
   const m = st.mm!;
