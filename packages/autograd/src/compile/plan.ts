@@ -171,6 +171,11 @@ interface LayerNormFusion {
 interface Program {
   steps: NodeStep[];
   dead: boolean[];
+  /**
+   * Recurrent values no backward rule reads (the pre-activations of the gates, the slices of
+   * a chunk): one step of storage, reused at every step, instead of T.
+   */
+  once: boolean[];
   /** The scalar captures the fused layer norms read without differentiating them. */
   constants: number[];
   /** Pairs of scalar captures that must hold the same value for the fusion to hold. */
@@ -230,9 +235,10 @@ export class Plan {
     const full = new Set(graph.nodes.filter((n) => this.gemmDeferred(n)).map((n) => n.output));
     this.stepLocal = graph.values.map((v) => v.kind === 'node' && v.region === 'rec' && !full.has(v.id));
     const steps = graph.nodes.map((n, i) => this.nodeStep(n, this.maps[i]!));
-    this.plain = { steps, dead: graph.values.map(() => false), constants: [], equal: [] };
+    const none = graph.values.map(() => false);
+    this.plain = this.storeOnce({ steps, dead: none, once: none, constants: [], equal: [] });
     const lns = findLayerNorms(graph, this.modes);
-    this.fused = lns.length === 0 ? this.plain : this.fuse(steps, lns);
+    this.fused = lns.length === 0 ? this.plain : this.storeOnce(this.fuse(steps, lns));
     const count = (r: Region) => graph.nodes.filter((n) => n.region === r).length;
     this.summary = {
       ops: graph.nodes.length,
@@ -274,8 +280,29 @@ export class Plan {
       });
     });
     return {
-      steps: out, dead, constants: lns.flatMap((ln) => [ln.d1, ln.d1b, ln.d2, ln.eps]), equal: lns.map((ln) => [ln.d1, ln.d1b]),
+      steps: out, dead, once: dead, constants: lns.flatMap((ln) => [ln.d1, ln.d1b, ln.d2, ln.eps]), equal: lns.map((ln) => [ln.d1, ln.d1b]),
     };
+  }
+
+  /**
+   * The program with every recurrent value that no backward rule of its steps reads (and that
+   * is no state entry) kept one step at a time: its steps read and write it at offset 0.
+   */
+  private storeOnce(p: Program): Program {
+    const g = this.graph;
+    const read = g.values.map(() => false);
+    for (const st of p.steps) {
+      switch (st.op) {
+        case 'mul': case 'div': case 'matmul': for (const i of st.ins) read[i] = true; break;
+        case 'layernorm': case 'log': case 'abs': case 'relu': case 'clamp': read[st.ins[0]!] = true; break;
+        case 'exp': case 'sqrt': case 'tanh': case 'sigmoid': read[st.out] = true; break;
+        default: break;
+      }
+    }
+    for (const o of g.stateOut) read[o] = true;
+    const once = g.values.map((v, id) => v.kind === 'node' && this.modes[id] === 2 && !read[id] && !p.dead[id]);
+    const steps = p.steps.map((st) => ({ ...st, oK: once[st.out] ? 0 : st.oK, inK: st.inK.map((c, j) => (once[st.ins[j]!] ? 0 : c)) }));
+    return { ...p, steps, once };
   }
 
   private coefK(id: number): number {
@@ -361,7 +388,7 @@ export class Plan {
         state[e] = s;
         buf[id] = s;
       } else if (program.dead[id]) buf[id] = EMPTY[dtype];
-      else buf[id] = alloc(id, mode === 0 ? v.size : T * v.size);
+      else buf[id] = alloc(id, mode === 0 || program.once[id] ? v.size : T * v.size);
     }
     const run = this.use(T, B, buf, new Array(g.values.length).fill(null));
     const order = (r: Region) => program.steps.filter((st) => st.region === r);
