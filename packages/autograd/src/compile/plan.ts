@@ -193,6 +193,9 @@ export interface PlanSummary {
   deferredGemms: number;
   /** Layer norms (with their gain and shift) run as one kernel each. */
   fusedLayerNorms: number;
+  /** Milliseconds (wall clock) spent tracing the step and building this plan, once per signature. */
+  traceMs: number;
+  buildMs: number;
 }
 
 export interface PlanForward {
@@ -229,7 +232,8 @@ export class Plan {
   /** Recurrent values whose gradient needs one step of storage (see gradK). */
   private readonly stepLocal: boolean[];
 
-  constructor(readonly graph: StepGraph) {
+  constructor(readonly graph: StepGraph, traceMs = 0) {
+    const start = performance.now();
     this.maps = graph.nodes.map((n) => nodeMaps(n, graph.values));
     this.modes = graph.values.map(modeOf);
     const full = new Set(graph.nodes.filter((n) => this.gemmDeferred(n)).map((n) => n.output));
@@ -248,6 +252,8 @@ export class Plan {
       hoistedGemms: graph.nodes.filter((n) => this.gemmAll(n)).length,
       deferredGemms: graph.nodes.filter((n) => this.gemmDeferred(n)).length,
       fusedLayerNorms: lns.length,
+      traceMs,
+      buildMs: performance.now() - start,
     };
   }
 
