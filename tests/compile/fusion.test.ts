@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
-  Generator, type Tensor, add, div, explainScan, grad, linear, mean, mul, randn, scan, sqrt, sub, sum, tanh, tensor, variance,
+  Generator, type Tensor, add, div, expand, explainScan, grad, linear, mean, mul, permute, randn, reshape, scan, sqrt, sub, sum, tanh, tensor,
+  variance,
 } from '@seqgrad/autograd';
 import { type GrammarSpec, grammarParams, grammarShapes, grammarStep } from '../setup/cellGrammar.js';
 
@@ -108,5 +109,23 @@ describe('compiled plan fusion', () => {
     expect(e.compiled).toBe(true);
     expect(e.plan?.fusedLayerNorms).toBe(0);
     for (const opts of settings) compare(step, [w, u, eps], 7, opts);
+  });
+
+  test('scan: index-mapped primitives (permute, expand, a sum over a leading axis, broadcasting both ways) equal op by op to 1e-12', () => {
+    const gen = new Generator(8);
+    const w = randn([H, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const u = randn([H, I], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const col = randn([H, 1], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const step = (x: Tensor, s: S): S => {
+      const v = tanh(add(linear(s.h, w), linear(x, u))); // (B, H)
+      const p = permute(reshape(v, [B, 2, H / 2]), [2, 0, 1]); // (H/2, B, 2)
+      const back = reshape(permute(p, [1, 2, 0]), [B, H]);
+      const lead = expand(sum(v, 0, true), [B, H]); // (1, H) summed over the batch, then repeated
+      const both = mul(add(mul(back, 0.5), lead), reshape(expand(col, [H, B]), [B, H]));
+      return { h: tanh(add(both, s.h)) };
+    };
+    const e = explainScan(step, randn([B, T, I], { dtype: 'float64' }), { h: randn([B, H], { dtype: 'float64' }) } as S);
+    expect(e.compiled, e.reason ?? '').toBe(true);
+    for (const opts of settings) compare(step, [w, u, col], 9, opts);
   });
 });

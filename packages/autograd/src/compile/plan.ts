@@ -32,15 +32,24 @@ function modeOf(v: TraceValue): 0 | 1 | 2 {
   return 0;
 }
 
-/** map[i] = position(multi-index of element i of `shape`), walked in row-major order. */
-function indexMap(shape: readonly number[], position: (idx: readonly number[]) => number): Int32Array {
+/**
+ * map[i] = base + Σ_d idx_d · step_d for the multi-index idx of element i of `shape`, walked
+ * in row-major order with the position updated as the index moves (no work per axis per element).
+ */
+function indexMap(shape: readonly number[], step: readonly number[], base = 0): Int32Array {
   const n = numel(shape);
   const map = new Int32Array(n);
-  const idx = new Array<number>(shape.length).fill(0);
+  const nd = shape.length;
+  const idx = new Array<number>(nd).fill(0);
+  let pos = base;
   for (let i = 0; i < n; i++) {
-    map[i] = position(idx);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (++idx[d]! < shape[d]!) break;
+    map[i] = pos;
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) {
+        pos += step[d]!;
+        break;
+      }
+      pos -= (shape[d]! - 1) * step[d]!;
       idx[d] = 0;
     }
   }
@@ -51,7 +60,7 @@ function indexMap(shape: readonly number[], position: (idx: readonly number[]) =
 function broadcastMap(shape: readonly number[], outShape: readonly number[]): Int32Array | null {
   if (shape.length === outShape.length && shape.every((d, i) => d === outShape[i])) return null;
   const str = broadcastStrides(shape, outShape);
-  return indexMap(outShape, (idx) => idx.reduce((p, v, d) => p + v * str[d]!, 0));
+  return indexMap(outShape, str);
 }
 
 /** Index maps of the shape primitives, computed once per plan. */
@@ -73,23 +82,23 @@ function nodeMaps(node: TraceNode, values: readonly TraceValue[]): NodeMaps {
     case 'add': case 'mul': case 'div':
       return { a: broadcastMap(ins[0]!, out), b: broadcastMap(ins[1]!, out) };
     case 'expand':
-      return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * strides(out)[d]!, 0)) };
+      return { src: broadcastMap(ins[0]!, out) ?? indexMap(out, strides(out)) };
     case 'permute': {
       const s = strides(ins[0]!);
       const perm = at.perm as number[];
-      return { src: indexMap(out, (idx) => idx.reduce((p, v, d) => p + v * s[perm[d]!]!, 0)) };
+      return { src: indexMap(out, out.map((_, d) => s[perm[d]!]!)) };
     }
     case 'pad': {
       const s = strides(out);
       const axis = at.axis as number;
       const before = at.before as number;
-      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (d === axis ? v + before : v) * s[d]!, 0))] };
+      return { dst: [indexMap(ins[0]!, s, before * s[axis]!)] };
     }
     case 'sum': {
       const axes = at.axes as number[];
       const keep = ins[0]!.map((d, i) => (axes.includes(i) ? 1 : d));
       const ks = strides(keep);
-      return { dst: [indexMap(ins[0]!, (idx) => idx.reduce((p, v, d) => p + (axes.includes(d) ? 0 : v * ks[d]!), 0))] };
+      return { dst: [indexMap(ins[0]!, ins[0]!.map((_, d) => (axes.includes(d) ? 0 : ks[d]!)))] };
     }
     default:
       return {};
