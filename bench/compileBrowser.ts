@@ -1,8 +1,11 @@
 /**
- * The compiled-cell benchmark in Chromium and in Node, same module (src/compilePeers.ts), same
- * clock (wall time, performance.now: a page has no CPU clock): the compiled cells against the
- * fused LSTM in each, and the ratios side by side. Chromium is Debian's (/usr/bin/chromium or
- * SEQGRAD_CHROMIUM), driven by playwright-core; the page is bundled by esbuild.
+ * The compiled-cell benchmark in Chromium and in Node, same module (src/compilePeers.ts): the
+ * compiled cells against the fused LSTM in each, and the ratios side by side. Time is CPU time
+ * of the thread that runs the steps: the renderer's main thread in Chromium (the DevTools
+ * protocol's ThreadTime metric), the process in Node (process.cpuUsage); per round and peer,
+ * the mean of `reps` steps, rounds alternating between the peers; medians over rounds. Chromium
+ * is Debian's (/usr/bin/chromium or SEQGRAD_CHROMIUM) driven by playwright-core; the page is
+ * bundled by esbuild.
  *
  *   npx tsc -b bench && node bench/dist/compileBrowser.js [--sizes S] [--rounds 5]
  */
@@ -11,7 +14,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compilePeers, type PeerResult, runRounds } from './src/compilePeers.js';
+import { compilePeers, median } from './src/compilePeers.js';
 import { SIZES } from './src/workloads.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,15 +30,33 @@ function args(): { sizes: string[]; rounds: number } {
 }
 
 /** The part of playwright-core this script uses (a devDependency of the seqgrad CLI package, not of the bench). */
+interface Page {
+  addScriptTag(opts: { content: string }): Promise<unknown>;
+  evaluate<A, R>(fn: (arg: A) => R, arg: A): Promise<R>;
+}
 interface Chromium {
   launchPersistentContext(dir: string, opts: { executablePath: string; headless: boolean; args: string[] }): Promise<{
-    newPage(): Promise<{
-      addScriptTag(opts: { content: string }): Promise<unknown>;
-      evaluate<A, R>(fn: (arg: A) => R, arg: A): Promise<R>;
-    }>;
+    newPage(): Promise<Page>;
+    newCDPSession(page: Page): Promise<{ send(method: string, params?: object): Promise<{ metrics?: { name: string; value: number }[] }> }>;
     browser(): { version(): string } | null;
     close(): Promise<void>;
   }>;
+}
+
+type Window = { setupPeers: (size: string) => string[]; runPeer: (i: number, reps: number) => void };
+
+/** Per peer: the median over rounds of the mean CPU ms of `reps` steps, after one untimed step each. */
+async function measure(count: number, rounds: number, reps: number, run: (i: number, reps: number) => Promise<void>, cpuMs: () => Promise<number>): Promise<number[]> {
+  for (let i = 0; i < count; i++) await run(i, 1);
+  const per: number[][] = Array.from({ length: count }, () => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < count; i++) {
+      const c0 = await cpuMs();
+      await run(i, reps);
+      per[i]!.push(((await cpuMs()) - c0) / reps);
+    }
+  }
+  return per.map(median);
 }
 
 async function main(): Promise<void> {
@@ -54,19 +75,27 @@ async function main(): Promise<void> {
   try {
     const page = await context.newPage();
     await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const pageCpuMs = async () => 1000 * ((await cdp.send('Performance.getMetrics')).metrics!.find((m) => m.name === 'ThreadTime')?.value ?? NaN);
+    const nodeCpuMs = async () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1000;
+    };
     for (const s of sizes) {
       const d = SIZES[s]!;
       const reps = s === 'S' ? 7 : 3;
-      const web = await page.evaluate(([size, r, k]: readonly [string, number, number]) => (globalThis as unknown as {
-        runCompileBench: (s: string, r: number, k: number) => PeerResult[];
-      }).runCompileBench(size, r, k), [s, rounds, reps] as const);
-      const node = runRounds(compilePeers(d, { compiledOnly: true }), rounds, reps, () => performance.now());
-      console.log(`size ${s} (B=${d.B}, T=${d.T}, I=${d.I}, H=${d.H}), float32 training step, wall ms, median of ${rounds} rounds × ${reps}, Chromium ${context.browser()?.version() ?? ''} and Node ${process.version}`);
+      const names = await page.evaluate((size: string) => (globalThis as unknown as Window).setupPeers(size), s);
+      const web = await measure(names.length, rounds, reps, (i, k) => page.evaluate(([j, n]: readonly [number, number]) => (globalThis as unknown as Window).runPeer(j, n), [i, k] as const), pageCpuMs);
+      const peers = compilePeers(d, { compiledOnly: true });
+      const node = await measure(peers.length, rounds, reps, async (i, k) => {
+        for (let j = 0; j < k; j++) peers[i]![1]();
+      }, nodeCpuMs);
+      console.log(`size ${s} (B=${d.B}, T=${d.T}, I=${d.I}, H=${d.H}), float32 training step, CPU ms, median of ${rounds} rounds of the mean of ${reps} steps; Chromium ${context.browser()?.version() ?? ''}, Node ${process.version}`);
       console.log('| peer | Node ms | × fused (Node) | Chromium ms | × fused (Chromium) | Chromium / Node |');
       console.log('|---|---:|---:|---:|---:|---:|');
-      node.forEach((n, i) => {
-        const w = web[i]!;
-        console.log(`| ${n.name} | ${n.ms.toFixed(1)} | ${n.ratio.toFixed(2)} | ${w.ms.toFixed(1)} | ${w.ratio.toFixed(2)} | ${(w.ms / n.ms).toFixed(2)} |`);
+      names.forEach((name, i) => {
+        console.log(`| ${name} | ${node[i]!.toFixed(1)} | ${(node[i]! / node[0]!).toFixed(2)} | ${web[i]!.toFixed(1)} | ${(web[i]! / web[0]!).toFixed(2)} | ${(web[i]! / node[i]!).toFixed(2)} |`);
       });
     }
   } finally {

@@ -1,6 +1,13 @@
-/** The page side of compileBrowser.ts: the peers of compilePeers.ts timed with the page's clock. */
-import { compilePeers, runRounds } from './compilePeers.js';
+/** The page side of compileBrowser.ts: the compiled peers of compilePeers.ts, stepped on request. */
+import { type Peer, compilePeers } from './compilePeers.js';
 import { SIZES } from './workloads.js';
 
-(globalThis as { runCompileBench?: unknown }).runCompileBench = (size: string, rounds: number, reps: number) =>
-  runRounds(compilePeers(SIZES[size]!, { compiledOnly: true }), rounds, reps, () => performance.now());
+let peers: Peer[] = [];
+const page = globalThis as unknown as { setupPeers: (size: string) => string[]; runPeer: (i: number, reps: number) => void };
+page.setupPeers = (size) => {
+  peers = compilePeers(SIZES[size]!, { compiledOnly: true });
+  return peers.map(([name]) => name);
+};
+page.runPeer = (i, reps) => {
+  for (let k = 0; k < reps; k++) peers[i]![1]();
+};
