@@ -2,106 +2,141 @@
  * Training step of custom cells run by scan compiled vs op by op, next to the fused LSTM, in
  * one process, rounds alternating between the peers; medians of per-round medians of the
  * process's CPU time (user + system), which a machine shared with other work disturbs less
- * than wall time.
+ * than wall time. Then, with the kernels warm, the first step of a new shape against a steady
+ * one (trace and plan build reported apart), and the bytes a step allocates at T and 4T.
  *
- *   npx tsc -b bench && node --expose-gc bench/dist/compile.js [--sizes S,M] [--rounds 5]
+ *   npx tsc -b bench && node --expose-gc bench/dist/compile.js [--sizes S,M] [--rounds 5] [--no-first] [--no-memory]
  */
-import { type FloatDType, type Generator, Tensor, add, chunk, linear, mul, sigmoid, sub, tanh, zeros } from '@seqgrad/autograd';
-import { LSTM, LayerNormLSTMCell, Recurrent, RecurrentCell, init } from '@seqgrad/layers';
-import { median, medianCpuMs } from './src/timing.js';
+import { Tensor, type Tensor as T } from '@seqgrad/autograd';
+import { LSTMCell, LayerNormLSTMCell, Recurrent, type RecurrentCell } from '@seqgrad/layers';
+import { CoupledLSTMCell, compilePeers, median, runRounds, trainStep } from './src/compilePeers.js';
 import { type Dims, SIZES, filledArray } from './src/workloads.js';
 
-type LSTMState = { h: Tensor; c: Tensor };
+type LSTMState = { h: T; c: T };
 
-/** LSTM with coupled input and forget gates (f = 1 − i): three gate blocks i, g, o. */
-class CoupledLSTMCell extends RecurrentCell<LSTMState> {
-  readonly stateSizes = { h: this.hiddenSize, c: this.hiddenSize };
-  readonly weightIh: Tensor;
-  readonly weightHh: Tensor;
-  readonly bias: Tensor;
-  constructor(inputSize: number, hiddenSize: number, opts: { dtype?: FloatDType; generator?: Generator } = {}) {
-    super(inputSize, hiddenSize, opts);
-    const H = hiddenSize;
-    this.weightIh = this.registerParameter('weight_ih', zeros([3 * H, inputSize], { dtype: this.dtype }));
-    this.weightHh = this.registerParameter('weight_hh', zeros([3 * H, H], { dtype: this.dtype }));
-    this.bias = this.registerParameter('bias', zeros([3 * H], { dtype: this.dtype }));
-    this.resetParameters(opts.generator);
-  }
-  override resetParameters(generator?: Generator): void {
-    const k = 1 / Math.sqrt(this.hiddenSize);
-    for (const t of [this.weightIh, this.weightHh, this.bias]) init.uniform(t, -k, k, { generator });
-  }
-  step(x: Tensor, { h, c }: LSTMState): LSTMState {
-    const [ai, ag, ao] = chunk(add(linear(x, this.weightIh, this.bias), linear(h, this.weightHh)), 3, -1) as [Tensor, Tensor, Tensor];
-    const i = sigmoid(ai);
-    const cNext = add(c, mul(i, sub(tanh(ag), c))); // (1 − i) c + i g
-    return { h: mul(sigmoid(ao), tanh(cNext)), c: cNext };
-  }
-}
-
-function args(): { sizes: string[]; rounds: number } {
+function args(): { sizes: string[]; rounds: number; first: boolean; memory: boolean } {
   const a = process.argv.slice(2);
   const get = (k: string) => {
     const i = a.indexOf(k);
     return i >= 0 ? a[i + 1] : undefined;
   };
-  return { sizes: (get('--sizes') ?? 'S').split(','), rounds: Number(get('--rounds') ?? 5) };
-}
-
-function trainStep(forward: (x: Tensor) => Tensor, params: () => Tensor[], x: Tensor): () => void {
-  return () => {
-    for (const p of params()) p.grad = null;
-    x.grad = null;
-    forward(x).sum().backward();
+  return {
+    sizes: (get('--sizes') ?? 'S').split(','), rounds: Number(get('--rounds') ?? 5),
+    first: !a.includes('--no-first'), memory: !a.includes('--no-memory'),
   };
 }
 
-function peers(d: Dims): [string, () => void][] {
-  const x = new Tensor(filledArray(d.B * d.T * d.I, 11), [d.B, d.T, d.I], true);
-  const out: [string, () => void][] = [];
-  const fused = new LSTM(d.I, d.H, { impl: 'fused' });
-  out.push(['LSTM fused', trainStep((v) => fused.forward(v).output, () => fused.parameters(), x)]);
-  for (const compile of [true, false]) {
-    const lstm = new LSTM(d.I, d.H, { impl: 'composed', compile });
-    out.push([`LSTM composed, ${compile ? 'compiled' : 'op by op'}`, trainStep((v) => lstm.forward(v).output, () => lstm.parameters(), x)]);
-  }
-  for (const compile of [true, false]) {
-    const r = new Recurrent(new CoupledLSTMCell(d.I, d.H), { compile });
-    out.push([`coupled-gate LSTM cell, ${compile ? 'compiled' : 'op by op'}`, trainStep((v) => r.forward(v).output, () => r.parameters(), x)]);
-  }
-  for (const compile of [true, false]) {
-    const r = new Recurrent(new LayerNormLSTMCell(d.I, d.H), { compile });
-    out.push([`LayerNormLSTMCell, ${compile ? 'compiled' : 'op by op'}`, trainStep((v) => r.forward(v).output, () => r.parameters(), x)]);
-  }
-  return out;
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+const gc = (globalThis as { gc?: () => void }).gc;
+
+const cells: [string, (d: Dims) => RecurrentCell<LSTMState>][] = [
+  ['LSTMCell', (d) => new LSTMCell(d.I, d.H) as unknown as RecurrentCell<LSTMState>],
+  ['coupled-gate LSTM cell', (d) => new CoupledLSTMCell(d.I, d.H)],
+  ['LayerNormLSTMCell', (d) => new LayerNormLSTMCell(d.I, d.H)],
+];
+
+function input(d: Dims, B: number, T: number): Tensor {
+  return new Tensor(filledArray(B * T * d.I, 11), [B, T, d.I], true);
 }
 
-const { sizes, rounds } = args();
-const gc = (globalThis as { gc?: () => void }).gc;
+/**
+ * The first training step of a shape the layer has not seen (batch B + 1, after steps at B
+ * warmed the kernels), against the median of the 7 steps that follow it.
+ */
+function firstStep(s: string, d: Dims): void {
+  console.log(`\nfirst step of a new shape at ${s} (B=${d.B + 1}, after warm-up at B=${d.B}), CPU ms; trace and plan build from explain(), wall ms`);
+  console.log('| cell, compiled | trace | plan build | first step | steady step | first / steady |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [name, make] of cells) {
+    const r = new Recurrent(make(d));
+    const warm = input(d, d.B, d.T);
+    const stepWarm = trainStep((v) => r.forward(v).output, () => r.parameters(), warm);
+    for (let i = 0; i < 5; i++) stepWarm();
+    const x = input(d, d.B + 1, d.T);
+    const step = trainStep((v) => r.forward(v).output, () => r.parameters(), x);
+    gc?.();
+    const c0 = cpuMs();
+    step();
+    const first = cpuMs() - c0;
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const c1 = cpuMs();
+      step();
+      times.push(cpuMs() - c1);
+    }
+    const steady = median(times);
+    const plan = r.explain(x).plan!;
+    console.log(`| ${name} | ${plan.traceMs.toFixed(1)} | ${plan.buildMs.toFixed(1)} | ${first.toFixed(1)} | ${steady.toFixed(1)} | ${(first / steady).toFixed(2)} |`);
+  }
+}
+
+/**
+ * Bytes of typed arrays a call of `fn` makes: through the constructors (wrapped for the call)
+ * and through slice/map of an existing array (the engine copies a leaf's gradient so).
+ */
+function typedBytes(fn: () => void): { arrays: number; bytes: number } {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const ctors = { Float32Array, Float64Array, Int32Array };
+  const proto = Object.getPrototypeOf(Float32Array.prototype) as { slice: (...a: unknown[]) => Float32Array; map: (...a: unknown[]) => Float32Array };
+  const { slice, map } = proto;
+  let arrays = 0;
+  let bytes = 0;
+  const note = (a: { byteLength: number }) => {
+    arrays++;
+    bytes += a.byteLength;
+    return a;
+  };
+  for (const [k, C] of Object.entries(ctors)) {
+    g[k] = new Proxy(C, { construct: (target, a, nt) => note(Reflect.construct(target, a, nt) as Float32Array) });
+  }
+  proto.slice = function (this: unknown, ...a: unknown[]) { return note(slice.apply(this, a)) as Float32Array; };
+  proto.map = function (this: unknown, ...a: unknown[]) { return note(map.apply(this, a)) as Float32Array; };
+  try {
+    fn();
+  } finally {
+    Object.assign(g, ctors);
+    proto.slice = slice;
+    proto.map = map;
+  }
+  return { arrays, bytes };
+}
+
+/** Typed arrays a steady training step allocates at T and 4T. */
+function memory(s: string, d: Dims): void {
+  console.log(`
+typed arrays allocated by one steady training step at ${s}, T = ${d.T} and ${4 * d.T} (float32)`);
+  console.log('| cell, compiled | arrays at T | at 4T | KiB at T | KiB at 4T | growth, KiB | of which dx, x.grad, output, d output, KiB |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const [name, make] of cells) {
+    const r = new Recurrent(make(d));
+    const at = (T: number) => {
+      const step = trainStep((v) => r.forward(v).output, () => r.parameters(), input(d, d.B, T));
+      for (let i = 0; i < 3; i++) step();
+      return typedBytes(step);
+    };
+    const a = at(d.T);
+    const b = at(4 * d.T);
+    // Arrays of T·B rows a step makes whatever the plan does: x's gradient and the engine's
+    // copy of it as x.grad (I each), the output and its gradient from sum (H each).
+    const io = (3 * d.T * d.B * 4 * (2 * d.I + 2 * d.H)) / 1024;
+    const kib = (v: number) => (v / 1024).toFixed(0);
+    console.log(`| ${name} | ${a.arrays} | ${b.arrays} | ${kib(a.bytes)} | ${kib(b.bytes)} | ${kib(b.bytes - a.bytes)} | ${io.toFixed(0)} |`);
+  }
+}
+
+const { sizes, rounds, first, memory: mem } = args();
 for (const s of sizes) {
   const d = SIZES[s]!;
-  const list = peers(d);
-  // First call: tracing and building the plan, then the step itself.
-  const first = list.map(([, fn]) => {
-    const c0 = process.cpuUsage();
-    fn();
-    const c = process.cpuUsage(c0);
-    return (c.user + c.system) / 1000;
-  });
-  const perRound: number[][] = list.map(() => []);
   const reps = s === 'S' ? 7 : 3;
-  for (let r = 0; r < rounds; r++) {
-    list.forEach(([, fn], i) => {
-      gc?.();
-      perRound[i]!.push(medianCpuMs(fn, reps));
-    });
-  }
-  const base = median(perRound[0]!);
+  const results = runRounds(compilePeers(d), rounds, reps, cpuMs, gc);
   console.log(`size ${s} (B=${d.B}, T=${d.T}, I=${d.I}, H=${d.H}), float32 training step, CPU ms of this process, median of ${rounds} rounds × ${reps}`);
   console.log('| peer | CPU ms | × fused LSTM | first call, CPU ms |');
   console.log('|---|---:|---:|---:|');
-  list.forEach(([name], i) => {
-    const m = median(perRound[i]!);
-    console.log(`| ${name} | ${m.toFixed(1)} | ${(m / base).toFixed(2)} | ${first[i]!.toFixed(1)} |`);
-  });
+  for (const r of results) console.log(`| ${r.name} | ${r.ms.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.firstMs.toFixed(1)} |`);
+  if (first) firstStep(s, d);
+  if (mem) memory(s, d);
+  console.log('');
 }

@@ -11,8 +11,12 @@ export type Expr = { leaf: number } | { un: number; a: Expr } | { bin: number; a
 
 export interface GrammarSpec {
   withC: boolean;
-  /** act: 0 sigmoid, 1 tanh, 2 relu, 3 none; useH: the gate reads h (else it is hoisted); ln: layer-normed. */
-  gates: { act: number; useH: boolean; ln: boolean }[];
+  /**
+   * act: 0 sigmoid, 1 tanh, 2 relu, 3 none; useH: the gate reads h (else it is hoisted); ln:
+   * layer-normed, lnForm: 0 with a gain, 1 without one and with the unbiased variance, 2 with
+   * a gain and the normalised value used a second time (y·gain + y).
+   */
+  gates: { act: number; useH: boolean; ln: boolean; lnForm: number }[];
   /** One linear map for all gates, then chunk (true), or one per gate. */
   split: boolean;
   exprH: Expr;
@@ -33,7 +37,7 @@ export const exprArb = fc.letrec<{ e: Expr }>((tie) => ({
 /** The fields of a GrammarSpec as arbitraries, to spread into a larger `fc.record`. */
 export const grammarFields = {
   withC: fc.boolean(),
-  gates: fc.array(fc.record({ act: fc.nat(3), useH: fc.boolean(), ln: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+  gates: fc.array(fc.record({ act: fc.nat(3), useH: fc.boolean(), ln: fc.boolean(), lnForm: fc.nat(2) }), { minLength: 1, maxLength: 4 }),
   split: fc.boolean(), exprH: exprArb, exprC: exprArb, mix: fc.boolean(),
 };
 
@@ -65,9 +69,12 @@ export function grammarParams(spec: GrammarSpec, made: Tensor[]): GrammarParams 
 /** One step of the spec's cell. */
 export function grammarStep(spec: GrammarSpec, p: GrammarParams, x: Tensor, s: { h: Tensor; c?: Tensor }): { h: Tensor; c?: Tensor } {
   const G = spec.gates.length;
-  const layerNorm = (v: Tensor) => {
+  const layerNorm = (v: Tensor, form: number) => {
     const centered = sub(v, mean(v, -1, true));
-    return mul(div(centered, sqrt(add(variance(v, -1, { keepdim: true, correction: 0 }), 1e-5))), p.lnGain);
+    // The unbiased variance only where a row has more than one value (else it divides by 0).
+    const correction = form === 1 && v.shape[v.ndim - 1]! > 1 ? 1 : 0;
+    const y = div(centered, sqrt(add(variance(v, -1, { keepdim: true, correction }), 1e-5)));
+    return form === 0 ? mul(y, p.lnGain) : form === 1 ? y : add(mul(y, p.lnGain), y);
   };
   const acts = [sigmoid, tanh, relu, (v: Tensor) => v];
   const bs = chunk(p.bias, G, 0);
@@ -77,7 +84,7 @@ export function grammarStep(spec: GrammarSpec, p: GrammarParams, x: Tensor, s: {
     const hs = chunk(linear(s.h, p.wh[0]!), G, -1);
     pre = spec.gates.map((g, i) => (g.useH ? add(xs[i]!, hs[i]!) : xs[i]!));
   } else pre = spec.gates.map((g, i) => (g.useH ? add(linear(x, p.wx[i]!), linear(s.h, p.wh[i]!)) : linear(x, p.wx[i]!)));
-  const gates = spec.gates.map((g, i) => acts[g.act]!(add(g.ln ? layerNorm(pre[i]!) : pre[i]!, bs[i]!)));
+  const gates = spec.gates.map((g, i) => acts[g.act]!(add(g.ln ? layerNorm(pre[i]!, g.lnForm) : pre[i]!, bs[i]!)));
   const leaves = [...gates, s.h, ...(s.c ? [s.c] : [])];
   const ev = (e: Expr): Tensor => {
     if ('leaf' in e) return leaves[e.leaf % leaves.length]!;

@@ -94,7 +94,10 @@ interface Run {
  * so each is optimised once and serves every node of every plan.
  */
 interface NodeStep {
-  op: TraceNode['op'];
+  op: TraceNode['op'] | 'layernorm';
+  region: Region;
+  /** op 'layernorm': the fused normalisation (see LayerNormFusion). */
+  ln: LayerNormFusion | null;
   out: number;
   ins: number[];
   /** Output size per step. */
@@ -127,6 +130,42 @@ interface NodeStep {
   mm: { tA: boolean; tB: boolean; M: number; N: number; K: number; lda: number; ldb: number; all: boolean; deferred: boolean } | null;
 }
 
+/**
+ * A layer norm over the last axis found in the graph, run as one kernel:
+ * y = (x − Σx/d1) / √(Σ(x − Σx/d1)²/d2 + eps) · gain + shift, row by row over rows of N,
+ * where d1, d2 and eps are scalar captures (LayerNorm's N, N − correction and ε) and gain and
+ * shift (−1 when absent) are values of N held once per call. The nodes it replaces (the sums,
+ * the centring, the square, the square root, the quotient, the affine map) store nothing.
+ */
+interface LayerNormFusion {
+  x: number;
+  d1: number;
+  /** The divisor of the mean the variance centres with (the same value as d1, checked per call). */
+  d1b: number;
+  d2: number;
+  eps: number;
+  gain: number;
+  shift: number;
+  N: number;
+  /** The graph nodes it replaces; the last one's output is its output. */
+  nodes: number[];
+}
+
+/** The steps a call runs, and the values none of them writes (fused away). */
+interface Program {
+  steps: NodeStep[];
+  dead: boolean[];
+  /**
+   * Recurrent values no backward rule reads (the pre-activations of the gates, the slices of
+   * a chunk): one step of storage, reused at every step, instead of T.
+   */
+  once: boolean[];
+  /** The scalar captures the fused layer norms read without differentiating them. */
+  constants: number[];
+  /** Pairs of scalar captures that must hold the same value for the fusion to hold. */
+  equal: [number, number][];
+}
+
 export interface PlanSummary {
   ops: number;
   constant: number;
@@ -136,6 +175,11 @@ export interface PlanSummary {
   hoistedGemms: number;
   /** Capture gradients of recurrent matmuls summed over time in one GEMM. */
   deferredGemms: number;
+  /** Layer norms (with their gain and shift) run as one kernel each. */
+  fusedLayerNorms: number;
+  /** Milliseconds (wall clock) spent tracing the step and building this plan, once per signature. */
+  traceMs: number;
+  buildMs: number;
 }
 
 export interface PlanForward {
@@ -152,6 +196,7 @@ interface Saved {
   lengths: Int32Array | null;
   reverse: boolean;
   need: boolean[];
+  program: Program;
 }
 
 export class Plan {
@@ -160,7 +205,10 @@ export class Plan {
   readonly summary: PlanSummary;
   /** The buffers of the call being run, read by the bound nodes at every step. */
   private readonly run: Run = { T: 0, B: 0, buf: [], grad: [] };
-  private readonly steps: NodeStep[];
+  /** Every node as its own step. */
+  private readonly plain: Program;
+  /** Layer norms fused (the same as plain when the graph has none). */
+  private readonly fused: Program;
   /** The buffers of a call whose backward can no longer run, for the next call of the same length. */
   private spare: { T: number; buf: FA[] } | null = null;
   /** The gradient buffers of the last backward, for the next one of the same length. */
@@ -168,12 +216,17 @@ export class Plan {
   /** Recurrent values whose gradient needs one step of storage (see gradK). */
   private readonly stepLocal: boolean[];
 
-  constructor(readonly graph: StepGraph) {
+  constructor(readonly graph: StepGraph, traceMs = 0) {
+    const start = performance.now();
     this.maps = graph.nodes.map((n) => nodeMaps(n, graph.values));
     this.modes = graph.values.map(modeOf);
     const full = new Set(graph.nodes.filter((n) => this.gemmDeferred(n)).map((n) => n.output));
     this.stepLocal = graph.values.map((v) => v.kind === 'node' && v.region === 'rec' && !full.has(v.id));
-    this.steps = graph.nodes.map((n, i) => this.nodeStep(n, this.maps[i]!));
+    const steps = graph.nodes.map((n, i) => this.nodeStep(n, this.maps[i]!));
+    const none = graph.values.map(() => false);
+    this.plain = this.storeOnce({ steps, dead: none, once: none, constants: [], equal: [] });
+    const lns = findLayerNorms(graph, this.modes);
+    this.fused = lns.length === 0 ? this.plain : this.storeOnce(this.fuse(steps, lns));
     const count = (r: Region) => graph.nodes.filter((n) => n.region === r).length;
     this.summary = {
       ops: graph.nodes.length,
@@ -182,7 +235,71 @@ export class Plan {
       recurrent: count('rec'),
       hoistedGemms: graph.nodes.filter((n) => this.gemmAll(n)).length,
       deferredGemms: graph.nodes.filter((n) => this.gemmDeferred(n)).length,
+      fusedLayerNorms: lns.length,
+      traceMs,
+      buildMs: performance.now() - start,
     };
+  }
+
+  /** The program with each layer norm's nodes replaced by one step where its last node was. */
+  private fuse(steps: NodeStep[], lns: LayerNormFusion[]): Program {
+    const g = this.graph;
+    const dead = g.values.map(() => false);
+    const at = new Map<number, LayerNormFusion>();
+    const gone = new Set<number>();
+    for (const ln of lns) {
+      const last = ln.nodes[ln.nodes.length - 1]!;
+      at.set(last, ln);
+      for (const i of ln.nodes) if (i !== last) {
+        gone.add(i);
+        dead[g.nodes[i]!.output] = true;
+      }
+    }
+    const out: NodeStep[] = [];
+    steps.forEach((st, i) => {
+      if (gone.has(i)) return;
+      const ln = at.get(i);
+      if (!ln) {
+        out.push(st);
+        return;
+      }
+      const x = ln.x;
+      out.push({
+        ...st, op: 'layernorm', ln, ins: [x], inK: [this.coefK(x)], inT: [this.coefT(x)], ginK: [this.gradK(x)],
+        ma: null, mb: null, ca: 0, cb: 0, rb: 0, rowSum: 0, src: null, dst: [], blocks: [], mm: null,
+      });
+    });
+    return {
+      steps: out, dead, once: dead, constants: lns.flatMap((ln) => [ln.d1, ln.d1b, ln.d2, ln.eps]), equal: lns.map((ln) => [ln.d1, ln.d1b]),
+    };
+  }
+
+  /**
+   * The program with every recurrent value that no backward rule of its steps reads (and that
+   * is no state entry) kept one step at a time: its steps read and write it at offset 0.
+   */
+  private storeOnce(p: Program): Program {
+    const g = this.graph;
+    const read = g.values.map(() => false);
+    for (const st of p.steps) {
+      switch (st.op) {
+        case 'mul': case 'div': case 'matmul': for (const i of st.ins) read[i] = true; break;
+        case 'layernorm': case 'log': case 'abs': case 'relu': case 'clamp': read[st.ins[0]!] = true; break;
+        case 'exp': case 'sqrt': case 'tanh': case 'sigmoid': read[st.out] = true; break;
+        default: break;
+      }
+    }
+    for (const o of g.stateOut) read[o] = true;
+    const once = g.values.map((v, id) => v.kind === 'node' && this.modes[id] === 2 && !read[id] && !p.dead[id]);
+    const steps = p.steps.map((st) => ({ ...st, oK: once[st.out] ? 0 : st.oK, inK: st.inK.map((c, j) => (once[st.ins[j]!] ? 0 : c)) }));
+    return { ...p, steps, once };
+  }
+
+  private coefK(id: number): number {
+    return this.modes[id] === 2 ? this.graph.values[id]!.size : 0;
+  }
+  private coefT(id: number): number {
+    return this.modes[id] === 1 ? this.graph.values[id]!.size : 0;
   }
 
   /** A hoisted matmul of x-dependent rows (B, K) by a capture: one GEMM over T·B rows. */
@@ -231,10 +348,19 @@ export class Plan {
     const B = vx.shape[0]!;
     const I = vx.size / B;
     const need = this.needs(opts.xNeeds, opts.initNeeds, opts.captureNeeds);
+    // The fused layer norm does not differentiate its scalars (LayerNorm's N and ε) and takes
+    // the two means it computes for one; were a scalar to need a gradient, or the two divisors
+    // to differ, every node runs on its own.
+    const scalarOf = (id: number) => captures[g.captures.indexOf(id)]![0];
+    const program = this.fused.constants.some((c) => need[c]) || this.fused.equal.some(([p, q]) => scalarOf(p) !== scalarOf(q))
+      ? this.plain : this.fused;
     // Every forward writes all of its buffers, so those of a finished call serve again as they are.
     const spare = this.spare?.T === T ? this.spare.buf : null;
     this.spare = null;
-    const alloc = (id: number, n: number): FA => spare?.[id] ?? (arrayFor(dtype, n) as FA);
+    const alloc = (id: number, n: number): FA => {
+      const old = spare?.[id];
+      return old && old.length === n ? old : (arrayFor(dtype, n) as FA);
+    };
     const buf: FA[] = new Array(g.values.length);
     // x as (T, B, I), so that the rows of all steps are contiguous for the hoisted GEMMs.
     const xT = alloc(g.x, T * B * I);
@@ -251,20 +377,18 @@ export class Plan {
         s.set(init[e]!);
         state[e] = s;
         buf[id] = s;
-      } else buf[id] = alloc(id, mode === 0 ? v.size : T * v.size);
+      } else if (program.dead[id]) buf[id] = EMPTY[dtype];
+      else buf[id] = alloc(id, mode === 0 || program.once[id] ? v.size : T * v.size);
     }
     const run = this.use(T, B, buf, new Array(g.values.length).fill(null));
-    const steps = this.steps;
-
-    const order = (r: Region) => g.nodes.map((n, i) => (n.region === r ? i : -1)).filter((i) => i >= 0);
-    for (const i of order('const')) forwardNode(steps[i]!, run, 0, 0);
-    for (const i of order('hoist')) {
-      const st = steps[i]!;
+    const order = (r: Region) => program.steps.filter((st) => st.region === r);
+    for (const st of order('const')) forwardNode(st, run, 0, 0);
+    for (const st of order('hoist')) {
       if (st.mm?.all) matmulAllForward(st, run);
       else for (let t = 0; t < T; t++) forwardNode(st, run, t, t);
     }
 
-    const rec = order('rec').map((i) => steps[i]!);
+    const rec = order('rec');
     const { reverse, lengths } = opts;
     const E = g.keys.length;
     const outIds = g.stateOut;
@@ -283,7 +407,7 @@ export class Plan {
       }
     }
     const finals = state.map((S, e) => S.slice(T * g.values[g.stateIn[e]!]!.size, (T + 1) * g.values[g.stateIn[e]!]!.size) as FA);
-    return { sequences, finals, saved: { run: { ...run }, lengths, reverse, need } };
+    return { sequences, finals, saved: { run: { ...run }, lengths, reverse, need, program } };
   }
 
   /**
@@ -295,13 +419,13 @@ export class Plan {
     dx: FA | null; dInit: (FA | null)[]; dCaptures: (FA | null)[];
   } {
     const g = this.graph;
-    const { lengths, reverse, need } = saved;
+    const { lengths, reverse, need, program } = saved;
     const { T, B, buf } = saved.run;
     // Gradient buffers of the previous backward of the same length, zeroed, or new ones.
     const spare = this.gradSpare?.T === T ? this.gradSpare.grad : null;
     this.gradSpare = null;
     const grad: (FA | null)[] = g.values.map((v, id) => {
-      if (!need[id]) return null;
+      if (!need[id] || program.dead[id]) return null;
       const old = spare?.[id];
       if (old) return old.fill(0);
       const mode = this.modes[id]!;
@@ -309,7 +433,7 @@ export class Plan {
     });
     const local = g.values.filter((v) => this.stepLocal[v.id] && grad[v.id]).map((v) => grad[v.id]!);
     const run = this.use(T, B, buf, grad);
-    const steps = this.steps;
+    const steps = program.steps;
     const E = g.keys.length;
     g.stateIn.forEach((s, e) => {
       const dS = grad[s];
@@ -318,8 +442,8 @@ export class Plan {
       const n = g.values[s]!.size;
       for (let i = 0; i < n; i++) dS[T * n + i]! += d[i]!;
     });
-    const order = (r: Region) => g.nodes.map((n, i) => (n.region === r ? i : -1)).filter((i) => i >= 0).reverse();
-    const rec = order('rec').map((i) => steps[i]!);
+    const order = (r: Region) => steps.filter((st) => st.region === r).reverse();
+    const rec = order('rec');
     for (let k = T - 1; k >= 0; k--) {
       const t = reverse ? T - 1 - k : k;
       for (let j = 0; j < local.length; j++) local[j]!.fill(0);
@@ -341,12 +465,11 @@ export class Plan {
       for (let j = 0; j < rec.length; j++) backwardNode(rec[j]!, run, k, t);
     }
     for (const st of steps) if (st.mm?.deferred) matmulDeferredBackward(st, run);
-    for (const i of order('hoist')) {
-      const st = steps[i]!;
+    for (const st of order('hoist')) {
       if (st.mm?.all) matmulAllBackward(st, run);
       else for (let t = 0; t < T; t++) backwardNode(st, run, t, t);
     }
-    for (const i of order('const')) backwardNode(steps[i]!, run, 0, 0);
+    for (const st of order('const')) backwardNode(st, run, 0, 0);
 
     let dx: FA | null = null;
     const dxT = grad[g.x];
@@ -416,7 +539,7 @@ export class Plan {
       };
     }
     return {
-      op: node.op, out: node.output, ins: node.inputs, n: vals[node.output]!.size,
+      op: node.op, region: node.region, ln: null, out: node.output, ins: node.inputs, n: vals[node.output]!.size,
       oK: coefK(node.output), oT: coefT(node.output),
       inK: node.inputs.map(coefK), inT: node.inputs.map(coefT),
       goK: this.gradK(node.output), ginK: node.inputs.map((i) => this.gradK(i)),
@@ -431,6 +554,115 @@ export class Plan {
       mm,
     };
   }
+}
+
+/** The buffer of a value no step writes. */
+const EMPTY = { float32: new Float32Array(0), float64: new Float64Array(0) } as const;
+
+/**
+ * The layer norms over the last axis in the graph, as LayerNorm (and `sub(x, mean(x))` /
+ * `variance(x, correction)`) traces them once repeated nodes are merged:
+ *   m = sum(x, last, keepdim) / d1;  c = x + neg(m);  v = sum(c · c, last, keepdim) / d2;
+ *   y = c / sqrt(v + eps);  then optionally y · gain and + shift (either operand order),
+ * with d1, d2, eps scalar captures that need no gradient, gain and shift values of N held
+ * once per call. Every intermediate value must be used only inside the pattern.
+ */
+function findLayerNorms(graph: StepGraph, modes: readonly (0 | 1 | 2)[]): LayerNormFusion[] {
+  const vals = graph.values;
+  const producer = new Map<number, number>();
+  graph.nodes.forEach((n, i) => producer.set(n.output, i));
+  const uses = vals.map(() => 0);
+  for (const n of graph.nodes) for (const i of n.inputs) uses[i]!++;
+  for (const o of graph.stateOut) uses[o]! += 1;
+  const node = (id: number, op: string): TraceNode | null => {
+    const i = producer.get(id);
+    const n = i === undefined ? undefined : graph.nodes[i];
+    return n && n.op === op ? n : null;
+  };
+  const scalar = (id: number) => {
+    const v = vals[id]!;
+    return v.kind === 'capture' && v.size === 1 && !v.tensor!.requiresGrad;
+  };
+  const rowSum = (n: TraceNode | null, N: number): n is TraceNode => {
+    if (!n) return false;
+    const shape = vals[n.inputs[0]!]!.shape;
+    const axes = n.attrs.axes as number[];
+    return n.attrs.keepdim === true && axes.length === 1 && axes[0] === shape.length - 1 && shape[shape.length - 1] === N;
+  };
+  // A once-per-call vector of N to apply along the last axis of an (…, N) value.
+  const rowVector = (id: number, N: number) => modes[id] === 0 && vals[id]!.size === N && vals[id]!.shape[vals[id]!.shape.length - 1] === N;
+  const found: LayerNormFusion[] = [];
+  graph.nodes.forEach((yNode, yi) => {
+    if (yNode.op !== 'div') return;
+    const [c, s] = yNode.inputs as [number, number];
+    const cNode = node(c, 'add');
+    const sNode = node(s, 'sqrt');
+    if (!cNode || !sNode) return;
+    const x = cNode.inputs[0]!;
+    const xs = vals[x]!.shape;
+    const N = xs[xs.length - 1]!;
+    if (xs.length < 1 || !sameDims(vals[yNode.output]!.shape, xs) || !sameDims(vals[c]!.shape, xs)) return;
+    // The centring, as x + neg(sum(x) / d): the mean's sum is one node (repeated nodes are
+    // merged when tracing), its divisor may be a second scalar of the same value.
+    const centring = (cid: number): { nodes: TraceNode[]; sum: number; d: number } | null => {
+      const cn = node(cid, 'add');
+      if (!cn || cn.inputs[0] !== x) return null;
+      const nmNode = node(cn.inputs[1]!, 'neg');
+      const mNode = nmNode && node(nmNode.inputs[0]!, 'div');
+      const sxNode = mNode && node(mNode.inputs[0]!, 'sum');
+      if (!mNode || !rowSum(sxNode, N) || sxNode.inputs[0] !== x || !scalar(mNode.inputs[1]!)) return null;
+      return { nodes: [sxNode, mNode, nmNode, cn], sum: sxNode.output, d: mNode.inputs[1]! };
+    };
+    const num = centring(c);
+    const veNode = node(sNode.inputs[0]!, 'add');
+    const vNode = veNode && node(veNode.inputs[0]!, 'div');
+    const qNode = vNode && node(vNode.inputs[0]!, 'sum');
+    const pNode = qNode && node(qNode.inputs[0]!, 'mul');
+    if (!num || !vNode || !rowSum(qNode, N) || !pNode || pNode.inputs[0] !== pNode.inputs[1]) return;
+    const den = pNode.inputs[0] === c ? num : centring(pNode.inputs[0]!);
+    if (!den || den.sum !== num.sum) return;
+    if (!scalar(veNode.inputs[1]!) || !scalar(vNode.inputs[1]!)) return;
+    const inner = [...new Set([...num.nodes, ...den.nodes, pNode, qNode, vNode, veNode, sNode])];
+    // Every value the pattern makes, but its output, is read only inside it.
+    const reads = new Map<number, number>();
+    for (const n of [...inner, yNode]) for (const i of n.inputs) reads.set(i, (reads.get(i) ?? 0) + 1);
+    if (inner.some((n) => uses[n.output] !== reads.get(n.output))) return;
+    inner.sort((p, q) => producer.get(p.output)! - producer.get(q.output)!);
+    const nodes = inner.map((n) => producer.get(n.output)!);
+    nodes.push(yi);
+    let out = yNode.output;
+    let gain = -1;
+    let shift = -1;
+    // The affine map, when the normalised value feeds only it.
+    const consumer = (id: number, op: string): [TraceNode, number] | null => {
+      if (uses[id] !== 1) return null;
+      const i = graph.nodes.findIndex((n) => n.op === op && n.inputs.includes(id));
+      if (i < 0) return null;
+      const n = graph.nodes[i]!;
+      const other = n.inputs[0] === id ? n.inputs[1]! : n.inputs[0]!;
+      if (n.inputs.length !== 2 || other === id || !rowVector(other, N) || !sameDims(vals[n.output]!.shape, xs)) return null;
+      return [n, i];
+    };
+    const mulUse = consumer(out, 'mul');
+    if (mulUse) {
+      const [n, i] = mulUse;
+      gain = n.inputs[0] === out ? n.inputs[1]! : n.inputs[0]!;
+      nodes.push(i);
+      out = n.output;
+    }
+    const addUse = consumer(out, 'add');
+    if (addUse) {
+      const [n, i] = addUse;
+      shift = n.inputs[0] === out ? n.inputs[1]! : n.inputs[0]!;
+      nodes.push(i);
+    }
+    found.push({ x, d1: num.d, d1b: den.d, d2: vNode.inputs[1]!, eps: veNode.inputs[1]!, gain, shift, N, nodes });
+  });
+  return found;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** The contiguous blocks of a narrow (one entry) or of each input of a concat; empty for other ops. */
@@ -539,6 +771,15 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       return;
     }
     case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
+    case 'layernorm': {
+      const ln = st.ln!;
+      const buf = run.buf;
+      layerNormForward(
+        O, o, A, a, n / ln.N, ln.N, buf[ln.d1]![0]!, buf[ln.d2]![0]!, buf[ln.eps]![0]!,
+        ln.gain >= 0 ? buf[ln.gain]! : null, ln.shift >= 0 ? buf[ln.shift]! : null,
+      );
+      return;
+    }
     default: unaryForward(st.op, st.f32, O, o, A, a, n, st.lo, st.hi);
   }
 }
@@ -610,9 +851,96 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       return;
     }
     case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
+    case 'layernorm': {
+      const ln = st.ln!;
+      const buf = run.buf;
+      layerNormBackward(
+        GA, ga, G, go, A, a, n / ln.N, ln.N, buf[ln.d1]![0]!, buf[ln.d2]![0]!, buf[ln.eps]![0]!,
+        ln.gain >= 0 ? buf[ln.gain]! : null, ln.gain >= 0 ? run.grad[ln.gain] ?? null : null,
+        ln.shift >= 0 ? run.grad[ln.shift] ?? null : null,
+      );
+      return;
+    }
     default: if (GA) unaryBackward(st.op, GA, ga, G, go, A, a, run.buf[st.out]!, o, n, st.lo, st.hi);
   }
 }
+
+/**
+ * Per row of N: m = Σx / d1, s = √(Σ(x − m)² / d2 + eps), O = (x − m) / s · gain + shift
+ * (gain, shift null: 1, 0).
+ */
+function layerNormForward(
+  O: FA, o: number, X: FA, x: number, rows: number, N: number, d1: number, d2: number, eps: number, gain: FA | null, shift: FA | null,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = x + r * N;
+    const ob = o + r * N;
+    let sum = 0;
+    for (let j = 0; j < N; j++) sum += X[base + j]!;
+    const m = sum / d1;
+    let sq = 0;
+    for (let j = 0; j < N; j++) {
+      const c = X[base + j]! - m;
+      sq += c * c;
+    }
+    const s = Math.sqrt(sq / d2 + eps);
+    if (gain && shift) for (let j = 0; j < N; j++) O[ob + j] = ((X[base + j]! - m) / s) * gain[j]! + shift[j]!;
+    else if (gain) for (let j = 0; j < N; j++) O[ob + j] = ((X[base + j]! - m) / s) * gain[j]!;
+    else if (shift) for (let j = 0; j < N; j++) O[ob + j] = (X[base + j]! - m) / s + shift[j]!;
+    else for (let j = 0; j < N; j++) O[ob + j] = (X[base + j]! - m) / s;
+  }
+}
+
+/**
+ * The gradient of layerNormForward, recomputing m and s from x. With x̂ = (x − m) / s and
+ * dy = G · gain: d gain += G x̂, d shift += G, and
+ * dc = (dy − x̂ Σ(dy x̂) / d2) / s (through the centred value and the variance),
+ * dx += dc − Σdc / d1 (through the mean), Σdc = (Σdy − Σx̂ Σ(dy x̂) / d2) / s.
+ */
+function layerNormBackward(
+  GX: FA | null, gx: number, G: FA, g: number, X: FA, x: number, rows: number, N: number, d1: number, d2: number, eps: number,
+  gain: FA | null, dGain: FA | null, dShift: FA | null,
+): void {
+  if (lnScratch.length < 2 * N) lnScratch = new Float64Array(2 * N);
+  const xh = lnScratch;
+  for (let r = 0; r < rows; r++) {
+    const base = x + r * N;
+    const gb = g + r * N;
+    let sum = 0;
+    for (let j = 0; j < N; j++) sum += X[base + j]!;
+    const m = sum / d1;
+    let sq = 0;
+    for (let j = 0; j < N; j++) {
+      const c = X[base + j]! - m;
+      sq += c * c;
+    }
+    const s = Math.sqrt(sq / d2 + eps);
+    // x̂ in xh[0, N), dy in xh[N, 2N)
+    let sdy = 0;
+    let sxh = 0;
+    let sdyx = 0;
+    for (let j = 0; j < N; j++) {
+      const v = (X[base + j]! - m) / s;
+      const dy = gain ? G[gb + j]! * gain[j]! : G[gb + j]!;
+      xh[j] = v;
+      xh[N + j] = dy;
+      sdy += dy;
+      sxh += v;
+      sdyx += dy * v;
+    }
+    if (dShift) for (let j = 0; j < N; j++) dShift[j]! += G[gb + j]!;
+    if (dGain) for (let j = 0; j < N; j++) dGain[j]! += G[gb + j]! * xh[j]!;
+    if (!GX) continue;
+    const k = sdyx / d2;
+    const inv = 1 / s;
+    const mdc = ((sdy - sxh * k) * inv) / d1;
+    const xb = gx + r * N;
+    for (let j = 0; j < N; j++) GX[xb + j]! += (xh[N + j]! - xh[j]! * k) * inv - mdc;
+  }
+}
+
+/** Scratch of layerNormBackward (x̂ and dy of one row), grown to the widest row seen. */
+let lnScratch = new Float64Array(0);
 
 function matmulAllForward(st: NodeStep, run: Run): void {
   const m = st.mm!;

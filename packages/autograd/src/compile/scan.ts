@@ -203,8 +203,9 @@ function planFor<S extends ScanState>(
   if (hit && ('reason' in hit || capturesCurrent(step, hit.plan.graph))) return hit;
   const plain = stepFunction(step);
   const fn = check ? (xt: Tensor, st: S) => check(plain(xt, st)) as S : plain;
+  const start = performance.now();
   const traced = traceStep(fn as never, firstStep(x, reverse), init as Record<string, Tensor>, keys);
-  const entry: Entry = traced.ok ? { plan: new Plan(traced.graph) } : { reason: traced.reason };
+  const entry: Entry = traced.ok ? { plan: new Plan(traced.graph, performance.now() - start) } : { reason: traced.reason };
   byKey.set(sig, entry);
   return entry;
 }
@@ -423,7 +424,8 @@ function explainPlan<S extends ScanState>(
   const text =
     `compiled: ${p.ops} ops, ${p.constant} once per call, ${p.hoisted} for all steps before the loop ` +
     `(${p.hoistedGemms} GEMM${p.hoistedGemms === 1 ? '' : 's'} over all T·B rows), ${p.recurrent} per step; ` +
-    `${p.deferredGemms} weight gradient${p.deferredGemms === 1 ? '' : 's'} of the loop summed over time in one GEMM each`;
+    `${p.deferredGemms} weight gradient${p.deferredGemms === 1 ? '' : 's'} of the loop summed over time in one GEMM each` +
+    (p.fusedLayerNorms > 0 ? `; ${p.fusedLayerNorms} layer norm${p.fusedLayerNorms === 1 ? '' : 's'} fused into one kernel each` : '');
   return { compiled: true, reason: null, plan: p, text };
 }
 

@@ -92,6 +92,8 @@ export function traceStep(
   const values: TraceValue[] = [];
   const nodes: TraceNode[] = [];
   const ids = new Map<Tensor, number>();
+  /** Node output by `op|inputs|attrs`, for merging repeated computations. */
+  const seen = new Map<string, number>();
   let depth = 0;
   let abort: TraceAbort | null = null;
   const fail = (reason: string): never => {
@@ -169,11 +171,22 @@ export function traceStep(
       if (outputs.length !== 1) fail(`'${name}' returns ${outputs.length} tensors`);
       const out = outputs[0]!;
       if (ids.has(out)) fail(`'${name}' returned one of its inputs`);
+      // The same primitive on the same values with the same arguments gives the same value:
+      // one node serves both (LayerNorm's mean, computed once for the centring and once inside
+      // the variance, becomes one node, which lets the plan fuse the whole normalisation).
+      const key = `${name}|${inputs.join(',')}|${JSON.stringify(attrs)}`;
+      const same = seen.get(key);
+      if (same !== undefined && sameShape(values[same]!.shape, out.shape)) {
+        ids.set(out, same);
+        guard(out);
+        return;
+      }
       const regions = inputs.map((i) => values[i]!.region);
       const region: Region = regions.includes('rec') ? 'rec' : regions.includes('hoist') ? 'hoist' : 'const';
       const output = addValue({ shape: out.shape, kind: 'node', region });
       ids.set(out, output);
       nodes.push({ op: name, inputs, output, region, attrs });
+      seen.set(key, output);
       guard(out);
     },
   };
