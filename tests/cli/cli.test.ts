@@ -298,3 +298,10 @@ describe('seqgrad gradcheck', () => {
     expect(r.stdout).toMatch(/verdict: FAIL/);
   });
 });
+
+test('seqgrad --version: prints the version of packages/cli/package.json (one source for it)', async () => {
+  const { version } = JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')) as { version: string };
+  const r = await seqgrad(['--version']);
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim()).toBe(version);
+});

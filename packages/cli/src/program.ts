@@ -5,12 +5,16 @@
  * Every mistake of the user's (unknown flag, bad value, missing or corrupt file, mismatched
  * checkpoint) ends with one line on stderr and exit status 1; SEQGRAD_DEBUG=1 adds the stack.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, oneLine } from './errors.js';
 import { BUILTIN_CELLS, isBuiltinCell, isCellPath } from './cellNames.js';
 import { STUDY_NAMES, isStudyName } from './study.js';
 import { TASK_NAMES } from './tasks.js';
 import { type Zoneout, parseZoneout } from './config.js';
+
+/** The version `seqgrad --version` prints: the package's own, read from its package.json (src/ and dist/ both sit beside it). */
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 function int(min: number) {
   return (v: string): number => {
@@ -108,7 +112,7 @@ const progressOption = () =>
 export function buildProgram(): Command {
   const program = new Command('seqgrad')
     .description('Train and compare RNN, LSTM and GRU on classic sequence tasks; check the gradients of recurrent cells.')
-    .version('0.1.0', '-V, --version', 'print the version and exit')
+    .version(VERSION, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show help (every flag with its default)')
     .showSuggestionAfterError(true)
     .configureOutput({ outputError: (str, write) => write(`seqgrad: ${str.replace(/^error: /, '').trimEnd()}\n`) })

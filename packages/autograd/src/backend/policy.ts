@@ -7,8 +7,8 @@
 export const THRESHOLDS = {
   /**
    * Smallest M·N·K the WebAssembly GEMM takes: below it, copying the operands into the module
-   * costs more than SIMD saves (a 16³ product already runs 5× faster in WebAssembly), and the
-   * TypeScript GEMM runs.
+   * costs more than SIMD saves, and the TypeScript GEMM runs (the measurement behind the value is
+   * in docs/performance.md).
    */
   wasmGemmMinWork: 1024,
   /** Fewest values the WebAssembly elementwise kernels take; below, the TypeScript loop is as fast as the copies. */

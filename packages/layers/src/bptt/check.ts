@@ -1,4 +1,4 @@
-import { Generator, SeqgradError, Tensor, fmt } from '@seqgrad/autograd';
+import { Generator, SeqgradError, Tensor, fmt, unravelIndex } from '@seqgrad/autograd';
 
 /** Raw float64 values by name (parameters, states, gates). */
 export type Float64Record = Record<string, Float64Array>;
@@ -87,15 +87,6 @@ export interface BpttReport {
   compared: number;
   /** Largest |autograd − hand| among the compared values. */
   maxAbsDiff: number;
-}
-
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = flat % shape[d]!;
-    flat = Math.floor(flat / shape[d]!);
-  }
-  return idx;
 }
 
 /**
@@ -214,7 +205,7 @@ export function checkBptt<Cache>(cell: BpttCell<Cache>, opts: CheckBpttOptions =
       const d = Math.abs(a[e]! - h[e]!);
       compared++;
       if (!(d <= atol + rtol * Math.abs(a[e]!))) {
-        const index = unravel(e, shape);
+        const index = unravelIndex(e, shape);
         const what = kind === 'state' ? `state '${name}' entering the step (dL/d${name}_${step - 1})` : `${kind} '${name}'`;
         first = {
           step, kind, name, index, autograd: a[e]!, hand: h[e]!,

@@ -6,12 +6,7 @@ export function alloc(like: FloatArray, n: number): FloatArray {
   return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
-const { sigmoidF32, tanhF32 } = kernels;
-
-/** σ(v) in float64 arithmetic, for float64 arrays. */
-function sigmoid64(v: number): number {
-  return 1 / (1 + Math.exp(-v));
-}
+const { sigmoidF32, sigmoidScalar, tanhF32 } = kernels;
 
 /**
  * tanh(v) in float64: e / (e + 2) with e = exp(2v) − 1 (Math.expm1, accurate near 0), within
@@ -30,7 +25,7 @@ function tanh64(v: number): number {
 /** a[o + j] = σ(a[o + j] + b[bo + j]) for j < n. */
 export function addSigmoidRow(a: FloatArray, o: number, b: FloatArray, bo: number, n: number): void {
   if (a instanceof Float32Array) for (let j = 0; j < n; j++) a[o + j] = sigmoidF32(a[o + j]! + b[bo + j]!);
-  else for (let j = 0; j < n; j++) a[o + j] = sigmoid64(a[o + j]! + b[bo + j]!);
+  else for (let j = 0; j < n; j++) a[o + j] = sigmoidScalar(a[o + j]! + b[bo + j]!);
 }
 
 /** a[o + j] = tanh(a[o + j] + b[bo + j]) for j < n. */

@@ -1,10 +1,12 @@
+import type { kernels } from '@seqgrad/autograd';
+
 /**
  * Shared types of the hand-derived BPTT functions (raw typed arrays, PyTorch layout).
  *
  * Shapes in comments use B (batch), T (time), I (input), H (hidden), P (LSTM projection),
  * G (gates per cell: RNN 1, LSTM 4, GRU 3). Every array is flat and row-major.
  */
-export type FloatArray = Float32Array | Float64Array;
+export type FloatArray = kernels.FloatArray;
 
 /**
  * The parameters of one recurrent layer and direction, in PyTorch's layout:
