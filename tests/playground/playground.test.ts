@@ -210,50 +210,11 @@ test('playground: a syntax error in the editor is located by the parser before t
   await page.close();
 });
 
-// The minimal gated unit of docs/custom-cells.md as a TypeScript module: imports from the
-// packages, an interface, type annotations, `as` casts and an exported class. It is
-// examples/cells/mgu.mjs op for op, so with the same seed it trains to the same losses.
-const TS_MGU_MODULE = `import {
-  type FloatDType, type Generator, type Tensor, add, chunk, linear, mul, narrow, sigmoid, sub, tanh, zeros,
-} from '@seqgrad/autograd';
-import { RecurrentCell, init } from '@seqgrad/layers';
-
-interface MGUParams { weightIh: Tensor; weightHh: Tensor; bias: Tensor }
-type State = { h: Tensor };
-
-function mguStep(p: MGUParams, x: Tensor, h: Tensor): Tensor {
-  const H = h.shape[h.ndim - 1] as number;
-  const [xf, xn] = chunk(linear(x, p.weightIh, p.bias), 2, -1) as [Tensor, Tensor];
-  const f = sigmoid(add(xf, linear(h, narrow(p.weightHh, 0, 0, H))));
-  const an = add(xn, linear(mul(f, h), narrow(p.weightHh, 0, H, H)));
-  return add(h, mul(f, sub(tanh(an), h)));
-}
-
-export class MGUCell extends RecurrentCell<State> implements MGUParams {
-  readonly stateSizes = { h: this.hiddenSize };
-  readonly weightIh: Tensor;
-  readonly weightHh: Tensor;
-  readonly bias: Tensor;
-
-  constructor(inputSize: number, hiddenSize: number, opts: { dtype?: FloatDType; generator?: Generator } = {}) {
-    super(inputSize, hiddenSize, opts);
-    const H = hiddenSize;
-    this.weightIh = this.registerParameter('weight_ih', zeros([2 * H, inputSize], { dtype: this.dtype }));
-    this.weightHh = this.registerParameter('weight_hh', zeros([2 * H, H], { dtype: this.dtype }));
-    this.bias = this.registerParameter('bias', zeros([2 * H], { dtype: this.dtype }));
-    this.resetParameters(opts.generator);
-  }
-
-  override resetParameters(generator?: Generator): void {
-    const k = 1 / Math.sqrt(this.hiddenSize);
-    for (const t of [this.weightIh, this.weightHh, this.bias]) init.uniform(t, -k, k, { generator });
-  }
-
-  step(x: Tensor, { h }: State): State {
-    return { h: mguStep(this as MGUParams, x, h) };
-  }
-}
-`;
+// The minimal gated unit of docs/custom-cells.md as a TypeScript module, as docs/playground.md
+// shows it: imports from the packages, an interface, type annotations, `as` casts and an
+// exported class. It is examples/cells/mgu.mjs op for op, so with the same seed it trains to
+// the same losses.
+const TS_MGU_MODULE = /```ts\n(import[\s\S]*?export class MGUCell[\s\S]*?)```/.exec(readFileSync(join(root, 'docs/playground.md'), 'utf8'))![1]!;
 
 test('playground: a TypeScript module cell (imports, an interface, annotations, as casts) trains to the same losses as the same cell in JavaScript', async () => {
   const { page, errors } = await openPage(session);
@@ -294,7 +255,7 @@ export default class BrokenCell extends layers.RecurrentCell<{ h: Tensor }> {
 }
 `;
 
-test('playground: a type-annotated cell with a shape error gets the library message at its line and column; an import of another package is refused at its line', async () => {
+test('playground: a type-annotated cell with a shape error gets the library message at its line and column; an import of another package or of a name it lacks is refused at its line', async () => {
   const { page, errors } = await openPage(session);
   await useCustomCell(page, TS_SHAPE_ERROR_MODULE);
   await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
@@ -319,6 +280,14 @@ test('playground: a type-annotated cell with a shape error gets the library mess
   await page.click('#run0 button.reset');
   await waitFor(page, () => /optim/.test(document.getElementById('run0').dataset.error));
   expect(await page.$eval('#run0 .error', (e) => e.textContent!)).toMatch(/^line 3, column \d+: import '@seqgrad\/optim': a cell in the editor can import '@seqgrad\/autograd' and '@seqgrad\/layers'/);
+
+  // A name the package does not export is refused where it is used, as an ES module would refuse it.
+  await page.evaluate((text) => {
+    window.playground.editor.code = text;
+  }, TS_SHAPE_ERROR_MODULE.replace(' add, linear,', ' add, lineer as linear,'));
+  await page.click('#run0 button.reset');
+  await waitFor(page, () => /lineer/.test(document.getElementById('run0').dataset.error));
+  expect(await page.$eval('#run0 .error', (e) => e.textContent!)).toMatch(/^line 7, column \d+: SyntaxError: the module '@seqgrad\/autograd' has no export named 'lineer'/);
   expect(errors).toEqual([]);
   await page.close();
 });
