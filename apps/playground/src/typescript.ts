@@ -68,7 +68,7 @@ export function stripTypes(source: string, module: boolean): StrippedCode {
     });
   } catch (err) {
     const loc = (err as { loc?: { line: number; column: number } }).loc;
-    const message = (err as Error).message.replace(/ \(\d+:\d+\)$/, '');
+    const message = (err as Error).message.replace(/^Error transforming [^:]*: /, '').replace(/ \(\d+:\d+\)$/, '');
     throw new CellCodeError(`syntax error: ${message}`, loc ? { line: loc.line, column: loc.column } : null);
   }
   const lines = decodeColumns(result.sourceMap!.mappings);
