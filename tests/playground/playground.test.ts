@@ -210,6 +210,88 @@ test('playground: a syntax error in the editor is located by the parser before t
   await page.close();
 });
 
+// The minimal gated unit of docs/custom-cells.md as a TypeScript module, as docs/playground.md
+// shows it: imports from the packages, an interface, type annotations, `as` casts and an
+// exported class. It is examples/cells/mgu.mjs op for op, so with the same seed it trains to
+// the same losses.
+const TS_MGU_MODULE = /```ts\n(import[\s\S]*?export class MGUCell[\s\S]*?)```/.exec(readFileSync(join(root, 'docs/playground.md'), 'utf8'))![1]!;
+
+test('playground: a TypeScript module cell (imports, an interface, annotations, as casts) trains to the same losses as the same cell in JavaScript', async () => {
+  const { page, errors } = await openPage(session);
+  await page.selectOption('#run1 select.cell', 'mgu');
+  await useCustomCell(page, TS_MGU_MODULE);
+  await waitFor(page, bothReady);
+  expect(await data(page, '#run0', 'error')).toBe('');
+  await page.fill('#until', '30');
+  await page.click('#trainBoth');
+  await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '30' && document.getElementById(id).dataset.running === 'false'));
+  const ts = await chartOf(page, 'loss', 0);
+  expect(ts).toEqual(await chartOf(page, 'loss', 1));
+  const losses = ts.filter((v): v is number => v !== null);
+  expect(losses).toHaveLength(30);
+  expect(mean(losses.slice(-5))).toBeLessThan(mean(losses.slice(0, 5)));
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+// Line 7 multiplies x (B, 8) by the recurrent weights (H, H); the types before the call on that
+// line are stripped, so its column is the editor's only if it is mapped back.
+const TS_SHAPE_ERROR_MODULE = `import { type Tensor, add, linear, tanh, zeros } from '@seqgrad/autograd';
+import * as layers from '@seqgrad/layers';
+
+export default class BrokenCell extends layers.RecurrentCell<{ h: Tensor }> {
+  readonly stateSizes: { h: number } = { h: this.hiddenSize };
+  step(x: Tensor, { h }: { h: Tensor }): { h: Tensor } {
+    const a: Tensor = (x as Tensor), b: Tensor = linear(a, this.weightHh as Tensor);
+    return { h: tanh(add(b, linear(h, this.weightIh))) };
+  }
+  readonly weightIh: Tensor;
+  readonly weightHh: Tensor;
+  constructor(inputSize: number, hiddenSize: number, opts: object) {
+    super(inputSize, hiddenSize, opts);
+    this.weightIh = this.registerParameter('weight_ih', zeros([hiddenSize, inputSize]));
+    this.weightHh = this.registerParameter('weight_hh', zeros([hiddenSize, hiddenSize]));
+  }
+}
+`;
+
+test('playground: a type-annotated cell with a shape error gets the library message at its line and column; an import of another package or of a name it lacks is refused at its line', async () => {
+  const { page, errors } = await openPage(session);
+  await useCustomCell(page, TS_SHAPE_ERROR_MODULE);
+  await waitFor(page, () => document.getElementById('run0').dataset.error !== '');
+  const message = await page.$eval('#run0 .error', (e) => e.textContent!);
+  const at = /^line (\d+), column (\d+): /.exec(message);
+  expect(at, message).not.toBeNull();
+  expect(Number(at![1])).toBe(7);
+  // The column falls inside the failing call as the editor shows it, types and all.
+  const line = TS_SHAPE_ERROR_MODULE.split('\n')[6]!;
+  const call = line.indexOf('linear(a, this.weightHh as Tensor)');
+  expect(Number(at![2])).toBeGreaterThan(call);
+  expect(Number(at![2])).toBeLessThanOrEqual(call + 'linear(a, this.weightHh as Tensor)'.length);
+  expect(message).toMatch(/linear/);
+  expect(message).toMatch(/\[32,32\]|\[32, 32\]/);
+  const marked = await page.$$eval('.cm-lintRange-error', (els) => els.map((e) => e.textContent));
+  expect(marked.join('')).toContain('linear(a, this.weightHh as Tensor)');
+
+  // Only the page's own packages can be imported; nothing is fetched.
+  await page.evaluate((text) => {
+    window.playground.editor.code = text;
+  }, TS_SHAPE_ERROR_MODULE.replace("import * as layers from '@seqgrad/layers';", "import * as layers from '@seqgrad/layers';\nimport { Adam } from '@seqgrad/optim';"));
+  await page.click('#run0 button.reset');
+  await waitFor(page, () => /optim/.test(document.getElementById('run0').dataset.error));
+  expect(await page.$eval('#run0 .error', (e) => e.textContent!)).toMatch(/^line 3, column \d+: import '@seqgrad\/optim': a cell in the editor can import '@seqgrad\/autograd' and '@seqgrad\/layers'/);
+
+  // A name the package does not export is refused where it is used, as an ES module would refuse it.
+  await page.evaluate((text) => {
+    window.playground.editor.code = text;
+  }, TS_SHAPE_ERROR_MODULE.replace(' add, linear,', ' add, lineer as linear,'));
+  await page.click('#run0 button.reset');
+  await waitFor(page, () => /lineer/.test(document.getElementById('run0').dataset.error));
+  expect(await page.$eval('#run0 .error', (e) => e.textContent!)).toMatch(/^line 7, column \d+: SyntaxError: the module '@seqgrad\/autograd' has no export named 'lineer'/);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
 // A tanh whose hand-written backward forgets the factor (1 − y²).
 const WRONG_BACKWARD_CELL = `({ autograd, layers }, inputSize, hiddenSize, opts) => {
   const { add, defineFunction, linear, zeros } = autograd;

@@ -1,4 +1,8 @@
-/** The cell editor: CodeMirror 6 with JavaScript, syntax errors located by its own parser, and a marker at the line an error comes from. */
+/**
+ * The cell editor: CodeMirror 6 with its JavaScript language in TypeScript mode (which reads
+ * JavaScript too), syntax errors located by its own parser, and a marker at the line an error
+ * comes from.
+ */
 import { javascript } from '@codemirror/lang-javascript';
 import { ensureSyntaxTree } from '@codemirror/language';
 import { type Diagnostic, setDiagnostics } from '@codemirror/lint';
@@ -41,7 +45,7 @@ export class CellEditor {
   readonly view: EditorView;
 
   constructor(parent: HTMLElement, doc = DEFAULT_CELL) {
-    this.view = new EditorView({ doc, extensions: [basicSetup, javascript()], parent });
+    this.view = new EditorView({ doc, extensions: [basicSetup, javascript({ typescript: true })], parent });
   }
 
   get code(): string {
@@ -52,7 +56,7 @@ export class CellEditor {
     this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: text } });
   }
 
-  /** The first syntax error the JavaScript parser finds, or null. */
+  /** The first syntax error the TypeScript parser finds, or null. */
   syntaxError(): CodeLocation | null {
     const tree = ensureSyntaxTree(this.view.state, this.view.state.doc.length, 1000);
     if (!tree) return null;

@@ -14,12 +14,18 @@ import { type Task, makeTask } from 'seqgrad/tasks';
 import layerNormLstm from 'seqgrad-example-cells/layernorm-lstm';
 import mgu, { bpttCell as mguBpttCell } from 'seqgrad-example-cells/mgu';
 import peepholeLstm from 'seqgrad-example-cells/peephole-lstm';
-import { CellCodeError, type CellFactory, cellFactoryOf, compileCell, describeError, errorLocation } from './cellCode.js';
+import { CellCodeError, type CellFactory, type StripTypes, cellFactoryOf, compileCell, describeError, errorLocation } from './cellCode.js';
 import { checkCellStep } from './check.js';
 import type { RunFile } from './files.js';
 
 /** Saving, loading and exporting (with @seqgrad/io) load on first use, so training starts sooner. */
 const files = () => import('./files.js');
+
+/** The editor's type stripper (sucrase), loaded the first time a run builds the editor's cell. */
+let stripTypes: StripTypes | null = null;
+async function loadStripTypes(config: RunConfig): Promise<void> {
+  if (config.cell === 'custom' && !stripTypes) stripTypes = (await import('./typescript.js')).stripTypes;
+}
 import { LIBRARY, PlaygroundModel, isCell } from './model.js';
 import type { FromWorker, RunConfig, StepStats, ToWorker } from './protocol.js';
 
@@ -59,7 +65,10 @@ const EXAMPLES = { peephole: peepholeLstm, layernorm: layerNormLstm, mgu } as co
 
 /** The factory of a cell that is not a built-in layer: an example's or the editor's. */
 function cellFactory(config: RunConfig): CellFactory | undefined {
-  if (config.cell === 'custom') return compileCell(config.code, LIBRARY, isCell);
+  if (config.cell === 'custom') {
+    if (!stripTypes) throw new Error('the editor\'s cell is built before its type stripper has loaded');
+    return compileCell(config.code, LIBRARY, isCell, stripTypes);
+  }
   if (config.cell in EXAMPLES) return cellFactoryOf(EXAMPLES[config.cell as keyof typeof EXAMPLES], LIBRARY, isCell, `examples/cells ${config.cell}`);
   return undefined;
 }
@@ -223,13 +232,22 @@ function check(r: Run): void {
   post({ type: 'check', ok, lines });
 }
 
+/**
+ * Messages are handled one after the other: an init that waits for the type stripper holds back
+ * the messages sent after it, which expect its run.
+ */
+let queue: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
-  const msg = ev.data;
+  queue = queue.then(() => handle(ev.data));
+};
+
+async function handle(msg: ToWorker): Promise<void> {
   try {
     if (msg.type === 'init') {
       running = false;
       pending = [];
       run = null;
+      await loadStripTypes(msg.config);
       run = build(msg.config);
       post({ type: 'ready', describe: run.task.describe(), params: run.params.reduce((n, p) => n + p.size, 0), gemmThreads: gemmThreads(), threadsNote });
       probe(run);
@@ -239,8 +257,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     if (msg.type === 'load') {
       running = false;
       pending = [];
-      void files().then((io) => {
+      void files().then(async (io) => {
         const file: RunFile = io.readRunFile(msg.bytes, msg.config, msg.name);
+        await loadStripTypes(file.config);
         const loaded = build(file.config, file.vocab);
         io.loadWeights(msg.bytes, loaded.model, msg.name);
         loaded.step = file.step;
@@ -289,4 +308,4 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   } catch (err) {
     fail(err);
   }
-};
+}
