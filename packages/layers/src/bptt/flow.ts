@@ -1,4 +1,6 @@
-import { SeqgradError, Tensor, fmt, isTensor, jvp, noGrad } from '@seqgrad/autograd';
+import {
+  type ScanOptions, type ScanResult, type ScanState, type ScanStep, SeqgradError, Tensor, fmt, grad, isTensor, jvp, noGrad, scan, zeros,
+} from '@seqgrad/autograd';
 import { alloc, checkOptional } from './common.js';
 import { gruBackward, gruForward } from './gru.js';
 import { type LstmSeqGrads, lstmBackward, lstmForward } from './lstm.js';
@@ -114,6 +116,49 @@ function stepNorms(a: FloatArray, B: number, T: number, K: number): Float64Array
   }
   for (let t = 0; t < T; t++) norms[t] = Math.sqrt(norms[t]!);
   return norms;
+}
+
+export interface HiddenGradients {
+  /** dL/dh_t at every step, (B, T, H): the total derivative, through every later step. */
+  grads: Tensor;
+  /** norms[t] = ‖dL/dh_t‖, the Frobenius norm over batch and hidden units, (T). */
+  norms: Float64Array;
+  /** The loss the gradients are of. */
+  loss: Tensor;
+}
+
+/**
+ * dL/dh_t for every step t of any recurrent step run by `scan` (a built-in cell, a custom one,
+ * a plain function), and its norm per step: how much of the loss's gradient reaches each step,
+ * the direct part and all that flows back through h_{t+1}, …. scan adds a zero probe p_t to
+ * every new h (`probe` option), so dL/dp_t = dL/dh_t; the values are unchanged, and the step
+ * runs compiled when it traces, op by op otherwise, with every scan option (lengths, reverse,
+ * dropout, checkpoint). `loss` maps scan's result to a scalar.
+ *
+ * Shapes: x (B, T, I); init entries (B, n); grads (B, T, H); norms (T).
+ *
+ * @example
+ * const cell = new LSTMCell(3, 8);
+ * const { norms } = hiddenGradients(cell, randn([4, 50, 3]), cell.initialState(4), (r) => sum(r.state.h));
+ * norms[0] / norms[49]; // below 1: the gradient fades going back in time
+ */
+export function hiddenGradients<S extends ScanState>(
+  step: ScanStep<S>, x: Tensor, init: S, loss: (result: ScanResult<S>) => Tensor, opts: ScanOptions = {},
+): HiddenGradients {
+  const fn = 'hiddenGradients';
+  if (!isTensor(x) || x.ndim !== 3) throw new SeqgradError(fn, `x must be a (B, T, I) tensor, got ${isTensor(x) ? fmt(x.shape) : typeof x}`);
+  if (init === null || typeof init !== 'object' || !isTensor(init.h)) throw new SeqgradError(fn, 'init must be a state object with at least an h tensor, e.g. { h }');
+  if (typeof loss !== 'function') throw new SeqgradError(fn, 'loss must be a function (scan result) => scalar tensor');
+  if (opts.probe !== undefined) throw new SeqgradError(fn, 'opts.probe is set by hiddenGradients itself; leave it out');
+  const [B, T] = x.shape as [number, number];
+  const H = init.h.shape[1]!;
+  const dtype = x.dtype === 'float64' ? 'float64' : 'float32';
+  const probe = zeros([B, T, H], { dtype, requiresGrad: true });
+  const L = loss(scan(step, x, init, { ...opts, probe }));
+  if (!isTensor(L) || L.size !== 1) throw new SeqgradError(fn, `loss must return a scalar tensor, got ${isTensor(L) ? fmt(L.shape) : typeof L}`);
+  const [g] = L.requiresGrad ? grad([L], [probe], { allowUnused: true }) : [null];
+  const grads = g ?? zeros([B, T, H], { dtype });
+  return { grads, norms: stepNorms(grads.data as FloatArray, B, T, H), loss: L };
 }
 
 export interface StateJacobian {
