@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Generator, Tensor, add, eye, linear, matmul, mul, noGrad, randn, sum, tensor, zeros } from '@seqgrad/autograd';
+import { Generator, type ScanState, type ScanStep, Tensor, add, eye, linear, matmul, mul, noGrad, randn, sum, tensor, zeros } from '@seqgrad/autograd';
 import {
   GRU, LSTM, RNN, RNNCell, gradientFlow, gruBackward, gruForward, hiddenGradients, lstmBackward, lstmForward, rnnBackward, rnnForward, stateJacobian,
   type CellParams, type FloatArray,
@@ -115,10 +115,10 @@ describe('gradientFlow', () => {
 describe('hiddenGradients', () => {
   const B = 3, Ts = 7;
   const f64 = { dtype: 'float64' as const };
-  const cases = [
+  const cases: ['rnn' | 'lstm' | 'gru', { reverse?: boolean; lengths?: number[] }][] = [
     ['rnn', {}], ['lstm', {}], ['gru', {}],
     ['rnn', { reverse: true, lengths: [7, 2, 5] }], ['lstm', { reverse: true, lengths: [7, 2, 5] }], ['gru', { lengths: [3, 7, 1] }],
-  ] as const;
+  ];
   test.each(cases)('hiddenGradients: dL/dh_t through scan equals the hand BPTT\'s dHidden to 1e-12 (%s, %o)', (mode, opts) => {
     const gen = new Generator(21);
     const layer = mode === 'rnn' ? new RNN(I, H, { ...f64, generator: gen }) : mode === 'lstm' ? new LSTM(I, H, { ...f64, generator: gen }) : new GRU(I, H, { ...f64, generator: gen });
@@ -128,8 +128,8 @@ describe('hiddenGradients', () => {
     const x = randn([B, Ts, I], { ...f64, generator: gen });
     const R = randn([B, Ts, H], { ...f64, generator: gen });
     const Q = randn([B, H], { ...f64, generator: gen });
-    const seq = { lengths: opts.lengths ? Int32Array.from(opts.lengths) : undefined, reverse: 'reverse' in opts ? opts.reverse : undefined };
-    const { grads, norms } = hiddenGradients(cell as never, x, cell.initialState(B) as never, (r) => add(sum(mul(r.output, R)), sum(mul(r.state.h, Q))), seq);
+    const seq = { lengths: opts.lengths ? Int32Array.from(opts.lengths) : undefined, reverse: opts.reverse };
+    const { grads, norms } = hiddenGradients(cell as ScanStep<ScanState>, x, cell.initialState(B) as ScanState, (r) => add(sum(mul(r.output, R)), sum(mul(r.state.h, Q))), seq);
     // The hand forward and backward, dL/dh_t kept (keepStateGrads), fed the same loss's gradients.
     const dims = { B, T: Ts, I, H };
     const xs = x.data as Float64Array;
