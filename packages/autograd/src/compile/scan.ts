@@ -374,18 +374,25 @@ function regularizedScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init
   return { output: out.output, state: r.strip(out.state) as S, sequences: out.sequences };
 }
 
-const probedSteps = new WeakMap<object, { step(x: Tensor, s: ScanState): ScanState; parameters?: () => Tensor[]; check?: (next: unknown) => ScanState }>();
+/** A step wrapped to add the probe; `check` validates the inner step's result in the current call. */
+interface ProbedStep {
+  step(x: Tensor, s: ScanState): ScanState;
+  parameters?: () => Tensor[];
+  check?: (next: unknown) => ScanState;
+}
+
+const probedSteps = new WeakMap<object, ProbedStep>();
 
 /**
  * The step of a probed scan: its input is x_t with probe_t appended along the features, and
  * it returns the inner step's state with probe_t added to h. One wrapper per step, so scan's
  * plan cache keeps hitting across calls.
  */
-function probedStep<S extends ScanState>(step: ScanStep<S>): { step(x: Tensor, s: ScanState): ScanState; check?: (next: unknown) => ScanState } {
+function probedStep<S extends ScanState>(step: ScanStep<S>): ProbedStep {
   const hit = probedSteps.get(step);
   if (hit) return hit;
   const inner = stepFunction(step) as unknown as StepFunction<ScanState>;
-  const w: { step(x: Tensor, s: ScanState): ScanState; parameters?: () => Tensor[]; check?: (next: unknown) => ScanState } = {
+  const w: ProbedStep = {
     step(xp: Tensor, s: ScanState): ScanState {
       const H = s.h.shape[1]!;
       const I = xp.shape[1]! - H;
