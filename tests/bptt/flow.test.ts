@@ -228,5 +228,6 @@ describe('stateJacobian', () => {
     expect(() => stateJacobian(step, zeros([3]), zeros([2]))).toThrow(/stateJacobian: x must be a \(T, I\) tensor, got \[3\]/);
     expect(() => stateJacobian(step, zeros([3, 1]), zeros([2, 2]))).toThrow(/stateJacobian: h0 must be a \(H\) tensor, got \[2,2\]/);
     expect(() => stateJacobian((_xt, h) => h.sum(), zeros([3, 1]), zeros([2]))).toThrow(/stateJacobian: step must return the next h of shape \[2\], got \[\]/);
+    expect(() => stateJacobian(step, zeros([3, 1]), zeros([2], { dtype: 'float64' }))).toThrow('stateJacobian: x[3,1] is float32 but h0[2] is float64; give both the same dtype');
   });
 });

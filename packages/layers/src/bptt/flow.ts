@@ -1,5 +1,5 @@
 import {
-  type ScanOptions, type ScanResult, type ScanState, type ScanStep, SeqgradError, Tensor, fmt, grad, isTensor, jvp, noGrad, scan, zeros,
+  type ScanOptions, type ScanResult, type ScanState, type ScanStep, SeqgradError, Tensor, fmt, grad, isTensor, jvp, noGrad, reshape, scan, zeros,
 } from '@seqgrad/autograd';
 import { alloc, checkOptional } from './common.js';
 import { gruBackward, gruForward } from './gru.js';
@@ -193,19 +193,20 @@ export function stateJacobian(step: (xt: Tensor, h: Tensor) => Tensor, x: Tensor
   if (typeof step !== 'function') throw new SeqgradError(fn, 'step must be a function (x_t, h) => next h');
   if (!isTensor(x) || x.ndim !== 2) throw new SeqgradError(fn, `x must be a (T, I) tensor, got ${isTensor(x) ? fmt(x.shape) : typeof x}`);
   if (!isTensor(h0) || h0.ndim !== 1) throw new SeqgradError(fn, `h0 must be a (H) tensor, got ${isTensor(h0) ? fmt(h0.shape) : typeof h0}`);
+  if (x.dtype !== h0.dtype) throw new SeqgradError(fn, `x${fmt(x.shape)} is ${x.dtype} but h0${fmt(h0.shape)} is ${h0.dtype}; give both the same dtype`);
+  const [T, I] = x.shape as [number, number];
   const H = h0.shape[0]!;
-  const steps = x.unbind(0);
-  const run = (h: Tensor): Tensor => {
-    let cur = h;
-    for (const xt of steps) {
-      const next = step(xt, cur);
-      if (!isTensor(next) || next.ndim !== 1 || next.shape[0] !== H) {
-        throw new SeqgradError(fn, `step must return the next h of shape ${fmt([H])}, got ${isTensor(next) ? fmt(next.shape) : typeof next}`);
-      }
-      cur = next;
+  // The user's step on unbatched (I) and (H), run by scan as a batch of one; op by op, so that
+  // forward mode (jvp) sees the primitives.
+  const batched = (xt: Tensor, s: { h: Tensor }): { h: Tensor } => {
+    const next = step(reshape(xt, [I]), reshape(s.h, [H]));
+    if (!isTensor(next) || next.ndim !== 1 || next.shape[0] !== H) {
+      throw new SeqgradError(fn, `step must return the next h of shape ${fmt([H])}, got ${isTensor(next) ? fmt(next.shape) : typeof next}`);
     }
-    return cur;
+    return { h: reshape(next, [1, H]) };
   };
+  const xs = reshape(x, [1, T, I]);
+  const run = (h: Tensor): Tensor => reshape(scan(batched, xs, { h: reshape(h, [1, H]) }, { compile: false }).state.h, [H]);
   const J = new Float64Array(H * H);
   let final: Tensor | null = null;
   noGrad(() => {
