@@ -82,6 +82,8 @@ export class SequenceModel extends Module {
   /** RNN, LSTM or GRU for a built-in cell; Recurrent, Bidirectional or Stacked over a custom one. */
   readonly rnn: SequenceLayer;
   readonly head: Linear;
+  /** The built-in layer's cell that `gradientFlow` runs (made on first use). */
+  private flowCell: RecurrentCell | undefined;
 
   /**
    * `generator` draws the initial weights, then the recurrent layers' dropout and zoneout
@@ -146,7 +148,8 @@ export class SequenceModel extends Module {
     if (config.layers !== 1 || config.bidirectional) return null;
     let cell: RecurrentCell;
     if (this.rnn instanceof Recurrent) cell = this.rnn.cell;
-    else if (this.rnn instanceof RNNBase) cell = this.rnn.cell();
+    // One cell over the layer's own parameters, kept, so scan's compiled plan is reused.
+    else if (this.rnn instanceof RNNBase) cell = this.flowCell ??= this.rnn.cell();
     else return null;
     const x = this.embedding ? this.embedding.forward(input).detach() : input;
     const B = x.shape[0]!;
