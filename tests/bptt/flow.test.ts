@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { Generator, Tensor, eye, linear, matmul, noGrad, randn, tensor, zeros } from '@seqgrad/autograd';
-import { RNNCell, gradientFlow, stateJacobian, type CellParams } from '@seqgrad/layers';
+import { Generator, type ScanState, type ScanStep, Tensor, add, eye, linear, matmul, mul, noGrad, randn, sum, tensor, zeros } from '@seqgrad/autograd';
+import {
+  GRU, LSTM, RNN, RNNCell, gradientFlow, gruBackward, gruForward, hiddenGradients, lstmBackward, lstmForward, rnnBackward, rnnForward, stateJacobian,
+  type CellParams, type FloatArray,
+} from '@seqgrad/layers';
 
 const T = 50;
 const I = 4;
@@ -109,6 +112,64 @@ describe('gradientFlow', () => {
   });
 });
 
+describe('hiddenGradients', () => {
+  const B = 3, Ts = 7;
+  const f64 = { dtype: 'float64' as const };
+  const cases: ['rnn' | 'lstm' | 'gru', { reverse?: boolean; lengths?: number[] }][] = [
+    ['rnn', {}], ['lstm', {}], ['gru', {}],
+    ['rnn', { reverse: true, lengths: [7, 2, 5] }], ['lstm', { reverse: true, lengths: [7, 2, 5] }], ['gru', { lengths: [3, 7, 1] }],
+  ];
+  test.each(cases)('hiddenGradients: dL/dh_t through scan equals the hand BPTT\'s dHidden to 1e-12 (%s, %o)', (mode, opts) => {
+    const gen = new Generator(21);
+    const layer = mode === 'rnn' ? new RNN(I, H, { ...f64, generator: gen }) : mode === 'lstm' ? new LSTM(I, H, { ...f64, generator: gen }) : new GRU(I, H, { ...f64, generator: gen });
+    const cell = layer.cell();
+    const q = layer.params[0]![0]!;
+    const p: CellParams = { weightIh: q.weightIh.data as Float64Array, weightHh: q.weightHh.data as Float64Array, biasIh: q.biasIh!.data as Float64Array, biasHh: q.biasHh!.data as Float64Array };
+    const x = randn([B, Ts, I], { ...f64, generator: gen });
+    const R = randn([B, Ts, H], { ...f64, generator: gen });
+    const Q = randn([B, H], { ...f64, generator: gen });
+    const seq = { lengths: opts.lengths ? Int32Array.from(opts.lengths) : undefined, reverse: opts.reverse };
+    const { grads, norms } = hiddenGradients(cell as ScanStep<ScanState>, x, cell.initialState(B) as ScanState, (r) => add(sum(mul(r.output, R)), sum(mul(r.state.h, Q))), seq);
+    // The hand forward and backward, dL/dh_t kept (keepStateGrads), fed the same loss's gradients.
+    const dims = { B, T: Ts, I, H };
+    const xs = x.data as Float64Array;
+    const keep = { keepStateGrads: true };
+    let dHidden: FloatArray;
+    if (mode === 'rnn') dHidden = rnnBackward(p, rnnForward(p, xs, null, dims, seq).cache, R.data as Float64Array, Q.data as Float64Array, keep).dHidden!;
+    else if (mode === 'lstm') dHidden = lstmBackward(p, lstmForward(p, xs, null, null, dims, seq).cache, R.data as Float64Array, Q.data as Float64Array, null, keep).dHidden!;
+    else dHidden = gruBackward(p, gruForward(p, xs, null, dims, { ...seq, resetAfter: true }).cache, R.data as Float64Array, Q.data as Float64Array, keep).dHidden!;
+    expect(grads.shape).toEqual([B, Ts, H]);
+    let worst = 0;
+    for (let i = 0; i < dHidden.length; i++) worst = Math.max(worst, Math.abs(grads.data[i]! - dHidden[i]!));
+    expect(worst).toBeLessThan(1e-12);
+    for (let t = 0; t < Ts; t++) {
+      let s = 0;
+      for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) s += dHidden[(b * Ts + t) * H + j]! ** 2;
+      expect(Math.abs(norms[t]! - Math.sqrt(s))).toBeLessThan(1e-12);
+    }
+  });
+
+  test('hiddenGradients: over T = 50 the gradient reaching h_0 fades far more through a tanh RNN than through an LSTM with forget bias 1', () => {
+    const gen = new Generator(3);
+    const Tl = 50;
+    const x = randn([2, Tl, I], { ...f64, generator: gen });
+    const rnn = new RNN(I, H, { ...f64, generator: gen }).cell();
+    const lstm = new LSTM(I, H, { ...f64, generator: gen, forgetBias: 1 }).cell();
+    const last = (r: { state: { h: Tensor } }) => sum(r.state.h);
+    const a = hiddenGradients(rnn as never, x, rnn.initialState(2) as never, last).norms;
+    const b = hiddenGradients(lstm as never, x, lstm.initialState(2) as never, last).norms;
+    expect(a[Tl - 1]).toBeCloseTo(4, 12); // dL/dh_{T−1} = ones (B·H = 16 of them): norm 4
+    expect(a[0]! / a[Tl - 1]!).toBeLessThan((b[0]! / b[Tl - 1]!) * 1e-3);
+  });
+
+  test('hiddenGradients: refuses a loss that is not a scalar and a probe of its own', () => {
+    const cell = new RNNCell(I, H, f64);
+    const x = zeros([2, 3, I], f64);
+    expect(() => hiddenGradients(cell as never, x, cell.initialState(2) as never, (r) => r.output)).toThrow('hiddenGradients: loss must return a scalar tensor, got [2,3,8]');
+    expect(() => hiddenGradients(cell as never, x, cell.initialState(2) as never, (r) => sum(r.output), { probe: zeros([2, 3, H], f64) })).toThrow('hiddenGradients: opts.probe is set');
+  });
+});
+
 describe('stateJacobian', () => {
   const f64 = (v: number[], shape: number[]) => tensor(v, { dtype: 'float64', shape });
 
@@ -167,5 +228,6 @@ describe('stateJacobian', () => {
     expect(() => stateJacobian(step, zeros([3]), zeros([2]))).toThrow(/stateJacobian: x must be a \(T, I\) tensor, got \[3\]/);
     expect(() => stateJacobian(step, zeros([3, 1]), zeros([2, 2]))).toThrow(/stateJacobian: h0 must be a \(H\) tensor, got \[2,2\]/);
     expect(() => stateJacobian((_xt, h) => h.sum(), zeros([3, 1]), zeros([2]))).toThrow(/stateJacobian: step must return the next h of shape \[2\], got \[\]/);
+    expect(() => stateJacobian(step, zeros([3, 1]), zeros([2], { dtype: 'float64' }))).toThrow('stateJacobian: x[3,1] is float32 but h0[2] is float64; give both the same dtype');
   });
 });

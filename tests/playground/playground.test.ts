@@ -347,6 +347,14 @@ test('playground: the cells of examples/cells train in a run, and the MGU passes
   await page.click('#trainBoth');
   await waitFor(page, () => ['run0', 'run1'].every((id) => document.getElementById(id).dataset.step === '5' && document.getElementById(id).dataset.running === 'false'));
   expect(await data(page, '#run0 canvas.gates', 'gates')).toBe('h (state),c (state)');
+  // The ‖dL/dh_t‖ heatmap is measured for these cells too (scan with a zero probe on every h_t).
+  for (const run of [0, 1]) {
+    const flow = await flowOf(page, run);
+    expect(flow.length).toBeGreaterThan(0);
+    expect(flow[0]!.norms.length).toBeGreaterThan(1);
+    expect(flow[0]!.norms.every((v) => Number.isFinite(v))).toBe(true);
+    expect(flow[0]!.norms.at(-1)).toBeGreaterThan(0);
+  }
   await page.click('#run1 button.check');
   await waitFor(page, () => document.querySelector('#run1 .verdict').dataset.ok !== undefined);
   expect(await data(page, '#run1 .verdict', 'ok')).toBe('true');

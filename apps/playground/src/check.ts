@@ -3,8 +3,8 @@
  * differences, in float64) on the cell unrolled over a few steps, with the inputs named by
  * time step, so a disagreement says at which step it enters.
  */
-import { Generator, GradcheckError, type Tensor, gradcheck, randn } from '@seqgrad/autograd';
-import { type CellState, GRUCell, LSTMCell, RNNCell, type RecurrentCell } from '@seqgrad/layers';
+import { Generator, GradcheckError, type ScanState, type ScanStep, type Tensor, gradcheck, randn, scan, select, stack } from '@seqgrad/autograd';
+import { GRUCell, LSTMCell, RNNCell, type RecurrentCell } from '@seqgrad/layers';
 import { type CellFactory, describeError } from './cellCode.js';
 import type { CellChoice } from './protocol.js';
 
@@ -28,12 +28,13 @@ export function checkCellStep(choice: CellChoice, factory: CellFactory | undefin
   const inputs = [...xs, ...states, ...named.map(([, p]) => p)];
   const names = [...xs.map((_, t) => `x_${t}`), ...stateNames.map((n) => `${n}_{-1}`), ...named.map(([n]) => n)];
   // Every step's new state is an output: a wrong gradient shows at the first step it reaches.
+  // The steps run through scan, as in training; each x_t stays an input of its own.
   const unrolled = (...args: Tensor[]): Tensor[] => {
-    let state = Object.fromEntries(stateNames.map((n, k) => [n, args[CHECK_STEPS + k]!])) as CellState;
+    const init = Object.fromEntries(stateNames.map((n, k) => [n, args[CHECK_STEPS + k]!])) as ScanState;
+    const run = scan(cell as unknown as ScanStep<ScanState>, stack(args.slice(0, CHECK_STEPS), 1), init, { collect: stateNames.filter((n) => n !== 'h') });
     const outs: Tensor[] = [];
     for (let t = 0; t < CHECK_STEPS; t++) {
-      state = cell.step(args[t]!, state);
-      for (const n of stateNames) outs.push((state as Record<string, Tensor>)[n]!);
+      for (const n of stateNames) outs.push(select(n === 'h' ? run.output : run.sequences[n]!, 1, t));
     }
     return outs;
   };

@@ -3,11 +3,11 @@
  * told to run, and sends the page each step's loss, accuracy and gradient norm (before
  * clipping), and at regular steps ‖dL/dh_t‖ over time and one sequence's gate activations.
  */
-import { Generator, type Tensor, grad, noGrad, tensor } from '@seqgrad/autograd';
+import { Generator, type ScanState, type ScanStep, type Tensor, noGrad, scan, tensor } from '@seqgrad/autograd';
 import { gemmThreads, setNumThreads, threadsUnavailableReason } from '@seqgrad/autograd/threads';
 import { sampleText } from 'seqgrad/model';
 import {
-  type BpttCell, type CellParams, type RecurrentCell, checkBptt, gradientFlow, gruBpttCell, gruForward, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
+  type BpttCell, type CellParams, Recurrent, type RecurrentCell, checkBptt, gruBpttCell, gruForward, hiddenGradients, lstmBpttCell, lstmForward, rnnBpttCell, rnnForward,
 } from '@seqgrad/layers';
 import { Adam, clipGradNorm, gradNorm } from '@seqgrad/optim';
 import { type Task, makeTask } from 'seqgrad/tasks';
@@ -109,22 +109,17 @@ function probeBatch(r: Run) {
 }
 
 /**
- * ‖dL/dh_t‖ for every t on the probe batch, by `gradientFlow` (the hand BPTT of the layer)
- * fed with the loss gradient on the layer's output: what reaches h_t directly plus what flows
- * back from h_{t+1}. Built-in cells only: `gradientFlow` knows RNN, LSTM and GRU.
+ * ‖dL/dh_t‖ for every t on the probe batch, by `hiddenGradients` (scan with a zero probe added
+ * to every h_t): what reaches h_t directly plus what flows back from h_{t+1}. Any cell: a
+ * built-in layer's cell shares the layer's parameters.
  */
-function measureFlow(r: Run): number[] | null {
-  const mode = r.config.cell;
-  if (mode !== 'rnn' && mode !== 'lstm' && mode !== 'gru') return null;
+function measureFlow(r: Run): number[] {
   const batch = probeBatch(r);
   const x = noGrad(() => r.model.embed(batch.input));
-  const seq = noGrad(() => r.model.rnn.forward(x).output).detach();
-  seq.requiresGrad = true;
-  const loss = r.task.evaluate(r.model.readout(seq), batch).loss;
-  const [dOutput] = grad([loss], [seq]);
-  const [B, T, I] = x.shape as [number, number, number];
-  const flow = gradientFlow(mode, [cellParams(r)], x.data as Float32Array, { B, T, I, H: r.config.hidden }, { dOutput: dOutput!.data as Float32Array });
-  return Array.from(flow.hidden[0]!);
+  const rnn = r.model.rnn;
+  const cell = (rnn instanceof Recurrent ? rnn.cell : rnn.cell()) as unknown as ScanStep<ScanState> & { initialState(B: number): ScanState };
+  const { norms } = hiddenGradients(cell, x, cell.initialState(x.shape[0]!), (s) => r.task.evaluate(r.model.readout(s.output), batch).loss);
+  return Array.from(norms);
 }
 
 /** The first probe sequence's gate activations (LSTM i, f, g, o; GRU r, z, n; RNN and custom cells: the states). */
@@ -150,20 +145,23 @@ function measureGates(r: Run): { names: string[]; T: number; H: number; values: 
   if (r.config.cell === 'rnn') return split(rnnForward(cellParams(r), x0, null, dims).output, ['h (hidden state)']);
   const cell = (r.model.rnn as { cell: RecurrentCell }).cell;
   return noGrad(() => {
-    let state = cell.initialState(1);
-    const names = Object.keys(state);
-    const perStep: number[][] = names.map(() => []);
-    for (let t = 0; t < T; t++) {
-      state = cell.step(tensor(Array.from(x0.subarray(t * I, (t + 1) * I)), { shape: [1, I] }), state);
-      names.forEach((n, k) => perStep[k]!.push(...Array.from((state as Record<string, Tensor>)[n]!.data).slice(0, H)));
-    }
-    return { names: names.map((n) => `${n} (state)`), T, H, values: perStep };
+    const init = cell.initialState(1) as ScanState;
+    const names = Object.keys(init);
+    // Every state entry at every step, (1, T, n) each, through scan; the first H units of each.
+    const run = scan(cell as unknown as ScanStep<ScanState>, tensor(Array.from(x0), { shape: [1, T, I] }), init, { collect: names.filter((n) => n !== 'h') });
+    const values = names.map((n) => {
+      const seq = n === 'h' ? run.output : run.sequences[n]!;
+      const size = seq.shape[2]!;
+      const out: number[] = [];
+      for (let t = 0; t < T; t++) out.push(...Array.from(seq.data.subarray(t * size, t * size + Math.min(size, H))));
+      return out;
+    });
+    return { names: names.map((n) => `${n} (state)`), T, H, values };
   });
 }
 
 function probe(r: Run): void {
-  const norms = measureFlow(r);
-  if (norms) post({ type: 'flow', step: r.step, norms });
+  post({ type: 'flow', step: r.step, norms: measureFlow(r) });
   post({ type: 'gates', step: r.step, ...measureGates(r) });
 }
 

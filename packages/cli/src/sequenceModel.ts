@@ -5,12 +5,11 @@
  * as `seqgrad/model` for pages); loading a cell module from a file is in cellModule.ts.
  */
 import * as autograd from '@seqgrad/autograd';
-import { Generator, type Tensor, select, unbind } from '@seqgrad/autograd';
+import { Generator, type Tensor, select } from '@seqgrad/autograd';
 import {
   Bidirectional, Embedding, GRU, GRUCell, LSTM, LSTMCell, Linear, Module, RNN, RNNBase, RNNCell, Recurrent, RecurrentCell,
-  type SequenceLayer, type SequenceResult, Stacked,
+  type SequenceLayer, type SequenceResult, Stacked, hiddenGradients,
 } from '@seqgrad/layers';
-import { vectorNorm } from '@seqgrad/optim';
 import { type Regularization } from './config.js';
 import { type BuiltinCell } from './cellNames.js';
 import { CliError } from './errors.js';
@@ -83,6 +82,8 @@ export class SequenceModel extends Module {
   /** RNN, LSTM or GRU for a built-in cell; Recurrent, Bidirectional or Stacked over a custom one. */
   readonly rnn: SequenceLayer;
   readonly head: Linear;
+  /** The built-in layer's cell that `gradientFlow` runs (made on first use). */
+  private flowCell: RecurrentCell | undefined;
 
   /**
    * `generator` draws the initial weights, then the recurrent layers' dropout and zoneout
@@ -136,30 +137,25 @@ export class SequenceModel extends Module {
   }
 
   /**
-   * ‖dL/dh_t‖ for t = 0..T−1 (Frobenius norm over the batch) of the first recurrent layer,
-   * measured by unrolling an equivalent composed cell with `h_t` kept, so the norm is the total
-   * gradient reaching h_t: the direct one plus everything flowing back through h_{t+1}.
-   * Defined for one unidirectional layer (the experiment's setting); null otherwise.
+   * ‖dL/dh_t‖ for t = 0..T−1 (Frobenius norm over the batch) of the first recurrent layer:
+   * the total gradient reaching h_t, the direct one plus everything flowing back through
+   * h_{t+1}, measured by `hiddenGradients` (scan with a zero probe added to every h_t) on the
+   * layer's cell without dropout or zoneout. Defined for one unidirectional layer (the
+   * experiment's setting); null otherwise.
    */
   gradientFlow(input: Tensor, loss: (out: Tensor) => Tensor): number[] | null {
     const { config } = this;
     if (config.layers !== 1 || config.bidirectional) return null;
     let cell: RecurrentCell;
     if (this.rnn instanceof Recurrent) cell = this.rnn.cell;
-    else if (this.rnn instanceof RNNBase) cell = this.rnn.cell();
+    // One cell over the layer's own parameters, kept, so scan's compiled plan is reused.
+    else if (this.rnn instanceof RNNBase) cell = this.flowCell ??= this.rnn.cell();
     else return null;
     const x = this.embedding ? this.embedding.forward(input).detach() : input;
-    const [B, T] = x.shape as [number, number];
-    let s = cell.initialState(B);
-    const hs: Tensor[] = [];
-    for (const xt of unbind(x, 1)) {
-      s = cell.step(xt, s);
-      hs.push(s.h);
-    }
-    const seq = autograd.stack(hs, 1);
-    const out = this.head.forward(config.readout === 'last' ? select(seq, 1, T - 1) : seq);
-    const grads = autograd.grad([loss(out)], hs, { allowUnused: true });
-    return grads.map((g) => (g ? vectorNorm(g.data) : 0));
+    const B = x.shape[0]!;
+    const readout = (seq: Tensor) => this.head.forward(config.readout === 'last' ? select(seq, 1, seq.shape[1]! - 1) : seq);
+    const { norms } = hiddenGradients(cell, x, cell.initialState(B), (r) => loss(readout(r.output)));
+    return Array.from(norms);
   }
 }
 

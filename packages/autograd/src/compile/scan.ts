@@ -5,8 +5,8 @@
  */
 import { type FunctionCtx, defineFunction, isGradEnabled } from '../engine.js';
 import { SeqgradError, fmt } from '../errors.js';
-import { where } from '../ops/elementwise.js';
-import { stack, unbind } from '../ops/shape.js';
+import { add, where } from '../ops/elementwise.js';
+import { concat, narrow, stack, unbind } from '../ops/shape.js';
 import { Generator } from '../random.js';
 import { type FloatDType, Tensor, arrayFor } from '../tensor.js';
 import { grad } from '../functional.js';
@@ -44,6 +44,13 @@ export interface ScanOptions extends RegularizeOptions, CheckpointOptions {
    * returns it; throw to refuse it. `Recurrent` checks it against the cell's `stateSizes`.
    */
   check?: (next: unknown) => ScanState;
+  /**
+   * A (B, T, H) tensor added to h after every step: h_t = step(x_t, state_{t−1}).h + probe[:, t].
+   * Given zeros that require a gradient, nothing changes in the values, and the gradient that
+   * reaches `probe` is dL/dh_t for every t: the total derivative, the direct part and all that
+   * flows back through the later steps (zero past each length). Compiled and op by op alike.
+   */
+  probe?: Tensor;
 }
 
 export interface ScanResult<S extends ScanState> {
@@ -337,6 +344,7 @@ export function scan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S,
     if (!keys.includes(k) || k === 'h') throw new SeqgradError('scan', `collect names '${k}', which is not a state entry besides h (${keys.join(', ')})`);
   }
   if (wantsRegularization(opts)) return regularizedScan(step, x, init, opts);
+  if (opts.probe !== undefined) return probedScan(step, x, init, opts);
   if (opts.checkpoint !== undefined && opts.checkpoint !== false && T > 0) return checkpointedScan(scan as never, step as never, x, init, lengths, { ...opts, reverse, collect }) as ScanResult<S>;
   const fn = stepFunction(step);
   if (opts.compile === false || T === 0) return eagerScan(fn, x, init, reverse, lengths, collect, opts.check);
@@ -364,6 +372,53 @@ function regularizedScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init
   const { inputDropout: _i, recurrentDropout: _r, zoneout: _z, training: _t, generator: _g, check: _c, ...rest } = opts;
   const out = scan(r.step, r.x, r.init, rest);
   return { output: out.output, state: r.strip(out.state) as S, sequences: out.sequences };
+}
+
+/** A step wrapped to add the probe; `check` validates the inner step's result in the current call. */
+interface ProbedStep {
+  step(x: Tensor, s: ScanState): ScanState;
+  parameters?: () => Tensor[];
+  check?: (next: unknown) => ScanState;
+}
+
+const probedSteps = new WeakMap<object, ProbedStep>();
+
+/**
+ * The step of a probed scan: its input is x_t with probe_t appended along the features, and
+ * it returns the inner step's state with probe_t added to h. One wrapper per step, so scan's
+ * plan cache keeps hitting across calls.
+ */
+function probedStep<S extends ScanState>(step: ScanStep<S>): ProbedStep {
+  const hit = probedSteps.get(step);
+  if (hit) return hit;
+  const inner = stepFunction(step) as unknown as StepFunction<ScanState>;
+  const w: ProbedStep = {
+    step(xp: Tensor, s: ScanState): ScanState {
+      const H = s.h.shape[1]!;
+      const I = xp.shape[1]! - H;
+      let next = inner(narrow(xp, 1, 0, I), s);
+      if (w.check) next = w.check(next);
+      return { ...next, h: add(next.h, narrow(xp, 1, I, H)) };
+    },
+  };
+  const params = (step as { parameters?: unknown }).parameters;
+  if (typeof params === 'function') w.parameters = () => params.call(step) as Tensor[];
+  probedSteps.set(step, w);
+  return w;
+}
+
+/** scan with a probe: the probe appended to x, the wrapped step adding it to h. */
+function probedScan<S extends ScanState>(step: ScanStep<S>, x: Tensor, init: S, opts: ScanOptions): ScanResult<S> {
+  const { probe, check, ...rest } = opts;
+  const [B, T] = x.shape as [number, number, number];
+  const H = init.h.shape[1]!;
+  if (!(probe instanceof Tensor) || probe.ndim !== 3 || probe.shape[0] !== B || probe.shape[1] !== T || probe.shape[2] !== H) {
+    throw new SeqgradError('scan', `probe must be a (B, T, H) = ${fmt([B, T, H])} tensor for x${fmt(x.shape)} and init.h${fmt(init.h.shape)}, got ${probe instanceof Tensor ? fmt(probe.shape) : typeof probe}`);
+  }
+  if (probe.dtype !== x.dtype) throw new SeqgradError('scan', `probe${fmt(probe.shape)} is ${probe.dtype} but x${fmt(x.shape)} is ${x.dtype}`);
+  const w = probedStep(step);
+  w.check = check;
+  return scan(w as never, concat([x, probe], 2), init, rest) as ScanResult<S>;
 }
 
 /**
@@ -413,7 +468,13 @@ function explainPlan<S extends ScanState>(
   if (wantsRegularization(opts)) {
     // Masks from a generator of its own: explaining leaves the caller's generator untouched.
     const r = regularize(step as never, x, init, { ...opts, generator: new Generator(0) }, opts.check);
-    return explainPlan(r.step, r.x, r.init, Object.keys(r.init), { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile });
+    return explainPlan(r.step, r.x, r.init, Object.keys(r.init), { reverse: opts.reverse, lengths: opts.lengths, compile: opts.compile, probe: opts.probe });
+  }
+  if (opts.probe instanceof Tensor) {
+    const { probe, check, ...rest } = opts;
+    const w = probedStep(step);
+    w.check = check;
+    return explainPlan(w as never, concat([x, probe], 2), init as ScanState, keys, rest);
   }
   const ordered = ['h', ...keys.filter((k) => k !== 'h')];
   const entry = planFor(step, x, init, ordered, opts.reverse ?? false, opts.check);

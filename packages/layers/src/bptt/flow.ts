@@ -1,4 +1,6 @@
-import { SeqgradError, Tensor, fmt, isTensor, jvp, noGrad } from '@seqgrad/autograd';
+import {
+  type ScanOptions, type ScanResult, type ScanState, type ScanStep, SeqgradError, Tensor, fmt, grad, isTensor, jvp, noGrad, reshape, scan, zeros,
+} from '@seqgrad/autograd';
 import { alloc, checkOptional } from './common.js';
 import { gruBackward, gruForward } from './gru.js';
 import { type LstmSeqGrads, lstmBackward, lstmForward } from './lstm.js';
@@ -116,6 +118,49 @@ function stepNorms(a: FloatArray, B: number, T: number, K: number): Float64Array
   return norms;
 }
 
+export interface HiddenGradients {
+  /** dL/dh_t at every step, (B, T, H): the total derivative, through every later step. */
+  grads: Tensor;
+  /** norms[t] = ‖dL/dh_t‖, the Frobenius norm over batch and hidden units, (T). */
+  norms: Float64Array;
+  /** The loss the gradients are of. */
+  loss: Tensor;
+}
+
+/**
+ * dL/dh_t for every step t of any recurrent step run by `scan` (a built-in cell, a custom one,
+ * a plain function), and its norm per step: how much of the loss's gradient reaches each step,
+ * the direct part and all that flows back through h_{t+1}, …. scan adds a zero probe p_t to
+ * every new h (`probe` option), so dL/dp_t = dL/dh_t; the values are unchanged, and the step
+ * runs compiled when it traces, op by op otherwise, with every scan option (lengths, reverse,
+ * dropout, checkpoint). `loss` maps scan's result to a scalar.
+ *
+ * Shapes: x (B, T, I); init entries (B, n); grads (B, T, H); norms (T).
+ *
+ * @example
+ * const cell = new LSTMCell(3, 8);
+ * const { norms } = hiddenGradients(cell, randn([4, 50, 3]), cell.initialState(4), (r) => sum(r.state.h));
+ * norms[0] / norms[49]; // below 1: the gradient fades going back in time
+ */
+export function hiddenGradients<S extends ScanState>(
+  step: ScanStep<S>, x: Tensor, init: S, loss: (result: ScanResult<S>) => Tensor, opts: ScanOptions = {},
+): HiddenGradients {
+  const fn = 'hiddenGradients';
+  if (!isTensor(x) || x.ndim !== 3) throw new SeqgradError(fn, `x must be a (B, T, I) tensor, got ${isTensor(x) ? fmt(x.shape) : typeof x}`);
+  if (init === null || typeof init !== 'object' || !isTensor(init.h)) throw new SeqgradError(fn, 'init must be a state object with at least an h tensor, e.g. { h }');
+  if (typeof loss !== 'function') throw new SeqgradError(fn, 'loss must be a function (scan result) => scalar tensor');
+  if (opts.probe !== undefined) throw new SeqgradError(fn, 'opts.probe is set by hiddenGradients itself; leave it out');
+  const [B, T] = x.shape as [number, number];
+  const H = init.h.shape[1]!;
+  const dtype = x.dtype === 'float64' ? 'float64' : 'float32';
+  const probe = zeros([B, T, H], { dtype, requiresGrad: true });
+  const L = loss(scan(step, x, init, { ...opts, probe }));
+  if (!isTensor(L) || L.size !== 1) throw new SeqgradError(fn, `loss must return a scalar tensor, got ${isTensor(L) ? fmt(L.shape) : typeof L}`);
+  const [g] = L.requiresGrad ? grad([L], [probe], { allowUnused: true }) : [null];
+  const grads = g ?? zeros([B, T, H], { dtype });
+  return { grads, norms: stepNorms(grads.data as FloatArray, B, T, H), loss: L };
+}
+
 export interface StateJacobian {
   /** J = ∂h_T/∂h_0, (H, H) in float64: J[i][j] = ∂h_T[i] / ∂h_0[j]. */
   jacobian: Tensor;
@@ -148,19 +193,20 @@ export function stateJacobian(step: (xt: Tensor, h: Tensor) => Tensor, x: Tensor
   if (typeof step !== 'function') throw new SeqgradError(fn, 'step must be a function (x_t, h) => next h');
   if (!isTensor(x) || x.ndim !== 2) throw new SeqgradError(fn, `x must be a (T, I) tensor, got ${isTensor(x) ? fmt(x.shape) : typeof x}`);
   if (!isTensor(h0) || h0.ndim !== 1) throw new SeqgradError(fn, `h0 must be a (H) tensor, got ${isTensor(h0) ? fmt(h0.shape) : typeof h0}`);
+  if (x.dtype !== h0.dtype) throw new SeqgradError(fn, `x${fmt(x.shape)} is ${x.dtype} but h0${fmt(h0.shape)} is ${h0.dtype}; give both the same dtype`);
+  const [T, I] = x.shape as [number, number];
   const H = h0.shape[0]!;
-  const steps = x.unbind(0);
-  const run = (h: Tensor): Tensor => {
-    let cur = h;
-    for (const xt of steps) {
-      const next = step(xt, cur);
-      if (!isTensor(next) || next.ndim !== 1 || next.shape[0] !== H) {
-        throw new SeqgradError(fn, `step must return the next h of shape ${fmt([H])}, got ${isTensor(next) ? fmt(next.shape) : typeof next}`);
-      }
-      cur = next;
+  // The user's step on unbatched (I) and (H), run by scan as a batch of one; op by op, so that
+  // forward mode (jvp) sees the primitives.
+  const batched = (xt: Tensor, s: { h: Tensor }): { h: Tensor } => {
+    const next = step(reshape(xt, [I]), reshape(s.h, [H]));
+    if (!isTensor(next) || next.ndim !== 1 || next.shape[0] !== H) {
+      throw new SeqgradError(fn, `step must return the next h of shape ${fmt([H])}, got ${isTensor(next) ? fmt(next.shape) : typeof next}`);
     }
-    return cur;
+    return { h: reshape(next, [1, H]) };
   };
+  const xs = reshape(x, [1, T, I]);
+  const run = (h: Tensor): Tensor => reshape(scan(batched, xs, { h: reshape(h, [1, H]) }, { compile: false }).state.h, [H]);
   const J = new Float64Array(H * H);
   let final: Tensor | null = null;
   noGrad(() => {

@@ -23,4 +23,4 @@ export {
   checkBptt, type BpttCell, type HandStepGrads, type CheckBpttOptions, type BpttDisagreement, type BpttReport, type Float64Record,
 } from './check.js';
 export { rnnBpttCell, lstmBpttCell, gruBpttCell, type BpttCellOptions } from './bpttCells.js';
-export { gradientFlow, stateJacobian, type GradientFlow, type GradientFlowOptions, type RecurrentMode, type StateJacobian } from './flow.js';
+export { gradientFlow, hiddenGradients, stateJacobian, type GradientFlow, type GradientFlowOptions, type HiddenGradients, type RecurrentMode, type StateJacobian } from './flow.js';
