@@ -2,9 +2,10 @@
  * `pnpm bench`: training step and forward pass of single-layer LSTM, GRU and tanh RNN at sizes
  * S, M, L (float32) for seqgrad impl 'fused' and 'composed' and TensorFlow.js 4.22 (wasm and
  * cpu backends), alternating in one process, median of at least 5 timed steps after a warm-up.
- * Writes bench/results/latest.md and latest.json (quick.md and quick.json with --quick). Run node with --expose-gc (as the package
- * script does): before each timed step the harness then forces a GC and runs untimed steps (settle),
- * so no peer pays for the garbage of the peer timed before it.
+ * Writes bench/results/latest.md and latest.json (quick.md and quick.json with --quick).
+ * The peers take turns in rounds; in each round a peer runs untimed steps (settle), then a timed
+ * block of steps, with no forced GC: a step costs what it costs in a training loop, including
+ * the collections V8 runs on its own, whose time is recorded alongside (PerformanceObserver 'gc').
  *
  *   node dist/rnn.js [--quick] [--torch] [--torch2] [--threads N] [--sizes S,M] [--layers LSTM,GRU] [--modes train]
  *                    [--peers fused,composed,tfjs-wasm,tfjs-cpu] [--clock wall|cpu] [--out DIR]
@@ -18,8 +19,9 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { kernels } from '@seqgrad/autograd';
@@ -47,11 +49,17 @@ export interface BenchRow {
   mode: Mode;
   peer: Peer;
   status: 'ok' | 'too slow' | 'error';
-  /** Median wall-clock ms per step (null unless status is ok). */
+  /** Median over rounds of the wall-clock ms per step of a timed block (null unless status is ok). */
   medianMs: number | null;
-  /** Median CPU ms per step (user + system of the process running it): steadier on a shared machine. */
+  /** The same in CPU ms (user + system of the process running it): steadier on a shared machine. */
   medianCpuMs: number | null;
+  /** Timed blocks (rounds) behind the medians. */
   runs: number;
+  /** Timed steps in all. */
+  steps: number;
+  /** V8's collection time per timed step, ms, and collections per timed step (seqgrad and TF.js peers; null for PyTorch). */
+  gcMsPerStep: number | null;
+  gcPerStep: number | null;
   gflops: number | null;
   /** Largest RSS seen while this peer ran this workload, MB. */
   peakRssMB: number;
@@ -64,7 +72,7 @@ export interface BenchOptions {
   layers?: LayerKind[];
   modes?: Mode[];
   peers?: Peer[];
-  /** Minimum timed steps per peer (5 unless quick). */
+  /** Minimum rounds (timed blocks) per peer (5 unless quick). */
   minRuns?: number;
   /** A peer (other than fused) whose step would take longer than this (CPU ms, estimated or measured) is not run. */
   tooSlowMs?: number;
@@ -100,29 +108,61 @@ class TorchPeer {
 interface Contender {
   peer: Peer;
   runner?: Runner & { activate?(): Promise<void> };
+  /** Wall-clock and CPU ms per step of each timed block. */
   times: number[];
   cpuTimes: number[];
   /** CPU ms of the warm-up step. */
   warmMs: number;
+  steps: number;
+  /** performance.now() at the start and end of each timed block. */
+  blocks: [number, number][];
   peakRss: number;
   status: BenchRow['status'];
   note?: string;
 }
 
 const rssMB = () => process.memoryUsage().rss / 2 ** 20;
-/** A full GC when node runs with --expose-gc (the package scripts pass it), else nothing. */
-const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 
 /**
- * Untimed steps after a forced GC, so the timed step starts from the state of a training loop
- * that runs only this peer: at least one step, and for short steps at least 3 steps and 50 ms
- * (the GC's background sweeping of a heap that other peers filled runs that long, and the
- * step it overlaps pays for it). Steps over a second are not repeated.
+ * V8's collections as PerformanceObserver reports them (start in `performance.now()` time, and
+ * duration, ms). Entries arrive asynchronously, when the event loop next runs timers: `flush()`
+ * waits for that, so those of the steps run before it are in `entries`.
  */
-function settle(runner: Runner, warmMs: number): void {
-  if (warmMs >= 1000) return;
-  const start = performance.now();
-  for (let i = 0; i < 3 || performance.now() - start < 50; i++) runner.step();
+class GcLog {
+  readonly entries: { start: number; ms: number }[] = [];
+  private obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.entries.push({ start: e.startTime, ms: e.duration });
+  });
+  constructor() {
+    this.obs.observe({ entryTypes: ['gc'] });
+  }
+  async flush(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  /** Number and total ms of the collections that started within [from, to]. */
+  within(from: number, to: number): { count: number; ms: number } {
+    let count = 0;
+    let ms = 0;
+    for (const e of this.entries) if (e.start >= from && e.start <= to) (count++, (ms += e.ms));
+    return { count, ms };
+  }
+  close(): void {
+    this.obs.disconnect();
+  }
+}
+
+/**
+ * Steps per timed block and untimed steps before it, from the CPU ms of one step: a block of
+ * about 300 ms (3 to 20 steps) after about 100 ms of settling (at least 2 steps), so the
+ * collections V8 schedules land in the blocks in their natural proportion, and whatever the
+ * previous peer left for the collector is mostly paid before the block. Steps over a second
+ * run one at a time without settling.
+ */
+export function blockPlan(stepMs: number, quick = false): { settle: number; timed: number } {
+  if (quick) return { settle: 1, timed: 2 };
+  if (stepMs >= 1000) return { settle: 0, timed: 1 };
+  const ms = Math.max(stepMs, 0.05);
+  return { settle: Math.max(2, Math.min(50, Math.ceil(100 / ms))), timed: Math.max(3, Math.min(20, Math.ceil(300 / ms))) };
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
@@ -141,6 +181,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   // ms per GFLOP of each (peer, layer, mode) at the last size run, to skip hopeless runs.
   const msPerGflop = new Map<string, number>();
   const rows: BenchRow[] = [];
+  const gcLog = new GcLog();
 
   try {
     for (const size of sizes) {
@@ -151,7 +192,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
           const work = flops(layer, d, mode);
           const contenders: Contender[] = [];
           for (const peer of peers) {
-            const c: Contender = { peer, times: [], cpuTimes: [], warmMs: 0, peakRss: rssMB(), status: 'ok' };
+            const c: Contender = { peer, times: [], cpuTimes: [], warmMs: 0, steps: 0, blocks: [], peakRss: rssMB(), status: 'ok' };
             contenders.push(c);
             // The fused layer is what is measured, so it always runs; peers are skipped by estimate.
             const rate = peer === 'fused' ? undefined : msPerGflop.get(`${peer}/${layer}/${mode}`);
@@ -185,32 +226,49 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
               c.note = (e as Error).message.split('\n')[0];
             }
           }
-          // Rounds: one step of every contender per round, so drift hits all alike.
+          // Warm-up of those that run, untimed: three settle phases, so the JIT has tiered up.
+          for (const c of contenders) {
+            if (c.status !== 'ok') continue;
+            const { settle } = blockPlan(c.warmMs, quick);
+            try {
+              if (c.runner) {
+                await c.runner.activate?.();
+                for (let i = 0; i < 3 * settle; i++) c.runner.step();
+              } else if (settle > 0) await torchPeers.get(c.peer)!.steps(layer, d, mode, 3 * settle);
+            } catch (e) {
+              c.status = 'error';
+              c.note = (e as Error).message.split('\n')[0];
+            }
+          }
+          // Rounds: a block of every contender per round, so drift hits all alike. No forced GC:
+          // each block pays for the collections that fall in it, as a training loop would.
           const live = () => contenders.filter((c) => c.status === 'ok');
           const started = performance.now();
           for (let round = 0; ; round++) {
             const spent = performance.now() - started;
             if (round >= minRuns && (quick || spent > 2000 || round >= 15)) break;
             for (const c of live()) {
+              const { settle, timed } = blockPlan(c.warmMs, quick);
               try {
                 if (c.runner) {
                   await c.runner.activate?.();
-                  // Collect the previous peer's garbage now, so that its GC is not timed here, then
-                  // (for steps under a second) untimed steps to bring this peer's heap and
-                  // caches back to the state of a training loop that runs only it.
-                  collectGarbage();
-                  settle(c.runner, c.warmMs);
+                  for (let i = 0; i < settle; i++) c.runner.step();
                   const cpu0 = process.cpuUsage();
                   const t0 = performance.now();
-                  c.runner.step();
-                  c.times.push(performance.now() - t0);
+                  for (let i = 0; i < timed; i++) c.runner.step();
+                  const t1 = performance.now();
                   const cpu = process.cpuUsage(cpu0);
-                  c.cpuTimes.push((cpu.user + cpu.system) / 1000);
+                  c.times.push((t1 - t0) / timed);
+                  c.cpuTimes.push((cpu.user + cpu.system) / 1000 / timed);
+                  c.blocks.push([t0, t1]);
                 } else {
-                  const r = await torchPeers.get(c.peer)!.steps(layer, d, mode, 1);
-                  c.times.push(...r.ms);
-                  c.cpuTimes.push(...r.cpuMs);
+                  const torch = torchPeers.get(c.peer)!;
+                  if (settle > 0) await torch.steps(layer, d, mode, settle);
+                  const r = await torch.steps(layer, d, mode, timed);
+                  c.times.push(r.ms.reduce((a, b) => a + b, 0) / timed);
+                  c.cpuTimes.push(r.cpuMs.reduce((a, b) => a + b, 0) / timed);
                 }
+                c.steps += timed;
                 c.peakRss = Math.max(c.peakRss, rssMB());
               } catch (e) {
                 c.status = 'error';
@@ -219,13 +277,19 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
             }
             if (live().length === 0) break;
           }
+          await gcLog.flush();
           for (const c of contenders) {
             c.runner?.dispose();
+            const gc = c.blocks.map(([from, to]) => gcLog.within(from, to));
+            const gcMs = gc.reduce((a, g) => a + g.ms, 0);
+            const gcCount = gc.reduce((a, g) => a + g.count, 0);
             const ms = c.status === 'ok' ? median(c.times) : null;
             if (ms !== null) msPerGflop.set(`${c.peer}/${layer}/${mode}`, median(c.cpuTimes) / (work / 1e9));
             const row: BenchRow = {
               layer, size, dims: d, mode, peer: c.peer, status: c.status, medianMs: ms,
-              medianCpuMs: ms === null ? null : median(c.cpuTimes), runs: c.times.length,
+              medianCpuMs: ms === null ? null : median(c.cpuTimes), runs: c.times.length, steps: c.steps,
+              gcMsPerStep: c.runner && c.steps > 0 ? gcMs / c.steps : null,
+              gcPerStep: c.runner && c.steps > 0 ? gcCount / c.steps : null,
               gflops: ms === null ? null : work / (ms * 1e6), peakRssMB: Math.round(c.peakRss),
               ...(c.note ? { note: c.note } : {}),
             };
@@ -237,6 +301,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
     }
   } finally {
     for (const t of torchPeers.values()) t.close();
+    gcLog.close();
   }
   return rows;
 }
@@ -305,10 +370,10 @@ export function benchMarkdown(rows: BenchRow[], header: string, clock: Clock = '
   for (const mode of ['train', 'forward'] as const) {
     const mine = rows.filter((r) => r.mode === mode);
     if (mine.length === 0) continue;
-    out.push(`### ${mode === 'train' ? 'Training step (forward, sum, backward to weights and input)' : 'Forward only'}: median ${clock === 'cpu' ? 'CPU' : 'wall-clock'} ms per step`, '');
+    out.push(`### ${mode === 'train' ? 'Training step (forward, sum, backward to weights and input)' : 'Forward only'}: ${clock === 'cpu' ? 'CPU' : 'wall-clock'} ms per step, median over rounds of timed blocks (no forced GC)`, '');
     const ratioPeers = peers.filter((p) => p !== 'fused');
-    out.push(`| layer | size | ${peers.map((p) => PEER_NAMES[p]).join(' | ')} | fused GFLOP/s | ${ratioPeers.map((p) => `${PEER_NAMES[p]} / fused`).join(' | ')} | fused peak RSS MB |`);
-    out.push(`|---|---|${peers.map(() => '---:').join('|')}|---:|${ratioPeers.map(() => '---:').join('|')}|---:|`);
+    out.push(`| layer | size | ${peers.map((p) => PEER_NAMES[p]).join(' | ')} | fused GFLOP/s | ${ratioPeers.map((p) => `${PEER_NAMES[p]} / fused`).join(' | ')} | fused GC ms per step (collections per step) | fused peak RSS MB |`);
+    out.push(`|---|---|${peers.map(() => '---:').join('|')}|---:|${ratioPeers.map(() => '---:').join('|')}|---:|---:|`);
     const keys = [...new Set(mine.map((r) => `${r.layer}|${r.size}`))];
     for (const key of keys) {
       const [layer, size] = key.split('|');
@@ -321,7 +386,8 @@ export function benchMarkdown(rows: BenchRow[], header: string, clock: Clock = '
         return fusedMs && ms ? `${(ms / fusedMs).toFixed(1)}×` : r && r.status === 'too slow' && fusedMs ? `>${(20_000 / fusedMs).toFixed(0)}×` : '–';
       });
       const gflops = fusedMs ? (flops(fused!.layer, fused!.dims, fused!.mode) / (fusedMs * 1e6)).toFixed(2) : '–';
-      out.push(`| ${layer} | ${size} | ${peers.map((p) => fmtMs(at(p), clock)).join(' | ')} | ${gflops} | ${ratios.join(' | ')} | ${fused?.peakRssMB ?? '–'} |`);
+      const gc = fused?.gcMsPerStep != null ? `${fused.gcMsPerStep.toFixed(2)} (${fused.gcPerStep!.toFixed(1)})` : '–';
+      out.push(`| ${layer} | ${size} | ${peers.map((p) => fmtMs(at(p), clock)).join(' | ')} | ${gflops} | ${ratios.join(' | ')} | ${gc} | ${fused?.peakRssMB ?? '–'} |`);
     }
     out.push('');
   }
@@ -365,15 +431,21 @@ async function main(): Promise<void> {
     else console.error(`${flag}: /usr/bin/python3 cannot import torch; running without it`);
   }
   const started = new Date();
+  // The 1-minute load average every 5 s of the run (the rounds yield to the event loop).
+  const loads = [loadavg()[0]!];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   const rows = await runBench({
     quick, peers, sizes: list('--sizes'), layers: list<LayerKind>('--layers'), modes: list<Mode>('--modes'),
     log: (line) => console.log(line),
-  });
+  }).finally(() => clearInterval(sampler));
+  loads.push(loadavg()[0]!);
+  const load = `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})`;
   const b = kernels.backend();
   const gemmName = `${b.gemm === 'wasm-simd-threads' ? `WebAssembly SIMD GEMM on up to ${b.threads} threads` : b.gemm === 'wasm-simd' ? 'WebAssembly SIMD GEMM on one thread' : 'TypeScript GEMM'}` +
     ` (kernels.backend(): ${b.reason})`;
   const header =
     `RNN benchmark${quick ? ' (quick mode: tiny sizes, timings not meaningful)' : ''}, float32, ${started.toISOString()}. ${machine()} ` +
+    `1-minute load average during the run: ${load}. ` +
     `seqgrad uses the ${gemmName}; TF.js 4.22 wasm runs single-threaded with SIMD (XNNPACK). ` +
     `Sizes (B, T, I, H): ${Object.entries(quick ? QUICK_SIZES : SIZES).map(([k, d]) => `${k} = (${d.B}, ${d.T}, ${d.I}, ${d.H})`).join(', ')}. ` +
     `GFLOP/s counts forward as 2·B·T·G·H·(I+H) and a training step as 3× that.`;
@@ -388,7 +460,7 @@ async function main(): Promise<void> {
   // A quick run (CI's harness check) must not overwrite the committed full results.
   const base = quick ? 'quick' : 'latest';
   writeFileSync(join(out, `${base}.md`), md);
-  writeFileSync(join(out, `${base}.json`), JSON.stringify({ date: started.toISOString(), machine: machine(), quick, rows }, null, 2) + '\n');
+  writeFileSync(join(out, `${base}.json`), JSON.stringify({ date: started.toISOString(), machine: machine(), loadAverage: loads, quick, rows }, null, 2) + '\n');
   console.log(`wrote ${join(out, `${base}.md`)} and ${base}.json`);
 }
 

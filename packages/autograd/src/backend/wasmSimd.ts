@@ -261,6 +261,14 @@ export function packedBytesInUse(): number {
 }
 
 class WasmPackedB extends SourcedPackedB {
+  /**
+   * One instance that is never used, so that an instance of this class is always alive. Packed
+   * operands live for one sequence; a full GC that finds none alive frees their hidden class
+   * (reached only through weak transitions), and V8 then discards the optimized code of every
+   * function that checks for it (`gemmPacked`, the fused layers' time loops), which runs slower
+   * for some ten steps until it is optimized again.
+   */
+  static readonly keepHiddenClass = new WasmPackedB(false, 0, 0, new Float32Array(0), 0, 0, 0, 0);
   constructor(
     transB: boolean, K: number, N: number, B: FloatArray, bOff: number, ldb: number,
     /** Byte address of the packed blocks in the resident memory, and their size. */
