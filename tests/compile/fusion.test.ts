@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
-  Generator, type Tensor, add, div, expand, explainScan, grad, linear, mean, mul, permute, randn, reshape, scan, sqrt, sub, sum, tanh, tensor,
+  Generator, type Tensor, add, chunk, div, sigmoid, expand, explainScan, grad, linear, mean, mul, permute, randn, reshape, scan, sqrt, sub, sum, tanh, tensor,
   variance,
 } from '@seqgrad/autograd';
 import { type GrammarSpec, grammarParams, grammarShapes, grammarStep } from '../setup/cellGrammar.js';
@@ -36,6 +36,27 @@ function compare(step: (x: Tensor, s: S) => S, params: Tensor[], seed: number, o
     expect(t === null, `result ${i}`).toBe(e === null);
     if (t === null || e === null) return;
     const diff = Math.max(0, ...Array.from(t!.data, (v, j) => Math.abs(v - e.data[j]!) / Math.max(1, Math.abs(e.data[j]!))));
+    expect(diff, `result ${i}`).toBeLessThan(1e-12);
+  });
+}
+
+/** As compare, for a step with state h and c: outputs, final h and c, and the gradients of x, h0, c0 and every parameter. */
+function compareLSTM(step: (x: Tensor, s: S) => S, params: Tensor[], seed: number, opts: { reverse: boolean; lengths: number[] | null }) {
+  const results = [true, false].map((compile) => {
+    const gen = new Generator(seed);
+    const x = randn([B, T, I], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const h0 = randn([B, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const c0 = randn([B, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const r = scan(step, x, { h: h0, c: c0 } as S, { ...opts, compile });
+    const w = randn([B, T, H], { dtype: 'float64', generator: gen });
+    const loss = add(add(sum(mul(r.output, w)), sum(mul(r.state.h, r.state.h))), sum(mul(r.state.c!, r.state.c!)));
+    return [r.output, r.state.h, r.state.c!, ...grad(loss, [x, h0, c0, ...params])];
+  });
+  const [compiled, eager] = results as [Tensor[], Tensor[]];
+  expect(compiled.length).toBe(eager.length);
+  compiled.forEach((t, i) => {
+    const e = eager[i]!;
+    const diff = Math.max(0, ...Array.from(t.data, (v, j) => Math.abs(v - e.data[j]!) / Math.max(1, Math.abs(e.data[j]!))));
     expect(diff, `result ${i}`).toBeLessThan(1e-12);
   });
 }
@@ -109,6 +130,53 @@ describe('compiled plan fusion', () => {
     expect(e.compiled).toBe(true);
     expect(e.plan?.fusedLayerNorms).toBe(0);
     for (const opts of settings) compare(step, [w, u, eps], 7, opts);
+  });
+
+  test('scan: the LSTM step fuses each gate activation with its slice of the pre-activations and equals op by op to 1e-12', () => {
+    const gen = new Generator(11);
+    const w = randn([4 * H, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const u = randn([4 * H, I], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const bias = randn([4 * H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const step = (x: Tensor, s: S): S => {
+      const [ai, af, ag, ao] = chunk(add(linear(x, u, bias), linear(s.h, w)), 4, -1) as [Tensor, Tensor, Tensor, Tensor];
+      const c = add(mul(sigmoid(af), s.c!), mul(sigmoid(ai), tanh(ag)));
+      return { h: mul(sigmoid(ao), tanh(c)), c };
+    };
+    const init = () => ({ h: randn([B, H], { dtype: 'float64' }), c: randn([B, H], { dtype: 'float64' }) }) as S;
+    const e = explainScan(step, randn([B, T, I], { dtype: 'float64' }), init());
+    expect(e.compiled, e.reason ?? '').toBe(true);
+    // the four gate activations, and c' = f c + i g
+    expect(e.plan?.fusedChains).toBe(5);
+    for (const opts of settings) compareLSTM(step, [w, u, bias], 12, opts);
+  });
+
+  test('scan: a sum of two products whose factors repeat (v·v + v·h) runs fused and equals op by op to 1e-12', () => {
+    const gen = new Generator(15);
+    const w = randn([H, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const u = randn([H, I], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const step = (x: Tensor, s: S): S => {
+      const v = tanh(add(linear(x, u), linear(s.h, w)));
+      return { h: tanh(add(mul(v, v), mul(v, s.h))) };
+    };
+    const e = explainScan(step, randn([B, T, I], { dtype: 'float64' }), { h: randn([B, H], { dtype: 'float64' }) } as S);
+    expect(e.compiled, e.reason ?? '').toBe(true);
+    expect(e.plan?.fusedChains).toBe(1);
+    for (const opts of settings) compare(step, [w, u], 16, opts);
+  });
+
+  test('scan: a slice read by two nodes, or by a non-activation, is not fused and still equals op by op to 1e-12', () => {
+    const gen = new Generator(13);
+    const w = randn([2 * H, H], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const u = randn([2 * H, I], { dtype: 'float64', generator: gen, requiresGrad: true });
+    const step = (x: Tensor, s: S): S => {
+      const [a, b] = chunk(add(linear(x, u), linear(s.h, w)), 2, -1) as [Tensor, Tensor];
+      // a feeds a sigmoid and a product, b only a product: neither may fuse
+      return { h: tanh(add(mul(sigmoid(a), a), mul(b, 0.5))) };
+    };
+    const e = explainScan(step, randn([B, T, I], { dtype: 'float64' }), { h: randn([B, H], { dtype: 'float64' }) } as S);
+    expect(e.compiled, e.reason ?? '').toBe(true);
+    expect(e.plan?.fusedChains).toBe(0);
+    for (const opts of settings) compare(step, [w, u], 14, opts);
   });
 
   test('scan: index-mapped primitives (permute, expand, a sum over a leading axis, broadcasting both ways) equal op by op to 1e-12', () => {

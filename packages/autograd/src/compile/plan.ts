@@ -21,6 +21,10 @@ import { broadcastStrides, numel, stridedOffsets, stridesOf as strides } from '.
 import { sigmoidF32, sigmoidScalar, tanhF32 } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { arrayFor } from '../tensor.js';
+import {
+  type MulAddFusion, type SliceActivation, type SliceActivationFusion, findMulAdds, findSliceActivations, mulAddBackward, mulAddForward,
+  sliceActivationBackward, sliceActivationForward,
+} from './fuse.js';
 import type { Region, StepGraph, TraceNode, TraceValue } from './trace.js';
 
 type FA = Float32Array | Float64Array;
@@ -94,10 +98,12 @@ interface Run {
  * so each is optimised once and serves every node of every plan.
  */
 interface NodeStep {
-  op: TraceNode['op'] | 'layernorm';
+  op: TraceNode['op'] | 'layernorm' | 'sliceAct' | 'mulAdd';
   region: Region;
   /** op 'layernorm': the fused normalisation (see LayerNormFusion). */
   ln: LayerNormFusion | null;
+  /** op 'sliceAct': the activation of a slice read in place (blocks[0] says where; see fuse.ts). */
+  act: SliceActivation | null;
   out: number;
   ins: number[];
   /** Output size per step. */
@@ -177,6 +183,8 @@ export interface PlanSummary {
   deferredGemms: number;
   /** Layer norms (with their gain and shift) run as one kernel each. */
   fusedLayerNorms: number;
+  /** Elementwise chains run as one loop each (a sigmoid or tanh of a slice read in place; a · b + c · d). */
+  fusedChains: number;
   /** Milliseconds (wall clock) spent tracing the step and building this plan, once per signature. */
   traceMs: number;
   buildMs: number;
@@ -226,7 +234,11 @@ export class Plan {
     const none = graph.values.map(() => false);
     this.plain = this.storeOnce({ steps, dead: none, once: none, constants: [], equal: [] });
     const lns = findLayerNorms(graph, this.modes);
-    this.fused = lns.length === 0 ? this.plain : this.storeOnce(this.fuse(steps, lns));
+    // Nodes of a fused layer norm stay out of the elementwise chains.
+    const inLn = new Set(lns.flatMap((ln) => ln.nodes));
+    const chains = findSliceActivations(graph).filter((c) => !inLn.has(c.narrow) && !inLn.has(c.node));
+    const mulAdds = findMulAdds(graph).filter((c) => !inLn.has(c.node) && !c.muls.some((m) => inLn.has(m)));
+    this.fused = lns.length + chains.length + mulAdds.length === 0 ? this.plain : this.storeOnce(this.fuse(steps, lns, chains, mulAdds));
     const count = (r: Region) => graph.nodes.filter((n) => n.region === r).length;
     this.summary = {
       ops: graph.nodes.length,
@@ -236,13 +248,14 @@ export class Plan {
       hoistedGemms: graph.nodes.filter((n) => this.gemmAll(n)).length,
       deferredGemms: graph.nodes.filter((n) => this.gemmDeferred(n)).length,
       fusedLayerNorms: lns.length,
+      fusedChains: chains.length + mulAdds.length,
       traceMs,
       buildMs: performance.now() - start,
     };
   }
 
   /** The program with each layer norm's nodes replaced by one step where its last node was. */
-  private fuse(steps: NodeStep[], lns: LayerNormFusion[]): Program {
+  private fuse(steps: NodeStep[], lns: LayerNormFusion[], chains: SliceActivationFusion[], mulAdds: MulAddFusion[]): Program {
     const g = this.graph;
     const dead = g.values.map(() => false);
     const at = new Map<number, LayerNormFusion>();
@@ -255,9 +268,35 @@ export class Plan {
         dead[g.nodes[i]!.output] = true;
       }
     }
+    const slices = new Map<number, SliceActivationFusion>();
+    for (const c of chains) {
+      slices.set(c.node, c);
+      gone.add(c.narrow);
+      dead[g.nodes[c.narrow]!.output] = true;
+    }
+    const sums = new Map<number, MulAddFusion>();
+    for (const c of mulAdds) {
+      sums.set(c.node, c);
+      for (const m of c.muls) {
+        gone.add(m);
+        dead[g.nodes[m]!.output] = true;
+      }
+    }
     const out: NodeStep[] = [];
     steps.forEach((st, i) => {
       if (gone.has(i)) return;
+      const ma = sums.get(i);
+      if (ma) {
+        const [p, q] = [steps[ma.muls[0]]!, steps[ma.muls[1]]!];
+        out.push({ ...st, op: 'mulAdd', ins: [...p.ins, ...q.ins], inK: [...p.inK, ...q.inK], inT: [...p.inT, ...q.inT], ginK: [...p.ginK, ...q.ginK] });
+        return;
+      }
+      const sa = slices.get(i);
+      if (sa) {
+        const nst = steps[sa.narrow]!;
+        out.push({ ...st, op: 'sliceAct', act: sa.act, ins: nst.ins, inK: nst.inK, inT: nst.inT, ginK: nst.ginK, blocks: nst.blocks });
+        return;
+      }
       const ln = at.get(i);
       if (!ln) {
         out.push(st);
@@ -266,7 +305,7 @@ export class Plan {
       const x = ln.x;
       out.push({
         ...st, op: 'layernorm', ln, ins: [x], inK: [this.coefK(x)], inT: [this.coefT(x)], ginK: [this.gradK(x)],
-        ma: null, mb: null, ca: 0, cb: 0, rb: 0, rowSum: 0, src: null, dst: [], blocks: [], mm: null,
+        ma: null, mb: null, ca: 0, cb: 0, rb: 0, rowSum: 0, src: null, dst: [], blocks: [], mm: null, act: null,
       });
     });
     return {
@@ -283,9 +322,9 @@ export class Plan {
     const read = g.values.map(() => false);
     for (const st of p.steps) {
       switch (st.op) {
-        case 'mul': case 'div': case 'matmul': for (const i of st.ins) read[i] = true; break;
+        case 'mul': case 'div': case 'matmul': case 'mulAdd': for (const i of st.ins) read[i] = true; break;
         case 'layernorm': case 'log': case 'abs': case 'relu': case 'clamp': read[st.ins[0]!] = true; break;
-        case 'exp': case 'sqrt': case 'tanh': case 'sigmoid': read[st.out] = true; break;
+        case 'exp': case 'sqrt': case 'tanh': case 'sigmoid': case 'sliceAct': read[st.out] = true; break;
         default: break;
       }
     }
@@ -539,7 +578,7 @@ export class Plan {
       };
     }
     return {
-      op: node.op, region: node.region, ln: null, out: node.output, ins: node.inputs, n: vals[node.output]!.size,
+      op: node.op, region: node.region, ln: null, act: null, out: node.output, ins: node.inputs, n: vals[node.output]!.size,
       oK: coefK(node.output), oT: coefT(node.output),
       inK: node.inputs.map(coefK), inT: node.inputs.map(coefT),
       goK: this.gradK(node.output), ginK: node.inputs.map((i) => this.gradK(i)),
@@ -771,6 +810,21 @@ function forwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       return;
     }
     case 'expand': case 'permute': gather(O, o, A, a, st.src!, n); return;
+    case 'mulAdd': {
+      const buf = run.buf;
+      const ins = st.ins;
+      const kk = st.inK;
+      const tt = st.inT;
+      mulAddForward(
+        O, o, A, a, buf[ins[1]!]!, k * kk[1]! + t * tt[1]!, buf[ins[2]!]!, k * kk[2]! + t * tt[2]!, buf[ins[3]!]!, k * kk[3]! + t * tt[3]!, n,
+      );
+      return;
+    }
+    case 'sliceAct': {
+      const bl = st.blocks[0]!;
+      sliceActivationForward(st.act!, st.f32, O, o, A, a, bl.wideStart, bl.wideStride, bl.len, bl.outer);
+      return;
+    }
     case 'layernorm': {
       const ln = st.ln!;
       const buf = run.buf;
@@ -851,6 +905,21 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
       return;
     }
     case 'expand': case 'permute': if (GA) scatterAdd(GA, ga, G, go, st.src!); return;
+    // d(a·b + c·d) = b da + a db + d dc + c dd
+    case 'mulAdd': {
+      for (let j = 0; j < 4; j++) {
+        const GX = run.grad[st.ins[j]!];
+        const y = j ^ 1;
+        if (GX) mulAddBackward(GX, k * st.ginK[j]! + t * st.inT[j]!, G, go, run.buf[st.ins[y]!]!, k * st.inK[y]! + t * st.inT[y]!, n);
+      }
+      return;
+    }
+    // d act(x) as for the unfused activation, into the slice of the wider value's gradient
+    case 'sliceAct': {
+      const bl = st.blocks[0]!;
+      if (GA) sliceActivationBackward(st.act!, GA, ga, G, go, run.buf[st.out]!, o, bl.wideStart, bl.wideStride, bl.len, bl.outer);
+      return;
+    }
     case 'layernorm': {
       const ln = st.ln!;
       const buf = run.buf;
