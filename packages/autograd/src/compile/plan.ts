@@ -934,6 +934,23 @@ function backwardNode(st: NodeStep, run: Run, k: number, t: number): void {
   }
 }
 
+/** Σ X[base, base + N) / d1: a layer norm row's mean. */
+function rowMean(X: FA, base: number, N: number, d1: number): number {
+  let sum = 0;
+  for (let j = 0; j < N; j++) sum += X[base + j]!;
+  return sum / d1;
+}
+
+/** √(Σ (X[base + j] − m)² / d2 + eps): a layer norm row's standard deviation. */
+function rowStd(X: FA, base: number, N: number, m: number, d2: number, eps: number): number {
+  let sq = 0;
+  for (let j = 0; j < N; j++) {
+    const c = X[base + j]! - m;
+    sq += c * c;
+  }
+  return Math.sqrt(sq / d2 + eps);
+}
+
 /**
  * Per row of N: m = Σx / d1, s = √(Σ(x − m)² / d2 + eps), O = (x − m) / s · gain + shift
  * (gain, shift null: 1, 0).
@@ -944,15 +961,8 @@ function layerNormForward(
   for (let r = 0; r < rows; r++) {
     const base = x + r * N;
     const ob = o + r * N;
-    let sum = 0;
-    for (let j = 0; j < N; j++) sum += X[base + j]!;
-    const m = sum / d1;
-    let sq = 0;
-    for (let j = 0; j < N; j++) {
-      const c = X[base + j]! - m;
-      sq += c * c;
-    }
-    const s = Math.sqrt(sq / d2 + eps);
+    const m = rowMean(X, base, N, d1);
+    const s = rowStd(X, base, N, m, d2, eps);
     if (gain && shift) for (let j = 0; j < N; j++) O[ob + j] = ((X[base + j]! - m) / s) * gain[j]! + shift[j]!;
     else if (gain) for (let j = 0; j < N; j++) O[ob + j] = ((X[base + j]! - m) / s) * gain[j]!;
     else if (shift) for (let j = 0; j < N; j++) O[ob + j] = (X[base + j]! - m) / s + shift[j]!;
@@ -975,15 +985,8 @@ function layerNormBackward(
   for (let r = 0; r < rows; r++) {
     const base = x + r * N;
     const gb = g + r * N;
-    let sum = 0;
-    for (let j = 0; j < N; j++) sum += X[base + j]!;
-    const m = sum / d1;
-    let sq = 0;
-    for (let j = 0; j < N; j++) {
-      const c = X[base + j]! - m;
-      sq += c * c;
-    }
-    const s = Math.sqrt(sq / d2 + eps);
+    const m = rowMean(X, base, N, d1);
+    const s = rowStd(X, base, N, m, d2, eps);
     // x̂ in xh[0, N), dy in xh[N, 2N)
     let sdy = 0;
     let sxh = 0;
