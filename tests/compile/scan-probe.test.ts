@@ -129,9 +129,12 @@ describe.each([true, false])('scan probe (compile: %s)', (compile) => {
       const loss = lossOf(gen, B, T, H);
       const v = { reverse, lengths: [6, 3, 1] };
       const want = loopGradients(fn, x, init, loss, v);
+      // A random cell can overflow float64 (products of states over T steps): its gradients
+      // are not numbers to compare, so such a cell is skipped rather than compared NaN to NaN.
+      fc.pre(want.data.every(Number.isFinite));
       const got = probeGradients(fn, x, init, loss, { ...v, compile });
       const scale = Math.max(1, ...Array.from(want.data, Math.abs));
-      expect(worst(got.grads, want)).toBeLessThan(1e-12 * scale);
+      expect(got.grads).toBeAllclose(want, { rtol: 0, atol: 1e-12 * scale });
     }));
   });
 
