@@ -181,7 +181,7 @@ const gateMacros = {
  */
 const GATE_MODULES = {
   LSTM: ['$dot2', 'lstm_forward', 'lstm_backward'],
-  RNN: ['rnn_tanh_forward', 'gru_forward'],
+  RNN: ['rnn_tanh_forward', 'gru_forward', 'rnn_backward', 'gru_backward'],
   ACTIVATIONS: ['sigmoid', 'tanh'],
 };
 

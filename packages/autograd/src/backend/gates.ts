@@ -1,6 +1,6 @@
 /**
  * The fused recurrent layers' float32 gate loops in WebAssembly SIMD (src/wasm/gates.wat): the
- * per-step activations and cell updates of the LSTM, GRU and tanh RNN, and the LSTM's backward,
+ * per-step activations and cell updates of the LSTM, GRU and tanh RNN, and their backward steps,
  * over buffers in the module's memory.
  *
  * A fused sequence takes a workspace, its state and step buffers laid out in that memory, for the
@@ -22,6 +22,8 @@ interface GatesExports {
   lstm_backward(g: number, tanhc: number, cprev: number, dm: number, dc: number, dcin: number, dcout: number, da: number, H: number): void;
   rnn_tanh_forward(a: number, hh: number, h: number, H: number): void;
   gru_forward(g: number, hh: number, bhn: number, h: number, hn: number, H: number): void;
+  gru_backward(g: number, hp: number, hn: number, dh: number, dout: number, dhid: number, dgi: number, dgh: number, da: number, H: number): void;
+  rnn_backward(h: number, dh: number, dout: number, dhid: number, da: number, da2: number, relu: number, H: number): void;
 }
 
 /** Buffers of a fused sequence in WebAssembly memory; `release()` gives them back. */
@@ -55,6 +57,20 @@ export interface WasmGates {
   rnnTanhForward(a: number, hh: number, h: number, H: number): void;
   /** GRU with reset after the product: g (3H) ← r, z, n; h ← h_t; hn ← h W_hnᵀ + b_hn (bhn 0: no bias). */
   gruForward(g: number, hh: number, bhn: number, h: number, hn: number, H: number): void;
+  /**
+   * The GRU step (reset after the product) going back, one row. Reads r, z, n (g, 3H), h_{t−1}
+   * (hp), h W_hnᵀ + b_hn (hn); with gr = dh + dout (dout 0: none), written to dhid unless it is 0:
+   *   da_n = gr·(1 − z)(1 − n²), da_z = gr·(h_{t−1} − n)·z(1 − z), da_r = da_n·hn·r(1 − r);
+   * dgi (3H) ← [da_r, da_z, da_n], dgh and da (3H each) ← [da_r, da_z, da_n·r], dh ← gr·z
+   * (the direct part of dL/dh_{t−1}; the caller adds da W_hh).
+   */
+  gruBackward(g: number, hp: number, hn: number, dh: number, dout: number, dhid: number, dgi: number, dgh: number, da: number, H: number): void;
+  /**
+   * The RNN step going back, one row: gr = dh + dout (dout 0: none), written to dhid unless it is
+   * 0; da and da2 (H each) ← gr·(1 − h²) (tanh) or gr·[h > 0] (relu ≠ 0); dh ← 0 (the caller adds
+   * da W_hh).
+   */
+  rnnBackward(h: number, dh: number, dout: number, dhid: number, da: number, da2: number, relu: number, H: number): void;
   /** a ← sigmoid(a) over n values (n a multiple of 4), in the kernels' arithmetic: for tests. */
   sigmoid(a: number, n: number): void;
   /** a ← tanh(a) over n values (n a multiple of 4), in the kernels' arithmetic: for tests. */
@@ -71,6 +87,8 @@ class GatesModule implements WasmGates {
     this.lstmBackward = ex.lstm_backward;
     this.rnnTanhForward = ex.rnn_tanh_forward;
     this.gruForward = ex.gru_forward;
+    this.gruBackward = ex.gru_backward;
+    this.rnnBackward = ex.rnn_backward;
     this.sigmoid = ex.sigmoid;
     this.tanh = ex.tanh;
   }
@@ -78,6 +96,8 @@ class GatesModule implements WasmGates {
   readonly lstmBackward: WasmGates['lstmBackward'];
   readonly rnnTanhForward: WasmGates['rnnTanhForward'];
   readonly gruForward: WasmGates['gruForward'];
+  readonly gruBackward: WasmGates['gruBackward'];
+  readonly rnnBackward: WasmGates['rnnBackward'];
   readonly sigmoid: WasmGates['sigmoid'];
   readonly tanh: WasmGates['tanh'];
 
@@ -118,7 +138,7 @@ class GatesModule implements WasmGates {
 let instance: GatesModule | null | undefined;
 let on = true;
 
-/** The three modules of gates.wat (each under Chrome's 4 KB for synchronous compilation) over one memory. */
+/** The modules of gates.wat (each under Chrome's 4 KB for synchronous compilation) over one memory. */
 function load(): GatesModule | null {
   if (instance === undefined) {
     instance = null;

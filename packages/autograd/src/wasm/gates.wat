@@ -1,6 +1,6 @@
 ;; WebAssembly SIMD gate loops of the fused recurrent layers, float32 only (f32x4): the per-step
-;; activations and cell updates of the LSTM, GRU (reset after the product) and tanh RNN, and the
-;; LSTM's backward. Float64 keeps the TypeScript loops.
+;; activations and cell updates of the LSTM, GRU (reset after the product) and tanh RNN, and their
+;; backward steps (the RNN's for tanh and relu). Float64 keeps the TypeScript loops.
 ;;
 ;; Every kernel works on one batch row: pointers are byte addresses in this module's memory, rows
 ;; of H floats (H a multiple of 4; the caller checks), gate rows of G·H floats with the gate blocks
@@ -16,7 +16,7 @@
 ;; float64 reference on [−80, 80] (packages/autograd/test/gates.test.ts); NaN gives NaN.
 ;;
 ;; Assembled by `pnpm build:wasm` (packages/autograd/scripts/build-wasm.mjs), which expands the
-;; SIGMOID, TANH and EXP_LOCALS macros and splits the functions into three modules (each under the
+;; SIGMOID, TANH and EXP_LOCALS macros and splits the functions into modules (each under the
 ;; 4 KB Chrome compiles synchronously) over one imported memory, into gatesBytes.generated.ts; a
 ;; test checks that file is up to date.
 (module
@@ -183,6 +183,78 @@
       (local.set $hp (v128.load (i32.add (local.get $h) (local.get $j))))
       (v128.store (i32.add (local.get $h) (local.get $j))
         (f32x4.add (f32x4.mul (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $z)) (local.get $n)) (f32x4.mul (local.get $z) (local.get $hp))))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l))))
+
+  ;; The GRU step (reset after the product) going back, one batch row. $g: r, z, n (3H); $hp: h_{t−1}
+  ;; (H); $hn: h W_hnᵀ + b_hn (H); $dh: dL/dh_t from the step after (H), overwritten by the direct
+  ;; part of dL/dh_{t−1}, g·z (the caller adds da·W_hh to it); $dout: dL/dh_t from the output (H)
+  ;; or 0; $dhid: where g = dh + dout goes (H) or 0; $dgi, $dgh: the input- and hidden-side
+  ;; pre-activation gradients (3H each); $da: the hidden-side ones again (3H), the GEMM's row:
+  ;;   da_n = g·(1 − z)·(1 − n²), da_z = g·(h_{t−1} − n)·z(1 − z), da_r = da_n·hn·r(1 − r)
+  ;;   dgi = [da_r, da_z, da_n], dgh = da = [da_r, da_z, da_n·r]
+  (func (export "gru_backward") (param $g i32) (param $hp i32) (param $hn i32) (param $dh i32) (param $dout i32)
+    (param $dhid i32) (param $dgi i32) (param $dgh i32) (param $da i32) (param $H i32)
+    (local $j i32) (local $end i32) (local $hb i32) (local $hb2 i32)
+    (local $r v128) (local $z v128) (local $n v128) (local $gv v128) (local $dan v128) (local $daz v128) (local $dar v128) (local $dhn v128)
+    (local $one v128)
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (local.set $hb (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $hb2 (i32.shl (local.get $H) (i32.const 3)))
+    (local.set $end (local.get $hb))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $gv (v128.load (i32.add (local.get $dh) (local.get $j))))
+      (if (local.get $dout) (then
+        (local.set $gv (f32x4.add (local.get $gv) (v128.load (i32.add (local.get $dout) (local.get $j)))))))
+      (if (local.get $dhid) (then
+        (v128.store (i32.add (local.get $dhid) (local.get $j)) (local.get $gv))))
+      (local.set $r (v128.load (i32.add (local.get $g) (local.get $j))))
+      (local.set $z (v128.load (i32.add (i32.add (local.get $g) (local.get $hb)) (local.get $j))))
+      (local.set $n (v128.load (i32.add (i32.add (local.get $g) (local.get $hb2)) (local.get $j))))
+      (local.set $dan (f32x4.mul (f32x4.mul (local.get $gv) (f32x4.sub (local.get $one) (local.get $z)))
+        (f32x4.sub (local.get $one) (f32x4.mul (local.get $n) (local.get $n)))))
+      (local.set $daz (f32x4.mul (f32x4.mul (local.get $gv) (f32x4.sub (v128.load (i32.add (local.get $hp) (local.get $j))) (local.get $n)))
+        (f32x4.mul (local.get $z) (f32x4.sub (local.get $one) (local.get $z)))))
+      (local.set $dar (f32x4.mul (f32x4.mul (local.get $dan) (v128.load (i32.add (local.get $hn) (local.get $j))))
+        (f32x4.mul (local.get $r) (f32x4.sub (local.get $one) (local.get $r)))))
+      (local.set $dhn (f32x4.mul (local.get $dan) (local.get $r)))
+      (v128.store (i32.add (local.get $dh) (local.get $j)) (f32x4.mul (local.get $gv) (local.get $z)))
+      (v128.store (i32.add (local.get $dgi) (local.get $j)) (local.get $dar))
+      (v128.store (i32.add (i32.add (local.get $dgi) (local.get $hb)) (local.get $j)) (local.get $daz))
+      (v128.store (i32.add (i32.add (local.get $dgi) (local.get $hb2)) (local.get $j)) (local.get $dan))
+      (v128.store (i32.add (local.get $dgh) (local.get $j)) (local.get $dar))
+      (v128.store (i32.add (i32.add (local.get $dgh) (local.get $hb)) (local.get $j)) (local.get $daz))
+      (v128.store (i32.add (i32.add (local.get $dgh) (local.get $hb2)) (local.get $j)) (local.get $dhn))
+      (v128.store (i32.add (local.get $da) (local.get $j)) (local.get $dar))
+      (v128.store (i32.add (i32.add (local.get $da) (local.get $hb)) (local.get $j)) (local.get $daz))
+      (v128.store (i32.add (i32.add (local.get $da) (local.get $hb2)) (local.get $j)) (local.get $dhn))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l))))
+
+  ;; The RNN step going back, one batch row. $h: h_t (H); $dh: dL/dh_t from the step after (H),
+  ;; zeroed (the caller adds da·W_hh to it); $dout: dL/dh_t from the output (H) or 0; $dhid: where
+  ;; g = dh + dout goes (H) or 0; $da, $da2: the pre-activation gradient (H), written to both:
+  ;;   tanh: da = g·(1 − h²);  relu ($relu ≠ 0): da = g where h > 0, else 0
+  (func (export "rnn_backward") (param $h i32) (param $dh i32) (param $dout i32) (param $dhid i32)
+    (param $da i32) (param $da2 i32) (param $relu i32) (param $H i32)
+    (local $j i32) (local $end i32) (local $hv v128) (local $gv v128) (local $d v128)
+    (local.set $end (i32.shl (local.get $H) (i32.const 2)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $j) (local.get $end)))
+      (local.set $gv (v128.load (i32.add (local.get $dh) (local.get $j))))
+      (if (local.get $dout) (then
+        (local.set $gv (f32x4.add (local.get $gv) (v128.load (i32.add (local.get $dout) (local.get $j)))))))
+      (if (local.get $dhid) (then
+        (v128.store (i32.add (local.get $dhid) (local.get $j)) (local.get $gv))))
+      (local.set $hv (v128.load (i32.add (local.get $h) (local.get $j))))
+      (if (local.get $relu)
+        (then (local.set $d (v128.and (local.get $gv) (f32x4.gt (local.get $hv) (v128.const f32x4 0 0 0 0)))))
+        (else (local.set $d (f32x4.mul (local.get $gv)
+          (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $hv) (local.get $hv)))))))
+      (v128.store (i32.add (local.get $da) (local.get $j)) (local.get $d))
+      (v128.store (i32.add (local.get $da2) (local.get $j)) (local.get $d))
+      (v128.store (i32.add (local.get $dh) (local.get $j)) (v128.const f32x4 0 0 0 0))
       (local.set $j (i32.add (local.get $j) (i32.const 16)))
       (br $l))))
 )

@@ -2,7 +2,9 @@ import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
-import { gatesFor, gruForwardWasm } from './wasmSteps.js';
+import { gatesFor, gruBackwardWasm, gruForwardWasm } from './wasmSteps.js';
+
+type PackedB = ReturnType<typeof kernels.packB>;
 
 /**
  * What `gruForward` keeps for `gruBackward`, (B, T, ·) by real time t, zeros at padded
@@ -74,7 +76,7 @@ export function gruForward(
   try {
     if (wg) {
       // float32, reset after the product: the step in WebAssembly, the state in its memory (wasmSteps.ts)
-      h = gruForwardWasm(wg, B, T, H, times, h0, wHh, bhh ?? null, { gates, hPrev, hn, output });
+      h = gruForwardWasm(wg, B, T, H, times, h0, wHh, bhh ?? null, { pre: gates, gates, hPrev, hn, output });
     } else {
       h = alloc(x, B * H);
       if (h0) h.set(h0);
@@ -158,75 +160,21 @@ export function gruBackward(
   checkArray(fn, 'p.weightIh', p.weightIh, [GH, I]);
   checkArray(fn, 'p.weightHh', p.weightHh, [GH, H]);
   const { gates, hPrev, hn, times, resetAfter } = cache;
-  const dh = alloc(x, B * H);
-  if (dhT) dh.set(dhT);
   // Input-side pre-activation gradients; the hidden side differs only in the n block (resetAfter).
   const dGi = alloc(x, B * T * GH);
   const dGh = resetAfter ? alloc(x, B * T * GH) : dGi;
-  const daStep = alloc(x, B * GH);
-  const dhDirect = alloc(x, B * H);
-  const dhRec = alloc(x, B * H);
-  const drh = resetAfter ? null : alloc(x, B * H);
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back (without resetAfter: its r, z rows and its n rows apart).
   const wHh = kernels.packB(false, resetAfter ? GH : 2 * H, H, p.weightHh, 0, H);
   const wHn = resetAfter ? null : kernels.packB(false, H, H, p.weightHh, 2 * H * H, H);
+  const wg = resetAfter ? gatesFor(x, H) : null;
+  let dh: FloatArray;
   try {
-    for (let s = T - 1; s >= 0; s--) {
-      daStep.fill(0);
-      forEachActive(times, s, B, T, (b, bt) => {
-        const row = bt * GH;
-        const hb = b * GH;
-        for (let j = 0; j < H; j++) {
-          const g = dh[b * H + j]! + (dOutput ? dOutput[bt * H + j]! : 0);
-          if (dHidden) dHidden[bt * H + j] = g;
-          const z = gates[row + H + j]!;
-          const n = gates[row + 2 * H + j]!;
-          const hp = hPrev[bt * H + j]!;
-          // h' = (1 − z) n + z h:  dn = (1 − z) dh, dz = (h − n) dh, dh_direct = z dh
-          const dan = g * (1 - z) * (1 - n * n);
-          const daz = g * (hp - n) * z * (1 - z);
-          dhDirect[b * H + j] = g * z;
-          dGi[row + H + j] = daz;
-          dGi[row + 2 * H + j] = dan;
-          daStep[hb + H + j] = daz;
-          daStep[hb + 2 * H + j] = dan;
-          if (resetAfter) {
-            const r = gates[row + j]!;
-            // n = tanh(a_in + r hn):  dr = da_n hn, d hn = da_n r
-            const dar = dan * hn[bt * H + j]! * r * (1 - r);
-            dGi[row + j] = dar;
-            dGh[row + j] = dar;
-            dGh[row + H + j] = daz;
-            dGh[row + 2 * H + j] = dan * r;
-            daStep[hb + j] = dar;
-            daStep[hb + 2 * H + j] = dan * r;
-          }
-        }
-      });
-      if (resetAfter) {
-        // dh_{t−1} = dh z + daStep W_hh
-        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
-      } else {
-        // d(r ⊙ h) (B, H) = da_n W_hn
-        kernels.gemmPacked(false, B, 1, daStep, 2 * H, GH, wHn!, 0, drh!, 0, H);
-        forEachActive(times, s, B, T, (b, bt) => {
-          const row = bt * GH;
-          for (let j = 0; j < H; j++) {
-            const r = gates[row + j]!;
-            const d = drh![b * H + j]!;
-            const dar = d * hPrev[bt * H + j]! * r * (1 - r);
-            dGi[row + j] = dar;
-            daStep[b * GH + j] = dar;
-            dhDirect[b * H + j] += d * r;
-          }
-        });
-        // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
-        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
-      }
-      forEachActive(times, s, B, T, (b) => {
-        for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
-      });
+    if (wg) {
+      // float32, reset after the product: the step in WebAssembly, the state in its memory (wasmSteps.ts)
+      dh = gruBackwardWasm(wg, B, T, H, times, dhT, wHh, { gates, hPrev, hn, dOutput, dGi, dGh, dHidden });
+    } else {
+      dh = gruBackwardLoop(B, T, H, times, resetAfter, dhT, wHh, wHn, { gates, hPrev, hn, dOutput, dGi, dGh, dHidden });
     }
   } finally {
     wHh.release();
@@ -237,6 +185,82 @@ export function gruBackward(
   const g = finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
   kernels.gemm(true, false, H, H, B * T, 1, dGi, 2 * H, GH, hn, 0, H, 0, g.dWeightHh, 2 * H * H, H);
   return g;
+}
+
+/**
+ * The TypeScript time loop of `gruBackward`: fills dGi, dGh (the same array without resetAfter)
+ * and dHidden; returns dh0 (B, H).
+ */
+function gruBackwardLoop(
+  B: number, T: number, H: number, times: Int32Array, resetAfter: boolean, dhT: FloatArray | null,
+  wHh: PackedB, wHn: PackedB | null,
+  a: { gates: FloatArray; hPrev: FloatArray; hn: FloatArray; dOutput: FloatArray | null; dGi: FloatArray; dGh: FloatArray; dHidden: FloatArray | undefined },
+): FloatArray {
+  const GH = 3 * H;
+  const { gates, hPrev, hn, dOutput, dGi, dGh, dHidden } = a;
+  const dh = alloc(gates, B * H);
+  if (dhT) dh.set(dhT);
+  const daStep = alloc(gates, B * GH);
+  const dhDirect = alloc(gates, B * H);
+  const dhRec = alloc(gates, B * H);
+  const drh = resetAfter ? null : alloc(gates, B * H);
+  for (let s = T - 1; s >= 0; s--) {
+    daStep.fill(0);
+    forEachActive(times, s, B, T, (b, bt) => {
+      const row = bt * GH;
+      const hb = b * GH;
+      for (let j = 0; j < H; j++) {
+        const g = dh[b * H + j]! + (dOutput ? dOutput[bt * H + j]! : 0);
+        if (dHidden) dHidden[bt * H + j] = g;
+        const z = gates[row + H + j]!;
+        const n = gates[row + 2 * H + j]!;
+        const hp = hPrev[bt * H + j]!;
+        // h' = (1 − z) n + z h:  dn = (1 − z) dh, dz = (h − n) dh, dh_direct = z dh
+        const dan = g * (1 - z) * (1 - n * n);
+        const daz = g * (hp - n) * z * (1 - z);
+        dhDirect[b * H + j] = g * z;
+        dGi[row + H + j] = daz;
+        dGi[row + 2 * H + j] = dan;
+        daStep[hb + H + j] = daz;
+        daStep[hb + 2 * H + j] = dan;
+        if (resetAfter) {
+          const r = gates[row + j]!;
+          // n = tanh(a_in + r hn):  dr = da_n hn, d hn = da_n r
+          const dar = dan * hn[bt * H + j]! * r * (1 - r);
+          dGi[row + j] = dar;
+          dGh[row + j] = dar;
+          dGh[row + H + j] = daz;
+          dGh[row + 2 * H + j] = dan * r;
+          daStep[hb + j] = dar;
+          daStep[hb + 2 * H + j] = dan * r;
+        }
+      }
+    });
+    if (resetAfter) {
+      // dh_{t−1} = dh z + daStep W_hh
+      kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
+    } else {
+      // d(r ⊙ h) (B, H) = da_n W_hn
+      kernels.gemmPacked(false, B, 1, daStep, 2 * H, GH, wHn!, 0, drh!, 0, H);
+      forEachActive(times, s, B, T, (b, bt) => {
+        const row = bt * GH;
+        for (let j = 0; j < H; j++) {
+          const r = gates[row + j]!;
+          const d = drh![b * H + j]!;
+          const dar = d * hPrev[bt * H + j]! * r * (1 - r);
+          dGi[row + j] = dar;
+          daStep[b * GH + j] = dar;
+          dhDirect[b * H + j] += d * r;
+        }
+      });
+      // the r and z blocks: dhRec = [da_r, da_z] W_h{r,z}
+      kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 0, dhRec, 0, H);
+    }
+    forEachActive(times, s, B, T, (b) => {
+      for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]! + dhDirect[b * H + j]!;
+    });
+  }
+  return dh;
 }
 
 /**

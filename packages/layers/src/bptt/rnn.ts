@@ -1,7 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
-import { gatesFor, rnnForwardWasm } from './wasmSteps.js';
+import { gatesFor, rnnBackwardWasm, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -66,7 +66,7 @@ export function rnnForward(
   try {
     if (wg) {
       // float32 tanh: the step in WebAssembly, the state in its memory (wasmSteps.ts)
-      h = rnnForwardWasm(wg, B, T, H, times, h0, wHh, { hs, hPrev, output });
+      h = rnnForwardWasm(wg, B, T, H, times, h0, wHh, { pre: hs, hs, hPrev, output });
     } else {
       h = alloc(x, B * H);
       if (h0) h.set(h0);
@@ -121,35 +121,42 @@ export function rnnBackward(
   checkArray(fn, 'p.weightIh', p.weightIh, [H, I]);
   const relu = cache.nonlinearity === 'relu';
   const { h: hs, times } = cache;
-  const dh = alloc(x, B * H);
-  if (dhT) dh.set(dhT);
   const da = alloc(x, B * T * H);
-  const daStep = alloc(x, B * H);
-  const dhRec = alloc(x, B * H);
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, H, H, p.weightHh, 0, H);
+  const wg = gatesFor(x, H);
+  let dh: FloatArray;
   try {
-    for (let s = T - 1; s >= 0; s--) {
-      daStep.fill(0);
-      forEachActive(times, s, B, T, (b, bt) => {
-        const row = bt * H;
-        const hb = b * H;
-        for (let j = 0; j < H; j++) {
-          const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
-          if (dHidden) dHidden[row + j] = g;
-          const v = hs[row + j]!;
-          // d tanh(a) = (1 − h²) dh;  d relu(a) = [h > 0] dh
-          const d = relu ? (v > 0 ? g : 0) : g * (1 - v * v);
-          daStep[hb + j] = d;
-          da[row + j] = d;
-        }
-      });
-      // dh_{t−1} = da_t W_hh
-      kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 0, dhRec, 0, H);
-      forEachActive(times, s, B, T, (b) => {
-        for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
-      });
+    if (wg) {
+      // float32: the step in WebAssembly, the state in its memory (wasmSteps.ts)
+      dh = rnnBackwardWasm(wg, B, T, H, times, relu, dhT, wHh, { hs, dOutput, da, dHidden });
+    } else {
+      dh = alloc(x, B * H);
+      if (dhT) dh.set(dhT);
+      const daStep = alloc(x, B * H);
+      const dhRec = alloc(x, B * H);
+      for (let s = T - 1; s >= 0; s--) {
+        daStep.fill(0);
+        forEachActive(times, s, B, T, (b, bt) => {
+          const row = bt * H;
+          const hb = b * H;
+          for (let j = 0; j < H; j++) {
+            const g = dh[hb + j]! + (dOutput ? dOutput[row + j]! : 0);
+            if (dHidden) dHidden[row + j] = g;
+            const v = hs[row + j]!;
+            // d tanh(a) = (1 − h²) dh;  d relu(a) = [h > 0] dh
+            const d = relu ? (v > 0 ? g : 0) : g * (1 - v * v);
+            daStep[hb + j] = d;
+            da[row + j] = d;
+          }
+        });
+        // dh_{t−1} = da_t W_hh
+        kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 0, dhRec, 0, H);
+        forEachActive(times, s, B, T, (b) => {
+          for (let j = 0; j < H; j++) dh[b * H + j] = dhRec[b * H + j]!;
+        });
+      }
     }
   } finally {
     wHh.release();

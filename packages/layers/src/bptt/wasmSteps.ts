@@ -8,7 +8,6 @@
  * lstm.ts, gru.ts and rnn.ts compute the same up to float32 rounding of the activations (a few ulp).
  */
 import { kernels } from '@seqgrad/autograd';
-import { forEachActive } from './common.js';
 import type { FloatArray } from './types.js';
 
 type WasmGates = NonNullable<ReturnType<typeof kernels.wasmGates>>;
@@ -251,28 +250,52 @@ export function lstmBackwardWasm(
   }
 }
 
-/** The tanh RNN forward time loop (see rnnForward): hs rows become h_t; returns hT (B, H). */
+/** What the RNN forward loop reads and fills in; null cache arrays are not written (inference). */
+export interface RnnStepArrays {
+  /** (B, T, H): x W_ihᵀ + b_ih + b_hh of every step, read. */
+  pre: FloatArray;
+  /** (B, T, H): h_t, for the cache (may be `pre` itself), or null. */
+  hs: FloatArray | null;
+  /** (B, T, H): h_{t−1}, or null. */
+  hPrev: FloatArray | null;
+  /** (B, T, H): h_t. */
+  output: FloatArray;
+}
+
+/** The tanh RNN forward time loop (see rnnForward); returns hT (B, H). */
 export function rnnForwardWasm(
-  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, h0: FloatArray | null, wHh: PackedB,
-  a: { hs: FloatArray; hPrev: FloatArray; output: FloatArray },
+  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, h0: FloatArray | null, wHh: PackedB, a: RnnStepArrays,
 ): FloatArray {
-  const { hs, hPrev, output } = a;
-  // h, h W_hhᵀ, one row of pre-activations
-  const ws = wg.workspace([B * H, B * H, H]);
+  const { pre, hs, hPrev, output } = a;
+  const Tc = chunkSteps(T, B, (hPrev ? 2 : 1) * H);
+  // state (zeroed): h, h W_hhᵀ; a chunk's rows (every row read is written first): the
+  // pre-activations, overwritten by h_t, and h_{t−1}
+  const ws = wg.workspace([B * H, B * H, B * Tc * H, hPrev ? B * Tc * H : 0], 2);
   try {
-    const [h, hh, row] = ws.views as [Float32Array, Float32Array, Float32Array];
-    const [hP, hhP, rowP] = ws.ptrs as [number, number, number];
+    const [h, hh, aC, hpC] = ws.views as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const [hP, hhP, aP, hpP] = ws.ptrs as [number, number, number, number];
+    const heap = ws.heap;
     if (h0) h.set(h0);
-    for (let s = 0; s < T; s++) {
-      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
-      forEachActive(times, s, B, T, (b, bt) => {
-        const o = bt * H;
-        hPrev.set(h.subarray(b * H, b * H + H), o);
-        row.set(hs.subarray(o, o + H));
-        wg.rnnTanhForward(rowP, hhP + 4 * b * H, hP + 4 * b * H, H);
-        hs.set(row, o);
-        output.set(row, o);
-      });
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    for (let s0 = 0; s0 < T; s0 += Tc) {
+      const s1 = Math.min(T, s0 + Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(aC, pre, T, Tc, H, lo, n);
+      for (let s = s0; s < s1; s++) {
+        // hh (B, H) = h_{t−1} W_hhᵀ, straight from and into the workspace
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const k = b * Tc + t - lo[b]!;
+          if (hPrev) heap.copyWithin(hpP / 4 + k * H, hP / 4 + b * H, hP / 4 + b * H + H);
+          wg.rnnTanhForward(aP + 4 * k * H, hhP + 4 * b * H, hP + 4 * b * H, H);
+        }
+      }
+      stageOut(output, aC, T, Tc, H, lo, n);
+      if (hs) stageOut(hs, aC, T, Tc, H, lo, n);
+      if (hPrev) stageOut(hPrev, hpC, T, Tc, H, lo, n);
     }
     return h.slice();
   } finally {
@@ -280,32 +303,189 @@ export function rnnForwardWasm(
   }
 }
 
+/** What the RNN backward loop reads and fills in. */
+export interface RnnBackArrays {
+  /** (B, T, H): h_t of the forward. */
+  hs: FloatArray;
+  dOutput: FloatArray | null;
+  /** (B, T, H): the pre-activation gradients of every step, filled in. */
+  da: FloatArray;
+  dHidden: FloatArray | undefined;
+}
+
+/** The RNN backward time loop (see rnnBackward; tanh, or relu); returns dh0 (B, H). */
+export function rnnBackwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, relu: boolean, dhT: FloatArray | null, wHh: PackedB,
+  a: RnnBackArrays,
+): FloatArray {
+  const { hs, dOutput, da, dHidden } = a;
+  const Tc = chunkSteps(T, B, 2 * H + (dOutput ? H : 0) + (dHidden ? H : 0));
+  // state (zeroed): dh, the step's da; a chunk's rows (every row read is written first): h_t,
+  // dOutput, da, dL/dh_t
+  const ws = wg.workspace([B * H, B * H, B * Tc * H, dOutput ? B * Tc * H : 0, B * Tc * H, dHidden ? B * Tc * H : 0], 2);
+  try {
+    const [dh, daStep, hC, dOutC, daC, dHidC] = ws.views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [dhP, daP, hP, dOutP, daCP, dHidP] = ws.ptrs as [number, number, number, number, number, number];
+    if (dhT) dh.set(dhT);
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    for (let s1 = T; s1 > 0; s1 -= Tc) {
+      const s0 = Math.max(0, s1 - Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(hC, hs, T, Tc, H, lo, n);
+      if (dOutput) stageIn(dOutC, dOutput, T, Tc, H, lo, n);
+      for (let s = s1 - 1; s >= s0; s--) {
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) {
+            daStep.fill(0, b * H, b * H + H);
+            continue;
+          }
+          const k = b * Tc + t - lo[b]!;
+          // daStep, da ← (dh + dOutput) φ'(a_t); dh ← 0
+          wg.rnnBackward(hP + 4 * k * H, dhP + 4 * b * H, dOutput ? dOutP + 4 * k * H : 0, dHidden ? dHidP + 4 * k * H : 0,
+            daCP + 4 * k * H, daP + 4 * b * H, relu ? 1 : 0, H);
+        }
+        // dh_{t−1} = da_t W_hh (rows past their length: da = 0, dh kept)
+        kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 1, dh, 0, H);
+      }
+      stageOut(da, daC, T, Tc, H, lo, n);
+      if (dHidden) stageOut(dHidden, dHidC, T, Tc, H, lo, n);
+    }
+    return dh.slice();
+  } finally {
+    ws.release();
+  }
+}
+
+/** What the GRU forward loop reads and fills in; null cache arrays are not written (inference). */
+export interface GruStepArrays {
+  /** (B, T, 3H): x W_ihᵀ + b_ih (+ b_hh for r and z) of every step, read. */
+  pre: FloatArray;
+  /** (B, T, 3H): r, z, n, for the cache (may be `pre` itself), or null. */
+  gates: FloatArray | null;
+  /** (B, T, H): h_{t−1}, or null. */
+  hPrev: FloatArray | null;
+  /** (B, T, H): h W_hnᵀ + b_hn, or null. */
+  hn: FloatArray | null;
+  /** (B, T, H): h_t. */
+  output: FloatArray;
+}
+
 /** The GRU forward time loop with the reset after the product (see gruForward); returns hT (B, H). */
 export function gruForwardWasm(
   wg: WasmGates, B: number, T: number, H: number, times: Int32Array, h0: FloatArray | null, wHh: PackedB, bhh: FloatArray | null,
-  a: { gates: FloatArray; hPrev: FloatArray; hn: FloatArray; output: FloatArray },
+  a: GruStepArrays,
 ): FloatArray {
   const GH = 3 * H;
-  const { gates, hPrev, hn, output } = a;
-  // h, h W_hhᵀ (B, 3H), one gate row, b_hn, the step's h W_hnᵀ + b_hn
-  const ws = wg.workspace([B * H, B * GH, GH, H, H]);
+  const { pre, gates, hPrev, hn, output } = a;
+  const Tc = chunkSteps(T, B, GH + H + (hPrev ? H : 0) + (hn ? H : 0));
+  // state (zeroed): h, h W_hhᵀ (B, 3H), b_hn, h W_hnᵀ + b_hn of a row when hn is not kept; a
+  // chunk's rows (every row read is written first): gates, h_{t−1}, h W_hnᵀ + b_hn, outputs
+  const ws = wg.workspace([B * H, B * GH, H, hn ? 0 : H, B * Tc * GH, hPrev ? B * Tc * H : 0, hn ? B * Tc * H : 0, B * Tc * H], 4);
   try {
-    const [h, hh, g, bhn, hnRow] = ws.views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-    const [hP, hhP, gP, bhnP, hnP] = ws.ptrs as [number, number, number, number, number];
+    const [h, hh, bhn, , gC, hpC, hnC, outC] = ws.views as Float32Array[] as [
+      Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
+    ];
+    const [hP, hhP, bhnP, hnRowP, gP, hpP, hnP, outP] = ws.ptrs as number[] as [number, number, number, number, number, number, number, number];
+    const heap = ws.heap;
     if (h0) h.set(h0);
     if (bhh) bhn.set(bhh.subarray(2 * H, 3 * H));
-    for (let s = 0; s < T; s++) {
-      kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
-      forEachActive(times, s, B, T, (b, bt) => {
-        hPrev.set(h.subarray(b * H, b * H + H), bt * H);
-        g.set(gates.subarray(bt * GH, bt * GH + GH));
-        wg.gruForward(gP, hhP + 12 * b * H, bhh ? bhnP : 0, hP + 4 * b * H, hnP, H);
-        gates.set(g, bt * GH);
-        hn.set(hnRow, bt * H);
-        output.set(h.subarray(b * H, b * H + H), bt * H);
-      });
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    for (let s0 = 0; s0 < T; s0 += Tc) {
+      const s1 = Math.min(T, s0 + Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(gC, pre, T, Tc, GH, lo, n);
+      for (let s = s0; s < s1; s++) {
+        // hh (B, 3H) = h_{t−1} W_hhᵀ, straight from and into the workspace
+        kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) continue;
+          const k = b * Tc + t - lo[b]!;
+          const hb = hP / 4 + b * H;
+          if (hPrev) heap.copyWithin(hpP / 4 + k * H, hb, hb + H);
+          wg.gruForward(gP + 4 * k * GH, hhP + 12 * b * H, bhh ? bhnP : 0, hP + 4 * b * H, hn ? hnP + 4 * k * H : hnRowP, H);
+          heap.copyWithin(outP / 4 + k * H, hb, hb + H);
+        }
+      }
+      if (gates) stageOut(gates, gC, T, Tc, GH, lo, n);
+      if (hPrev) stageOut(hPrev, hpC, T, Tc, H, lo, n);
+      if (hn) stageOut(hn, hnC, T, Tc, H, lo, n);
+      stageOut(output, outC, T, Tc, H, lo, n);
     }
     return h.slice();
+  } finally {
+    ws.release();
+  }
+}
+
+/** What the GRU backward loop reads and fills in. */
+export interface GruBackArrays {
+  /** The forward's cache rows (B, T, ·): r, z, n (3H), h_{t−1}, h W_hnᵀ + b_hn. */
+  gates: FloatArray;
+  hPrev: FloatArray;
+  hn: FloatArray;
+  dOutput: FloatArray | null;
+  /** (B, T, 3H): the input- and hidden-side pre-activation gradients of every step, filled in. */
+  dGi: FloatArray;
+  dGh: FloatArray;
+  dHidden: FloatArray | undefined;
+}
+
+/** The GRU backward time loop with the reset after the product (see gruBackward); returns dh0 (B, H). */
+export function gruBackwardWasm(
+  wg: WasmGates, B: number, T: number, H: number, times: Int32Array, dhT: FloatArray | null, wHh: PackedB, a: GruBackArrays,
+): FloatArray {
+  const GH = 3 * H;
+  const { gates, hPrev, hn, dOutput, dGi, dGh, dHidden } = a;
+  const Tc = chunkSteps(T, B, 3 * GH + 2 * H + (dOutput ? H : 0) + (dHidden ? H : 0));
+  // state (zeroed): dh, the step's hidden-side da (B, 3H); a chunk's rows (every row read is
+  // written first): gates, h_{t−1}, hn, dOutput, dGi, dGh, dL/dh_t
+  const ws = wg.workspace([
+    B * H, B * GH,
+    B * Tc * GH, B * Tc * H, B * Tc * H, dOutput ? B * Tc * H : 0, B * Tc * GH, B * Tc * GH, dHidden ? B * Tc * H : 0,
+  ], 2);
+  try {
+    const [dh, daStep, gC, hpC, hnC, dOutC, dGiC, dGhC, dHidC] = ws.views as Float32Array[] as [
+      Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
+    ];
+    const [dhP, daP, gP, hpP, hnP, dOutP, dGiP, dGhP, dHidP] = ws.ptrs as number[] as [
+      number, number, number, number, number, number, number, number, number,
+    ];
+    if (dhT) dh.set(dhT);
+    const lo = new Int32Array(B);
+    const n = new Int32Array(B);
+    for (let s1 = T; s1 > 0; s1 -= Tc) {
+      const s0 = Math.max(0, s1 - Tc);
+      chunkRanges(times, B, s0, s1, lo, n);
+      stageIn(gC, gates, T, Tc, GH, lo, n);
+      stageIn(hpC, hPrev, T, Tc, H, lo, n);
+      stageIn(hnC, hn, T, Tc, H, lo, n);
+      if (dOutput) stageIn(dOutC, dOutput, T, Tc, H, lo, n);
+      for (let s = s1 - 1; s >= s0; s--) {
+        for (let b = 0; b < B; b++) {
+          const t = times[s * B + b]!;
+          if (t < 0) {
+            daStep.fill(0, b * GH, b * GH + GH);
+            continue;
+          }
+          const k = b * Tc + t - lo[b]!;
+          // dGi, dGh, daStep rows; dh ← dh_t ⊙ z, the direct part of dh_{t−1}
+          wg.gruBackward(
+            gP + 4 * k * GH, hpP + 4 * k * H, hnP + 4 * k * H, dhP + 4 * b * H, dOutput ? dOutP + 4 * k * H : 0,
+            dHidden ? dHidP + 4 * k * H : 0, dGiP + 4 * k * GH, dGhP + 4 * k * GH, daP + 4 * b * GH, H,
+          );
+        }
+        // dh_{t−1} = dh_t ⊙ z + da W_hh (rows past their length: da = 0, dh kept)
+        kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 1, dh, 0, H);
+      }
+      stageOut(dGi, dGiC, T, Tc, GH, lo, n);
+      stageOut(dGh, dGhC, T, Tc, GH, lo, n);
+      if (dHidden) stageOut(dHidden, dHidC, T, Tc, H, lo, n);
+    }
+    return dh.slice();
   } finally {
     ws.release();
   }
