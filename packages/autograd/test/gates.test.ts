@@ -86,3 +86,79 @@ describe('WebAssembly gate activations (float32)', () => {
     expect(() => g.workspace([-1])).toThrow('sizes must be non-negative integers, got -1');
   });
 });
+
+/** Runs `call` on float32 copies of `rows` in one workspace; returns every row after the call. */
+function withRows(rows: ArrayLike<number>[], call: (g: NonNullable<ReturnType<typeof kernels.wasmGates>>, ptrs: number[]) => void): Float32Array[] {
+  const g = kernels.wasmGates()!;
+  const ws = g.workspace(rows.map((r) => r.length));
+  try {
+    rows.forEach((r, k) => ws.views[k]!.set(r));
+    call(g, ws.ptrs);
+    return ws.views.map((v) => v.slice());
+  } finally {
+    ws.release();
+  }
+}
+
+/** Largest |got − ref| / max(1, |ref|) over the elements. */
+function maxErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(got.length).toBe(ref.length);
+  let m = 0;
+  for (let i = 0; i < got.length; i++) m = Math.max(m, Math.abs(got[i]! - ref[i]!) / Math.max(1, Math.abs(ref[i]!)));
+  return m;
+}
+
+const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
+const row = (H: number, lo: number, hi: number) => fc.array(fc.double({ min: lo, max: hi, noNaN: true }), { minLength: H, maxLength: H }).map(f32);
+
+describe('WebAssembly gate backward steps (float32)', () => {
+  test('gruBackward: da_r, da_z, da_n (input side), da_n·r (hidden side) and dh ← g·z within 1e-6 of float64 (relative above 1), with and without dOutput and dHidden', () => {
+    const arb = fc.integer({ min: 1, max: 4 }).chain((H4) => {
+      const H = 4 * H4;
+      return fc.record({ H: fc.constant(H), gates: row(3 * H, 0, 1), hp: row(H, -1, 1), hn: row(H, -2, 2), dh: row(H, -2, 2), dout: row(H, -2, 2), withOut: fc.boolean() });
+    });
+    fc.assert(fc.property(arb, ({ H, gates, hp, hn, dh, dout, withOut }) => {
+      const z0 = new Array<number>(H).fill(0);
+      const z3 = new Array<number>(3 * H).fill(0);
+      const [, , , dhAfter, , dhid, dgi, dgh, da] = withRows([gates, hp, hn, dh, dout, z0, z3, z3, z3], (g, p) => {
+        g.gruBackward(p[0]!, p[1]!, p[2]!, p[3]!, withOut ? p[4]! : 0, withOut ? p[5]! : 0, p[6]!, p[7]!, p[8]!, H);
+      });
+      const ref = { dh: [] as number[], dhid: [] as number[], dgi: new Array<number>(3 * H), dgh: new Array<number>(3 * H) };
+      for (let j = 0; j < H; j++) {
+        const gr = dh[j]! + (withOut ? dout[j]! : 0);
+        const [r, z, n] = [gates[j]!, gates[H + j]!, gates[2 * H + j]!];
+        const dan = gr * (1 - z) * (1 - n * n);
+        const daz = gr * (hp[j]! - n) * z * (1 - z);
+        const dar = dan * hn[j]! * r * (1 - r);
+        ref.dh.push(gr * z);
+        ref.dhid.push(withOut ? gr : 0);
+        [ref.dgi[j], ref.dgi[H + j], ref.dgi[2 * H + j]] = [dar, daz, dan];
+        [ref.dgh[j], ref.dgh[H + j], ref.dgh[2 * H + j]] = [dar, daz, dan * r];
+      }
+      expect(maxErr(dhAfter!, ref.dh), 'dh').toBeLessThan(1e-6);
+      expect(maxErr(dhid!, ref.dhid), 'dhid').toBeLessThan(1e-6);
+      expect(maxErr(dgi!, ref.dgi), 'dgi').toBeLessThan(1e-6);
+      expect(maxErr(dgh!, ref.dgh), 'dgh').toBeLessThan(1e-6);
+      expect(Array.from(da!), 'da = dgh').toEqual(Array.from(dgh!));
+    }));
+  });
+
+  test('rnnBackward: da = (dh + dOutput)(1 − h²) (tanh) or (dh + dOutput)[h > 0] (relu) within 1e-6 of float64 (relative above 1), written twice; dh zeroed', () => {
+    const arb = fc.integer({ min: 1, max: 4 }).chain((H4) => {
+      const H = 4 * H4;
+      return fc.record({ H: fc.constant(H), h: row(H, -1, 1), dh: row(H, -2, 2), dout: row(H, -2, 2), withOut: fc.boolean(), relu: fc.boolean() });
+    });
+    fc.assert(fc.property(arb, ({ H, h, dh, dout, withOut, relu }) => {
+      const z0 = new Array<number>(H).fill(0);
+      const [, dhAfter, , dhid, da, da2] = withRows([h, dh, dout, z0, z0, z0], (g, p) => {
+        g.rnnBackward(p[0]!, p[1]!, withOut ? p[2]! : 0, withOut ? p[3]! : 0, p[4]!, p[5]!, relu ? 1 : 0, H);
+      });
+      const gr = dh.map((v, j) => v + (withOut ? dout[j]! : 0));
+      const ref = gr.map((v, j) => (relu ? (h[j]! > 0 ? v : 0) : v * (1 - h[j]! * h[j]!)));
+      expect(maxErr(da!, ref)).toBeLessThan(1e-6);
+      expect(Array.from(da2!)).toEqual(Array.from(da!));
+      expect(maxErr(dhid!, withOut ? gr : z0)).toBeLessThan(1e-6);
+      expect(Array.from(dhAfter!)).toEqual(z0);
+    }));
+  });
+});

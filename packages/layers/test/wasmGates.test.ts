@@ -4,7 +4,8 @@ import { Generator, kernels } from '@seqgrad/autograd';
 import {
   type CellParams, type FloatArray, gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward,
 } from '@seqgrad/layers';
-import { setChunkFloats } from '../src/bptt/wasmSteps.js';
+import { inputProjection, scanTimes } from '../src/bptt/common.js';
+import { gruForwardWasm, rnnForwardWasm, setChunkFloats } from '../src/bptt/wasmSteps.js';
 
 /** max |a − b| / max(1, |b|) over the elements. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -19,15 +20,17 @@ interface Case {
   lengths: Int32Array | undefined; reverse: boolean; seed: number;
   /** The chunk budget of the WebAssembly loops in floats: 1 gives one step per chunk. */
   chunk?: number;
+  /** The RNN's nonlinearity (tanh when absent). */
+  relu?: boolean;
 }
 
 /** Sizes the WebAssembly gate kernels take (H, P multiples of 4), with and without lengths, reversed or not. */
 const caseArb: fc.Arbitrary<Case> = fc.record({
   B: fc.integer({ min: 1, max: 5 }), T: fc.integer({ min: 1, max: 7 }), I: fc.integer({ min: 1, max: 6 }),
   H4: fc.integer({ min: 1, max: 5 }), P4: fc.integer({ min: 0, max: 3 }), ragged: fc.boolean(), reverse: fc.boolean(), seed: fc.nat(),
-  chunk: fc.constantFrom(1, 400, 1500, 1 << 22),
-}).map(({ B, T, I, H4, P4, ragged, reverse, seed, chunk }) => ({
-  B, T, I, H: 4 * H4, P: P4 < H4 ? 4 * P4 : 0, chunk,
+  chunk: fc.constantFrom(1, 400, 1500, 1 << 22), relu: fc.boolean(),
+}).map(({ B, T, I, H4, P4, ragged, reverse, seed, chunk, relu }) => ({
+  B, T, I, H: 4 * H4, P: P4 < H4 ? 4 * P4 : 0, chunk, relu,
   lengths: ragged ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 5 + seed) % T)) : undefined, reverse, seed,
 }));
 
@@ -68,13 +71,20 @@ function run(family: 'lstm' | 'gru' | 'rnn', c: Case, v: Record<string, FloatArr
       ...(g.dWeightHr ? { dWeightHr: g.dWeightHr } : {}),
     };
   }
-  const f = family === 'gru'
-    ? gruForward(p, v.x!, v.h0, dims, opts)
-    : rnnForward(p, v.x!, v.h0, dims, opts);
-  const g = family === 'gru'
-    ? gruBackward(p, f.cache as ReturnType<typeof gruForward>['cache'], v.dOutput, v.dhT)
-    : rnnBackward(p, f.cache as ReturnType<typeof rnnForward>['cache'], v.dOutput, v.dhT);
-  return { output: f.output, hT: f.hT, dx: g.dx, dh0: g.dh0, dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh! };
+  if (family === 'gru') {
+    const f = gruForward(p, v.x!, v.h0, dims, opts);
+    const g = gruBackward(p, f.cache, v.dOutput, v.dhT, { keepStateGrads: true });
+    return {
+      output: f.output, hT: f.hT, gates: f.cache.gates, hPrev: f.cache.hPrev, hn: f.cache.hn, dx: g.dx, dh0: g.dh0,
+      dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh!, dBiasHh: g.dBiasHh!, dGates: g.dGates, dHidden: g.dHidden!,
+    };
+  }
+  const f = rnnForward(p, v.x!, v.h0, dims, { ...opts, nonlinearity: c.relu ? 'relu' : 'tanh' });
+  const g = rnnBackward(p, f.cache, v.dOutput, v.dhT, { keepStateGrads: true });
+  return {
+    output: f.output, hT: f.hT, h: f.cache.h, hPrev: f.cache.hPrev, dx: g.dx, dh0: g.dh0,
+    dWeightIh: g.dWeightIh, dWeightHh: g.dWeightHh, dBiasIh: g.dBiasIh!, dBiasHh: g.dBiasHh!, dGates: g.dGates, dHidden: g.dHidden!,
+  };
 }
 
 afterEach(() => {
@@ -92,9 +102,10 @@ describe('fused layers with the WebAssembly gate loops (float32)', () => {
   });
 
   for (const family of ['lstm', 'gru', 'rnn'] as const) {
-    test(`${family}Forward, ${family}Backward: float32 with WebAssembly gates, and with the TypeScript gates, within 2e-5 of float64 (lengths, reverse${family === 'lstm' ? ', projection, dCells' : ''})`, () => {
+    test(`${family}Forward, ${family}Backward: float32 with WebAssembly gates, and with the TypeScript gates, within 2e-5 of float64 and of each other (lengths, reverse, chunks down to one step${family === 'lstm' ? ', projection, dCells' : ''})`, () => {
       fc.assert(fc.property(caseArb, (c0) => {
-        const c = family === 'lstm' ? c0 : { ...c0, P: 0 };
+        // tanh here; the relu RNN in its own test below
+        const c = family === 'lstm' ? c0 : { ...c0, P: 0, relu: false };
         const v = values(c, family === 'lstm' ? 4 : family === 'gru' ? 3 : 1);
         const ref = run(family, c, v);
         const v32 = as32(v);
@@ -113,10 +124,66 @@ describe('fused layers with the WebAssembly gate loops (float32)', () => {
           expect(wasm[k], k).toBeInstanceOf(Float32Array);
           expect(relErr(wasm[k]!, ref[k]!), `${k} (WebAssembly)`).toBeLessThan(2e-5);
           expect(relErr(js[k]!, ref[k]!), `${k} (TypeScript)`).toBeLessThan(2e-5);
+          expect(relErr(wasm[k]!, js[k]!), `${k} (WebAssembly against TypeScript)`).toBeLessThan(2e-5);
         }
       }));
     });
   }
+
+  test('rnnBackward: relu in float32 with the WebAssembly backward loop within 2e-5 of the TypeScript loop (lengths, reverse, chunks down to one step)', () => {
+    // Both runs share the float32 forward (relu forward is TypeScript either way), so h and the
+    // relu masks agree exactly; against float64 a mask may flip where a pre-activation is near 0.
+    fc.assert(fc.property(caseArb, (c0) => {
+      const c = { ...c0, P: 0, relu: true };
+      const v32 = as32(values(c, 1));
+      const previous = setChunkFloats(c.chunk ?? 1 << 22);
+      let wasm: Record<string, FloatArray>;
+      try {
+        wasm = run('rnn', c, v32);
+      } finally {
+        setChunkFloats(previous);
+      }
+      kernels.setWasmGates(false);
+      const js = run('rnn', c, v32);
+      kernels.setWasmGates(true);
+      for (const k of Object.keys(js)) expect(relErr(wasm[k]!, js[k]!), k).toBeLessThan(2e-5);
+    }));
+  });
+
+  test('gruForwardWasm, rnnForwardWasm: null cache arrays (inference) give the same outputs and final state, and leave pre untouched', () => {
+    fc.assert(fc.property(caseArb, (c0) => {
+      const c = { ...c0, P: 0 };
+      for (const family of ['gru', 'rnn'] as const) {
+        const G = family === 'gru' ? 3 : 1;
+        const v = as32(values(c, G));
+        const p = params(v);
+        const { B, T, I, H } = c;
+        const opts = { lengths: c.lengths, reverse: c.reverse };
+        const times = scanTimes(B, T, opts);
+        const ref = family === 'gru'
+          ? gruForward(p, v.x!, v.h0, c, opts)
+          : rnnForward(p, v.x!, v.h0, c, opts);
+        const pre = inputProjection(p, v.x!, B * T, I, G * H, family === 'gru' ? 2 * H : H);
+        const preCopy = pre.slice();
+        const output = new Float32Array(B * T * H);
+        const wg = kernels.wasmGates()!;
+        const wHh = kernels.packB(true, H, G * H, p.weightHh, 0, H);
+        const previous = setChunkFloats(c.chunk ?? 1 << 22);
+        let hT: FloatArray;
+        try {
+          hT = family === 'gru'
+            ? gruForwardWasm(wg, B, T, H, times, v.h0, wHh, p.biasHh, { pre, gates: null, hPrev: null, hn: null, output })
+            : rnnForwardWasm(wg, B, T, H, times, v.h0, wHh, { pre, hs: null, hPrev: null, output });
+        } finally {
+          setChunkFloats(previous);
+          wHh.release();
+        }
+        expect(Array.from(output), `${family} output`).toEqual(Array.from(ref.output));
+        expect(Array.from(hT), `${family} hT`).toEqual(Array.from(ref.hT));
+        expect(Array.from(pre), `${family} pre`).toEqual(Array.from(preCopy));
+      }
+    }));
+  });
 
   test('lstmCells: equals the forward pass\'s c_t bit for bit with the WebAssembly gates (c_t = f·c + i·g rounded once)', () => {
     const c: Case = { B: 3, T: 5, I: 4, H: 8, P: 0, lengths: undefined, reverse: false, seed: 3 };
@@ -146,4 +213,39 @@ describe('fused layers with the WebAssembly gate loops (float32)', () => {
     // and a workspace can be taken again (none is left in use)
     kernels.wasmGates()!.workspace([4]).release();
   });
+
+  for (const family of ['gru', 'rnn'] as const) {
+    test(`${family}Backward: runs its WebAssembly loop in a gate workspace and gives it back when a step's GEMM throws`, () => {
+      const c: Case = { B: 2, T: 3, I: 4, H: 8, P: 0, lengths: undefined, reverse: false, seed: 7 };
+      const v = as32(values(c, family === 'gru' ? 3 : 1));
+      const p = params(v);
+      const f = family === 'gru' ? gruForward(p, v.x!, v.h0, c) : rnnForward(p, v.x!, v.h0, c);
+      const backward = () => family === 'gru'
+        ? gruBackward(p, f.cache as ReturnType<typeof gruForward>['cache'], v.dOutput, v.dhT)
+        : rnnBackward(p, f.cache as ReturnType<typeof rnnForward>['cache'], v.dOutput, v.dhT);
+      // a GEMM that fails on the recurrent products (M = B) only, inside the time loop, after
+      // noting whether a gate workspace is held at that moment
+      let held = false;
+      const previous = kernels.setGemmKernel((...args) => {
+        if (args[2] === c.B) {
+          try {
+            kernels.wasmGates()!.workspace([4]).release();
+          } catch {
+            held = true;
+          }
+          throw new Error('injected GEMM failure');
+        }
+        kernels.gemmJs(...args);
+      });
+      try {
+        expect(backward).toThrow('injected GEMM failure');
+      } finally {
+        kernels.setGemmKernel(previous);
+      }
+      expect(held).toBe(true);
+      kernels.wasmGates()!.workspace([4]).release();
+      const g = backward();
+      expect(g.dWeightHh.every(Number.isFinite)).toBe(true);
+    });
+  }
 });
