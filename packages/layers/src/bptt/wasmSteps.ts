@@ -1,11 +1,13 @@
 /**
  * The time loops of the fused layers with their gate math in WebAssembly SIMD (float32, sizes a
- * multiple of 4: `kernels.wasmGates()`). The state (h, c, dh, dc), the recurrent products and the
- * per-step gate rows live in one workspace in WebAssembly memory for the whole sequence: the
- * packed GEMM reads h and writes h W_hhᵀ there, the gate kernel works there, and only what the
- * cache keeps (gate activations, c_{t−1}, tanh c_t, h_{t−1}, the outputs) is copied out, a row per
- * batch element and step. The workspace is released in `finally`. The TypeScript loops in
- * lstm.ts, gru.ts and rnn.ts compute the same up to float32 rounding of the activations (a few ulp).
+ * multiple of 4: `kernels.wasmGates()`): LSTM, GRU (reset after the product) and RNN, forward and
+ * backward. The state (h, c, dh, dc), the recurrent products and the rows of a chunk of steps live
+ * in one workspace in WebAssembly memory for the whole sequence: the packed GEMM reads h (or da)
+ * and writes h W_hhᵀ (or da W_hh) there, the gate kernel works there, and the rows the cache
+ * keeps (gate activations, c_{t−1}, tanh c_t, h_{t−1}, the outputs; the gradients going back) are
+ * copied in and out as one block per batch element and chunk. The workspace is released in
+ * `finally`. The TypeScript loops in lstm.ts, gru.ts and rnn.ts compute the same up to float32
+ * rounding (a few ulp per activation).
  */
 import { kernels } from '@seqgrad/autograd';
 import type { FloatArray } from './types.js';
