@@ -70,8 +70,15 @@ export function detectAnomaly<T>(fn: () => T): T {
 export class FunctionCtx {
   /** For each argument of the call: is a gradient wanted for it? */
   needsInputGrad: boolean[] = [];
+  /**
+   * Whether this call is recorded in the graph, so that a backward may follow. False under
+   * `noGrad` or when no argument wants a gradient: the forward can then skip whatever only its
+   * backward would read.
+   */
+  recorded = false;
   private saved: Tensor[] | null = [];
   private freedBy: string | null = null;
+  private freeHooks: (() => void)[] | null = null;
   // User values stored on the context (PyTorch's `ctx.foo = ...`).
   [key: string]: unknown;
 
@@ -119,11 +126,24 @@ export class FunctionCtx {
     return saved;
   }
 
-  /** @internal Frees saved tensors once backward has used them. */
+  /**
+   * Runs `callback` once, when the engine frees this context: after the backward through it
+   * that did not retain the graph. A forward that lends buffers to its backward (arrays from a
+   * pool) gives them back there. A graph that is dropped without a backward never calls it; its
+   * buffers are then collected like any other garbage.
+   */
+  onFree(callback: () => void): void {
+    (this.freeHooks ??= []).push(callback);
+  }
+
+  /** @internal Frees saved tensors once backward has used them, and runs the `onFree` callbacks. */
   free(opName: string): void {
     this.saved = null;
     this.primitiveCall = undefined;
     this.freedBy = opName;
+    const hooks = this.freeHooks;
+    this.freeHooks = null;
+    if (hooks) for (const h of hooks) h();
   }
 }
 
@@ -259,6 +279,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     ctx.needsInputGrad = tensorArgs.map((t) => t !== null && t.requiresGrad);
     ctx.tensorInputs = tensorArgs;
     const record = gradEnabled && ctx.needsInputGrad.some(Boolean);
+    ctx.recorded = record;
     const run = () => setGradEnabled(false, () => def.forward(ctx, ...args));
     const result = applyObserver ? observed(applyObserver, def as never, args, run) : run();
     const outputs: Tensor[] = Array.isArray(result) ? result : [result as Tensor];

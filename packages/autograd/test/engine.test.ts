@@ -492,6 +492,45 @@ describe('defineFunction', () => {
     expect(num(a.grad)).toEqual([50, 70]);
   });
 
+  test('defineFunction: ctx.recorded says whether a backward can follow (not under noGrad, not without inputs wanting gradients)', () => {
+    const seen: boolean[] = [];
+    const twice = defineFunction({
+      name: 'twice',
+      forward(ctx, a: Tensor) {
+        seen.push(ctx.recorded);
+        return a.mul(2);
+      },
+      backward: (_ctx, g) => g!.mul(2),
+    });
+    const a = f64([1, 2], true);
+    twice(a);
+    noGrad(() => twice(a));
+    twice(f64([1, 2]));
+    expect(seen).toEqual([true, false, false]);
+  });
+
+  test('FunctionCtx.onFree: runs once, after the backward that frees the graph, and not while it is retained', () => {
+    let freed = 0;
+    const twice = defineFunction({
+      name: 'twice',
+      forward(ctx, a: Tensor) {
+        ctx.onFree(() => freed++);
+        return a.mul(2);
+      },
+      backward: (_ctx, g) => g!.mul(2),
+    });
+    const a = f64([1, 2], true);
+    const y = twice(a).sum();
+    expect(freed).toBe(0);
+    y.backward(undefined, { retainGraph: true });
+    expect(freed).toBe(0);
+    y.backward();
+    expect(freed).toBe(1);
+    expect(num(a.grad)).toEqual([4, 4]);
+    expect(() => y.backward()).toThrow(/second time/);
+    expect(freed).toBe(1);
+  });
+
   test('defineFunction: several outputs; an unused output sends a zero gradient', () => {
     let got: number[][] = [];
     const sumAndProd = defineFunction({

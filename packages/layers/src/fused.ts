@@ -1,5 +1,6 @@
 import { type FunctionCtx, SeqgradError, Tensor, defineFunction, isGradEnabled } from '@seqgrad/autograd';
-import { gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward } from './bptt/index.js';
+import { gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, lstmInference, rnnBackward, rnnForward } from './bptt/index.js';
+import { give } from './bptt/pool.js';
 import type { CellParams, FloatArray, SeqDims } from './bptt/index.js';
 import type { DirectionArgs, DirectionResult, RNNMode } from './rnn.js';
 
@@ -41,6 +42,20 @@ function refuseDoubleBackward(cfg: FusedConfig): void {
 const asTensor = (a: FloatArray | null, shape: number[]): Tensor | null => (a ? new Tensor(a, shape) : null);
 
 /**
+ * Keeps the forward's cache for the backward; its arrays (which nothing outside this function
+ * references) go back to the pool once the engine frees the graph after that backward. Without
+ * a recorded graph no backward can read them: they go back at once.
+ */
+function lendCache(ctx: FunctionCtx, cache: unknown, arrays: (FloatArray | null)[]): void {
+  if (!ctx.recorded) {
+    give(...arrays);
+    return;
+  }
+  ctx.cache = cache;
+  ctx.onFree(() => give(...arrays));
+}
+
+/**
  * fused(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, cfg) → [output (B,T,S), hT (B,S), cT (B,H)] for
  * LSTM, plus every step's c (B,T,H) with cfg.allCells; [output, hT] otherwise.
  */
@@ -56,16 +71,22 @@ const makeFused = (name: string) => defineFunction({
     ctx.cfg = cfg;
     ctx.shapes = { x: x.shape, wIh: wIh.shape, wHh: wHh.shape, wHr: wHr?.shape };
     if (cfg.mode === 'LSTM') {
+      if (!ctx.recorded && !cfg.allCells) {
+        // No backward will follow: no cache to keep.
+        const r = lstmInference(p, raw(x)!, raw(h0), raw(c0), cfg.dims, opts);
+        return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
+      }
       const r = lstmForward(p, raw(x)!, raw(h0), raw(c0), cfg.dims, opts);
-      ctx.cache = r.cache;
       const outs = [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S]), new Tensor(r.cT, [B, H])];
       if (cfg.allCells) outs.push(new Tensor(lstmCells(r.cache), [B, T, H]));
+      lendCache(ctx, r.cache, [r.cache.gates, r.cache.cPrev, r.cache.tanhC, r.cache.hPrev, r.cache.m]);
       return outs;
     }
     const r = cfg.mode === 'GRU'
       ? gruForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, resetAfter: cfg.resetAfter })
       : rnnForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, nonlinearity: cfg.mode === 'RNN_RELU' ? 'relu' : 'tanh' });
-    ctx.cache = r.cache;
+    const c = r.cache;
+    lendCache(ctx, c, 'gates' in c ? [c.gates, c.hPrev, c.hn] : [c.h, c.hPrev]);
     return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
   },
   backward(ctx: FunctionCtx, dOutput: Tensor, dhT: Tensor, dcT?: Tensor, dCells?: Tensor) {
@@ -81,6 +102,8 @@ const makeFused = (name: string) => defineFunction({
       : cfg.mode === 'GRU'
         ? gruBackward(p, ctx.cache as Parameters<typeof gruBackward>[1], raw(dOutput), raw(dhT))
         : rnnBackward(p, ctx.cache as Parameters<typeof rnnBackward>[1], raw(dOutput), raw(dhT));
+    // The gate pre-activation gradients stay inside this function: back to the pool.
+    give(g.dGates);
     const dc0 = 'dc0' in g ? (g.dc0 as FloatArray) : null;
     const dWeightHr = 'dWeightHr' in g ? (g.dWeightHr as FloatArray | null) : null;
     return [

@@ -1,4 +1,5 @@
 import { SeqgradError, fmt, kernels } from '@seqgrad/autograd';
+import { take } from './pool.js';
 import type { CellParams, FloatArray, SeqDims, SeqOptions } from './types.js';
 
 /** A zeroed array of the same float type as `like`. */
@@ -127,10 +128,12 @@ export function forEachActive(times: Int32Array, s: number, B: number, T: number
 /**
  * The input projection of every step at once, (N, GH) = x W_ihᵀ + b_ih + b_hh for x (N, I): one
  * GEMM and one bias pass (the broadcasting kernel: WebAssembly SIMD where available), with b_hh
- * folded into the first `foldH` columns only (see `foldedBias`).
+ * folded into the first `foldH` columns only (see `foldedBias`). The array comes from the pool
+ * (pool.ts); a caller that is done with it may give it back.
  */
 export function inputProjection(p: CellParams, x: FloatArray, N: number, I: number, GH: number, foldH: number): FloatArray {
-  const out = alloc(x, N * GH);
+  // from the pool: the GEMM overwrites every value (beta = 0)
+  const out = take(x, N * GH);
   kernels.gemm(false, true, N, GH, I, 1, x, 0, I, p.weightIh, 0, I, 0, out, 0, GH);
   const bias = foldedBias(p, foldH);
   if (bias) kernels.binaryBroadcast('add', out, [N, GH], out, [N, GH], bias, [GH]);

@@ -4,6 +4,7 @@
  */
 import { kernels } from '@seqgrad/autograd';
 import { alloc, columnSums } from './common.js';
+import { give, take } from './pool.js';
 import type { CellParams, FloatArray, SeqDims, SeqGrads } from './types.js';
 
 /**
@@ -23,14 +24,16 @@ export function finishGrads(
   // The weight gradients as their transposes, dW_ihᵀ = xᵀ dGi and dW_hhᵀ = h_prevᵀ dGh, then
   // transposed: the kernel then packs the narrow x and h_prev transposed instead of the wide
   // gate gradients (an element-by-element gather), 5% of the LSTM step at S.
-  const dWeightIhT = alloc(x, I * GH);
+  // The two transposes are temporaries: from the pool and back (the GEMMs overwrite them, beta = 0).
+  const dWeightIhT = take(x, I * GH);
   kernels.gemm(true, false, I, GH, N, 1, x, 0, I, dGi, 0, GH, 0, dWeightIhT, 0, GH);
-  const dWeightHhT = alloc(x, S * GH);
+  const dWeightHhT = take(x, S * GH);
   kernels.gemm(true, false, S, GH, N, 1, hPrev, 0, S, dGh, 0, GH, 0, dWeightHhT, 0, GH);
   const dWeightIh = alloc(x, GH * I);
   kernels.permuteCopy(dWeightIh, dWeightIhT, [I, GH], [1, 0]);
   const dWeightHh = alloc(x, GH * S);
   kernels.permuteCopy(dWeightHh, dWeightHhT, [S, GH], [1, 0]);
+  give(dWeightIhT, dWeightHhT);
   const hasBias = p.biasIh !== null && p.biasIh !== undefined;
   const dBiasIh = hasBias ? columnSums(dGi, N, GH) : null;
   // db_hh = db_ih wherever the two pre-activation gradients are one array (all but the GRU).

@@ -12,7 +12,7 @@ export {
 } from './rnn.js';
 export type { CellGrads } from './grads.js';
 export {
-  lstmForward, lstmBackward, lstmCells, lstmCellForward, lstmCellBackward,
+  lstmForward, lstmInference, lstmBackward, lstmCells, lstmCellForward, lstmCellBackward,
   type LstmCache, type LstmForwardResult, type LstmSeqGrads, type LstmCellGrads,
 } from './lstm.js';
 export {

@@ -1,6 +1,7 @@
 import { kernels } from '@seqgrad/autograd';
 import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
+import { give, take, takeZeroed } from './pool.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 import { gatesFor, lstmBackwardWasm, lstmForwardWasm } from './wasmSteps.js';
 
@@ -71,10 +72,12 @@ export function lstmForward(
   // gates (B, T, 4H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
   const gates = inputProjection(p, x, B * T, I, GH, GH);
-  const cPrev = alloc(x, B * T * H);
-  const tanhC = alloc(x, B * T * H);
-  const hPrev = alloc(x, B * T * S);
-  const m = proj ? alloc(x, B * T * H) : null;
+  // The cache comes from the pool (pool.ts), zeroed where padded steps leave rows unwritten.
+  const cacheArray = opts.lengths ? takeZeroed : take;
+  const cPrev = cacheArray(x, B * T * H);
+  const tanhC = cacheArray(x, B * T * H);
+  const hPrev = cacheArray(x, B * T * S);
+  const m = proj ? cacheArray(x, B * T * H) : null;
   const output = alloc(x, B * T * S);
   // W_hhᵀ (and W_hrᵀ) packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, S, GH, p.weightHh, 0, S);
@@ -145,6 +148,42 @@ export function lstmForward(
 }
 
 /**
+ * `lstmForward` when no backward will follow (inference): the same output and final state, bit
+ * for bit, without the cache. The float32 WebAssembly loop then writes only the outputs, and the
+ * input projection goes back to the pool.
+ */
+export function lstmInference(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, c0: FloatArray | null, dims: SeqDims, opts: SeqOptions = {},
+): { output: FloatArray; hT: FloatArray; cT: FloatArray } {
+  const fn = 'lstmInference';
+  const S = checkSeq(fn, 4, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  const wg = gatesFor(x, H, S);
+  if (!wg) {
+    const r = lstmForward(p, x, h0, c0, dims, opts);
+    const c = r.cache;
+    give(c.gates, c.cPrev, c.tanhC, c.hPrev, c.m);
+    return { output: r.output, hT: r.hT, cT: r.cT };
+  }
+  checkOptional(fn, 'h0', h0, [B, S]);
+  checkOptional(fn, 'c0', c0, [B, H]);
+  const proj = S !== H;
+  const times = scanTimes(B, T, opts);
+  const gates = inputProjection(p, x, B * T, I, 4 * H, 4 * H);
+  const output = alloc(x, B * T * S);
+  const wHh = kernels.packB(true, S, 4 * H, p.weightHh, 0, S);
+  const wHr = proj ? kernels.packB(true, H, S, p.weightHr!, 0, H) : null;
+  try {
+    const r = lstmForwardWasm(wg, B, T, H, S, times, h0, c0, wHh, wHr, { gates, cPrev: null, tanhC: null, hPrev: null, m: null, output });
+    return { output, hT: r.hT, cT: r.cT };
+  } finally {
+    wHh.release();
+    wHr?.release();
+    give(gates);
+  }
+}
+
+/**
  * Backpropagation through time for `lstmForward`; dOutput (B, T, S), dhT (B, S), dcT (B, H)
  * may be null. Per step, going back (dm = dh, or dh W_hr with a projection):
  *   dc_t = dc_{t+1} ⊙ f_{t+1} + dm ⊙ o ⊙ (1 − tanh² c_t)
@@ -175,9 +214,10 @@ export function lstmBackward(
   checkArray(fn, 'p.weightHh', p.weightHh, [GH, S]);
   if (proj) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
   const { gates, cPrev, tanhC, times } = cache;
-  const da = alloc(x, B * T * GH);
+  // From the pool (see LstmSeqGrads.dGates), zeroed where padded steps leave rows unwritten.
+  const da = times.includes(-1) ? takeZeroed(x, B * T * GH) : take(x, B * T * GH);
   // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
-  const dHidden = opts.keepStateGrads || proj ? alloc(x, B * T * S) : undefined;
+  const dHidden = opts.keepStateGrads ? alloc(x, B * T * S) : proj ? (times.includes(-1) ? takeZeroed : take)(x, B * T * S) : undefined;
   const dCell = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh (and W_hr) packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, GH, S, p.weightHh, 0, S);
@@ -256,6 +296,7 @@ export function lstmBackward(
     // dW_hr (P, H) = Σ_t dh_tᵀ m_t, one GEMM over all steps.
     dWeightHr = alloc(x, S * H);
     kernels.gemm(true, false, S, H, B * T, 1, dHidden!, 0, S, cache.m!, 0, H, 0, dWeightHr, 0, H);
+    if (!opts.keepStateGrads) give(dHidden);
   }
   // One literal of fixed shape (a spread of base made a new hidden class per call, and the
   // optimized code deoptimized on it again after every full GC).

@@ -77,12 +77,16 @@ function stageOut(dst: FloatArray, src: Float32Array, T: number, Tc: number, w: 
   }
 }
 
-/** What the LSTM forward loop fills in (the cache rows) besides its returned final state. */
+/**
+ * What the LSTM forward loop reads (the input projection in `gates`) and fills in besides its
+ * returned final state: the cache rows, or only the outputs when the cache arrays are null
+ * (inference; `gates` is then left holding whatever the chunks' staging left there).
+ */
 export interface LstmStepArrays {
   gates: FloatArray;
-  cPrev: FloatArray;
-  tanhC: FloatArray;
-  hPrev: FloatArray;
+  cPrev: FloatArray | null;
+  tanhC: FloatArray | null;
+  hPrev: FloatArray | null;
   m: FloatArray | null;
   output: FloatArray;
 }
@@ -95,6 +99,7 @@ export function lstmForwardWasm(
   const GH = 4 * H;
   const proj = wHr !== null;
   const { gates, cPrev, tanhC, hPrev, m, output } = a;
+  const keep = cPrev !== null;
   const Tc = chunkSteps(T, B, GH + 2 * H + 2 * S + (proj ? H : 0));
   // state (zeroed): h, h W_hhᵀ, c, m_t and m_t W_hrᵀ (projection); a chunk's rows (every row
   // read is written first): gates, c_{t−1}, tanh c_t, h_{t−1}, outputs, m
@@ -126,11 +131,14 @@ export function lstmForwardWasm(
           if (t < 0) continue;
           const k = b * Tc + t - lo[b]!;
           const hb = hP / 4 + b * S;
-          heap.copyWithin(hpP / 4 + k * S, hb, hb + S);
+          if (keep) heap.copyWithin(hpP / 4 + k * S, hb, hb + S);
           // without a projection the kernel writes h_t over h_{t−1} (copied out just above)
           wg.lstmForward(gP + 4 * k * GH, hhP + 4 * b * GH, cP + 4 * b * H, cpP + 4 * k * H, tcP + 4 * k * H, proj ? mStepP + 4 * b * H : hP + 4 * b * S, H);
-          if (proj) heap.copyWithin(mP / 4 + k * H, mStepP / 4 + b * H, mStepP / 4 + b * H + H);
-          else heap.copyWithin(outP / 4 + k * S, hb, hb + S);
+          if (proj) {
+            if (keep) heap.copyWithin(mP / 4 + k * H, mStepP / 4 + b * H, mStepP / 4 + b * H + H);
+          } else {
+            heap.copyWithin(outP / 4 + k * S, hb, hb + S);
+          }
         }
         if (proj) {
           // h_t (B, P) = m_t W_hrᵀ
@@ -144,12 +152,14 @@ export function lstmForwardWasm(
           }
         }
       }
-      stageOut(gates, gC, T, Tc, GH, lo, n);
-      stageOut(cPrev, cpC, T, Tc, H, lo, n);
-      stageOut(tanhC, tcC, T, Tc, H, lo, n);
-      stageOut(hPrev, hpC, T, Tc, S, lo, n);
       stageOut(output, outC, T, Tc, S, lo, n);
-      if (proj) stageOut(m!, mC, T, Tc, H, lo, n);
+      if (keep) {
+        stageOut(gates, gC, T, Tc, GH, lo, n);
+        stageOut(cPrev, cpC, T, Tc, H, lo, n);
+        stageOut(tanhC!, tcC, T, Tc, H, lo, n);
+        stageOut(hPrev!, hpC, T, Tc, S, lo, n);
+        if (proj) stageOut(m!, mC, T, Tc, H, lo, n);
+      }
     }
     return { hT: h.slice(), cT: c.slice() };
   } finally {
