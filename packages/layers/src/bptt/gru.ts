@@ -1,6 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
+import { give, take, takeZeroed } from './pool.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 import { gatesFor, gruBackwardWasm, gruForwardWasm } from './wasmSteps.js';
 
@@ -64,8 +65,11 @@ export function gruForward(
   // activations r, z, n, the gates of the cache.
   const gates = inputProjection(p, x, B * T, I, GH, resetAfter ? 2 * H : GH);
   const bhh = resetAfter ? p.biasHh : null;
-  const hPrev = alloc(x, B * T * H);
-  const hn = alloc(x, B * T * H);
+  // The cache comes from the pool (pool.ts), zeroed where padded steps leave rows unwritten (the
+  // GEMMs over all steps read them, times a zero gradient).
+  const cacheArray = times.includes(-1) ? takeZeroed : take;
+  const hPrev = cacheArray(x, B * T * H);
+  const hn = cacheArray(x, B * T * H);
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step (without resetAfter: its r, z rows and its n rows apart),
   // given back when the sequence is done.
@@ -161,8 +165,10 @@ export function gruBackward(
   checkArray(fn, 'p.weightHh', p.weightHh, [GH, H]);
   const { gates, hPrev, hn, times, resetAfter } = cache;
   // Input-side pre-activation gradients; the hidden side differs only in the n block (resetAfter).
-  const dGi = alloc(x, B * T * GH);
-  const dGh = resetAfter ? alloc(x, B * T * GH) : dGi;
+  // From the pool (see SeqGrads.dGates), zeroed where padded steps leave rows unwritten.
+  const gradArray = times.includes(-1) ? takeZeroed : take;
+  const dGi = gradArray(x, B * T * GH);
+  const dGh = resetAfter ? gradArray(x, B * T * GH) : dGi;
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back (without resetAfter: its r, z rows and its n rows apart).
   const wHh = kernels.packB(false, resetAfter ? GH : 2 * H, H, p.weightHh, 0, H);
@@ -180,7 +186,12 @@ export function gruBackward(
     wHh.release();
     wHn?.release();
   }
-  if (resetAfter) return finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
+  if (resetAfter) {
+    const g = finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
+    // the hidden-side gradients stay inside this function: back to the pool
+    give(dGh);
+    return g;
+  }
   // Without resetAfter W_hn multiplies r ⊙ h, not h: the n rows of dW_hh come from a second GEMM.
   const g = finishGrads(p, x, hPrev, dGi, dGh, { B, T, I, H }, 3, H, dh, dHidden);
   kernels.gemm(true, false, H, H, B * T, 1, dGi, 2 * H, GH, hn, 0, H, 0, g.dWeightHh, 2 * H * H, H);

@@ -1,6 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
+import { take, takeZeroed } from './pool.js';
 import { gatesFor, rnnBackwardWasm, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -57,7 +58,9 @@ export function rnnForward(
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
   // h_{t−1} W_hhᵀ and overwrites each row with h_t, the states of the cache.
   const hs = inputProjection(p, x, B * T, I, H, H);
-  const hPrev = alloc(x, B * T * H);
+  // h_{t−1} of the cache from the pool (pool.ts), zeroed where padded steps leave rows unwritten
+  // (dW_hh's GEMM over all steps reads them, times a zero gradient).
+  const hPrev = (times.includes(-1) ? takeZeroed : take)(x, B * T * H);
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
@@ -121,7 +124,8 @@ export function rnnBackward(
   checkArray(fn, 'p.weightIh', p.weightIh, [H, I]);
   const relu = cache.nonlinearity === 'relu';
   const { h: hs, times } = cache;
-  const da = alloc(x, B * T * H);
+  // From the pool (see SeqGrads.dGates), zeroed where padded steps leave rows unwritten.
+  const da = (times.includes(-1) ? takeZeroed : take)(x, B * T * H);
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, H, H, p.weightHh, 0, H);
