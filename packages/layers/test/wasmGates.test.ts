@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Generator, kernels } from '@seqgrad/autograd';
 import {
-  type CellParams, type FloatArray, gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward,
+  type CellParams, type FloatArray, gruBackward, gruForward, gruInference, lstmBackward, lstmCells, lstmForward, rnnBackward, rnnForward,
+  rnnInference,
 } from '@seqgrad/layers';
 import { inputProjection, scanTimes } from '../src/bptt/common.js';
 import { gruForwardWasm, rnnForwardWasm, setChunkFloats } from '../src/bptt/wasmSteps.js';
@@ -183,6 +184,44 @@ describe('fused layers with the WebAssembly gate loops (float32)', () => {
         expect(Array.from(pre), `${family} pre`).toEqual(Array.from(preCopy));
       }
     }));
+  });
+
+  test('gruInference, rnnInference: output and final state equal gruForward, rnnForward bit for bit (WebAssembly and TypeScript loops, float64, reset placements, relu, lengths, reverse)', () => {
+    fc.assert(fc.property(caseArb, fc.boolean(), fc.boolean(), (c0, wasm, f64) => {
+      const c = { ...c0, P: 0 };
+      const opts = { lengths: c.lengths, reverse: c.reverse };
+      const was = kernels.setWasmGates(wasm);
+      try {
+        for (const family of ['gru', 'rnn'] as const) {
+          const v64 = values(c, family === 'gru' ? 3 : 1);
+          const v = f64 ? v64 : as32(v64);
+          const p = params(v);
+          for (const variant of [false, true]) {
+            const want = family === 'gru'
+              ? gruForward(p, v.x!, v.h0, c, { ...opts, resetAfter: !variant })
+              : rnnForward(p, v.x!, v.h0, c, { ...opts, nonlinearity: variant ? 'relu' : 'tanh' });
+            const got = family === 'gru'
+              ? gruInference(p, v.x!, v.h0, c, { ...opts, resetAfter: !variant })
+              : rnnInference(p, v.x!, v.h0, c, { ...opts, nonlinearity: variant ? 'relu' : 'tanh' });
+            expect(got.output, `${family} output`).toBeInstanceOf(f64 ? Float64Array : Float32Array);
+            expect(Array.from(got.output), `${family} output`).toEqual(Array.from(want.output));
+            expect(Array.from(got.hT), `${family} hT`).toEqual(Array.from(want.hT));
+          }
+        }
+      } finally {
+        kernels.setWasmGates(was);
+      }
+    }));
+  });
+
+  test('gruInference, rnnInference: bad options name the function', () => {
+    const c: Case = { B: 2, T: 3, I: 4, H: 8, P: 0, lengths: undefined, reverse: false, seed: 1 };
+    const p = params(as32(values(c, 3)));
+    const x = new Float32Array(2 * 3 * 4);
+    expect(() => gruInference(p, x, null, c, { resetAfter: 'yes' as never })).toThrow('gruInference: opts.resetAfter must be a boolean');
+    expect(() => gruInference(p, x, new Float32Array(3), c)).toThrow('gruInference');
+    const q = params(as32(values(c, 1)));
+    expect(() => rnnInference(q, x, null, c, { nonlinearity: 'gelu' as never })).toThrow("rnnInference: opts.nonlinearity must be 'tanh' or 'relu'");
   });
 
   test('lstmCells: equals the forward pass\'s c_t bit for bit with the WebAssembly gates (c_t = f·c + i·g rounded once)', () => {

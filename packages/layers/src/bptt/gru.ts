@@ -140,6 +140,44 @@ export function gruForward(
 }
 
 /**
+ * `gruForward` when no backward will follow (inference): the same output and final state, bit
+ * for bit, without the cache. The float32 WebAssembly loop (reset after the product) then writes
+ * only the outputs, and the input projection goes back to the pool.
+ *
+ * Shapes: x (B, T, I), h0 (B, H) or null → output (B, T, H), hT (B, H).
+ *
+ * @example
+ * const { output, hT } = gruInference(p, x, null, { B: 2, T: 5, I: 3, H: 4 });
+ */
+export function gruInference(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: GruOptions = {},
+): { output: FloatArray; hT: FloatArray } {
+  const fn = 'gruInference';
+  checkSeq(fn, 3, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  checkOptional(fn, 'h0', h0, [B, H]);
+  const resetAfter = opts.resetAfter ?? true;
+  if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
+  const wg = resetAfter ? gatesFor(x, H) : null;
+  if (!wg) {
+    const r = gruForward(p, x, h0, dims, opts);
+    give(r.cache.gates, r.cache.hPrev, r.cache.hn);
+    return { output: r.output, hT: r.hT };
+  }
+  const times = scanTimes(B, T, opts);
+  const gates = inputProjection(p, x, B * T, I, 3 * H, 2 * H);
+  const output = alloc(x, B * T * H);
+  const wHh = kernels.packB(true, H, 3 * H, p.weightHh, 0, H);
+  try {
+    const hT = gruForwardWasm(wg, B, T, H, times, h0, wHh, p.biasHh ?? null, { pre: gates, gates: null, hPrev: null, hn: null, output });
+    return { output, hT };
+  } finally {
+    wHh.release();
+    give(gates);
+  }
+}
+
+/**
  * Backpropagation through time for `gruForward`; dOutput (B, T, H), dhT (B, H) may be null.
  * Per step, going back, with dh = dL/dh_t:
  *   dn = dh ⊙ (1 − z), dz = dh ⊙ (h_{t−1} − n), da_n = dn ⊙ (1 − n²), da_z = dz ⊙ z(1 − z)

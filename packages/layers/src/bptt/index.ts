@@ -7,7 +7,7 @@ export type {
   FloatArray, CellParams, SeqDims, CellDims, SeqOptions, RnnOptions, GruOptions, Nonlinearity, BackwardOptions, LstmBackwardOptions, SeqGrads,
 } from './types.js';
 export {
-  rnnForward, rnnBackward, rnnCellForward, rnnCellBackward,
+  rnnForward, rnnInference, rnnBackward, rnnCellForward, rnnCellBackward,
   type RnnCache, type RnnForwardResult,
 } from './rnn.js';
 export type { CellGrads } from './grads.js';
@@ -16,7 +16,7 @@ export {
   type LstmCache, type LstmForwardResult, type LstmSeqGrads, type LstmCellGrads,
 } from './lstm.js';
 export {
-  gruForward, gruBackward, gruCellForward, gruCellBackward,
+  gruForward, gruInference, gruBackward, gruCellForward, gruCellBackward,
   type GruCache, type GruForwardResult,
 } from './gru.js';
 export {

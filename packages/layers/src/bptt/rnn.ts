@@ -1,7 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
-import { take, takeZeroed } from './pool.js';
+import { give, take, takeZeroed } from './pool.js';
 import { gatesFor, rnnBackwardWasm, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -101,6 +101,46 @@ export function rnnForward(
     wHh.release();
   }
   return { output, hT: h, cache: { dims: { ...dims }, nonlinearity, x, hPrev, h: hs, times } };
+}
+
+/**
+ * `rnnForward` when no backward will follow (inference): the same output and final state, bit
+ * for bit, without the cache. The float32 tanh WebAssembly loop then writes only the outputs, and
+ * the input projection goes back to the pool.
+ *
+ * Shapes: x (B, T, I), h0 (B, H) or null → output (B, T, H), hT (B, H).
+ *
+ * @example
+ * const { output, hT } = rnnInference(p, x, null, { B: 2, T: 5, I: 3, H: 4 });
+ */
+export function rnnInference(
+  p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: RnnOptions = {},
+): { output: FloatArray; hT: FloatArray } {
+  const fn = 'rnnInference';
+  checkSeq(fn, 1, p, x, dims, opts);
+  const { B, T, I, H } = dims;
+  checkOptional(fn, 'h0', h0, [B, H]);
+  const nonlinearity = opts.nonlinearity ?? 'tanh';
+  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
+    throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
+  }
+  const wg = nonlinearity === 'tanh' ? gatesFor(x, H) : null;
+  if (!wg) {
+    const r = rnnForward(p, x, h0, dims, opts);
+    give(r.cache.h, r.cache.hPrev);
+    return { output: r.output, hT: r.hT };
+  }
+  const times = scanTimes(B, T, opts);
+  const pre = inputProjection(p, x, B * T, I, H, H);
+  const output = alloc(x, B * T * H);
+  const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
+  try {
+    const hT = rnnForwardWasm(wg, B, T, H, times, h0, wHh, { pre, hs: null, hPrev: null, output });
+    return { output, hT };
+  } finally {
+    wHh.release();
+    give(pre);
+  }
 }
 
 /**
