@@ -165,6 +165,7 @@ export class Node {
     readonly outputShapes: readonly (readonly number[])[],
     readonly outputDtypes: readonly string[],
     readonly onceDifferentiable: boolean,
+    readonly freshGradients = false,
   ) {
     this.edges = inputs.map((t) => {
       if (t === null || !t.requiresGrad) return null;
@@ -211,6 +212,12 @@ export interface FunctionDefinition<Args extends unknown[], Out extends Tensor |
   backward(ctx: FunctionCtx, ...gradOutputs: Tensor[]): BackwardResult;
   /** The backward is not itself differentiable: a double backward throws. */
   onceDifferentiable?: boolean;
+  /**
+   * Every tensor `backward` returns is newly allocated and referenced nowhere else (nor returned
+   * twice), so the engine may keep it as a leaf's first `.grad` instead of a copy, as PyTorch
+   * keeps a gradient nothing else holds.
+   */
+  freshGradients?: boolean;
 }
 
 /**
@@ -305,6 +312,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
         fresh.map((o) => o.shape),
         fresh.map((o) => o.dtype),
         onceDiff,
+        def.freshGradients ?? false,
       );
       // Integer outputs (indices, casts to int32) carry no gradient, as in PyTorch.
       fresh.forEach((o, i) => {
@@ -413,16 +421,17 @@ export function runBackward(
     captured![slot] = captured![slot] ? h.add(captured![slot]!, g) : g;
   };
   // `.grad` of a leaf or of a retained non-leaf: recorded only with createGraph.
-  const accumulateGrad = (t: Tensor, g: Tensor) => {
+  // `keep`: g is referenced nowhere else, so it can become the first .grad without a copy.
+  const accumulateGrad = (t: Tensor, g: Tensor, keep = false) => {
     if (t.grad) t.grad = createGraph ? h.add(t.grad, g) : setGradEnabled(false, () => h.add(t.grad!, g));
-    else t.grad = createGraph ? g : h.clone(g.detach());
+    else t.grad = createGraph || keep ? g : h.clone(g.detach());
   };
-  const deliverToLeaf = (leaf: Tensor, g: Tensor) => {
+  const deliverToLeaf = (leaf: Tensor, g: Tensor, keep = false) => {
     if (capture) {
       for (const slot of captureLeaf.get(leaf) ?? []) accumulateCaptured(slot, g);
       return;
     }
-    accumulateGrad(leaf, g);
+    accumulateGrad(leaf, g, keep);
   };
 
   // 1. Count, for every reachable node, how many gradient contributions it will receive.
@@ -529,7 +538,12 @@ export function runBackward(
             );
           }
           const fixed = shaped.dtype === input.dtype ? shaped : shaped.to(input.dtype as 'float32' | 'float64');
-          if ('leaf' in edge) deliverToLeaf(edge.leaf, fixed);
+          if ('leaf' in edge) {
+            // A fresh gradient (see FunctionDefinition.freshGradients) is kept as it is; a
+            // tensor returned for two inputs is copied for the second.
+            const keep = !createGraph && node.freshGradients && !g.requiresGrad && grads.indexOf(g) === i;
+            deliverToLeaf(edge.leaf, fixed, keep);
+          }
           else addGrad(edge.node, edge.outputIndex, fixed);
         }
         if ('node' in edge) {

@@ -531,6 +531,37 @@ describe('defineFunction', () => {
     expect(freed).toBe(1);
   });
 
+  test('defineFunction: freshGradients keeps a returned gradient as the first .grad (no copy), but never one tensor for two leaves', () => {
+    let returned: Tensor[] = [];
+    const make = (freshGradients: boolean, same: boolean) => defineFunction({
+      name: 'addFresh',
+      freshGradients,
+      forward: (_ctx, a: Tensor, b: Tensor) => a.add(b),
+      backward: (_ctx, g) => {
+        const ga = g!.mul(1);
+        returned = [ga, same ? ga : g!.mul(1)];
+        return returned;
+      },
+    });
+    const run = (freshGradients: boolean, same: boolean) => {
+      const a = f64([1, 2], true);
+      const b = f64([3, 4], true);
+      make(freshGradients, same)(a, b).sum().backward();
+      return { a, b };
+    };
+    let r = run(true, false);
+    expect(r.a.grad).toBe(returned[0]);
+    expect(r.b.grad).toBe(returned[1]);
+    r = run(false, false);
+    expect(r.a.grad).not.toBe(returned[0]);
+    expect(num(r.a.grad)).toEqual([1, 1]);
+    r = run(true, true);
+    expect(r.a.grad).toBe(returned[0]);
+    expect(r.b.grad).not.toBe(r.a.grad);
+    r.a.grad!.data.fill(7);
+    expect(num(r.b.grad)).toEqual([1, 1]);
+  });
+
   test('defineFunction: several outputs; an unused output sends a zero gradient', () => {
     let got: number[][] = [];
     const sumAndProd = defineFunction({

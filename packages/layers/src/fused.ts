@@ -62,6 +62,8 @@ function lendCache(ctx: FunctionCtx, cache: unknown, arrays: (FloatArray | null)
 const makeFused = (name: string) => defineFunction({
   name,
   onceDifferentiable: true,
+  // dx, dh0, dc0 and the weight gradients are new arrays, handed out once
+  freshGradients: true,
   forward(ctx: FunctionCtx, x: Tensor, h0: Tensor, c0: Arg, wIh: Tensor, wHh: Tensor, bIh: Arg, bHh: Arg, wHr: Arg, cfg: FusedConfig): Tensor[] {
     const p = cellParams(wIh, wHh, bIh, bHh, wHr);
     const { B, T, H } = cfg.dims;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Tensor, kernels, manualSeed, noGrad, randn } from '@seqgrad/autograd';
-import { GRU, LSTM, RNN, lstmForward, lstmInference } from '@seqgrad/layers';
-import { give, idleCount, take, takeZeroed } from '../src/bptt/pool.js';
+import { GRU, LSTM, RNN, emptyCache, lstmForward, lstmInference } from '@seqgrad/layers';
+import { give, poolStats, take, takeZeroed } from '../src/bptt/pool.js';
 
 describe('pool', () => {
   test('take: hands back an array that was given, of the same type and length only', () => {
@@ -19,6 +19,26 @@ describe('pool', () => {
     const b = takeZeroed(new Float32Array(1), 777);
     expect(b).toBe(a);
     expect(b.every((v) => v === 0)).toBe(true);
+  });
+
+  test('emptyCache: lets go of every idle array; the next take allocates afresh', () => {
+    const a = new Float32Array(4321);
+    give(a);
+    expect(poolStats().bytes).toBeGreaterThanOrEqual(4321 * 4);
+    emptyCache();
+    expect(poolStats()).toEqual({ arrays: 0, bytes: 0 });
+    expect(take(new Float32Array(1), 4321)).not.toBe(a);
+  });
+
+  test('give: keeps at most 32 idle arrays of one length, dropping the oldest', () => {
+    emptyCache();
+    const arrays = Array.from({ length: 40 }, () => new Float32Array(99));
+    give(...arrays);
+    expect(poolStats().arrays).toBe(32);
+    const back = Array.from({ length: 33 }, () => take(new Float32Array(1), 99));
+    // newest first, the 8 oldest gone, then a fresh one
+    expect(back.slice(0, 32).every((b, i) => b === arrays[39 - i])).toBe(true);
+    expect(arrays.some((a) => a === back[32])).toBe(false);
   });
 
   test('give: the same array given twice is refused (two takers would share it)', () => {
@@ -56,8 +76,7 @@ describe('fused layers with pooled buffers', () => {
       // The first steps run on fresh arrays; the ones after reuse what those gave back.
       const first = step(net, x);
       const firstPadded = step(net, padded, lengths);
-      const idle = idleCount();
-      expect(idle).toBeGreaterThan(0);
+      expect(poolStats().arrays).toBeGreaterThan(0);
       // A step on NaN input leaves NaN in every buffer it gives back.
       const poisoned = new Tensor(new Float32Array(3 * 6 * 5).fill(Number.NaN), [3, 6, 5], true);
       step(net, poisoned);

@@ -23,4 +23,5 @@ export {
   checkBptt, type BpttCell, type HandStepGrads, type CheckBpttOptions, type BpttDisagreement, type BpttReport, type Float64Record,
 } from './check.js';
 export { rnnBpttCell, lstmBpttCell, gruBpttCell, type BpttCellOptions } from './bpttCells.js';
+export { emptyCache } from './pool.js';
 export { gradientFlow, hiddenGradients, stateJacobian, type GradientFlow, type GradientFlowOptions, type HiddenGradients, type RecurrentMode, type StateJacobian } from './flow.js';
