@@ -1,5 +1,7 @@
 import { type FunctionCtx, SeqgradError, Tensor, defineFunction, isGradEnabled } from '@seqgrad/autograd';
-import { gruBackward, gruForward, lstmBackward, lstmCells, lstmForward, lstmInference, rnnBackward, rnnForward } from './bptt/index.js';
+import {
+  gruBackward, gruForward, gruInference, lstmBackward, lstmCells, lstmForward, lstmInference, rnnBackward, rnnForward, rnnInference,
+} from './bptt/index.js';
 import { give } from './bptt/pool.js';
 import type { CellParams, FloatArray, SeqDims } from './bptt/index.js';
 import type { DirectionArgs, DirectionResult, RNNMode } from './rnn.js';
@@ -84,9 +86,13 @@ const makeFused = (name: string) => defineFunction({
       lendCache(ctx, r.cache, [r.cache.gates, r.cache.cPrev, r.cache.tanhC, r.cache.hPrev, r.cache.m]);
       return outs;
     }
-    const r = cfg.mode === 'GRU'
-      ? gruForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, resetAfter: cfg.resetAfter })
-      : rnnForward(p, raw(x)!, raw(h0), cfg.dims, { ...opts, nonlinearity: cfg.mode === 'RNN_RELU' ? 'relu' : 'tanh' });
+    const gruOpts = { ...opts, resetAfter: cfg.resetAfter };
+    const rnnOpts = { ...opts, nonlinearity: cfg.mode === 'RNN_RELU' ? 'relu' as const : 'tanh' as const };
+    if (!ctx.recorded) {
+      const r = cfg.mode === 'GRU' ? gruInference(p, raw(x)!, raw(h0), cfg.dims, gruOpts) : rnnInference(p, raw(x)!, raw(h0), cfg.dims, rnnOpts);
+      return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
+    }
+    const r = cfg.mode === 'GRU' ? gruForward(p, raw(x)!, raw(h0), cfg.dims, gruOpts) : rnnForward(p, raw(x)!, raw(h0), cfg.dims, rnnOpts);
     const c = r.cache;
     lendCache(ctx, c, 'gates' in c ? [c.gates, c.hPrev, c.hn] : [c.h, c.hPrev]);
     return [new Tensor(r.output, [B, T, S]), new Tensor(r.hT, [B, S])];
