@@ -158,6 +158,10 @@ class GcLog {
  * previous peer left for the collector is mostly paid before the block. Steps over a second
  * run one at a time without settling.
  */
+/** Untimed steps a JavaScript peer runs before its first timed block, unless they take longer than WARM_MS. */
+const WARM_STEPS = 50;
+const WARM_MS = 3000;
+
 export function blockPlan(stepMs: number, quick = false): { settle: number; timed: number } {
   if (quick) return { settle: 1, timed: 2 };
   if (stepMs >= 1000) return { settle: 0, timed: 1 };
@@ -226,14 +230,17 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchRow[]> {
               c.note = (e as Error).message.split('\n')[0];
             }
           }
-          // Warm-up of those that run, untimed: three settle phases, so the JIT has tiered up.
+          // Warm-up of those that run, untimed: three settle phases, and for JavaScript peers at
+          // least WARM_STEPS steps or WARM_MS of time, so the JIT has tiered up (the fused LSTM at
+          // S reaches its steady step after some 35 steps; fewer left the first peer half-compiled).
           for (const c of contenders) {
             if (c.status !== 'ok') continue;
             const { settle } = blockPlan(c.warmMs, quick);
             try {
               if (c.runner) {
                 await c.runner.activate?.();
-                for (let i = 0; i < 3 * settle; i++) c.runner.step();
+                const t0 = performance.now();
+                for (let i = 0; i < 3 * settle || (!quick && i < WARM_STEPS && performance.now() - t0 < WARM_MS); i++) c.runner.step();
               } else if (settle > 0) await torchPeers.get(c.peer)!.steps(layer, d, mode, 3 * settle);
             } catch (e) {
               c.status = 'error';
