@@ -19,7 +19,7 @@ interface GatesExports {
   sigmoid(a: number, n: number): void;
   tanh(a: number, n: number): void;
   lstm_forward(g: number, hh: number, c: number, cprev: number, tanhc: number, hout: number, H: number): void;
-  lstm_backward(g: number, tanhc: number, cprev: number, dm: number, dc: number, dcin: number, dcout: number, da: number, H: number): void;
+  lstm_backward(g: number, tanhc: number, cprev: number, dm: number, dout: number, dc: number, dcin: number, dcout: number, da: number, H: number): void;
   rnn_tanh_forward(a: number, hh: number, h: number, H: number): void;
   gru_forward(g: number, hh: number, bhn: number, h: number, hn: number, H: number): void;
   gru_backward(g: number, hp: number, hn: number, dh: number, dout: number, dhid: number, dgi: number, dgh: number, da: number, H: number): void;
@@ -51,8 +51,8 @@ export interface WasmGates {
   workspace(sizes: readonly number[], zeroed?: number): GateWorkspace;
   /** g (4H) ← i, f, g, o of g + hh; c (H) ← c_t, cprev ← c_{t−1}, tanhc ← tanh c_t, hout ← o ⊙ tanh c_t. */
   lstmForward(g: number, hh: number, c: number, cprev: number, tanhc: number, hout: number, H: number): void;
-  /** da (4H) from the gates, tanh c_t, c_{t−1}, dm; dc ← dc_t ⊙ f; dcin, dcout: 0 or a row (see gates.wat). */
-  lstmBackward(g: number, tanhc: number, cprev: number, dm: number, dc: number, dcin: number, dcout: number, da: number, H: number): void;
+  /** da (4H) from the gates, tanh c_t, c_{t−1}, dm (+ dout, added to dm in place when not 0); dc ← dc_t ⊙ f; dcin, dcout: 0 or a row (see gates.wat). */
+  lstmBackward(g: number, tanhc: number, cprev: number, dm: number, dout: number, dc: number, dcin: number, dcout: number, da: number, H: number): void;
   /** a (H) ← tanh(a + hh), also written to h. */
   rnnTanhForward(a: number, hh: number, h: number, H: number): void;
   /** GRU with reset after the product: g (3H) ← r, z, n; h ← h_t; hn ← h W_hnᵀ + b_hn (bhn 0: no bias). */

@@ -102,12 +102,13 @@
       (br $l))))
 
   ;; The LSTM step going back, one batch row. $g: i, f, g, o (4H); $tanhc, $cprev (H); $dm: dL/dm
-  ;; (H, dL/dh without a projection); $dc: dc_{t+1}·f_{t+1} (H), overwritten by dc_t·f_t; $dcin: a
+  ;; (H, dL/dh without a projection); $dout: a row (H) first added to $dm in place (the output's
+  ;; gradient at this step), or 0 for none; $dc: dc_{t+1}·f_{t+1} (H), overwritten by dc_t·f_t; $dcin: a
   ;; further dL/dc_t (H) or 0 for none; $dcout: where dc_t goes (H) or 0; $da: the four
   ;; pre-activation gradients (4H):
   ;;   dc_t = dc + dm·o·(1 − tanh² c_t) (+ dcin)
   ;;   da_i = dc_t·g·i(1 − i), da_f = dc_t·c_{t−1}·f(1 − f), da_g = dc_t·i·(1 − g²), da_o = dm·tanh c_t·o(1 − o)
-  (func (export "lstm_backward") (param $g i32) (param $tanhc i32) (param $cprev i32) (param $dm i32) (param $dc i32)
+  (func (export "lstm_backward") (param $g i32) (param $tanhc i32) (param $cprev i32) (param $dm i32) (param $dout i32) (param $dc i32)
     (param $dcin i32) (param $dcout i32) (param $da i32) (param $H i32)
     (local $j i32) (local $end i32) (local $hb i32)
     (local $i v128) (local $f v128) (local $gg v128) (local $o v128) (local $tc v128) (local $dmj v128) (local $dct v128)
@@ -123,6 +124,9 @@
       (local.set $o (v128.load (i32.add (i32.add (local.get $g) (i32.mul (local.get $hb) (i32.const 3))) (local.get $j))))
       (local.set $tc (v128.load (i32.add (local.get $tanhc) (local.get $j))))
       (local.set $dmj (v128.load (i32.add (local.get $dm) (local.get $j))))
+      (if (local.get $dout) (then
+        (local.set $dmj (f32x4.add (local.get $dmj) (v128.load (i32.add (local.get $dout) (local.get $j)))))
+        (v128.store (i32.add (local.get $dm) (local.get $j)) (local.get $dmj))))
       (local.set $dct (f32x4.add (v128.load (i32.add (local.get $dc) (local.get $j)))
         (f32x4.mul (f32x4.mul (local.get $dmj) (local.get $o))
           (f32x4.sub (local.get $one) (f32x4.mul (local.get $tc) (local.get $tc))))))

@@ -219,19 +219,21 @@ export function lstmBackwardWasm(
       if (dOutput) stageIn(dOutC, dOutput, T, Tc, S, lo, n);
       if (dCells) stageIn(dCellsC, dCells, T, Tc, H, lo, n);
       for (let s = s1 - 1; s >= s0; s--) {
-        for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const k = b * Tc + t - lo[b]!;
-          const hb = dhP / 4 + b * S;
-          if (dOutput) {
-            const o = dOutP / 4 + k * S;
-            for (let j = 0; j < S; j++) heap[hb + j] += heap[o + j]!;
+        if (proj) {
+          // dh += dOutput_t, kept as dL/dh_t; then dm (B, H) = dh W_hr
+          for (let b = 0; b < B; b++) {
+            const t = times[s * B + b]!;
+            if (t < 0) continue;
+            const k = b * Tc + t - lo[b]!;
+            const hb = dhP / 4 + b * S;
+            if (dOutput) {
+              const o = dOutP / 4 + k * S;
+              for (let j = 0; j < S; j++) heap[hb + j] += heap[o + j]!;
+            }
+            if (dHidden) heap.copyWithin(dHidP / 4 + k * S, hb, hb + S);
           }
-          if (dHidden) heap.copyWithin(dHidP / 4 + k * S, hb, hb + S);
+          kernels.gemmPacked(false, B, 1, dh, 0, S, wHr, 0, dm, 0, H);
         }
-        // dm (B, H) = dh W_hr
-        if (proj) kernels.gemmPacked(false, B, 1, dh, 0, S, wHr, 0, dm, 0, H);
         for (let b = 0; b < B; b++) {
           const t = times[s * B + b]!;
           if (t < 0) {
@@ -239,10 +241,12 @@ export function lstmBackwardWasm(
             continue;
           }
           const k = b * Tc + t - lo[b]!;
+          // without a projection the kernel adds dOutput_t into dh (= dm) itself
           wg.lstmBackward(
-            gP + 4 * k * GH, tcP + 4 * k * H, cpP + 4 * k * H, dmBase + 4 * b * H, dcP + 4 * b * H,
-            dCells ? dCellsP + 4 * k * H : 0, dCell ? dCellP + 4 * k * H : 0, daP + 4 * b * GH, H,
+            gP + 4 * k * GH, tcP + 4 * k * H, cpP + 4 * k * H, dmBase + 4 * b * H, !proj && dOutput ? dOutP + 4 * k * S : 0,
+            dcP + 4 * b * H, dCells ? dCellsP + 4 * k * H : 0, dCell ? dCellP + 4 * k * H : 0, daP + 4 * b * GH, H,
           );
+          if (!proj && dHidden) heap.copyWithin(dHidP / 4 + k * S, dhP / 4 + b * S, dhP / 4 + b * S + S);
           heap.copyWithin(daCP / 4 + k * GH, daP / 4 + b * GH, daP / 4 + b * GH + GH);
         }
         // dh_{t−1} = da_t W_hh
