@@ -35,6 +35,15 @@ export interface GruForwardResult {
   cache: GruCache;
 }
 
+/** Validates a sequence call of the GRU (sizes, parameters, x, h0, options); returns resetAfter. */
+function checkGruCall(fn: string, p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: GruOptions): boolean {
+  checkSeq(fn, 3, p, x, dims, opts);
+  checkOptional(fn, 'h0', h0, [dims.B, dims.H]);
+  const resetAfter = opts.resetAfter ?? true;
+  if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
+  return resetAfter;
+}
+
 /**
  * GRU over a whole sequence, batch-first (torch.nn.GRU, gate order r, z, n):
  *   r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),  z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
@@ -52,12 +61,8 @@ export interface GruForwardResult {
 export function gruForward(
   p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: GruOptions = {},
 ): GruForwardResult {
-  const fn = 'gruForward';
-  checkSeq(fn, 3, p, x, dims, opts);
+  const resetAfter = checkGruCall('gruForward', p, x, h0, dims, opts);
   const { B, T, I, H } = dims;
-  checkOptional(fn, 'h0', h0, [B, H]);
-  const resetAfter = opts.resetAfter ?? true;
-  if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
   const GH = 3 * H;
   const times = scanTimes(B, T, opts);
   // gates (B, T, 3H) = x W_ihᵀ + b_ih + b_hh for every step in one GEMM (b_hn stays out with
@@ -152,12 +157,8 @@ export function gruForward(
 export function gruInference(
   p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: GruOptions = {},
 ): { output: FloatArray; hT: FloatArray } {
-  const fn = 'gruInference';
-  checkSeq(fn, 3, p, x, dims, opts);
+  const resetAfter = checkGruCall('gruInference', p, x, h0, dims, opts);
   const { B, T, I, H } = dims;
-  checkOptional(fn, 'h0', h0, [B, H]);
-  const resetAfter = opts.resetAfter ?? true;
-  if (typeof resetAfter !== 'boolean') throw new SeqgradError(fn, `opts.resetAfter must be a boolean, got ${typeof resetAfter}`);
   const wg = resetAfter ? gatesFor(x, H) : null;
   if (!wg) {
     const r = gruForward(p, x, h0, dims, opts);

@@ -31,6 +31,17 @@ export interface RnnForwardResult {
   cache: RnnCache;
 }
 
+/** Validates a sequence call of the RNN (sizes, parameters, x, h0, options); returns its nonlinearity. */
+function checkRnnCall(fn: string, p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: RnnOptions): Nonlinearity {
+  checkSeq(fn, 1, p, x, dims, opts);
+  checkOptional(fn, 'h0', h0, [dims.B, dims.H]);
+  const nonlinearity = opts.nonlinearity ?? 'tanh';
+  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
+    throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
+  }
+  return nonlinearity;
+}
+
 /**
  * Elman RNN over a whole sequence, batch-first:
  * h_t = φ(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh), φ = tanh or relu (torch.nn.RNN).
@@ -45,14 +56,8 @@ export interface RnnForwardResult {
 export function rnnForward(
   p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: RnnOptions = {},
 ): RnnForwardResult {
-  const fn = 'rnnForward';
-  checkSeq(fn, 1, p, x, dims, opts);
+  const nonlinearity = checkRnnCall('rnnForward', p, x, h0, dims, opts);
   const { B, T, I, H } = dims;
-  checkOptional(fn, 'h0', h0, [B, H]);
-  const nonlinearity = opts.nonlinearity ?? 'tanh';
-  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
-    throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
-  }
   const relu = nonlinearity === 'relu';
   const times = scanTimes(B, T, opts);
   // hs (B, T, H) = x W_ihᵀ + b_ih + b_hh: one GEMM for every step; the step loop adds
@@ -116,14 +121,8 @@ export function rnnForward(
 export function rnnInference(
   p: CellParams, x: FloatArray, h0: FloatArray | null, dims: SeqDims, opts: RnnOptions = {},
 ): { output: FloatArray; hT: FloatArray } {
-  const fn = 'rnnInference';
-  checkSeq(fn, 1, p, x, dims, opts);
+  const nonlinearity = checkRnnCall('rnnInference', p, x, h0, dims, opts);
   const { B, T, I, H } = dims;
-  checkOptional(fn, 'h0', h0, [B, H]);
-  const nonlinearity = opts.nonlinearity ?? 'tanh';
-  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') {
-    throw new SeqgradError(fn, `opts.nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
-  }
   const wg = nonlinearity === 'tanh' ? gatesFor(x, H) : null;
   if (!wg) {
     const r = rnnForward(p, x, h0, dims, opts);

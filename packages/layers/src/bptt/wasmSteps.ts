@@ -40,40 +40,80 @@ export function setChunkFloats(floats: number): number {
 }
 
 /**
- * For scan steps [s0, s1): lo[b] and n[b], the first time index batch element b processes and how
- * many (its times there are one contiguous range, rising or falling); n[b] = 0 when it is past its
- * length. Its row for time t then sits at chunk slot b·Tc + t − lo[b].
+ * The chunks of at most Tc scan steps of a sequence, first to last (or last to first going back).
+ * For the current chunk [s0, s1): lo[b] and n[b], the first time index batch element b processes
+ * there and how many (its times form one contiguous range, rising or falling; n[b] = 0 past its
+ * length); its row for time t sits at chunk slot b·Tc + t − lo[b] (`slot`).
+ *
+ *   const ch = new Chunks(times, B, T, Tc, false);
+ *   while (ch.next()) { ch.stageIn(...); for (let s = ch.s0; s < ch.s1; s++) ... ch.slot(s, b) ...; ch.stageOut(...) }
  */
-function chunkRanges(times: Int32Array, B: number, s0: number, s1: number, lo: Int32Array, n: Int32Array): void {
-  for (let b = 0; b < B; b++) {
-    let min = -1;
-    let max = -1;
-    for (let s = s0; s < s1; s++) {
-      const t = times[s * B + b]!;
-      if (t < 0) continue;
-      if (min < 0 || t < min) min = t;
-      if (t > max) max = t;
+class Chunks {
+  readonly lo: Int32Array;
+  readonly n: Int32Array;
+  s0 = 0;
+  s1 = 0;
+  private started = false;
+  constructor(private readonly times: Int32Array, private readonly B: number, readonly T: number, readonly Tc: number, private readonly backward: boolean) {
+    this.lo = new Int32Array(B);
+    this.n = new Int32Array(B);
+  }
+
+  /** Moves to the next chunk and fills in its ranges; false when the sequence is done. */
+  next(): boolean {
+    const { T, Tc } = this;
+    if (this.backward) {
+      const s1 = this.started ? this.s0 : T;
+      if (s1 <= 0) return false;
+      this.s1 = s1;
+      this.s0 = Math.max(0, s1 - Tc);
+    } else {
+      const s0 = this.started ? this.s1 : 0;
+      if (s0 >= T) return false;
+      this.s0 = s0;
+      this.s1 = Math.min(T, s0 + Tc);
     }
-    lo[b] = min;
-    n[b] = min < 0 ? 0 : max - min + 1;
+    this.started = true;
+    const { times, B, lo, n } = this;
+    for (let b = 0; b < B; b++) {
+      let min = -1;
+      let max = -1;
+      for (let s = this.s0; s < this.s1; s++) {
+        const t = times[s * B + b]!;
+        if (t < 0) continue;
+        if (min < 0 || t < min) min = t;
+        if (t > max) max = t;
+      }
+      lo[b] = min;
+      n[b] = min < 0 ? 0 : max - min + 1;
+    }
+    return true;
   }
-}
 
-/** Copies, per batch element, rows lo[b] … lo[b] + n[b] − 1 of `src` (B, T, w) into chunk slots b·Tc … of `dst`. */
-function stageIn(dst: Float32Array, src: FloatArray, T: number, Tc: number, w: number, lo: Int32Array, n: Int32Array): void {
-  for (let b = 0; b < lo.length; b++) {
-    if (n[b] === 0) continue;
-    const from = (b * T + lo[b]!) * w;
-    dst.set(src.subarray(from, from + n[b]! * w), b * Tc * w);
+  /** The chunk slot of batch element b's row at scan step s, or −1 when b is past its length there. */
+  slot(s: number, b: number): number {
+    const t = this.times[s * this.B + b]!;
+    return t < 0 ? -1 : b * this.Tc + t - this.lo[b]!;
   }
-}
 
-/** The reverse of `stageIn`: chunk slots back into rows of `dst` (B, T, w). */
-function stageOut(dst: FloatArray, src: Float32Array, T: number, Tc: number, w: number, lo: Int32Array, n: Int32Array): void {
-  for (let b = 0; b < lo.length; b++) {
-    if (n[b] === 0) continue;
-    const at = b * Tc * w;
-    dst.set(src.subarray(at, at + n[b]! * w), (b * T + lo[b]!) * w);
+  /** Copies, per batch element, the chunk's rows of `src` (B, T, w) into its chunk slots b·Tc … of `dst`. */
+  stageIn(dst: Float32Array, src: FloatArray, w: number): void {
+    const { lo, n, T, Tc } = this;
+    for (let b = 0; b < lo.length; b++) {
+      if (n[b] === 0) continue;
+      const from = (b * T + lo[b]!) * w;
+      dst.set(src.subarray(from, from + n[b]! * w), b * Tc * w);
+    }
+  }
+
+  /** The reverse of `stageIn`: chunk slots back into rows of `dst` (B, T, w). */
+  stageOut(dst: FloatArray, src: Float32Array, w: number): void {
+    const { lo, n, T, Tc } = this;
+    for (let b = 0; b < lo.length; b++) {
+      if (n[b] === 0) continue;
+      const at = b * Tc * w;
+      dst.set(src.subarray(at, at + n[b]! * w), (b * T + lo[b]!) * w);
+    }
   }
 }
 
@@ -117,19 +157,16 @@ export function lstmForwardWasm(
     const heap = ws.heap;
     if (h0) h.set(h0);
     if (c0) c.set(c0);
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
-    for (let s0 = 0; s0 < T; s0 += Tc) {
-      const s1 = Math.min(T, s0 + Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(gC, gates, T, Tc, GH, lo, n);
+    const ch = new Chunks(times, B, T, Tc, false);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(gC, gates, GH);
       for (let s = s0; s < s1; s++) {
         // hh (B, 4H) = h_{t−1} W_hhᵀ, straight from and into the workspace
         kernels.gemmPacked(false, B, 1, h, 0, S, wHh, 0, hh, 0, GH);
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const k = b * Tc + t - lo[b]!;
+          const k = ch.slot(s, b);
+          if (k < 0) continue;
           const hb = hP / 4 + b * S;
           if (keep) heap.copyWithin(hpP / 4 + k * S, hb, hb + S);
           // without a projection the kernel writes h_t over h_{t−1} (copied out just above)
@@ -144,21 +181,21 @@ export function lstmForwardWasm(
           // h_t (B, P) = m_t W_hrᵀ
           kernels.gemmPacked(false, B, 1, mStep, 0, H, wHr, 0, hNew, 0, S);
           for (let b = 0; b < B; b++) {
-            const t = times[s * B + b]!;
-            if (t < 0) continue;
+            const k = ch.slot(s, b);
+            if (k < 0) continue;
             const from = hNewP / 4 + b * S;
             heap.copyWithin(hP / 4 + b * S, from, from + S);
-            heap.copyWithin(outP / 4 + (b * Tc + t - lo[b]!) * S, from, from + S);
+            heap.copyWithin(outP / 4 + k * S, from, from + S);
           }
         }
       }
-      stageOut(output, outC, T, Tc, S, lo, n);
+      ch.stageOut(output, outC, S);
       if (keep) {
-        stageOut(gates, gC, T, Tc, GH, lo, n);
-        stageOut(cPrev, cpC, T, Tc, H, lo, n);
-        stageOut(tanhC!, tcC, T, Tc, H, lo, n);
-        stageOut(hPrev!, hpC, T, Tc, S, lo, n);
-        if (proj) stageOut(m!, mC, T, Tc, H, lo, n);
+        ch.stageOut(gates, gC, GH);
+        ch.stageOut(cPrev, cpC, H);
+        ch.stageOut(tanhC!, tcC, H);
+        ch.stageOut(hPrev!, hpC, S);
+        if (proj) ch.stageOut(m!, mC, H);
       }
     }
     return { hT: h.slice(), cT: c.slice() };
@@ -207,24 +244,21 @@ export function lstmBackwardWasm(
     const heap = ws.heap;
     if (dhT) dh.set(dhT);
     if (dcT) dc.set(dcT);
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
+    const ch = new Chunks(times, B, T, Tc, true);
     const dmBase = proj ? dmP : dhP;
-    for (let s1 = T; s1 > 0; s1 -= Tc) {
-      const s0 = Math.max(0, s1 - Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(gC, gates, T, Tc, GH, lo, n);
-      stageIn(tcC, tanhC, T, Tc, H, lo, n);
-      stageIn(cpC, cPrev, T, Tc, H, lo, n);
-      if (dOutput) stageIn(dOutC, dOutput, T, Tc, S, lo, n);
-      if (dCells) stageIn(dCellsC, dCells, T, Tc, H, lo, n);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(gC, gates, GH);
+      ch.stageIn(tcC, tanhC, H);
+      ch.stageIn(cpC, cPrev, H);
+      if (dOutput) ch.stageIn(dOutC, dOutput, S);
+      if (dCells) ch.stageIn(dCellsC, dCells, H);
       for (let s = s1 - 1; s >= s0; s--) {
         if (proj) {
           // dh += dOutput_t, kept as dL/dh_t; then dm (B, H) = dh W_hr
           for (let b = 0; b < B; b++) {
-            const t = times[s * B + b]!;
-            if (t < 0) continue;
-            const k = b * Tc + t - lo[b]!;
+            const k = ch.slot(s, b);
+            if (k < 0) continue;
             const hb = dhP / 4 + b * S;
             if (dOutput) {
               const o = dOutP / 4 + k * S;
@@ -235,12 +269,11 @@ export function lstmBackwardWasm(
           kernels.gemmPacked(false, B, 1, dh, 0, S, wHr, 0, dm, 0, H);
         }
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) {
+          const k = ch.slot(s, b);
+          if (k < 0) {
             daStep.fill(0, b * GH, b * GH + GH);
             continue;
           }
-          const k = b * Tc + t - lo[b]!;
           // without a projection the kernel adds dOutput_t into dh (= dm) itself
           wg.lstmBackward(
             gP + 4 * k * GH, tcP + 4 * k * H, cpP + 4 * k * H, dmBase + 4 * b * H, !proj && dOutput ? dOutP + 4 * k * S : 0,
@@ -256,9 +289,9 @@ export function lstmBackwardWasm(
           heap.copyWithin(dhP / 4 + b * S, dhRecP / 4 + b * S, dhRecP / 4 + b * S + S);
         }
       }
-      stageOut(da, daC, T, Tc, GH, lo, n);
-      if (dHidden) stageOut(dHidden, dHidC, T, Tc, S, lo, n);
-      if (dCell) stageOut(dCell, dCellC, T, Tc, H, lo, n);
+      ch.stageOut(da, daC, GH);
+      if (dHidden) ch.stageOut(dHidden, dHidC, S);
+      if (dCell) ch.stageOut(dCell, dCellC, H);
     }
     return { dh0: dh.slice(), dc0: dc.slice() };
   } finally {
@@ -292,26 +325,23 @@ export function rnnForwardWasm(
     const [hP, hhP, aP, hpP] = ws.ptrs as [number, number, number, number];
     const heap = ws.heap;
     if (h0) h.set(h0);
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
-    for (let s0 = 0; s0 < T; s0 += Tc) {
-      const s1 = Math.min(T, s0 + Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(aC, pre, T, Tc, H, lo, n);
+    const ch = new Chunks(times, B, T, Tc, false);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(aC, pre, H);
       for (let s = s0; s < s1; s++) {
         // hh (B, H) = h_{t−1} W_hhᵀ, straight from and into the workspace
         kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, H);
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const k = b * Tc + t - lo[b]!;
+          const k = ch.slot(s, b);
+          if (k < 0) continue;
           if (hPrev) heap.copyWithin(hpP / 4 + k * H, hP / 4 + b * H, hP / 4 + b * H + H);
           wg.rnnTanhForward(aP + 4 * k * H, hhP + 4 * b * H, hP + 4 * b * H, H);
         }
       }
-      stageOut(output, aC, T, Tc, H, lo, n);
-      if (hs) stageOut(hs, aC, T, Tc, H, lo, n);
-      if (hPrev) stageOut(hPrev, hpC, T, Tc, H, lo, n);
+      ch.stageOut(output, aC, H);
+      if (hs) ch.stageOut(hs, aC, H);
+      if (hPrev) ch.stageOut(hPrev, hpC, H);
     }
     return h.slice();
   } finally {
@@ -343,21 +373,18 @@ export function rnnBackwardWasm(
     const [dh, daStep, hC, dOutC, daC, dHidC] = ws.views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
     const [dhP, daP, hP, dOutP, daCP, dHidP] = ws.ptrs as [number, number, number, number, number, number];
     if (dhT) dh.set(dhT);
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
-    for (let s1 = T; s1 > 0; s1 -= Tc) {
-      const s0 = Math.max(0, s1 - Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(hC, hs, T, Tc, H, lo, n);
-      if (dOutput) stageIn(dOutC, dOutput, T, Tc, H, lo, n);
+    const ch = new Chunks(times, B, T, Tc, true);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(hC, hs, H);
+      if (dOutput) ch.stageIn(dOutC, dOutput, H);
       for (let s = s1 - 1; s >= s0; s--) {
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) {
+          const k = ch.slot(s, b);
+          if (k < 0) {
             daStep.fill(0, b * H, b * H + H);
             continue;
           }
-          const k = b * Tc + t - lo[b]!;
           // daStep, da ← (dh + dOutput) φ'(a_t); dh ← 0
           wg.rnnBackward(hP + 4 * k * H, dhP + 4 * b * H, dOutput ? dOutP + 4 * k * H : 0, dHidden ? dHidP + 4 * k * H : 0,
             daCP + 4 * k * H, daP + 4 * b * H, relu ? 1 : 0, H);
@@ -365,8 +392,8 @@ export function rnnBackwardWasm(
         // dh_{t−1} = da_t W_hh (rows past their length: da = 0, dh kept)
         kernels.gemmPacked(false, B, 1, daStep, 0, H, wHh, 1, dh, 0, H);
       }
-      stageOut(da, daC, T, Tc, H, lo, n);
-      if (dHidden) stageOut(dHidden, dHidC, T, Tc, H, lo, n);
+      ch.stageOut(da, daC, H);
+      if (dHidden) ch.stageOut(dHidden, dHidC, H);
     }
     return dh.slice();
   } finally {
@@ -407,29 +434,26 @@ export function gruForwardWasm(
     const heap = ws.heap;
     if (h0) h.set(h0);
     if (bhh) bhn.set(bhh.subarray(2 * H, 3 * H));
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
-    for (let s0 = 0; s0 < T; s0 += Tc) {
-      const s1 = Math.min(T, s0 + Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(gC, pre, T, Tc, GH, lo, n);
+    const ch = new Chunks(times, B, T, Tc, false);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(gC, pre, GH);
       for (let s = s0; s < s1; s++) {
         // hh (B, 3H) = h_{t−1} W_hhᵀ, straight from and into the workspace
         kernels.gemmPacked(false, B, 1, h, 0, H, wHh, 0, hh, 0, GH);
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) continue;
-          const k = b * Tc + t - lo[b]!;
+          const k = ch.slot(s, b);
+          if (k < 0) continue;
           const hb = hP / 4 + b * H;
           if (hPrev) heap.copyWithin(hpP / 4 + k * H, hb, hb + H);
           wg.gruForward(gP + 4 * k * GH, hhP + 12 * b * H, bhh ? bhnP : 0, hP + 4 * b * H, hn ? hnP + 4 * k * H : hnRowP, H);
           heap.copyWithin(outP / 4 + k * H, hb, hb + H);
         }
       }
-      if (gates) stageOut(gates, gC, T, Tc, GH, lo, n);
-      if (hPrev) stageOut(hPrev, hpC, T, Tc, H, lo, n);
-      if (hn) stageOut(hn, hnC, T, Tc, H, lo, n);
-      stageOut(output, outC, T, Tc, H, lo, n);
+      if (gates) ch.stageOut(gates, gC, GH);
+      if (hPrev) ch.stageOut(hPrev, hpC, H);
+      if (hn) ch.stageOut(hn, hnC, H);
+      ch.stageOut(output, outC, H);
     }
     return h.slice();
   } finally {
@@ -471,23 +495,20 @@ export function gruBackwardWasm(
       number, number, number, number, number, number, number, number, number,
     ];
     if (dhT) dh.set(dhT);
-    const lo = new Int32Array(B);
-    const n = new Int32Array(B);
-    for (let s1 = T; s1 > 0; s1 -= Tc) {
-      const s0 = Math.max(0, s1 - Tc);
-      chunkRanges(times, B, s0, s1, lo, n);
-      stageIn(gC, gates, T, Tc, GH, lo, n);
-      stageIn(hpC, hPrev, T, Tc, H, lo, n);
-      stageIn(hnC, hn, T, Tc, H, lo, n);
-      if (dOutput) stageIn(dOutC, dOutput, T, Tc, H, lo, n);
+    const ch = new Chunks(times, B, T, Tc, true);
+    while (ch.next()) {
+      const { s0, s1 } = ch;
+      ch.stageIn(gC, gates, GH);
+      ch.stageIn(hpC, hPrev, H);
+      ch.stageIn(hnC, hn, H);
+      if (dOutput) ch.stageIn(dOutC, dOutput, H);
       for (let s = s1 - 1; s >= s0; s--) {
         for (let b = 0; b < B; b++) {
-          const t = times[s * B + b]!;
-          if (t < 0) {
+          const k = ch.slot(s, b);
+          if (k < 0) {
             daStep.fill(0, b * GH, b * GH + GH);
             continue;
           }
-          const k = b * Tc + t - lo[b]!;
           // dGi, dGh, daStep rows; dh ← dh_t ⊙ z, the direct part of dh_{t−1}
           wg.gruBackward(
             gP + 4 * k * GH, hpP + 4 * k * H, hnP + 4 * k * H, dhP + 4 * b * H, dOutput ? dOutP + 4 * k * H : 0,
@@ -497,9 +518,9 @@ export function gruBackwardWasm(
         // dh_{t−1} = dh_t ⊙ z + da W_hh (rows past their length: da = 0, dh kept)
         kernels.gemmPacked(false, B, 1, daStep, 0, GH, wHh, 1, dh, 0, H);
       }
-      stageOut(dGi, dGiC, T, Tc, GH, lo, n);
-      stageOut(dGh, dGhC, T, Tc, GH, lo, n);
-      if (dHidden) stageOut(dHidden, dHidC, T, Tc, H, lo, n);
+      ch.stageOut(dGi, dGiC, GH);
+      ch.stageOut(dGh, dGhC, GH);
+      if (dHidden) ch.stageOut(dHidden, dHidC, H);
     }
     return dh.slice();
   } finally {
