@@ -18,6 +18,12 @@ export const THRESHOLDS = {
    * the measured break-even on two cores (docs/performance.md, "Using the second core").
    */
   threadsMinWork: 1 << 22,
+  /**
+   * Smallest M·N·K of a product with a packed operand (the recurrent products of the fused layers)
+   * that the worker-thread GEMM splits: measured on two cores in docs/performance.md, "Using the
+   * second core".
+   */
+  threadsPackedMinWork: 1 << 22,
 };
 
 /** Whether two operands and a result share one float type (the WebAssembly kernels need it). */
