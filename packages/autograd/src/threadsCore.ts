@@ -90,9 +90,10 @@ export function install(threads: number, options: GemmThreadsOptions, lazy: bool
   const minWork = options.minWork ?? GEMM_THREADS_MIN_WORK;
   const packedMinWork = options.packedMinWork ?? THRESHOLDS.threadsPackedMinWork;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  if (!(minWork >= 0) || !(packedMinWork >= 0) || !(timeoutMs > 0)) {
-    throw new RangeError(`enableGemmThreads: minWork and packedMinWork must be ≥ 0 and timeoutMs > 0, got ${minWork}, ${packedMinWork} and ${timeoutMs}`);
+  if (!(minWork >= 0) || !(timeoutMs > 0)) {
+    throw new RangeError(`enableGemmThreads: minWork must be ≥ 0 and timeoutMs > 0, got ${minWork} and ${timeoutMs}`);
   }
+  if (!(packedMinWork >= 0)) throw new RangeError(`enableGemmThreads: packedMinWork must be ≥ 0, got ${packedMinWork}`);
   disableGemmThreads();
   if (threads === 1) return;
   if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
