@@ -9,8 +9,9 @@
  *   columns again (what a kernel installed over the threads with `setGemmKernel` gets);
  * - `2, packed on 1`: two threads for the other products, the recurrent ones on one thread over
  *   the packed operand (`packedMinWork: Infinity`);
- * - `2, packed split`: two threads, recurrent products of at least 2²² multiply-adds split over the
- *   shared packed copy (the default);
+ * - `2, split ≥ 2²²`: two threads, recurrent products of at least 2²² multiply-adds split over the
+ *   shared packed copy;
+ * - `2, packed split`: the default, the same from 2²¹ (`kernels.THRESHOLDS.threadsPackedMinWork`);
  * - `2, all split`: the same with `packedMinWork: 0` (every recurrent product split).
  *
  *   npx tsc -b bench && node bench/dist/threads.js --sizes S,M --layers LSTM,GRU,RNN --rounds 5
@@ -45,6 +46,7 @@ const configs: Config[] = [
     },
   },
   { name: '2, packed on 1', apply: () => enableGemmThreads(2, { packedMinWork: Infinity }) },
+  { name: '2, split ≥ 2²²', apply: () => enableGemmThreads(2, { packedMinWork: 1 << 22 }) },
   { name: '2, packed split', apply: () => enableGemmThreads(2) },
   { name: '2, all split', apply: () => enableGemmThreads(2, { packedMinWork: 0 }) },
 ];

@@ -20,10 +20,10 @@ export const THRESHOLDS = {
   threadsMinWork: 1 << 22,
   /**
    * Smallest M·N·K of a product with a packed operand (the recurrent products of the fused layers)
-   * that the worker-thread GEMM splits: measured on two cores in docs/performance.md, "Using the
-   * second core".
+   * that the worker-thread GEMM splits (2²¹, e.g. 32 × 256 × 256): lower than `threadsMinWork`
+   * because only op(A) is copied per product (docs/performance.md, "Using the second core").
    */
-  threadsPackedMinWork: 1 << 22,
+  threadsPackedMinWork: 1 << 21,
 };
 
 /** Whether two operands and a result share one float type (the WebAssembly kernels need it). */

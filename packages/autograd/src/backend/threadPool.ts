@@ -269,9 +269,11 @@ export class GemmThreadPool {
     if (b === null) return false;
     const mem: FloatArray = f64 ? this.f64 : this.f32;
     applyBeta(beta, M, N, C, cOff, ldc, false);
-    // Columns per item: a power of two (so items never straddle a column block of NC), about four items per thread.
+    // Columns per item: a power of two (so items never straddle a column block of NC), about two
+    // items per thread: each item packs its op(A) slices again, so fewer items cost less, and two
+    // per thread still let one thread take over what a descheduled one leaves.
     let step = nr;
-    while (step < NC && step * 4 * n < N) step *= 2;
+    while (step < NC && step * 2 * n < N) step *= 2;
     const what = `gemmPacked (${n} threads, M=${M} N=${N} K=${K})`;
     for (let i0 = 0; i0 < M; i0 += rowsMax) {
       const mc = Math.min(rowsMax, M - i0);
