@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { kernels } from '@seqgrad/autograd';
 import { GEMM_THREADS_MIN_WORK, disableGemmThreads, enableGemmThreads, gemmThreads } from '@seqgrad/autograd/threads';
 import { GemmThreadPool, PACKED_REGION_BYTES, type GemmJob } from '../src/backend/threadPool.js';
+import { install } from '../src/threadsCore.js';
 import { buildProject } from '../../../tests/setup/build.js';
 import { type GemmCase, filled, gemmOperands } from './helpers.js';
 
@@ -308,6 +309,15 @@ describe('gemmPacked on threads', () => {
       packed.release();
     }
     expect(kernels.backend().threadPackedBytes).toBe(0);
+  });
+
+  test('gemmPacked: while the default policy sees the cores busy, products stay on one thread over the packed operand (no copy), with the same results', () => {
+    let busy = true;
+    install(2, { minWork: 0, packedMinWork: 0 }, false, () => busy);
+    const c = { ...plain, f64: false, transA: false, transB: true, M: 32, N: 1024, K: 256 };
+    expect(expectPackedSameAsWasm(c)).toBe(0);
+    busy = false;
+    expect(expectPackedSameAsWasm(c)).toBe(1024 * 256 * 4);
   });
 
   test('gemmPacked: a released operand is rejected on threads too, naming the op', () => {
