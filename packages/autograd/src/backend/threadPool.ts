@@ -11,6 +11,10 @@
  * than on one thread. The caller then waits until every claimed item is done and copies the C
  * chunk back. Jobs follow the blocking plan (blocking.ts) in 'jik' order, so a C chunk stays in
  * the shared memory over all its K slices.
+ *
+ * Products with a packed operand (`runPacked`) keep a copy of op(B), packed once, in a region of the
+ * shared memory until the operand is released; their jobs stage only op(A) and C, and the threads
+ * claim column ranges that read the shared packed op(B) directly.
  */
 // '#worker-threads' is node:worker_threads in Node and its Web Worker counterpart (browserPool.ts) in browsers.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '#worker-threads';
