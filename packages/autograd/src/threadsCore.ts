@@ -7,7 +7,8 @@
 import { registerThreadedGemm, setGemmKernel, wasmSimdAvailable } from './backend/index.js';
 import { THRESHOLDS, routeGemm, sameFloatType } from './backend/policy.js';
 import { GemmThreadPool, MAX_THREADS } from './backend/threadPool.js';
-import type { GemmKernel } from './backend/types.js';
+import type { SourcedPackedB } from './backend/packed.js';
+import type { FloatArray, GemmKernel } from './backend/types.js';
 
 export { MAX_THREADS };
 
@@ -28,6 +29,12 @@ export const GEMM_THREADS_MIN_WORK = THRESHOLDS.threadsMinWork;
 export interface GemmThreadsOptions {
   /** Smallest M·N·K to split between threads (default `GEMM_THREADS_MIN_WORK`; values under 1024 act as 1024, where `gemmWasm` itself hands calls to `gemmJs`). */
   minWork?: number;
+  /**
+   * Smallest M·N·K of a product with a packed operand (`kernels.gemmPacked`: the recurrent
+   * products of the fused layers) to split between threads (default `THRESHOLDS.threadsPackedMinWork`);
+   * smaller ones run on one thread over the packed operand.
+   */
+  packedMinWork?: number;
   /** How long a call waits for a worker's share before it throws (default 30 000 ms; a safety net, never reached normally). */
   timeoutMs?: number;
 }
@@ -81,10 +88,12 @@ export function install(threads: number, options: GemmThreadsOptions, lazy: bool
     throw new RangeError(`enableGemmThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   const minWork = options.minWork ?? GEMM_THREADS_MIN_WORK;
+  const packedMinWork = options.packedMinWork ?? THRESHOLDS.threadsPackedMinWork;
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (!(minWork >= 0) || !(timeoutMs > 0)) {
     throw new RangeError(`enableGemmThreads: minWork must be ≥ 0 and timeoutMs > 0, got ${minWork} and ${timeoutMs}`);
   }
+  if (!(packedMinWork >= 0)) throw new RangeError(`enableGemmThreads: packedMinWork must be ≥ 0, got ${packedMinWork}`);
   disableGemmThreads();
   if (threads === 1) return;
   if (!wasmSimdAvailable()) throw new Error('enableGemmThreads: this runtime has no WebAssembly SIMD, which the threaded GEMM needs');
@@ -100,10 +109,24 @@ export function install(threads: number, options: GemmThreadsOptions, lazy: bool
     installed.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(installed));
     installed.pool.run(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
+  // Products with a packed operand: split over the pool's shared copy of it, or (false) left to the caller's single-threaded path.
+  const packed = (
+    transA: boolean, M: number, alpha: number, A: FloatArray, aOff: number, lda: number,
+    p: SourcedPackedB, beta: number, C: FloatArray, cOff: number, ldc: number,
+  ): boolean => {
+    if (M === 0 || p.N === 0 || routeGemm(M, p.N, p.K, alpha, sameFloatType(A, p.B, C), threads, packedMinWork) !== 'wasm-simd-threads' || (othersBusy !== null && othersBusy(threads))) return false;
+    installed.pool ??= new GemmThreadPool(threads, timeoutMs, () => shutDown(installed));
+    return installed.pool.runPacked(transA, M, alpha, A, aOff, lda, p, beta, C, cOff, ldc);
+  };
   installed.previous = setGemmKernel(installed.kernel);
   active = installed;
   const { kernel, previous } = installed;
-  registerThreadedGemm({ kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork), busy: () => (othersBusy ? othersBusy(threads) : null) });
+  registerThreadedGemm({
+    kernel, previous, threads, minWork: Math.max(minWork, THRESHOLDS.wasmGemmMinWork),
+    packedMinWork: Math.max(packedMinWork, THRESHOLDS.wasmGemmMinWork), packed,
+    packedBytes: () => installed.pool?.packedBytes ?? 0,
+    busy: () => (othersBusy ? othersBusy(threads) : null),
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { ALPHA, CLAIM, CONTROL_INTS, SPIN_MS, nextSpin, work } from './threadWor
 const { modules, memory, base, port } = workerData;
 const ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
 const alpha = new Float64Array(memory.buffer, 0, ALPHA + 1);
-const state = { group: -1 };
+const state = { group: -1, aGroup: -1, aRow: 0, aSlice: 0 };
 /** @param {unknown} e */
 const report = (e) => port.postMessage(String(e));
 const wasmApi = /** @type {{ WebAssembly: { Instance: new (m: object, i: object) => { exports: unknown } } }} */ (/** @type {unknown} */ (globalThis)).WebAssembly;

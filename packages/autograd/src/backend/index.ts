@@ -27,6 +27,18 @@ export interface ThreadedGemm {
   previous: GemmKernel;
   threads: number;
   minWork: number;
+  /** Smallest M·N·K of a product with a packed operand that it splits. */
+  packedMinWork: number;
+  /**
+   * Runs a product with a packed operand on the threads; false (nothing computed) when the policy
+   * keeps it on one thread or the operand does not fit the threads' region of packed operands.
+   */
+  packed: (
+    transA: boolean, M: number, alpha: number, A: FloatArray, aOff: number, lda: number,
+    p: SourcedPackedB, beta: number, C: FloatArray, cOff: number, ldc: number,
+  ) => boolean;
+  /** Bytes of the threads' shared memory held by copies of packed operands not yet released. */
+  packedBytes: () => number;
   /** The default policy: whether it keeps products on one thread now because other processes keep the cores busy; null when not applied. */
   busy: () => boolean | null;
 }
@@ -68,9 +80,11 @@ export function packB(transB: boolean, K: number, N: number, B: FloatArray, bOff
 
 /**
  * C = alpha · op(A) · op(B) + beta · C for op(B) packed by `packB`: the result `gemm` gives with
- * the packed B, bit for bit. With the default GEMM, op(B) is not copied or packed again; where
- * another GEMM is installed (`setGemmKernel`, or the worker threads for a product they split), it
- * runs on the packed operand's source.
+ * the packed B, bit for bit. With the default GEMM, op(B) is not copied or packed again. With the
+ * worker threads, a product of at least their `packedMinWork` is split over a copy of the packed
+ * operand in their shared memory (made on first use, freed by `release()`), smaller ones run on one
+ * thread over the packed operand. Where another GEMM is installed (`setGemmKernel`), it runs on the
+ * packed operand's source.
  */
 export function gemmPacked(
   transA: boolean, M: number, alpha: number, A: FloatArray, aOff: number, lda: number,
@@ -78,9 +92,9 @@ export function gemmPacked(
 ): void {
   const p = packed as SourcedPackedB;
   p.check('gemmPacked');
-  const own = activeGemm === defaultGemm ||
-    (threaded !== null && activeGemm === threaded.kernel && threaded.previous === defaultGemm && M * p.N * p.K < threaded.minWork);
-  if (own) (wasmSimdBackend ?? typescriptBackend).gemmPacked(transA, M, alpha, A, aOff, lda, p, beta, C, cOff, ldc);
+  const onThreads = threaded !== null && activeGemm === threaded.kernel && threaded.previous === defaultGemm;
+  if (onThreads && threaded!.packed(transA, M, alpha, A, aOff, lda, p, beta, C, cOff, ldc)) return;
+  if (onThreads || activeGemm === defaultGemm) (wasmSimdBackend ?? typescriptBackend).gemmPacked(transA, M, alpha, A, aOff, lda, p, beta, C, cOff, ldc);
   else activeGemm(transA, p.transB, M, p.N, p.K, alpha, A, aOff, lda, p.B, p.bOff, p.ldb, beta, C, cOff, ldc);
 }
 
@@ -143,6 +157,8 @@ export interface BackendReport {
   thresholds: Readonly<typeof THRESHOLDS>;
   /** Bytes of WebAssembly memory held by packed operands not yet released. */
   packedBytes: number;
+  /** Of those, the bytes in the worker threads' shared memory (copies the threaded GEMM made of packed operands). */
+  threadPackedBytes: number;
 }
 
 /**
@@ -154,6 +170,7 @@ export interface BackendReport {
  */
 export function backend(): BackendReport {
   const problem = wasmUnavailableReason();
+  const threadPackedBytes = threaded?.packedBytes() ?? 0;
   const threads = threaded !== null && activeGemm === threaded.kernel ? threaded.threads : 1;
   let gemmName: BackendReport['gemm'];
   let reason: string;
@@ -167,7 +184,8 @@ export function backend(): BackendReport {
     const policy = busy === null ? '' : busy
       ? ' (default policy: other processes keep the cores busy, so products stay on one thread for now)'
       : ' (default policy: also kept on one thread while other processes keep the cores busy)';
-    reason = `WebAssembly SIMD, ${tile}, on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds${policy}, one thread below; ${small}`;
+    reason = `WebAssembly SIMD, ${tile}, on ${threads} threads for products of at least ${threaded!.minWork} multiply-adds ` +
+      `(${threaded!.packedMinWork} with a packed operand)${policy}, one thread below; ${small}`;
   } else if (activeGemm === defaultGemm) {
     gemmName = gemmWasm ? 'wasm-simd' : 'typescript';
     reason = gemmWasm ? `WebAssembly SIMD, ${tile}; ${small}` : `TypeScript: WebAssembly is not used because ${problem ?? 'its modules did not compile'}`;
@@ -187,7 +205,8 @@ export function backend(): BackendReport {
     reason,
     wasm: { available: gemmWasm !== null, problem },
     thresholds: THRESHOLDS,
-    packedBytes: packedBytesInUse(),
+    packedBytes: packedBytesInUse() + threadPackedBytes,
+    threadPackedBytes,
   };
 }
 

@@ -9,6 +9,11 @@ import type { FloatArray, PackedB } from './types.js';
 export abstract class SourcedPackedB implements PackedB {
   readonly dtype: 'float32' | 'float64';
   private released = false;
+  /**
+   * A second copy of the packed blocks in the worker threads' shared memory (made by the threaded
+   * GEMM on its first use of this operand), freed with the operand; null while there is none.
+   */
+  threadCopy: ThreadCopy | null = null;
   constructor(
     readonly K: number, readonly N: number,
     readonly transB: boolean, readonly B: FloatArray, readonly bOff: number, readonly ldb: number,
@@ -20,6 +25,8 @@ export abstract class SourcedPackedB implements PackedB {
     if (this.released) return;
     this.released = true;
     this.free();
+    this.threadCopy?.free();
+    this.threadCopy = null;
   }
 
   /** Throws, naming `op`, when the operand was released. */
@@ -29,4 +36,56 @@ export abstract class SourcedPackedB implements PackedB {
 
   /** Gives back what the packed blocks hold. */
   protected abstract free(): void;
+}
+
+/** A copy of a packed operand held elsewhere: its owner (the memory it lives in) and byte address. */
+export interface ThreadCopy {
+  readonly owner: object;
+  readonly at: number;
+  free(): void;
+}
+
+/**
+ * First-fit allocation of byte areas (multiples of 64 bytes) inside a fixed region
+ * [start, start + size): `allocate` returns null when no free area is large enough.
+ */
+export class RegionAllocator {
+  /** Free areas, [byte offset, bytes], sorted and coalesced. */
+  private readonly freeAreas: [number, number][];
+  /** Bytes currently allocated. */
+  inUse = 0;
+
+  constructor(readonly start: number, readonly size: number) {
+    this.freeAreas = size > 0 ? [[start, size]] : [];
+  }
+
+  allocate(bytes: number): number | null {
+    bytes = Math.ceil(bytes / 64) * 64;
+    for (let i = 0; i < this.freeAreas.length; i++) {
+      const [at, size] = this.freeAreas[i]!;
+      if (size < bytes) continue;
+      if (size === bytes) this.freeAreas.splice(i, 1);
+      else this.freeAreas[i] = [at + bytes, size - bytes];
+      this.inUse += bytes;
+      return at;
+    }
+    return null;
+  }
+
+  release(at: number, bytes: number): void {
+    bytes = Math.ceil(bytes / 64) * 64;
+    this.inUse -= bytes;
+    const areas = this.freeAreas;
+    let i = 0;
+    while (i < areas.length && areas[i]![0] < at) i++;
+    areas.splice(i, 0, [at, bytes]);
+    if (i + 1 < areas.length && at + bytes === areas[i + 1]![0]) {
+      areas[i]![1] += areas[i + 1]![1];
+      areas.splice(i + 1, 1);
+    }
+    if (i > 0 && areas[i - 1]![0] + areas[i - 1]![1] === at) {
+      areas[i - 1]![1] += areas[i]![1];
+      areas.splice(i, 1);
+    }
+  }
 }

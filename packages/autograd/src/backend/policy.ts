@@ -18,6 +18,12 @@ export const THRESHOLDS = {
    * the measured break-even on two cores (docs/performance.md, "Using the second core").
    */
   threadsMinWork: 1 << 22,
+  /**
+   * Smallest M·N·K of a product with a packed operand (the recurrent products of the fused layers)
+   * that the worker-thread GEMM splits (2²¹, e.g. 32 × 256 × 256): lower than `threadsMinWork`
+   * because only op(A) is copied per product (docs/performance.md, "Using the second core").
+   */
+  threadsPackedMinWork: 1 << 21,
 };
 
 /** Whether two operands and a result share one float type (the WebAssembly kernels need it). */

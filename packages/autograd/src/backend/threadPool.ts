@@ -11,6 +11,10 @@
  * than on one thread. The caller then waits until every claimed item is done and copies the C
  * chunk back. Jobs follow the blocking plan (blocking.ts) in 'jik' order, so a C chunk stays in
  * the shared memory over all its K slices.
+ *
+ * Products with a packed operand (`runPacked`) keep a copy of op(B), packed once, in a region of the
+ * shared memory until the operand is released; their jobs stage only op(A) and C, and the threads
+ * claim column ranges that read the shared packed op(B) directly.
  */
 // '#worker-threads' is node:worker_threads in Node and its Web Worker counterpart (browserPool.ts) in browsers.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '#worker-threads';
@@ -18,19 +22,27 @@ import { GEMM_WASM_SHARED_BASE64, GEMM_WASM_SHARED_FMA_BASE64 } from '../wasm/ge
 import { applyBeta, forEachBlock, roundUp } from './blocking.js';
 import {
   ALPHA, A_AT, A_COL_STRIDE, A_ROW_STRIDE, B_AT, B_BLOCK_ID, B_COL_STRIDE, B_ROW_STRIDE, BY_ROWS, CLAIM, COLS, CONTROL_INTS,
-  C_AT, C_ROW_STRIDE, DEPTH, DONE, ERROR, F64, FMA, ITEMS, LOAD, ROWS, SPIN_MS, STEP, type PartExports, nextSpin, work,
+  COL_BLOCK, C_AT, C_ROW_STRIDE, DEPTH, DONE, ERROR, F64, FMA, ITEMS, KIND, LOAD, PACKED, PART, ROWS, ROW_BLOCK, SLICE, SPIN_MS, STEP,
+  type PartExports, nextSpin, work,
 } from './threadWork.js';
+import { RegionAllocator, type SourcedPackedB } from './packed.js';
 import type { FloatArray } from './types.js';
 import { PAGE_BYTES, compile, stage, unstage, wasmApi } from './wasmModule.js';
 import { WASM_BLOCKS, fmaAvailable, gemmFmaOn } from './wasmSimd.js';
 
 // Shared memory layout (bytes): the control words in the first page, then each thread's packing
 // area (BPACK + APACK of gemm.wat, at the thread's $base), then the staged op(B) block, op(A)
-// chunk and C chunk that every thread reads (and writes, C, in disjoint items).
+// chunk and C chunk that every thread reads (and writes, C, in disjoint items), then the region
+// of packed operands (`runPacked`).
 const PRIVATE_BYTES = 655360;
 const B_JOB_BYTES = 524288; // per thread: KC × the NC columns one thread packs
 const A_JOB_BYTES = 2 << 20;
 const C_JOB_BYTES = 2 << 20; // per thread
+/**
+ * Bytes of the shared memory that hold copies of packed operands (`runPacked`): two float32
+ * operands of 2048 × 512 (an LSTM with H = 512: W_hh for the forward and the backward pass).
+ */
+export const PACKED_REGION_BYTES = 8 << 20;
 /** Most threads a pool takes (its memory grows with the count). */
 export const MAX_THREADS = 16;
 
@@ -52,6 +64,15 @@ export interface GemmJob {
   group: number;
   /** Run with the FMA build (as the single-threaded GEMM does when `setGemmFma` is on); default false. */
   fma?: boolean;
+  /**
+   * 'packed': `b` is op(B) packed in the shared memory (as `packB` lays it out), items are `step`
+   * columns each, and `slice`, `rowBlock`, `colBlock` are KC, MC and NC (see runPackedItem in
+   * threadWork.js). Default 'part'.
+   */
+  kind?: 'part' | 'packed';
+  slice?: number;
+  rowBlock?: number;
+  colBlock?: number;
 }
 
 /** One job of `run`'s plan: columns j0.., rows i0.. and the K slice k0.. of C; `chunk` counts (column block, row chunk) pairs. */
@@ -73,11 +94,15 @@ export class GemmThreadPool {
   readonly bJob: number;
   readonly aJob: number;
   readonly cJob: number;
+  /** Byte address of the region of packed operands (PACKED_REGION_BYTES). */
+  readonly packedAt: number;
+  private readonly packedRegion: RegionAllocator;
+  private readonly bytes: Uint8Array;
   private readonly ctl: Int32Array;
   private readonly alpha: Float64Array;
   /** This thread's instances: the plain build and the FMA build (where the runtime has relaxed SIMD). */
   private readonly main: [PartExports, PartExports | null];
-  private readonly state = { group: -1 };
+  private readonly state = { group: -1, aGroup: -1, aRow: 0, aSlice: 0 };
   private readonly workers: { worker: Worker; port: MessagePort }[] = [];
   private readonly errors: string[] = [];
   private seq = 0;
@@ -100,7 +125,9 @@ export class GemmThreadPool {
     this.bJob = PAGE_BYTES + threads * PRIVATE_BYTES;
     this.aJob = this.bJob + 2 * threads * B_JOB_BYTES;
     this.cJob = this.aJob + 2 * A_JOB_BYTES;
-    const pages = Math.ceil((this.cJob + 2 * threads * C_JOB_BYTES) / PAGE_BYTES);
+    this.packedAt = this.cJob + 2 * threads * C_JOB_BYTES;
+    this.packedRegion = new RegionAllocator(this.packedAt, PACKED_REGION_BYTES);
+    const pages = Math.ceil((this.packedAt + PACKED_REGION_BYTES) / PAGE_BYTES);
     const api = wasmApi!;
     const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
     const module = compile('gemm.wat (shared)', GEMM_WASM_SHARED_BASE64);
@@ -110,6 +137,7 @@ export class GemmThreadPool {
     this.main = [instantiate(module), fmaModule ? instantiate(fmaModule) : null];
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
+    this.bytes = new Uint8Array(memory.buffer);
     this.ctl = new Int32Array(memory.buffer, 0, CONTROL_INTS);
     this.alpha = new Float64Array(memory.buffer, 0, CONTROL_INTS / 2);
     for (let t = 1; t < threads; t++) {
@@ -211,6 +239,104 @@ export class GemmThreadPool {
     }
   }
 
+  /** Bytes of the region of packed operands held by copies not yet released. */
+  get packedBytes(): number {
+    return this.packedRegion.inUse;
+  }
+
+  /**
+   * C = alpha · op(A) · op(B) + beta · C for op(B) packed by `packB`, with the same contract as
+   * `run`; returns false, computing nothing, when the operand's copy does not fit the region of
+   * packed operands (or a block of MC rows of op(A) does not fit its staging area): the caller then
+   * runs the product another way.
+   *
+   * On its first use here, op(B) is packed once more into the shared memory, in the same layout
+   * (column blocks of NC, each holding its K slices of KC × NC padded to NR); the copy lives until
+   * the operand is released. Each call stages op(A) and (when beta ≠ 0) C, MC-row chunks at a time,
+   * and the threads claim column ranges of the product, reading the shared packed op(B) directly.
+   */
+  runPacked(
+    transA: boolean, M: number, alpha: number, A: FloatArray, aOff: number, lda: number,
+    p: SourcedPackedB, beta: number, C: FloatArray, cOff: number, ldc: number,
+  ): boolean {
+    const { K, N } = p;
+    const f64 = p.dtype === 'float64';
+    const es = f64 ? 8 : 4;
+    const nr = f64 ? 4 : 8;
+    const { KC, MC, NC } = f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32;
+    const nPad = roundUp(N, nr);
+    const n = this.threads;
+    // Rows per job: as many as the op(A) and C areas (both halves of each) hold, in multiples of MC.
+    const rowsMax = Math.floor(Math.min((2 * A_JOB_BYTES) / (K * es), (2 * n * C_JOB_BYTES) / (nPad * es)) / MC) * MC;
+    if (rowsMax === 0) return false;
+    const b = this.packedCopy(p);
+    if (b === null) return false;
+    const mem: FloatArray = f64 ? this.f64 : this.f32;
+    applyBeta(beta, M, N, C, cOff, ldc, false);
+    // Columns per item: a power of two (so items never straddle a column block of NC), about two
+    // items per thread: each item packs its op(A) slices again, so fewer items cost less, and two
+    // per thread still let one thread take over what a descheduled one leaves.
+    let step = nr;
+    while (step < NC && step * 2 * n < N) step *= 2;
+    const what = `gemmPacked (${n} threads, M=${M} N=${N} K=${K})`;
+    for (let i0 = 0; i0 < M; i0 += rowsMax) {
+      const mc = Math.min(rowsMax, M - i0);
+      // op(A)[i0:i0+mc, :]: element (i, k) at aJob + i·ars + k·acs.
+      if (!transA) stage(mem, A, aOff + i0 * lda, lda, mc, K, this.aJob / es);
+      else stage(mem, A, aOff + i0, lda, K, mc, this.aJob / es);
+      if (beta !== 0) stage(mem, C, cOff + i0 * ldc, ldc, mc, N, this.cJob / es, nPad);
+      this.runJob({
+        f64, byRows: false, step, rows: mc, cols: N, depth: K,
+        a: this.aJob, ars: transA ? es : K * es, acs: transA ? mc * es : es,
+        b, brs: 0, bcs: 0, c: this.cJob, cs: nPad * es, alpha, load: beta === 0 ? 0 : 1,
+        group: (this.group = (this.group + 1) & 0x3fffffff), fma: gemmFmaOn() && this.main[1] !== null,
+        kind: 'packed', slice: KC, rowBlock: MC, colBlock: NC,
+      }, what);
+      unstage(mem, this.cJob / es, nPad, mc, N, C, cOff + i0 * ldc, ldc);
+    }
+    return true;
+  }
+
+  /**
+   * The byte address of `p`'s copy in this pool's region of packed operands, packed now if it has
+   * none here yet; null when it does not fit. Packs as `packB` does: each KC × NC block of op(B)
+   * staged, packed by this thread's `pack_b` into its BPACK, and copied to its place.
+   */
+  private packedCopy(p: SourcedPackedB): number | null {
+    if (p.threadCopy !== null && p.threadCopy.owner === this) return p.threadCopy.at;
+    const { K, N, B, bOff, ldb, transB } = p;
+    const f64 = p.dtype === 'float64';
+    const es = f64 ? 8 : 4;
+    const nr = f64 ? 4 : 8;
+    const { KC, NC } = f64 ? WASM_BLOCKS.f64 : WASM_BLOCKS.f32;
+    const bytes = Math.max(1, roundUp(N, nr) * K * es);
+    const at = this.packedRegion.allocate(bytes);
+    if (at === null) return null;
+    p.threadCopy?.free(); // a copy in an earlier pool
+    const mem: FloatArray = f64 ? this.f64 : this.f32;
+    const packB = f64 ? this.main[0].pack_b_f64 : this.main[0].pack_b_f32;
+    const bpack = PAGE_BYTES; // this thread's $base: its BPACK
+    for (let j0 = 0; j0 < N; j0 += NC) {
+      const nc = Math.min(NC, N - j0);
+      const ncPad = roundUp(nc, nr);
+      for (let k0 = 0; k0 < K; k0 += KC) {
+        const kc = Math.min(KC, K - k0);
+        if (!transB) {
+          stage(mem, B, bOff + k0 * ldb + j0, ldb, kc, nc, this.bJob / es);
+          packB(this.bJob, nc * es, es, kc, nc);
+        } else {
+          stage(mem, B, bOff + j0 * ldb + k0, ldb, nc, kc, this.bJob / es);
+          packB(this.bJob, es, kc * es, kc, nc);
+        }
+        const to = at + (j0 * K + k0 * ncPad) * es;
+        this.bytes.copyWithin(to, bpack, bpack + kc * ncPad * es);
+      }
+    }
+    const region = this.packedRegion;
+    p.threadCopy = { owner: this, at, free: () => region.release(at, bytes) };
+    return at;
+  }
+
   /** Runs one job to the end: `publish`, then `finish` (claiming items here unless `callerWorks` is false, for tests). */
   runJob(job: GemmJob, what: string, callerWorks = true): void {
     this.finish(this.publish(job), what, callerWorks);
@@ -219,7 +345,7 @@ export class GemmThreadPool {
   /** Writes `job` into the control words and wakes the workers; returns its number of items. */
   private publish(job: GemmJob): number {
     const ctl = this.ctl;
-    const items = Math.ceil((job.byRows ? job.rows : job.cols) / job.step);
+    const items = Math.ceil((job.byRows && job.kind !== 'packed' ? job.rows : job.cols) / job.step);
     ctl[F64] = job.f64 ? 1 : 0;
     ctl[BY_ROWS] = job.byRows ? 1 : 0;
     ctl[STEP] = job.step;
@@ -237,6 +363,10 @@ export class GemmThreadPool {
     ctl[LOAD] = job.load;
     ctl[B_BLOCK_ID] = job.group;
     ctl[FMA] = job.fma ? 1 : 0;
+    ctl[KIND] = job.kind === 'packed' ? PACKED : PART;
+    ctl[SLICE] = job.slice ?? 0;
+    ctl[ROW_BLOCK] = job.rowBlock ?? 0;
+    ctl[COL_BLOCK] = job.colBlock ?? 0;
     this.alpha[ALPHA] = job.alpha;
     ctl[ITEMS] = items;
     ctl[ERROR] = 0;
