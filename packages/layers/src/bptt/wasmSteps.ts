@@ -49,6 +49,12 @@ export function setChunkFloats(floats: number): number {
  *   while (ch.next()) { ch.stageIn(...); for (let s = ch.s0; s < ch.s1; s++) ... ch.slot(s, b) ...; ch.stageOut(...) }
  */
 class Chunks {
+  /**
+   * One instance that is never used, so that an instance of this class is always alive: a walker
+   * lives for one sequence, and a full GC that finds none alive frees its hidden class, which
+   * makes V8 discard the optimized time loops that use it (bench/test/gcDeopt.test.ts).
+   */
+  static readonly keepHiddenClass = new Chunks(new Int32Array(0), 0, 0, 1, false);
   readonly lo: Int32Array;
   readonly n: Int32Array;
   s0 = 0;
