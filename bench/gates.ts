@@ -10,17 +10,10 @@
 import { kernels } from '@seqgrad/autograd';
 import { seqgradRunner } from './src/seqgradRunner.js';
 import { median, medianCpuMs } from './src/timing.js';
-import { type LayerKind, type Mode, SIZES } from './src/workloads.js';
+import { sweepArgs } from './src/sweepArgs.js';
+import { SIZES } from './src/workloads.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
-const sizes = arg('--sizes', 'S,M').split(',');
-const layers = arg('--layers', 'LSTM,GRU,RNN').split(',') as LayerKind[];
-const modes = arg('--modes', 'train').split(',') as Mode[];
-const rounds = Number(arg('--rounds', '5'));
+const { sizes, layers, modes, rounds } = sweepArgs(process.argv.slice(2));
 
 console.log(`| layer | size | mode | TypeScript gates, CPU ms | WebAssembly gates, CPU ms | speed-up | per round |`);
 console.log(`|---|---|---|---:|---:|---:|---|`);

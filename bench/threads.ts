@@ -20,16 +20,10 @@ import { kernels } from '@seqgrad/autograd';
 import { disableGemmThreads, enableGemmThreads } from '@seqgrad/autograd/threads';
 import { seqgradRunner } from './src/seqgradRunner.js';
 import { median } from './src/timing.js';
-import { type LayerKind, SIZES } from './src/workloads.js';
+import { sweepArgs } from './src/sweepArgs.js';
+import { SIZES } from './src/workloads.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
-const sizes = arg('--sizes', 'S,M').split(',');
-const layers = arg('--layers', 'LSTM,GRU,RNN').split(',') as LayerKind[];
-const rounds = Number(arg('--rounds', '5'));
+const { sizes, layers, rounds } = sweepArgs(process.argv.slice(2));
 
 interface Config {
   name: string;
