@@ -20,7 +20,7 @@ export const NOT_ISOLATED_MESSAGE =
 
 /**
  * Smallest M·N·K for which the threaded GEMM splits a product by default (`THRESHOLDS.threadsMinWork`
- * of the selection policy, 2²²: e.g. 32 × 512 × 256); smaller ones go to the kernel that was active
+ * of the selection policy, 2²³: e.g. 32 × 1024 × 256); smaller ones go to the kernel that was active
  * before `enableGemmThreads`.
  */
 export const GEMM_THREADS_MIN_WORK = THRESHOLDS.threadsMinWork;

@@ -14,10 +14,11 @@ export const THRESHOLDS = {
   /** Fewest values the WebAssembly elementwise kernels take; below, the TypeScript loop is as fast as the copies. */
   wasmElementwiseMin: 256,
   /**
-   * Smallest M·N·K the worker-thread GEMM splits between threads (2²², e.g. 32 × 512 × 256):
-   * the measured break-even on two cores (docs/performance.md, "Using the second core").
+   * Smallest M·N·K the worker-thread GEMM splits between threads (2²³, e.g. 32 × 1024 × 256):
+   * the measured break-even inside a training step on two cores, where the worker sleeps between
+   * products (docs/performance.md, "Using the second core").
    */
-  threadsMinWork: 1 << 22,
+  threadsMinWork: 1 << 23,
   /**
    * Smallest M·N·K of a product with a packed operand (the recurrent products of the fused layers)
    * that the worker-thread GEMM splits (2²¹, e.g. 32 × 256 × 256): lower than `threadsMinWork`
