@@ -1,11 +1,11 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addSigmoidRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
-import { give, take, takeZeroed } from './pool.js';
+import { give, takeRows } from './pool.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, GruOptions, SeqDims, SeqGrads } from './types.js';
 import { gatesFor, gruBackwardWasm, gruForwardWasm } from './wasmSteps.js';
 
-type PackedB = ReturnType<typeof kernels.packB>;
+type PackedB = kernels.PackedB;
 
 /**
  * What `gruForward` keeps for `gruBackward`, (B, T, ·) by real time t, zeros at padded
@@ -72,9 +72,9 @@ export function gruForward(
   const bhh = resetAfter ? p.biasHh : null;
   // The cache comes from the pool (pool.ts), zeroed where padded steps leave rows unwritten (the
   // GEMMs over all steps read them, times a zero gradient).
-  const cacheArray = times.includes(-1) ? takeZeroed : take;
-  const hPrev = cacheArray(x, B * T * H);
-  const hn = cacheArray(x, B * T * H);
+  const padded = times.includes(-1);
+  const hPrev = takeRows(x, B * T * H, padded);
+  const hn = takeRows(x, B * T * H, padded);
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step (without resetAfter: its r, z rows and its n rows apart),
   // given back when the sequence is done.
@@ -205,9 +205,9 @@ export function gruBackward(
   const { gates, hPrev, hn, times, resetAfter } = cache;
   // Input-side pre-activation gradients; the hidden side differs only in the n block (resetAfter).
   // From the pool (see SeqGrads.dGates), zeroed where padded steps leave rows unwritten.
-  const gradArray = times.includes(-1) ? takeZeroed : take;
-  const dGi = gradArray(x, B * T * GH);
-  const dGh = resetAfter ? gradArray(x, B * T * GH) : dGi;
+  const padded = times.includes(-1);
+  const dGi = takeRows(x, B * T * GH, padded);
+  const dGh = resetAfter ? takeRows(x, B * T * GH, padded) : dGi;
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back (without resetAfter: its r, z rows and its n rows apart).
   const wHh = kernels.packB(false, resetAfter ? GH : 2 * H, H, p.weightHh, 0, H);

@@ -1,7 +1,7 @@
 import { kernels } from '@seqgrad/autograd';
 import { addSigmoidRow, addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes, tanhRow } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
-import { give, take, takeZeroed } from './pool.js';
+import { give, takeRows } from './pool.js';
 import type { CellDims, CellParams, FloatArray, LstmBackwardOptions, SeqDims, SeqGrads, SeqOptions } from './types.js';
 import { gatesFor, lstmBackwardWasm, lstmForwardWasm } from './wasmSteps.js';
 
@@ -73,11 +73,11 @@ export function lstmForward(
   // h_{t−1} W_hhᵀ and overwrites each row with its activations i, f, g, o, the gates of the cache.
   const gates = inputProjection(p, x, B * T, I, GH, GH);
   // The cache comes from the pool (pool.ts), zeroed where padded steps leave rows unwritten.
-  const cacheArray = opts.lengths ? takeZeroed : take;
-  const cPrev = cacheArray(x, B * T * H);
-  const tanhC = cacheArray(x, B * T * H);
-  const hPrev = cacheArray(x, B * T * S);
-  const m = proj ? cacheArray(x, B * T * H) : null;
+  const padded = times.includes(-1);
+  const cPrev = takeRows(x, B * T * H, padded);
+  const tanhC = takeRows(x, B * T * H, padded);
+  const hPrev = takeRows(x, B * T * S, padded);
+  const m = proj ? takeRows(x, B * T * H, padded) : null;
   const output = alloc(x, B * T * S);
   // W_hhᵀ (and W_hrᵀ) packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, S, GH, p.weightHh, 0, S);
@@ -215,9 +215,10 @@ export function lstmBackward(
   if (proj) checkArray(fn, 'p.weightHr', p.weightHr, [P, H]);
   const { gates, cPrev, tanhC, times } = cache;
   // From the pool (see LstmSeqGrads.dGates), zeroed where padded steps leave rows unwritten.
-  const da = times.includes(-1) ? takeZeroed(x, B * T * GH) : take(x, B * T * GH);
+  const padded = times.includes(-1);
+  const da = takeRows(x, B * T * GH, padded);
   // dL/dh_t for every step: asked for, or needed for dW_hr = Σ dh_tᵀ m_t.
-  const dHidden = opts.keepStateGrads ? alloc(x, B * T * S) : proj ? (times.includes(-1) ? takeZeroed : take)(x, B * T * S) : undefined;
+  const dHidden = opts.keepStateGrads ? alloc(x, B * T * S) : proj ? takeRows(x, B * T * S, padded) : undefined;
   const dCell = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh (and W_hr) packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, GH, S, p.weightHh, 0, S);

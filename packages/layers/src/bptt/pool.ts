@@ -50,6 +50,15 @@ export function takeZeroed(like: FloatArray, n: number): FloatArray {
   return pooled ? a.fill(0) : a;
 }
 
+/**
+ * `take` for a (B, T, ·) array of a sequence call: zeroed when `padded` (some batch element stops
+ * before T), since the loops write only the rows of the steps that run and the GEMMs over all
+ * steps read the others.
+ */
+export function takeRows(like: FloatArray, n: number, padded: boolean): FloatArray {
+  return padded ? takeZeroed(like, n) : take(like, n);
+}
+
 /** Hands arrays back for later `take`s; null entries are skipped. The caller must hold no other reference to them. */
 export function give(...arrays: (FloatArray | null | undefined)[]): void {
   for (const a of arrays) {

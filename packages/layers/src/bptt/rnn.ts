@@ -1,7 +1,7 @@
 import { SeqgradError, kernels } from '@seqgrad/autograd';
 import { addTanhRow, alloc, checkArray, checkCell, checkOptional, checkSeq, forEachActive, inputProjection, scanTimes } from './common.js';
 import { type CellGrads, finishGrads } from './grads.js';
-import { give, take, takeZeroed } from './pool.js';
+import { give, takeRows } from './pool.js';
 import { gatesFor, rnnBackwardWasm, rnnForwardWasm } from './wasmSteps.js';
 import type { BackwardOptions, CellDims, CellParams, FloatArray, Nonlinearity, RnnOptions, SeqDims, SeqGrads } from './types.js';
 
@@ -65,7 +65,7 @@ export function rnnForward(
   const hs = inputProjection(p, x, B * T, I, H, H);
   // h_{t−1} of the cache from the pool (pool.ts), zeroed where padded steps leave rows unwritten
   // (dW_hh's GEMM over all steps reads them, times a zero gradient).
-  const hPrev = (times.includes(-1) ? takeZeroed : take)(x, B * T * H);
+  const hPrev = takeRows(x, B * T * H, times.includes(-1));
   const output = alloc(x, B * T * H);
   // W_hhᵀ packed once for every step, given back when the sequence is done.
   const wHh = kernels.packB(true, H, H, p.weightHh, 0, H);
@@ -164,7 +164,7 @@ export function rnnBackward(
   const relu = cache.nonlinearity === 'relu';
   const { h: hs, times } = cache;
   // From the pool (see SeqGrads.dGates), zeroed where padded steps leave rows unwritten.
-  const da = (times.includes(-1) ? takeZeroed : take)(x, B * T * H);
+  const da = takeRows(x, B * T * H, times.includes(-1));
   const dHidden = opts.keepStateGrads ? alloc(x, B * T * H) : undefined;
   // W_hh packed once for every step going back, given back at the end.
   const wHh = kernels.packB(false, H, H, p.weightHh, 0, H);

@@ -13,7 +13,7 @@ import { kernels } from '@seqgrad/autograd';
 import type { FloatArray } from './types.js';
 
 type WasmGates = NonNullable<ReturnType<typeof kernels.wasmGates>>;
-type PackedB = ReturnType<typeof kernels.packB>;
+type PackedB = kernels.PackedB;
 
 /** The gate kernels when a float32 sequence of these sizes can use them, else null. */
 export function gatesFor(x: FloatArray, ...sizes: number[]): WasmGates | null {
