@@ -46,8 +46,10 @@ export interface ThreadCopy {
 }
 
 /**
- * First-fit allocation of byte areas (multiples of 64 bytes) inside a fixed region
- * [start, start + size): `allocate` returns null when no free area is large enough.
+ * First-fit allocation of byte areas (multiples of 64 bytes) inside a region [start, start + size):
+ * `allocate` returns null when no free area is large enough; `growFor` extends a region whose memory
+ * can grow (the resident packed operands of wasmSimd.ts), a fixed one never calls it (the threads'
+ * shared region).
  */
 export class RegionAllocator {
   /** Free areas, [byte offset, bytes], sorted and coalesced. */
@@ -55,8 +57,26 @@ export class RegionAllocator {
   /** Bytes currently allocated. */
   inUse = 0;
 
-  constructor(readonly start: number, readonly size: number) {
+  constructor(readonly start: number, private size: number) {
     this.freeAreas = size > 0 ? [[start, size]] : [];
+  }
+
+  /**
+   * Extends the region at its end so that an area of `bytes` fits there (with the free area that
+   * already ends it, if any); returns the region's new end, for the caller to grow its memory to.
+   */
+  growFor(bytes: number): number {
+    bytes = Math.ceil(bytes / 64) * 64;
+    const end = this.start + this.size;
+    const last = this.freeAreas[this.freeAreas.length - 1];
+    const tail = last && last[0] + last[1] === end ? last : null;
+    const more = bytes - (tail ? tail[1] : 0);
+    if (more > 0) {
+      this.size += more;
+      if (tail) tail[1] += more;
+      else this.freeAreas.push([end, more]);
+    }
+    return this.start + this.size;
   }
 
   allocate(bytes: number): number | null {

@@ -20,7 +20,7 @@ import {
 } from '../wasm/gemmBytes.generated.js';
 import { ELEMENTWISE_WASM_BASE64 } from '../wasm/elementwiseBytes.generated.js';
 import { type BlockSizes, applyBeta, forEachBlock, roundUp } from './blocking.js';
-import { SourcedPackedB } from './packed.js';
+import { RegionAllocator, SourcedPackedB } from './packed.js';
 import { THRESHOLDS, routeGemm, sameFloatType } from './policy.js';
 import { gemmJs, typescriptBackend } from './typescript.js';
 import type { AnyArray, Backend, FloatArray, GemmKernel, PackedB } from './types.js';
@@ -196,10 +196,8 @@ export const gemmWasm: GemmKernel | null = plainMain && ((transA, transB, M, N, 
  * plain build, and the FMA build over the same memory, so an operand packed once serves both.
  */
 let resident: { plain: GemmInstance; fma: GemmInstance | null; views: MemoryViews } | null | undefined;
-/** Free areas above the staging pages, [byte offset, bytes], sorted and coalesced. */
-const free: [number, number][] = [];
-let residentEnd = STAGING_PAGES * PAGE_BYTES;
-let residentInUse = 0;
+/** The areas above the staging pages that packed operands take and give back. */
+const residentAreas = new RegionAllocator(STAGING_PAGES * PAGE_BYTES, 0);
 
 function residentInstances(): typeof resident {
   if (resident === undefined) {
@@ -216,48 +214,21 @@ function residentInstance(): GemmInstance {
   return fmaOn ? (r.fma ??= instantiate('gemm.wat (resident, FMA)', GEMM_WASM_RESIDENT_FMA_BASE64, r.views)!) : r.plain;
 }
 
+/** Byte address of an area of `bytes` for a packed operand, growing the resident memory when none is free. */
 function allocate(views: MemoryViews, bytes: number): number {
-  bytes = roundUp(bytes, 64);
-  residentInUse += bytes;
-  for (let i = 0; i < free.length; i++) {
-    const [at, size] = free[i]!;
-    if (size < bytes) continue;
-    if (size === bytes) free.splice(i, 1);
-    else free[i] = [at + bytes, size - bytes];
-    return at;
-  }
-  const at = residentEnd;
-  residentEnd += bytes;
-  views.ensure(residentEnd);
-  return at;
+  const at = residentAreas.allocate(bytes);
+  if (at !== null) return at;
+  views.ensure(residentAreas.growFor(bytes));
+  return residentAreas.allocate(bytes)!;
 }
 
 function release(at: number, bytes: number): void {
-  bytes = roundUp(bytes, 64);
-  residentInUse -= bytes;
-  let i = 0;
-  while (i < free.length && free[i]![0] < at) i++;
-  free.splice(i, 0, [at, bytes]);
-  // Coalesce with the neighbours; an area that ends at residentEnd returns to the top.
-  if (i + 1 < free.length && at + bytes === free[i + 1]![0]) {
-    free[i]![1] += free[i + 1]![1];
-    free.splice(i + 1, 1);
-  }
-  if (i > 0 && free[i - 1]![0] + free[i - 1]![1] === at) {
-    free[i - 1]![1] += free[i]![1];
-    free.splice(i, 1);
-    i--;
-  }
-  const last = free[free.length - 1];
-  if (last && last[0] + last[1] === residentEnd) {
-    residentEnd = last[0];
-    free.pop();
-  }
+  residentAreas.release(at, bytes);
 }
 
 /** Bytes of the resident memory held by packed operands not yet released (for tests and `kernels.backend()`). */
 export function packedBytesInUse(): number {
-  return residentInUse;
+  return residentAreas.inUse;
 }
 
 class WasmPackedB extends SourcedPackedB {
